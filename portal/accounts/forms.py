@@ -1,0 +1,10 @@
+from django import forms
+
+from portal.accounts.models import User
+
+
+class TokenCreateForm(forms.Form):
+    user = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True), to_field_name="username", help_text="Whose rights it carries."
+    )
+    name = forms.CharField(max_length=100, help_text="What uses it, e.g. alertmanager or ci-deploy.")

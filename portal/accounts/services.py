@@ -1,0 +1,66 @@
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from portal.accounts.models import ApiToken, User
+from portal.errors import ApplicationError, ConflictError
+
+TOKEN_BYTES = 30
+
+
+def token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    key: str  # shown to the caller once; never stored
+
+
+def api_token_create(*, user: User, name: str, created_by: User | None) -> IssuedToken:
+    name = name.strip()
+    if not name:
+        raise ApplicationError("Give the token a name that says what uses it.", field="name")
+    if not user.is_active:
+        raise ApplicationError(f"User {user.username} is inactive; activate it before issuing a token.", field="user")
+    key = secrets.token_urlsafe(TOKEN_BYTES)
+    try:
+        with transaction.atomic():
+            token = ApiToken.objects.create(
+                user=user, name=name, prefix=key[:8], key_hash=token_hash(key), created_by=created_by
+            )
+    except IntegrityError as exc:
+        raise ApplicationError(f"{user.username} already has an active token named {name!r}.", field="name") from exc
+    return IssuedToken(token=token, key=key)
+
+
+def api_token_revoke(*, token: ApiToken, now: datetime | None = None) -> ApiToken:
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().get(pk=token.pk)
+        if token.revoked_at is not None:
+            raise ConflictError(f"Token {token.name!r} was already revoked.")
+        token.revoked_at = now or timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def api_token_authenticate(*, key: str) -> ApiToken | None:
+    """The active token for `key`, with its user, or None."""
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=token_hash(key), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    # Recorded at most once a minute so busy integrations do not write on every request; `update()` keeps
+    # this bookkeeping out of the audit log on purpose.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token

@@ -1,0 +1,45 @@
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from portal.accounts.forms import TokenCreateForm
+from portal.accounts.models import ApiToken
+from portal.accounts.permissions import role_required
+from portal.accounts.roles import Role
+from portal.accounts.selectors import api_tokens
+from portal.accounts.services import api_token_create, api_token_revoke
+from portal.errors import ApplicationError
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Role.ADMIN)
+def token_list(request: HttpRequest) -> HttpResponse:
+    form = TokenCreateForm(request.POST or None)
+    issued = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                issued = api_token_create(**form.cleaned_data, created_by=request.user)
+            except ApplicationError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        if issued is None:
+            status = 400
+        else:
+            form = TokenCreateForm()
+    context = {"form": form, "tokens": api_tokens(), "issued": issued}
+    return render(request, "accounts/token_list.html", context, status=status)
+
+
+@require_POST
+@role_required(Role.ADMIN)
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=pk)
+    try:
+        api_token_revoke(token=token)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Token {token.name!r} for {token.user} revoked.")
+    return redirect("token-list")

@@ -1,0 +1,16 @@
+"""Routes under /api/v1/. Each app adds its own `api/urls.py` here as it lands."""
+
+from django.urls import path
+
+from portal.accounts.api.views import MeApi, TokenListCreateApi, TokenRevokeApi
+from portal.core.api.views import ApiRootApi, AuditEntryListApi
+
+app_name = "api"
+
+urlpatterns = [
+    path("", ApiRootApi.as_view(), name="root"),
+    path("me/", MeApi.as_view(), name="me"),
+    path("tokens/", TokenListCreateApi.as_view(), name="token-list"),
+    path("tokens/<int:pk>/revoke/", TokenRevokeApi.as_view(), name="token-revoke"),
+    path("audit/", AuditEntryListApi.as_view(), name="audit-list"),
+]

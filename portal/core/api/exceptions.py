@@ -1,0 +1,34 @@
+"""One JSON error shape for the API: {"detail": "...", "field": "...", "errors": {field: [messages]}}."""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from portal.errors import ApplicationError
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        body: dict[str, object] = {"detail": exc.message, **exc.extra}
+        if exc.field:
+            body["field"] = exc.field
+            body["errors"] = {exc.field: [exc.message]}
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(errors)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        first_field = next(iter(errors), None)
+        first = errors.get(first_field) if first_field else None
+        message = first[0] if isinstance(first, list) and first else str(first)
+        summary = f"{first_field}: {message}" if first_field and first_field != "non_field_errors" else message
+        response.data = {"detail": summary, "field": first_field, "errors": errors}
+        response.status_code = status.HTTP_400_BAD_REQUEST
+    return response

@@ -1,0 +1,94 @@
+from auditlog.models import LogEntry
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+from portal.accounts.permissions import role_permission
+from portal.accounts.roles import Role
+from portal.core import health
+from portal.core.filters import AuditLogFilter
+from portal.core.selectors import audit_entries
+
+
+class HealthApi(APIView):
+    """Liveness: answers as long as the web process runs. Public, no database access, no writes."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        auth=[],
+        responses=inline_serializer("Health", {"status": serializers.CharField()}),
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+class HealthDetailedApi(APIView):
+    """Each component's status and latency; 503 when the database or the broker is down."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        overall, components = health.detailed_health()
+        body = {"status": overall, "components": {name: part.as_dict() for name, part in components.items()}}
+        return Response(body, status=503 if overall == health.DOWN else 200)
+
+
+class ApiRootApi(APIView):
+    """What the v1 API offers."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "me": reverse("api:me", request=request),
+                "tokens": reverse("api:token-list", request=request),
+                "audit": reverse("api:audit-list", request=request),
+                "health": reverse("health-detailed", request=request),
+                "schema": reverse("schema", request=request),
+                "docs": reverse("swagger-ui", request=request),
+            }
+        )
+
+
+class AuditEntryOutput(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    model = serializers.SerializerMethodField()
+    action = serializers.CharField(source="get_action_display")
+    changes = serializers.JSONField(source="changes_dict")
+
+    class Meta:
+        model = LogEntry
+        fields = [
+            "id",
+            "timestamp",
+            "actor",
+            "actor_email",
+            "remote_addr",
+            "action",
+            "model",
+            "object_pk",
+            "object_repr",
+            "changes",
+            "cid",
+        ]
+
+    def get_model(self, entry: LogEntry) -> str:
+        return f"{entry.content_type.app_label}.{entry.content_type.model}"
+
+
+class AuditEntryListApi(generics.ListAPIView):
+    """The audit log (Admin only), filterable by actor, model, object, action and time range."""
+
+    permission_classes = [role_permission(Role.ADMIN)]
+    serializer_class = AuditEntryOutput
+    filterset_class = AuditLogFilter
+
+    def get_queryset(self) -> QuerySet[LogEntry]:
+        return audit_entries()

@@ -1,0 +1,18 @@
+from pathlib import Path
+
+from django.apps import AppConfig
+from django.conf import settings
+
+
+class CoreConfig(AppConfig):
+    name = "portal.core"
+    label = "core"
+    verbose_name = "Portal core"
+
+    def ready(self) -> None:
+        # The filesystem broker (the zero-setup default) needs its folders before the first publish or poll,
+        # in the web process, the worker and beat alike.
+        options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+        for key in ("data_folder_in", "data_folder_out", "control_folder"):
+            if key in options:
+                Path(str(options[key])).mkdir(parents=True, exist_ok=True)

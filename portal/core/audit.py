@@ -1,0 +1,44 @@
+"""Audit plumbing around django-auditlog.
+
+Web and API changes get their actor and remote address from `AuditMiddleware`. Celery tasks act on
+someone's behalf by wrapping their work in `acting_as(user_id)`:
+
+    @shared_task
+    def scale_deployment(run_id: int, requested_by_id: int) -> None:
+        with acting_as(requested_by_id):
+            action_run_execute(run_id=run_id)
+"""
+
+import contextlib
+from collections.abc import Iterator
+
+from auditlog.context import auditlog_value, set_actor
+from auditlog.middleware import AuditlogMiddleware
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest
+
+
+class AuditMiddleware(AuditlogMiddleware):
+    """django-auditlog's middleware, trusting X-Forwarded-For only when configured to (behind our proxy)."""
+
+    @staticmethod
+    def _get_remote_addr(request: HttpRequest) -> str | None:
+        if settings.AUDIT_TRUST_X_FORWARDED_FOR:
+            return AuditlogMiddleware._get_remote_addr(request)
+        return request.META.get("REMOTE_ADDR")
+
+
+def bind_actor(user: object) -> None:
+    """Name the actor of the current request's audit context, for users authenticated after the middleware ran
+    (DRF token authentication)."""
+    with contextlib.suppress(LookupError):
+        auditlog_value.get()["actor"] = user
+
+
+@contextlib.contextmanager
+def acting_as(user_id: int | None, *, remote_addr: str | None = None) -> Iterator[None]:
+    """Record audit entries made inside the block as done by `user_id` (None: by the system)."""
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id is not None else None
+    with set_actor(user, remote_addr=remote_addr):
+        yield

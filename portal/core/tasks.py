@@ -1,0 +1,12 @@
+from celery import shared_task
+from django.utils import timezone
+
+from portal.core.models import WorkerHeartbeat
+
+
+@shared_task(bind=True, ignore_result=True, acks_late=False, soft_time_limit=20, time_limit=30)
+def worker_heartbeat(self) -> None:  # type: ignore[no-untyped-def]
+    """Scheduled by beat; the health page reads the rows to tell when a worker last answered."""
+    WorkerHeartbeat.objects.update_or_create(
+        hostname=self.request.hostname or "unknown", defaults={"last_seen": timezone.now()}
+    )

@@ -1,0 +1,37 @@
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from portal.accounts.permissions import role_required
+from portal.accounts.roles import Role
+from portal.core import health
+from portal.core.filters import AuditLogFilter
+from portal.core.selectors import audit_entries
+
+AUDIT_PAGE_SIZE = 50
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/dashboard.html")
+
+
+@require_GET
+def system_health(request: HttpRequest) -> HttpResponse:
+    """The dashboard's component panel, loaded by htmx after the page so slow probes do not delay it."""
+    overall, components = health.detailed_health()
+    return render(request, "core/dashboard.html#system-health", {"overall": overall, "components": components})
+
+
+@require_GET
+@role_required(Role.ADMIN)
+@vary_on_headers("HX-Request")
+def audit_log(request: HttpRequest) -> HttpResponse:
+    entries = AuditLogFilter(request.GET, queryset=audit_entries())
+    page = Paginator(entries.qs, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    template = "core/audit_log.html#audit-table" if request.htmx else "core/audit_log.html"
+    return render(request, template, {"filter": entries, "page": page, "query": query.urlencode()})

@@ -1,0 +1,23 @@
+"""The domain error hierarchy. Services raise these; the API and htmx views turn them into 4xx answers."""
+
+
+class ApplicationError(Exception):
+    """A request the rules refuse. `field` names the input at fault, when there is one."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None, extra: dict[str, object] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.extra = extra or {}
+
+
+class NotFoundError(ApplicationError):
+    status_code = 404
+
+
+class ConflictError(ApplicationError):
+    """The state changed under the caller (a stale version, a transition already taken)."""
+
+    status_code = 409

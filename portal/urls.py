@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from portal.accounts import views as account_views
+from portal.core import views as core_views
+from portal.core.api.views import HealthApi, HealthDetailedApi
+
+urlpatterns = [
+    path("", core_views.dashboard, name="dashboard"),
+    path("system-health/", core_views.system_health, name="system-health"),
+    path("audit/", core_views.audit_log, name="audit-log"),
+    path("tokens/", account_views.token_list, name="token-list"),
+    path("tokens/<int:pk>/revoke/", account_views.token_revoke, name="token-revoke"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    re_path(r"^api/health/?$", HealthApi.as_view(), name="health"),
+    re_path(r"^api/health/detailed/?$", HealthDetailedApi.as_view(), name="health-detailed"),
+    path("api/v1/", include("portal.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]

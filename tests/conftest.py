@@ -1,0 +1,58 @@
+import os
+import shutil
+
+import pytest
+from rest_framework.test import APIClient
+
+from portal.accounts.roles import Role
+from portal.accounts.services import api_token_create
+from tests.factories import UserFactory
+
+REQUIRE_SERVICES = os.environ.get("PORTAL_REQUIRE_SERVICES") == "1"
+SERVICES_SKIP_REASON = (
+    "needs PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379): run `PORTAL_REQUIRE_SERVICES=1 make test` "
+    "(what .ci/run does)"
+)
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chromium_missing = not os.path.exists(CHROMIUM)
+    for item in items:
+        if "integration" in item.keywords and not REQUIRE_SERVICES:
+            item.add_marker(pytest.mark.skip(reason=SERVICES_SKIP_REASON))
+        if "browser" in item.keywords and chromium_missing and not REQUIRE_SERVICES:
+            item.add_marker(pytest.mark.skip(reason="needs Debian's chromium (`apt-get install -y chromium`)"))
+
+
+@pytest.fixture
+def make_user(db):
+    def make(role: Role | None = None, **fields: object):
+        return UserFactory(role=role, **fields)
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user(Role.ADMIN, username="ada.admin")
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def token_client(db):
+    """An APIClient authenticated by a real API token for a user of the given role."""
+
+    def make(role: Role | None, **fields: object) -> APIClient:
+        user = UserFactory(role=role, **fields)
+        issued = api_token_create(user=user, name="tests", created_by=None)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {issued.key}")
+        client.user = user
+        return client
+
+    return make

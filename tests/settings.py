@@ -1,0 +1,26 @@
+"""Test settings: production-like (DEBUG off) except for plain HTTP and unhashed static names.
+
+With PORTAL_REQUIRE_SERVICES=1 the suite runs on PostgreSQL and Redis on 127.0.0.1 unless DATABASE_URL and
+CELERY_BROKER_URL say otherwise.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "k" * 40)
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
+    os.environ.setdefault(name, "0")  # the browser tests' live server speaks plain HTTP
+if os.environ.get("PORTAL_REQUIRE_SERVICES") == "1":
+    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal")
+    os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+os.environ.setdefault("PORTAL_VAR_DIR", tempfile.mkdtemp(prefix="portal-tests-"))
+
+from portal.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+WHITENOISE_USE_FINDERS = True  # serve static files without collectstatic, as runserver does
+WHITENOISE_AUTOREFRESH = True
