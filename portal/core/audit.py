@@ -42,3 +42,17 @@ def acting_as(user_id: int | None, *, remote_addr: str | None = None) -> Iterato
     user = get_user_model().objects.filter(pk=user_id).first() if user_id is not None else None
     with set_actor(user, remote_addr=remote_addr):
         yield
+
+
+def describe_changes(changes: dict[str, object] | None) -> str:
+    """One line for a LogEntry's changes; auditlog's own `changes_str` cannot render many-to-many changes."""
+    parts = []
+    for field, change in (changes or {}).items():
+        if isinstance(change, dict) and change.get("type") == "m2m":
+            objects = ", ".join(str(obj) for obj in change.get("objects", []))
+            parts.append(f"{field}: {change.get('operation')} {objects}")
+        elif isinstance(change, list | tuple) and len(change) == 2:
+            parts.append(f"{field}: {change[0]} → {change[1]}")
+        else:
+            parts.append(f"{field}: {change}")
+    return "; ".join(parts)

@@ -1,0 +1,54 @@
+"""Every route requires authentication except an explicit public list."""
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+PUBLIC = {"health", "login", "admin:login", "admin:logout", "admin:password_reset"}
+
+
+def all_routes(resolver: URLResolver | None = None, prefix: str = "", namespace: str = "") -> list[tuple[str, str]]:
+    routes = []
+    for pattern in (resolver or get_resolver()).url_patterns:
+        route = prefix + str(pattern.pattern).lstrip("^").rstrip("$")
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            routes += all_routes(pattern, route, inner)
+        elif isinstance(pattern, URLPattern):
+            routes.append((f"{namespace}{pattern.name}", route))
+    return routes
+
+
+def concrete(route: str) -> str:
+    """A path for the route with every parameter filled in."""
+    path = re.sub(r"<(?:int:)?[^>]+>", "1", route)
+    path = re.sub(r"\(\?P<[^>]+>[^)]*\)", "1", path)
+    return "/" + path.replace("/?", "/").replace("\\", "")
+
+
+ROUTES = [(name, concrete(route)) for name, route in all_routes() if name.split(":")[0] != "admin"]
+
+
+@pytest.mark.parametrize(("name", "path"), ROUTES, ids=[name for name, _ in ROUTES])
+def test_anonymous_requests_are_refused(client, db, name, path):
+    if name in PUBLIC:
+        pytest.skip("public by design")
+    response = client.get(path)
+    if path.startswith("/api/") and name != "swagger-ui":
+        assert response.status_code == 401, path
+    else:
+        assert response.status_code in {302, 405}, path
+        if response.status_code == 302:
+            assert response["Location"].startswith("/login/")
+
+
+def test_the_walk_sees_the_routes_we_expect():
+    names = {name for name, _ in ROUTES}
+    assert {"dashboard", "audit-log", "api:me", "api:token-list", "health-detailed", "schema", "swagger-ui"} <= names
+
+
+def test_admin_site_needs_a_staff_login(client, db):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
