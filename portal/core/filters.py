@@ -2,21 +2,31 @@ import django_filters
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 
-def _audited_content_types(request: object) -> QuerySet[ContentType]:
-    return ContentType.objects.filter(pk__in=LogEntry.objects.values("content_type").distinct()).order_by(
-        "app_label", "model"
-    )
+def _audited_models() -> list[tuple[str, str]]:
+    types = ContentType.objects.filter(pk__in=LogEntry.objects.values("content_type")).order_by("app_label", "model")
+    return [(f"{ct.app_label}.{ct.model}", f"{ct.app_label}.{ct.model}") for ct in types]
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ModelFilter(django_filters.ChoiceFilter):
+    """A model as "app_label.model", e.g. "accounts.apitoken"."""
+
+    def filter(self, qs: QuerySet[LogEntry], value: str) -> QuerySet[LogEntry]:
+        if not value:
+            return qs
+        app_label, _, model = value.partition(".")
+        return qs.filter(content_type__app_label=app_label, content_type__model=model)
 
 
 class AuditLogFilter(django_filters.FilterSet):
     """Filters shared by the audit log page and the audit API."""
 
     actor = django_filters.CharFilter(field_name="actor__username", lookup_expr="iexact", label="Actor (username)")
-    model = django_filters.ModelChoiceFilter(
-        field_name="content_type", queryset=_audited_content_types, label="Model", to_field_name="pk"
-    )
+    model = ModelFilter(choices=_audited_models, label="Model")
     object_pk = django_filters.CharFilter(field_name="object_pk", label="Object id")
     action = django_filters.ChoiceFilter(choices=LogEntry.Action.choices)
     since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte", label="From")

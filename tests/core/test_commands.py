@@ -1,0 +1,31 @@
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+
+from portal.accounts.models import User
+from portal.accounts.roles import Role, highest_role
+from portal.core.management.commands.seed_demo import DEMO_PEOPLE
+
+
+def test_seed_demo_is_idempotent(db, capsys):
+    call_command("seed_demo")
+    first = User.objects.count(), Group.objects.count()
+    call_command("seed_demo")
+
+    assert (User.objects.count(), Group.objects.count()) == first
+    assert first[0] == len(DEMO_PEOPLE)
+    assert "0 new people" in capsys.readouterr().out
+    assert highest_role(User.objects.get(username="cora.commander")) == Role.INCIDENT_COMMANDER
+
+
+def test_ensure_admin_prints_the_login_once(db, capsys, client):
+    call_command("ensure_admin")
+    first = capsys.readouterr().out
+    call_command("ensure_admin")
+    second = capsys.readouterr().out
+
+    password = first.split("password: ")[1].split()[0]
+    assert client.login(username="admin", password=password)
+    assert "password:" not in second
+    assert "exists" in second
+    assert User.objects.filter(username="admin").count() == 1
+    assert highest_role(User.objects.get(username="admin")) == Role.ADMIN
