@@ -7,6 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 .PHONY: run test lint lock chromium
 
 run: export DEBUG ?= 1
+run: export EMAIL_BACKEND ?= django.core.mail.backends.console.EmailBackend
 run: $(VENV)/.installed-run
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput

@@ -228,6 +228,9 @@ SPECTACULAR_SETTINGS = {
 # Behind a proxy you configure, the first X-Forwarded-For entry is the client; otherwise REMOTE_ADDR is.
 AUDIT_TRUST_X_FORWARDED_FOR = env_bool("AUDIT_TRUST_X_FORWARDED_FOR", False)
 AUDITLOG_INCLUDE_ALL_MODELS = False
+# Raw saves (loaddata, test-database restores) are not user changes; logging them would also create content types
+# ahead of the restore.
+AUDITLOG_DISABLE_ON_RAW_SAVE = True
 
 LOGGING = {
     "version": 1,

@@ -24,3 +24,8 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHITENOISE_USE_FINDERS = True  # serve static files without collectstatic, as runserver does
 WHITENOISE_AUTOREFRESH = True
+# Live-server threads must not keep connections open past a request (the test database is dropped at the end).
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: the browser tests' server threads then use their own connections, as in production.
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["PORTAL_VAR_DIR"], "test.sqlite3")}  # noqa: F405

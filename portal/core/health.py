@@ -62,6 +62,8 @@ def check_broker() -> ComponentHealth:
             connect_timeout=CHECK_TIMEOUT,
         ) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=CHECK_TIMEOUT)
+            if conn.transport_cls == "filesystem":
+                return f"filesystem queue in {conn.transport_options['data_folder_in']}"
             return conn.as_uri()  # the password, if any, is masked
 
     return _timed(probe)

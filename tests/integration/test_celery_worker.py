@@ -29,8 +29,11 @@ def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.2) -> bool
 
 
 @pytest.fixture
-def worker(transactional_db, tmp_path):
-    """A worker on a private queue, pointed at the test database, started as `celery -A portal worker`."""
+def worker(django_db_serialized_rollback, transactional_db, tmp_path):
+    """A worker on a private queue, pointed at the test database, started as `celery -A portal worker`.
+
+    Serialized rollback puts the migrations' data (role groups) back after the flush.
+    """
     assert connection.vendor == "postgresql", "integration tests must run on PostgreSQL (set DATABASE_URL)"
     assert settings.CELERY_BROKER_URL.startswith("redis://"), "integration tests must use Redis as the broker"
     redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=3).ping()
