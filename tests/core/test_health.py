@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,6 +13,7 @@ from portal.core.models import WorkerHeartbeat
 from tests.servers import free_port, http_server, smtp_server
 
 SMTP = "django.core.mail.backends.smtp.EmailBackend"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_health_is_public_and_reads_nothing(api_client, django_assert_num_queries, db):
@@ -141,3 +145,24 @@ def test_kubernetes_unreachable_is_reported(token_client, settings, tmp_path):
 @pytest.mark.parametrize("path", ["/api/health", "/api/health/"])
 def test_health_answers_with_or_without_slash(api_client, path, db):
     assert api_client.get(path).status_code == 200
+
+
+def test_database_down_answers_503_not_500(tmp_path):
+    """With the database unreachable even authentication cannot run; the API says 503, as monitors expect."""
+    script = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "r = Client().get('/api/health/detailed', HTTP_AUTHORIZATION='Token whatever')\n"
+        "print(r.status_code, r.json()['detail'])\n"
+        "print(Client().get('/api/health').status_code)\n"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/nowhere",
+        "PORTAL_VAR_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.splitlines() == ["503 The database is unavailable; try again shortly.", "200"], result.stderr

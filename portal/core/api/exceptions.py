@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -11,6 +12,9 @@ from portal.errors import ApplicationError
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is unreachable (not a bug in a query): tell clients and monitors to come back later.
+        return Response({"detail": "The database is unavailable; try again shortly."}, status=503)
     if isinstance(exc, ApplicationError):
         body: dict[str, object] = {"detail": exc.message, **exc.extra}
         if exc.field:
