@@ -1,6 +1,6 @@
 """Routes under /api/v1/. Each app adds its own `api/urls.py` here as it lands."""
 
-from django.urls import path
+from django.urls import include, path
 
 from portal.accounts.api.views import MeApi, TokenListCreateApi, TokenRevokeApi
 from portal.core.api.views import ApiRootApi, AuditEntryListApi
@@ -13,4 +13,5 @@ urlpatterns = [
     path("tokens/", TokenListCreateApi.as_view(), name="token-list"),
     path("tokens/<int:pk>/revoke/", TokenRevokeApi.as_view(), name="token-revoke"),
     path("audit/", AuditEntryListApi.as_view(), name="audit-list"),
+    path("notifications/", include("portal.notifications.api.urls")),
 ]

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "auditlog",
     "portal.accounts",
     "portal.core",
+    "portal.notifications",
     "incidents",
     "oncall",
     "maintenance",
@@ -196,7 +197,14 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "portal.core.tasks.worker_heartbeat", "schedule": 30.0},
+    "sweep-deliveries": {"task": "portal.notifications.tasks.sweep_deliveries", "schedule": 60.0},
 }
+# Notifications: retries with exponential backoff and jitter; the sweeper re-sends what the broker lost.
+NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "6"))
+NOTIFICATION_RETRY_BASE_SECONDS = float(os.environ.get("NOTIFICATION_RETRY_BASE_SECONDS", "30"))
+NOTIFICATION_RETRY_MAX_SECONDS = 30 * 60
+NOTIFICATION_STUCK_AFTER_SECONDS = 120  # a queued row this overdue was lost by the broker
+NOTIFICATION_SENDING_TIMEOUT_SECONDS = 600  # well past the delivery task's hard time limit
 # A worker whose last heartbeat is older than this is reported as not answering.
 WORKER_HEARTBEAT_STALE_AFTER = 90
 

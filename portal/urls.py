@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from portal.accounts import views as account_views
 from portal.core import views as core_views
 from portal.core.api.views import HealthApi, HealthDetailedApi
+from portal.notifications import views as notification_views
 
 urlpatterns = [
     path("", core_views.dashboard, name="dashboard"),
@@ -14,6 +15,9 @@ urlpatterns = [
     path("audit/", core_views.audit_log, name="audit-log"),
     path("tokens/", account_views.token_list, name="token-list"),
     path("tokens/<int:pk>/revoke/", account_views.token_revoke, name="token-revoke"),
+    path("notifications/", notification_views.delivery_list, name="delivery-list"),
+    path("notifications/<int:pk>/retry/", notification_views.delivery_retry_view, name="delivery-retry"),
+    path("profile/", account_views.profile, name="profile"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

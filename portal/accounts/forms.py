@@ -8,3 +8,14 @@ class TokenCreateForm(forms.Form):
         queryset=User.objects.filter(is_active=True), to_field_name="username", help_text="Whose rights it carries."
     )
     name = forms.CharField(max_length=100, help_text="What uses it, e.g. alertmanager or ci-deploy.")
+
+
+class ContactForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["email", "phone", "chat_handle"]
+        help_texts = {
+            "email": "Incident and maintenance email.",
+            "phone": "E.164, e.g. +14155550100; used for critical SMS pages.",
+            "chat_handle": "Mentioned in chat alerts, e.g. @jane.doe.",
+        }

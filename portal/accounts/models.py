@@ -1,10 +1,19 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
 from django.db import models
+
+phone_validator = RegexValidator(
+    r"^\+[1-9]\d{6,14}$", "Enter the phone number in international E.164 form, e.g. +14155550100."
+)
+chat_handle_validator = RegexValidator(r"^@[\w.\-]{1,80}$", "Enter the chat handle with its @, e.g. @jane.doe.")
 
 
 class User(AbstractUser):
-    """Portal user; contact methods (phone, chat handle) join it as the notification work lands."""
+    """Portal user. Contact methods: `email` (inherited), `phone` for SMS, `chat_handle` for chat mentions."""
+
+    phone = models.CharField(max_length=16, blank=True, validators=[phone_validator], help_text="E.164, for SMS.")
+    chat_handle = models.CharField(max_length=81, blank=True, validators=[chat_handle_validator])
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from portal.accounts.roles import Role, has_role
@@ -45,3 +45,17 @@ def role_required(role: Role) -> Callable[[Callable[..., HttpResponse]], Callabl
         return wrapped
 
     return decorator
+
+
+def writes_need(role: Role) -> type[BasePermission]:
+    """Viewers read; writing needs `role`."""
+
+    class ReadOrRole(BasePermission):
+        message = f"Changing this requires the {role.value} role."
+
+        def has_permission(self, request: Request, view: "APIView") -> bool:
+            needed = Role.VIEWER if request.method in SAFE_METHODS else role
+            return has_role(request.user, needed)
+
+    ReadOrRole.__name__ = f"ReadOr{role.name.title().replace('_', '')}"
+    return ReadOrRole

@@ -3,6 +3,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -64,3 +65,23 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
+
+
+CONTACT_FIELDS = ("email", "phone", "chat_handle")
+
+
+def user_update_contact(*, user: User, **changes: str) -> User:
+    """Change a user's contact methods (email, phone for SMS, chat handle), validated by the model."""
+    if unknown := set(changes) - set(CONTACT_FIELDS):
+        raise ApplicationError(f"Not a contact method: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        for field, value in changes.items():
+            setattr(user, field, value.strip())
+        try:
+            user.full_clean(validate_unique=False, exclude=[f.name for f in User._meta.fields if f.name not in changes])
+        except DjangoValidationError as exc:
+            field, messages = next(iter(exc.message_dict.items()))
+            raise ApplicationError(" ".join(messages), field=field) from exc
+        user.save(update_fields=list(changes))
+    return user

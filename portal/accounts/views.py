@@ -3,12 +3,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal.accounts.forms import TokenCreateForm
+from portal.accounts.forms import ContactForm, TokenCreateForm
 from portal.accounts.models import ApiToken
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role
 from portal.accounts.selectors import api_tokens
-from portal.accounts.services import api_token_create, api_token_revoke
+from portal.accounts.services import api_token_create, api_token_revoke, user_update_contact
 from portal.errors import ApplicationError
 
 
@@ -43,3 +43,16 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"Token {token.name!r} for {token.user} revoked.")
     return redirect("token-list")
+
+
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's own contact methods."""
+    form = ContactForm(request.POST or None, instance=request.user)
+    if request.method == "POST":
+        if form.is_valid():
+            user_update_contact(user=request.user, **{field: form.cleaned_data[field] for field in form.fields})
+            messages.success(request, "Contact methods saved.")
+            return redirect("profile")
+        return render(request, "accounts/profile.html", {"form": form}, status=400)
+    return render(request, "accounts/profile.html", {"form": form})

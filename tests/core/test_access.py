@@ -22,8 +22,8 @@ def all_routes(resolver: URLResolver | None = None, prefix: str = "", namespace:
 
 def concrete(route: str) -> str:
     """A path for the route with every parameter filled in."""
-    path = re.sub(r"<(?:int:)?[^>]+>", "1", route)
-    path = re.sub(r"\(\?P<[^>]+>[^)]*\)", "1", path)
+    path = re.sub(r"\(\?P<[^>]+>[^)]*\)", "1", route)
+    path = re.sub(r"<(?:int:)?[^>]+>", "1", path)
     return "/" + path.replace("/?", "/").replace("\\", "")
 
 

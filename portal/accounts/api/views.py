@@ -10,22 +10,38 @@ from portal.accounts.models import ApiToken, User
 from portal.accounts.permissions import role_permission
 from portal.accounts.roles import Role, user_roles
 from portal.accounts.selectors import api_tokens
-from portal.accounts.services import api_token_create, api_token_revoke
+from portal.accounts.services import api_token_create, api_token_revoke, user_update_contact
 
 
 class MeApi(APIView):
+    """The authenticated user; PATCH changes their own contact methods."""
+
     class Output(serializers.Serializer):
         username = serializers.CharField()
         email = serializers.EmailField()
         full_name = serializers.CharField(source="get_full_name")
+        phone = serializers.CharField()
+        chat_handle = serializers.CharField()
         roles = serializers.SerializerMethodField()
 
         def get_roles(self, user: User) -> list[str]:
             return [role.value for role in Role if role in user_roles(user)]
 
+    class Input(serializers.Serializer):
+        email = serializers.EmailField(required=False, allow_blank=True)
+        phone = serializers.CharField(required=False, allow_blank=True, max_length=16)
+        chat_handle = serializers.CharField(required=False, allow_blank=True, max_length=81)
+
     @extend_schema(responses=Output)
     def get(self, request: Request) -> Response:
         return Response(self.Output(request.user).data)
+
+    @extend_schema(request=Input, responses=Output)
+    def patch(self, request: Request) -> Response:
+        payload = self.Input(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = user_update_contact(user=request.user, **payload.validated_data)
+        return Response(self.Output(user).data)
 
 
 class TokenOutput(serializers.ModelSerializer):

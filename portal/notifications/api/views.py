@@ -1,0 +1,155 @@
+import copy
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import ManyToManyField, QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents.models import Service
+from portal.accounts.models import User
+from portal.accounts.permissions import role_permission, writes_need
+from portal.accounts.roles import Role
+from portal.notifications.filters import DeliveryFilter
+from portal.notifications.models import Channel, Delivery, EventKind, RoutingRule, Subscription
+from portal.notifications.selectors import deliveries
+from portal.notifications.services import delivery_retry
+
+SECRET_FIELDS = ("routing_key", "auth_token")
+
+
+class CleanedModelSerializer(serializers.ModelSerializer):
+    """Runs the model's `clean()` so the API enforces the same rules as the admin, as a 400 naming the field."""
+
+    def validate(self, attrs: dict[str, object]) -> dict[str, object]:
+        instance = copy.copy(self.instance) if self.instance else self.Meta.model()
+        for field, value in attrs.items():
+            if not isinstance(self.Meta.model._meta.get_field(field), ManyToManyField):
+                setattr(instance, field, value)
+        try:
+            instance.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+        return attrs
+
+
+class ChannelSerializer(CleanedModelSerializer):
+    routing_key = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=64)
+    auth_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=200)
+    secrets = serializers.SerializerMethodField(help_text="Which secrets are set, shown masked.")
+
+    class Meta:
+        model = Channel
+        fields = [
+            "id", "name", "kind", "enabled", "description", "webhook_url", "chat_channel", "endpoint_url",
+            "routing_key", "auth_token", "secrets",
+        ]  # fmt: skip
+
+    def get_secrets(self, channel: Channel) -> dict[str, str]:
+        return {
+            field: f"…{value[-4:]}" if len(value) > 8 else "set"
+            for field in SECRET_FIELDS
+            if (value := getattr(channel, field))
+        }
+
+
+class ChannelViewSet(viewsets.ModelViewSet):
+    """Notification channels. Secrets (routing key, gateway token) are write-only and shown masked."""
+
+    queryset = Channel.objects.all()
+    serializer_class = ChannelSerializer
+    permission_classes = [writes_need(Role.ADMIN)]
+    filterset_fields = ["kind", "enabled"]
+
+
+class RoutingRuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RoutingRule
+        fields = ["id", "severity", "channel"]
+
+
+class RoutingRuleViewSet(viewsets.ModelViewSet):
+    """Which channels each severity goes to."""
+
+    queryset = RoutingRule.objects.select_related("channel")
+    serializer_class = RoutingRuleSerializer
+    permission_classes = [writes_need(Role.ADMIN)]
+    filterset_fields = ["severity", "channel"]
+
+
+class SubscriptionSerializer(CleanedModelSerializer):
+    user = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.all(), required=False, allow_null=True
+    )
+    services = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), many=True, required=False
+    )
+    event_kinds = serializers.ListField(child=serializers.ChoiceField(choices=EventKind.choices), allow_empty=False)
+
+    class Meta:
+        model = Subscription
+        fields = ["id", "user", "email", "services", "event_kinds", "active", "created_at"]
+
+
+class SubscriptionViewSet(viewsets.ModelViewSet):
+    """Stakeholder subscriptions: a user or mailing list, services (none: all) and event kinds."""
+
+    queryset = Subscription.objects.select_related("user").prefetch_related("services")
+    serializer_class = SubscriptionSerializer
+    permission_classes = [writes_need(Role.ADMIN)]
+    filterset_fields = ["active"]
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save()
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save()
+
+
+class DeliveryOutput(serializers.ModelSerializer):
+    channel = serializers.StringRelatedField()
+    event = serializers.CharField(source="notification.event_kind")
+    severity = serializers.CharField(source="notification.severity")
+    title = serializers.CharField(source="notification.title")
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id", "notification", "event", "severity", "title", "channel", "user", "address", "status", "attempts",
+            "next_attempt_at", "last_error", "response", "delivered_at", "created_at", "updated_at",
+        ]  # fmt: skip
+
+
+class DeliveryListApi(generics.ListAPIView):
+    """The delivery log: every message the portal tried to send, with its outcome."""
+
+    serializer_class = DeliveryOutput
+    filterset_class = DeliveryFilter
+
+    def get_queryset(self) -> QuerySet[Delivery]:
+        return deliveries()
+
+
+class DeliveryDetailApi(generics.RetrieveAPIView):
+    serializer_class = DeliveryOutput
+
+    def get_queryset(self) -> QuerySet[Delivery]:
+        return deliveries()
+
+
+class DeliveryRetryApi(APIView):
+    """Send a failed delivery again (Responder and above; audited)."""
+
+    permission_classes = [role_permission(Role.RESPONDER)]
+
+    @extend_schema(request=None, responses=DeliveryOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        delivery = delivery_retry(delivery=get_object_or_404(Delivery, pk=pk), actor=request.user)
+        return Response(DeliveryOutput(deliveries().get(pk=delivery.pk)).data)

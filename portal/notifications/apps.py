@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    name = "portal.notifications"
+    label = "notifications"
+    verbose_name = "Notifications"
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from portal.notifications.models import Channel, Delivery, RoutingRule, Subscription
+
+        auditlog.register(Channel, mask_fields=["routing_key", "auth_token"])
+        auditlog.register(RoutingRule)
+        auditlog.register(Subscription, m2m_fields={"services"})
+        # Status changes only: the worker's bookkeeping (timestamps, attempts) would drown the log.
+        auditlog.register(Delivery, include_fields=["status"])

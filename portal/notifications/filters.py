@@ -1,0 +1,17 @@
+import django_filters
+
+from portal.notifications.models import Channel, Delivery, EventKind
+
+
+class DeliveryFilter(django_filters.FilterSet):
+    """Filters shared by the delivery log page and API."""
+
+    status = django_filters.ChoiceFilter(choices=Delivery.Status.choices)
+    channel = django_filters.ModelChoiceFilter(queryset=Channel.objects.order_by("name"))
+    event = django_filters.ChoiceFilter(field_name="notification__event_kind", choices=EventKind.choices, label="Event")
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label="From")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", label="Until")
+
+    class Meta:
+        model = Delivery
+        fields = ["status", "channel", "event", "since", "until"]

@@ -1,0 +1,185 @@
+"""One sender per channel kind. Each returns an `Outcome` and never raises for a bad recipient or a remote error."""
+
+import smtplib
+from dataclasses import dataclass
+from email.utils import make_msgid
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.template.loader import render_to_string
+
+from portal.notifications.models import Channel, Delivery, Notification, PagerAction, Severity
+
+HTTP_TIMEOUT = (5, 10)  # connect, read (seconds)
+USER_AGENT = "BroxivaOpsPortal/1.0"
+PAGER_SEVERITY = {Severity.CRITICAL: "critical", Severity.WARNING: "warning", Severity.INFO: "info"}
+CHAT_COLOUR = {Severity.CRITICAL: "#c62828", Severity.WARNING: "#b35900", Severity.INFO: "#1f4fd1"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    error: str = ""
+    permanent: bool = False  # retrying cannot help: bad configuration, a recipient without an address, a 4xx
+    address: str = ""
+    response: str = ""
+
+
+def failure(error: str, *, permanent: bool = False, address: str = "") -> Outcome:
+    return Outcome(ok=False, error=error, permanent=permanent, address=address)
+
+
+def send(row: Delivery) -> Outcome:
+    if errors := row.channel.configuration_errors():
+        return failure(f"Channel {row.channel} is misconfigured: {' '.join(errors.values())}", permanent=True)
+    if row.channel.kind == Channel.Kind.CHAT:
+        return _post(row.channel.webhook_url, chat_payload(row.notification, row.channel), address=row.address)
+    if row.channel.kind == Channel.Kind.PAGER:
+        return _post(row.channel.endpoint_url, pager_payload(row.notification, row.channel), address=row.address)
+    if row.channel.kind == Channel.Kind.SMS:
+        phone = row.user.phone if row.user else row.address
+        if not phone:
+            return failure(f"{row.user} has no phone number for SMS.", permanent=True)
+        headers = {"Authorization": f"Bearer {row.channel.auth_token}"} if row.channel.auth_token else {}
+        return _post(row.channel.endpoint_url, sms_payload(row.notification, phone), address=phone, headers=headers)
+    return failure(f"Channel kind {row.channel.kind!r} cannot send single messages.", permanent=True)
+
+
+def _post(url: str, body: dict[str, object], *, address: str, headers: dict[str, str] | None = None) -> Outcome:
+    if urlsplit(url).scheme not in {"http", "https"}:
+        return failure(f"Not an http(s) URL: {url!r}.", permanent=True, address=address)
+    try:
+        response = requests.post(
+            url, json=body, timeout=HTTP_TIMEOUT, headers={"User-Agent": USER_AGENT, **(headers or {})}
+        )
+    except requests.RequestException as exc:
+        return failure(f"{type(exc).__name__}: {exc}"[:500], address=address)
+    if response.ok:
+        return Outcome(ok=True, address=address, response=f"{response.status_code} {response.text[:200]}")
+    # 408 and 429 ask us to come back; other 4xx say the message itself is wrong.
+    transient = response.status_code >= 500 or response.status_code in {408, 429}
+    return failure(f"HTTP {response.status_code}: {response.text[:300]}", permanent=not transient, address=address)
+
+
+def chat_payload(notification: Notification, channel: Channel) -> dict[str, object]:
+    """A Slack incoming-webhook message: severity, title, link back to the portal."""
+    mentions = " ".join(user.chat_handle for user in notification.recipients.all() if user.chat_handle)
+    headline = f"[{notification.get_severity_display().upper()}] {notification.title}"
+    fields = [{"title": "Severity", "value": notification.get_severity_display(), "short": True}]
+    if services := ", ".join(service.name for service in notification.services.all()):
+        fields.append({"title": "Services", "value": services, "short": True})
+    return {
+        "channel": channel.chat_channel,
+        "username": "Broxiva Ops Portal",
+        "text": f"{headline} {mentions}".strip(),
+        "attachments": [
+            {
+                "color": CHAT_COLOUR[Severity(notification.severity)],
+                "title": notification.title,
+                "title_link": notification.url or settings.PORTAL_BASE_URL,
+                "text": notification.summary,
+                "fields": fields,
+                "footer": notification.get_event_kind_display(),
+            }
+        ],
+    }
+
+
+def pager_payload(notification: Notification, channel: Channel) -> dict[str, object]:
+    """PagerDuty Events API v2: trigger carries the payload; acknowledge and resolve only name the dedup key."""
+    body: dict[str, object] = {
+        "routing_key": channel.routing_key,
+        "event_action": notification.pager_action,
+        "dedup_key": notification.dedup_key or f"notification-{notification.pk}",
+    }
+    if notification.pager_action == PagerAction.TRIGGER:
+        body["payload"] = {
+            "summary": notification.title[:1024],
+            "severity": PAGER_SEVERITY[Severity(notification.severity)],
+            "source": notification.source or "broxiva-ops-portal",
+            "component": ", ".join(service.name for service in notification.services.all()) or None,
+            "custom_details": {"summary": notification.summary, "event": notification.event_kind},
+        }
+        body["client"] = "Broxiva Ops Portal"
+        if notification.url:
+            body["client_url"] = notification.url
+            body["links"] = [{"href": notification.url, "text": "Open in the Ops Portal"}]
+    return body
+
+
+def sms_payload(notification: Notification, phone: str) -> dict[str, object]:
+    text = f"[{notification.get_severity_display().upper()}] {notification.title}"
+    if notification.url:
+        text += f" {notification.url}"
+    return {"to": phone, "message": text[:320]}
+
+
+def email_subject(notification: Notification) -> str:
+    services = ", ".join(service.name for service in notification.services.all())
+    prefix = f"[{notification.get_severity_display().upper()}]"
+    return f"{prefix} {services}: {notification.title}" if services else f"{prefix} {notification.title}"
+
+
+def email_message(row: Delivery, address: str) -> EmailMultiAlternatives:
+    notification = row.notification
+    context = {
+        "notification": notification,
+        "services": list(notification.services.all()),
+        "base_url": settings.PORTAL_BASE_URL,
+    }
+    host = urlsplit(settings.PORTAL_BASE_URL).hostname or "localhost"
+    message = EmailMultiAlternatives(
+        subject=email_subject(notification),
+        body=render_to_string("notifications/email/notification.txt", context),
+        to=[address],
+        headers={
+            "List-Id": f"Broxiva Ops Portal <{notification.event_kind.replace('.', '-')}.notifications.{host}>",
+            "Auto-Submitted": "auto-generated",
+            "X-Auto-Response-Suppress": "All",
+            "Message-ID": make_msgid(idstring=f"delivery-{row.pk}", domain=host),
+        },
+    )
+    message.attach_alternative(render_to_string("notifications/email/notification.html", context), "text/html")
+    return message
+
+
+def send_email_batch(rows: list[Delivery]) -> dict[int, Outcome]:
+    """Send each row's email over one SMTP connection."""
+    outcomes: dict[int, Outcome] = {}
+    messages: dict[int, EmailMultiAlternatives] = {}
+    for row in rows:
+        address = row.user.email if row.user else row.address
+        if not address:
+            outcomes[row.pk] = failure(f"{row.user} has no email address.", permanent=True)
+        else:
+            messages[row.pk] = email_message(row, address)
+    if not messages:
+        return outcomes
+    connection = get_connection(fail_silently=False)
+    try:
+        connection.open()
+    except Exception as exc:  # noqa: BLE001 - any SMTP/socket failure means "try again later" for the whole batch
+        error = f"Cannot reach the mail server: {type(exc).__name__}: {exc}"[:500]
+        return outcomes | {pk: failure(error, address=message.to[0]) for pk, message in messages.items()}
+    try:
+        for pk, message in messages.items():
+            outcomes[pk] = _send_one(connection, message)
+    finally:
+        connection.close()
+    return outcomes
+
+
+def _send_one(connection: BaseEmailBackend, message: EmailMultiAlternatives) -> Outcome:
+    address = message.to[0]
+    message.connection = connection
+    try:
+        message.send()
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        return failure(f"Recipient refused: {exc.recipients}"[:500], permanent=min(codes) >= 500, address=address)
+    except Exception as exc:  # noqa: BLE001 - a dropped connection or a server error fails this message only
+        return failure(f"{type(exc).__name__}: {exc}"[:500], address=address)
+    return Outcome(ok=True, address=address, response=f"accepted for {address}")

@@ -1,0 +1,165 @@
+"""Notify people: record what must be delivered in the caller's transaction, hand it to Celery after commit."""
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from incidents.models import Service
+from portal.accounts.models import User
+from portal.errors import ApplicationError, ConflictError
+from portal.notifications.models import (
+    Channel,
+    Delivery,
+    EventKind,
+    Notification,
+    PagerAction,
+    RoutingRule,
+    Severity,
+    Subscription,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def notify(
+    *,
+    event: EventKind,
+    severity: Severity,
+    title: str,
+    summary: str = "",
+    url: str = "",
+    services: Iterable[Service] = (),
+    recipients: Iterable[User] = (),
+    source: str = "",
+    dedup_key: str = "",
+    pager_action: PagerAction = PagerAction.TRIGGER,
+    created_by: User | None = None,
+    now: datetime | None = None,
+) -> Notification:
+    """Record a notification and one delivery per channel and recipient; never talks to the network.
+
+    Channels come from the routing rules for `severity`: email and SMS go to each of `recipients`, chat to the
+    channel, the pager to its service. Stakeholders subscribed to `event` on any of `services` get email too.
+    Deliveries are enqueued when the caller's transaction commits; a rollback sends nothing.
+    """
+    now = now or timezone.now()
+    services = list(services)
+    recipients = list(recipients)
+    with transaction.atomic():
+        notification = Notification.objects.create(
+            event_kind=event,
+            severity=severity,
+            title=title[:200],
+            summary=summary,
+            url=url,
+            source=source,
+            dedup_key=dedup_key or source,
+            pager_action=pager_action,
+            created_by=created_by,
+        )
+        notification.services.set(services)
+        notification.recipients.set(recipients)
+        rows = _routed_deliveries(notification, recipients, now) + _subscriber_deliveries(notification, services, now)
+        deliveries = Delivery.objects.bulk_create(_unique(rows))
+        enqueue_on_commit(deliveries)
+    return notification
+
+
+def _routed_deliveries(notification: Notification, recipients: Sequence[User], now: datetime) -> list[Delivery]:
+    rows = []
+    rules = RoutingRule.objects.filter(severity=notification.severity, channel__enabled=True).select_related("channel")
+    for channel in (rule.channel for rule in rules):
+        if channel.kind == Channel.Kind.CHAT:
+            rows.append(
+                _row(notification, channel, now, key=f"chat:{channel.chat_channel}", address=channel.chat_channel)
+            )
+        elif channel.kind == Channel.Kind.PAGER:
+            rows.append(_row(notification, channel, now, key=f"pager:{channel.pk}", address=channel.name))
+        else:  # email and SMS reach people; their address is read when sending, so fixes made meanwhile count
+            rows.extend(_row(notification, channel, now, key=f"user:{user.pk}", user=user) for user in recipients)
+    return rows
+
+
+def _subscriber_deliveries(notification: Notification, services: Sequence[Service], now: datetime) -> list[Delivery]:
+    channel = Channel.objects.filter(kind=Channel.Kind.EMAIL, enabled=True).first()
+    subscriptions = Subscription.objects.filter(active=True).select_related("user").prefetch_related("services")
+    if services:
+        subscriptions = subscriptions.filter(Q(services__in=services) | Q(services__isnull=True)).distinct()
+    else:
+        subscriptions = subscriptions.filter(services__isnull=True)
+    # Event kinds are a short JSON list; filtering them here keeps the query portable across SQLite and PostgreSQL.
+    wanted = [sub for sub in subscriptions if notification.event_kind in sub.event_kinds]
+    if wanted and channel is None:
+        logger.warning("No enabled email channel: %d subscribers of %s get nothing", len(wanted), notification)
+        return []
+    return [
+        _row(notification, channel, now, key=f"user:{sub.user_id}", user=sub.user)
+        if sub.user_id
+        else _row(notification, channel, now, key=f"email:{sub.email.lower()}", address=sub.email)
+        for sub in wanted
+    ]
+
+
+def _row(
+    notification: Notification,
+    channel: Channel,
+    now: datetime,
+    *,
+    key: str,
+    user: User | None = None,
+    address: str = "",
+) -> Delivery:
+    return Delivery(
+        notification=notification, channel=channel, user=user, address=address, recipient_key=key, next_attempt_at=now
+    )
+
+
+def _unique(rows: list[Delivery]) -> list[Delivery]:
+    """A person both routed to and subscribed gets one message per channel."""
+    seen: dict[tuple[int, str], Delivery] = {}
+    for row in rows:
+        seen.setdefault((row.channel_id, row.recipient_key), row)
+    return list(seen.values())
+
+
+def delivery_batches(deliveries: Sequence[Delivery]) -> list[list[int]]:
+    """Email deliveries of one notification share a batch (one SMTP connection); every other delivery stands alone."""
+    batches: dict[tuple[int, int], list[int]] = {}
+    singles = []
+    for delivery in deliveries:
+        if delivery.channel.kind == Channel.Kind.EMAIL:
+            batches.setdefault((delivery.notification_id, delivery.channel_id), []).append(delivery.pk)
+        else:
+            singles.append([delivery.pk])
+    return list(batches.values()) + singles
+
+
+def enqueue_on_commit(deliveries: Sequence[Delivery]) -> None:
+    from portal.notifications.tasks import deliver_notifications
+
+    for batch in delivery_batches(deliveries):
+        # robust: a broker outage must not fail the caller's request; the rows stay queued and the sweeper sends them.
+        transaction.on_commit(lambda ids=batch: deliver_notifications.delay(ids), robust=True)
+
+
+def delivery_retry(*, delivery: Delivery, actor: User, now: datetime | None = None) -> Delivery:
+    """Send a failed delivery again (audited through the status change)."""
+    with transaction.atomic():
+        delivery = Delivery.objects.select_for_update().select_related("channel").get(pk=delivery.pk)
+        if delivery.status != Delivery.Status.FAILED:
+            raise ConflictError(f"Only failed deliveries can be retried; this one is {delivery.get_status_display()}.")
+        if not delivery.channel.enabled:
+            raise ApplicationError(
+                f"Channel {delivery.channel} is disabled; enable it before retrying.", field="channel"
+            )
+        delivery.status = Delivery.Status.QUEUED
+        delivery.attempts = 0
+        delivery.next_attempt_at = now or timezone.now()
+        delivery.last_error = f"Retried by {actor.get_username()}; previously: {delivery.last_error}"[:2000]
+        delivery.save()
+        enqueue_on_commit([delivery])
+    return delivery
