@@ -3,13 +3,16 @@
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
+from aiosmtpd.smtp import Envelope, Session
 
 
 @dataclass
@@ -27,8 +30,11 @@ class HttpServer:
 
 
 @contextmanager
-def http_server(routes: dict[tuple[str, str], tuple[int, object]]) -> Iterator[HttpServer]:
-    """Serve `routes` {(method, path): (status, json_body)} on 127.0.0.1 and record every request."""
+def http_server(routes: dict[tuple[str, str], tuple[int, object]], *, delay: float = 0) -> Iterator[HttpServer]:
+    """Serve `routes` {(method, path): (status, json_body)} on 127.0.0.1 and record every request.
+
+    `delay` holds each answer back that many seconds (to make clients time out).
+    """
     recorded: list[RecordedRequest] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -38,6 +44,7 @@ def http_server(routes: dict[tuple[str, str], tuple[int, object]]) -> Iterator[H
             path = self.path.split("?", 1)[0]
             recorded.append(RecordedRequest(self.command, self.path, dict(self.headers), body))
             status, payload = routes.get((self.command, path), (404, {"message": "not found"}))
+            time.sleep(delay)
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -60,20 +67,38 @@ def http_server(routes: dict[tuple[str, str], tuple[int, object]]) -> Iterator[H
         server.server_close()
 
 
-class _Collector(Message):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[object] = []
+class _Collector:
+    """An aiosmtpd handler keeping each message (parsed with the modern email policy) and its envelope."""
 
-    def handle_message(self, message: object) -> None:
-        self.messages.append(message)
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.recipients: list[list[str]] = []
+        self.sessions = 0
+
+    async def handle_EHLO(self, server: object, session: Session, envelope: object, hostname: str, responses: list):
+        self.sessions += 1  # one EHLO per SMTP connection
+        session.host_name = hostname  # what aiosmtpd does itself when no hook is set
+        return responses
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        self.messages.append(message_from_bytes(envelope.original_content or b"", policy=policy.default))
+        self.recipients.append(list(envelope.rcpt_tos))
+        return "250 Message accepted for delivery"
 
 
 @dataclass
 class SmtpServer:
     host: str
     port: int
-    messages: list[object]
+    handler: _Collector
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self.handler.messages
+
+    @property
+    def sessions(self) -> int:
+        return self.handler.sessions
 
 
 def free_port() -> int:
@@ -89,6 +114,6 @@ def smtp_server() -> Iterator[SmtpServer]:
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield SmtpServer(host="127.0.0.1", port=port, messages=handler.messages)
+        yield SmtpServer(host="127.0.0.1", port=port, handler=handler)
     finally:
         controller.stop()

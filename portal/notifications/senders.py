@@ -13,7 +13,6 @@ from django.template.loader import render_to_string
 
 from portal.notifications.models import Channel, Delivery, Notification, PagerAction, Severity
 
-HTTP_TIMEOUT = (5, 10)  # connect, read (seconds)
 USER_AGENT = "BroxivaOpsPortal/1.0"
 PAGER_SEVERITY = {Severity.CRITICAL: "critical", Severity.WARNING: "warning", Severity.INFO: "info"}
 CHAT_COLOUR = {Severity.CRITICAL: "#c62828", Severity.WARNING: "#b35900", Severity.INFO: "#1f4fd1"}
@@ -53,7 +52,10 @@ def _post(url: str, body: dict[str, object], *, address: str, headers: dict[str,
         return failure(f"Not an http(s) URL: {url!r}.", permanent=True, address=address)
     try:
         response = requests.post(
-            url, json=body, timeout=HTTP_TIMEOUT, headers={"User-Agent": USER_AGENT, **(headers or {})}
+            url,
+            json=body,
+            timeout=settings.NOTIFICATION_HTTP_TIMEOUT,
+            headers={"User-Agent": USER_AGENT, **(headers or {})},
         )
     except requests.RequestException as exc:
         return failure(f"{type(exc).__name__}: {exc}"[:500], address=address)
