@@ -204,7 +204,7 @@ NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "6")
 NOTIFICATION_RETRY_BASE_SECONDS = float(os.environ.get("NOTIFICATION_RETRY_BASE_SECONDS", "30"))
 NOTIFICATION_RETRY_MAX_SECONDS = 30 * 60
 NOTIFICATION_HTTP_TIMEOUT = float(os.environ.get("NOTIFICATION_HTTP_TIMEOUT", "10"))  # seconds per webhook call
-NOTIFICATION_STUCK_AFTER_SECONDS = 120  # a queued row this overdue was lost by the broker
+NOTIFICATION_STUCK_AFTER_SECONDS = int(os.environ.get("NOTIFICATION_STUCK_AFTER_SECONDS", "120"))  # lost by the broker
 NOTIFICATION_SENDING_TIMEOUT_SECONDS = 600  # well past the delivery task's hard time limit
 # A worker whose last heartbeat is older than this is reported as not answering.
 WORKER_HEARTBEAT_STALE_AFTER = 90

@@ -37,7 +37,7 @@ def claim(delivery_ids: list[int], *, now: datetime) -> list[Delivery]:
     claimed = []
     with transaction.atomic():
         rows = (
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__in=delivery_ids, status=Delivery.Status.QUEUED, next_attempt_at__lte=now)
             .select_related("channel", "notification", "user")
             .order_by("pk")

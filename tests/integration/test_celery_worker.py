@@ -1,11 +1,7 @@
 """A real Celery worker process consumes from Redis and writes to PostgreSQL."""
 
-import os
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import redis
@@ -14,18 +10,9 @@ from django.db import connection, transaction
 
 from portal.core.models import WorkerHeartbeat
 from portal.core.tasks import worker_heartbeat
+from tests.integration.processes import celery_worker, portal_env, wait_for
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 @pytest.fixture
@@ -38,27 +25,11 @@ def worker(django_db_serialized_rollback, transactional_db, tmp_path):
     assert settings.CELERY_BROKER_URL.startswith("redis://"), "integration tests must use Redis as the broker"
     redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=3).ping()
 
-    db = connection.settings_dict
     name = f"itest-{uuid.uuid4().hex[:8]}"
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "PORTAL_VAR_DIR": str(tmp_path),
-    }
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "-Q", name, "-n", f"{name}@%h",
-         "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
+    env = portal_env(settings.CELERY_BROKER_URL, tmp_path)
+    with celery_worker(env, tmp_path / "worker.log", "-Q", name, "-n", f"{name}@%h"):
         yield name
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-        connection.close()
+    connection.close()
 
 
 def test_worker_runs_a_task_sent_through_redis_and_writes_to_postgres(worker):
