@@ -119,6 +119,8 @@ class Subscription(models.Model):
     def clean(self) -> None:
         if (self.user_id is None) == (not self.email):
             raise ValidationError("Subscribe either a user or a mailing-list address, not both or neither.")
+        if self.user_id is not None and not self.user.email:
+            raise ValidationError({"user": f"{self.user} has no email address; add one before subscribing them."})
         if not isinstance(self.event_kinds, list) or not self.event_kinds:
             raise ValidationError({"event_kinds": "Choose at least one event kind."})
         if unknown := sorted(set(self.event_kinds) - set(EventKind.values)):

@@ -1,9 +1,10 @@
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
+from incidents.models import Service
 from portal.accounts.models import User
 from portal.accounts.roles import Role, highest_role
-from portal.core.management.commands.seed_demo import DEMO_PEOPLE
+from portal.core.management.commands.seed_demo import DEMO_PEOPLE, DEMO_SERVICES
 
 
 def test_seed_demo_is_idempotent(db, capsys):
@@ -13,7 +14,8 @@ def test_seed_demo_is_idempotent(db, capsys):
 
     assert (User.objects.count(), Group.objects.count()) == first
     assert first[0] == len(DEMO_PEOPLE)
-    assert "0 new people" in capsys.readouterr().out
+    assert "0 new people, 0 new services" in capsys.readouterr().out
+    assert Service.objects.count() == len(DEMO_SERVICES)
     assert highest_role(User.objects.get(username="cora.commander")) == Role.INCIDENT_COMMANDER
 
 

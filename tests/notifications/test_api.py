@@ -96,6 +96,14 @@ class TestSubscriptions:
         subscription = Subscription.objects.get()
         assert list(subscription.services.all()) == [api_service]
 
+    def test_a_user_without_email_cannot_be_subscribed(self, admin, make_user):
+        make_user(Role.VIEWER, username="silent", email="")
+        response = admin.post(
+            reverse("api:subscription-list"), {"user": "silent", "event_kinds": ["incident.opened"]}, format="json"
+        )
+        assert response.status_code == 400
+        assert "silent has no email address" in response.json()["errors"]["user"][0]
+
     @pytest.mark.parametrize(
         ("payload", "field"),
         [

@@ -2,6 +2,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from incidents.models import Service
 from portal.accounts.models import User
 from portal.accounts.roles import Role
 
@@ -10,6 +11,17 @@ DEMO_PEOPLE = [
     ("vera.viewer", "Vera", "Viewer", Role.VIEWER),
     ("rami.responder", "Rami", "Responder", Role.RESPONDER),
     ("cora.commander", "Cora", "Commander", Role.INCIDENT_COMMANDER),
+]
+
+# The platform's services, from the seeds' SLO and recovery-objective tables.
+DEMO_SERVICES = [
+    ("API", "api", "Platform", Service.Tier.CRITICAL, "Public REST API (api.broxiva.com)"),
+    ("Web", "web", "Frontend", Service.Tier.CRITICAL, "Storefront (www.broxiva.com)"),
+    ("Payments", "payments", "Checkout", Service.Tier.CRITICAL, "Payment processing"),
+    ("Database (PostgreSQL)", "database", "Platform", Service.Tier.CRITICAL, "Primary database"),
+    ("Redis Cache", "redis", "Platform", Service.Tier.HIGH, "Cache and sessions"),
+    ("Workers", "workers", "Platform", Service.Tier.HIGH, "Background jobs"),
+    ("File Storage (S3)", "storage", "Platform", Service.Tier.STANDARD, "Uploads and assets"),
 ]
 
 
@@ -29,4 +41,10 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
                 created += 1
             user.groups.add(Group.objects.get(name=role))
-        self.stdout.write(f"Demo data: {created} new people ({len(DEMO_PEOPLE) - created} already there).")
+        services = sum(
+            Service.objects.get_or_create(
+                slug=slug, defaults={"name": name, "owner_team": team, "tier": tier, "description": description}
+            )[1]
+            for name, slug, team, tier, description in DEMO_SERVICES
+        )
+        self.stdout.write(f"Demo data: {created} new people, {services} new services.")
