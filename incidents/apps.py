@@ -8,6 +8,16 @@ class IncidentsConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from incidents.models import Service
+        from incidents.models import ActionItem, Incident, PostIncidentReview, Service, Severity, StatusUpdate
 
         auditlog.register(Service)
+        auditlog.register(Severity)
+        # Timers and the version move on every change; the timeline and the fields that matter say what happened.
+        auditlog.register(
+            Incident,
+            exclude_fields=["ack_due_at", "update_due_at", "resolution_due_at", "version", "updated_at"],
+            m2m_fields={"services"},
+        )
+        auditlog.register(StatusUpdate)
+        auditlog.register(PostIncidentReview, exclude_fields=["timeline_snapshot", "version"])
+        auditlog.register(ActionItem)

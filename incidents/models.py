@@ -1,4 +1,8 @@
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+
+from portal.notifications.models import Severity as NotificationSeverity
 
 
 class Service(models.Model):
@@ -20,3 +24,219 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Severity(models.Model):
+    """P1-P4 with the seeds' numbers. Response is in minutes, or in business days (P4: next business day)."""
+
+    code = models.CharField(max_length=2, unique=True)
+    name = models.CharField(max_length=50)
+    rank = models.PositiveSmallIntegerField(unique=True, help_text="1 is the most severe.")
+    description = models.CharField(max_length=200)
+    examples = models.CharField(max_length=300, blank=True)
+    response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    response_business_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    resolution_minutes = models.PositiveIntegerField()
+    update_minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: updates as needed.")
+    notification_severity = models.CharField(max_length=10, choices=NotificationSeverity.choices)
+    review_required = models.BooleanField(default=False, help_text="A published post-incident review before closing.")
+
+    class Meta:
+        ordering = ["rank"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(response_minutes__isnull=False) | Q(response_business_days__isnull=False),
+                name="severity_has_response_target",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Incident(models.Model):
+    class Status(models.TextChoices):
+        TRIAGE = "triage", "Detection & triage"
+        INVESTIGATING = "investigating", "Investigating"
+        IDENTIFIED = "identified", "Identified"
+        MITIGATING = "mitigating", "Mitigating"
+        MONITORING = "monitoring", "Monitoring"
+        RESOLVED = "resolved", "Resolved"
+        REVIEW = "review", "Post-incident review"
+        CLOSED = "closed", "Closed"
+
+    class Flag(models.TextChoices):
+        """The seeds' reasons to escalate to P1 immediately."""
+
+        SERVICE_DOWN = "service_down", "Service completely down"
+        DATA_BREACH = "data_breach", "Data breach suspected"
+        PAYMENT_FAILURE = "payment_failure", "Payment processing failure"
+        ACTIVE_ATTACK = "active_attack", "Active security attack"
+        ROOT_CAUSE_UNKNOWN = "root_cause_unknown", "Root cause unknown after 15 minutes"
+
+    title = models.CharField(max_length=200)
+    severity = models.ForeignKey(Severity, on_delete=models.PROTECT, related_name="incidents")
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.TRIAGE, db_index=True)
+    services = models.ManyToManyField(Service, blank=True, related_name="incidents")
+    impact_summary = models.TextField(blank=True)
+    commander = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="commanded_incidents"
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="reported_incidents"
+    )
+    is_public = models.BooleanField(default=False, help_text="Shown on the status page; updates notify subscribers.")
+    flags = models.JSONField(default=list, blank=True)
+    detected_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    mitigated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Timers, recomputed by the services whenever what they depend on changes.
+    ack_due_at = models.DateTimeField(null=True, blank=True)
+    update_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    last_update_at = models.DateTimeField(null=True, blank=True)
+    # Optimistic locking: every change increments it; a writer that read an older version gets a 409.
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-detected_at", "-pk"]
+        indexes = [models.Index(fields=["status", "severity"])]
+
+    def __str__(self) -> str:
+        return f"INC-{self.pk}: {self.title}"
+
+    @property
+    def reference(self) -> str:
+        return f"INC-{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in {self.Status.RESOLVED, self.Status.REVIEW, self.Status.CLOSED}
+
+
+class TimelineEvent(models.Model):
+    """One ordered line of the incident's story: who did what, when."""
+
+    class Kind(models.TextChoices):
+        DECLARED = "declared", "Declared"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        TRANSITION = "transition", "Status change"
+        SEVERITY = "severity", "Severity change"
+        ASSIGNMENT = "assignment", "Assignment"
+        STATUS_UPDATE = "status_update", "Status update"
+        NOTE = "note", "Note"
+        FLAG = "flag", "Escalation flag"
+        ALERT = "alert", "Alert"
+        ACTION = "action", "Cluster action"
+        REMINDER = "reminder", "Reminder"
+        REVIEW = "review", "Review"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["incident", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%H:%M} {self.get_kind_display()}: {self.message[:60]}"
+
+
+class StatusUpdate(models.Model):
+    """The seeds' status-update template: status, description, affected services, impact, next update."""
+
+    class Label(models.TextChoices):
+        INVESTIGATING = "investigating", "Investigating"
+        IDENTIFIED = "identified", "Identified"
+        MONITORING = "monitoring", "Monitoring"
+        RESOLVED = "resolved", "Resolved"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="status_updates")
+    label = models.CharField(max_length=15, choices=Label.choices)
+    description = models.TextField()
+    affected_services = models.JSONField(default=list, help_text="Service names at the time of the update.")
+    impact = models.TextField(blank=True)
+    next_update_minutes = models.PositiveIntegerField(null=True, blank=True)
+    is_public = models.BooleanField(default=False)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    posted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-posted_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_label_display()}: {self.description[:60]}"
+
+
+class TimerReminder(models.Model):
+    """One row per missed deadline that was notified: the sweeper's record that makes reminders idempotent."""
+
+    class Timer(models.TextChoices):
+        ACKNOWLEDGE = "acknowledge", "Acknowledge"
+        UPDATE = "update", "Status update"
+        RESOLUTION = "resolution", "Resolution"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="reminders")
+    timer = models.CharField(max_length=12, choices=Timer.choices)
+    due_at = models.DateTimeField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "timer", "due_at"], name="uniq_reminder_per_deadline")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident.reference} {self.timer} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class PostIncidentReview(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="review")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    scheduled_for = models.DateTimeField(help_text="The review meeting, 24-48 h after resolution.")
+    summary = models.TextField(blank=True)
+    root_cause = models.TextField(blank=True)
+    contributing_factors = models.TextField(blank=True)
+    timeline_snapshot = models.JSONField(default=list, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    version = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"Review of {self.incident.reference}"
+
+
+class ActionItem(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+
+    review = models.ForeignKey(PostIncidentReview, on_delete=models.CASCADE, related_name="action_items")
+    title = models.CharField(max_length=200)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="action_items")
+    due_date = models.DateField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_date", "pk"]
+
+    def __str__(self) -> str:
+        return self.title

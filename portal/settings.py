@@ -198,7 +198,12 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "portal.core.tasks.worker_heartbeat", "schedule": 30.0},
     "sweep-deliveries": {"task": "portal.notifications.tasks.sweep_deliveries", "schedule": 60.0},
+    "sweep-incident-timers": {"task": "incidents.tasks.sweep_incident_timers", "schedule": 60.0},
 }
+# Business hours (seeds: 09:00-18:00) and holidays, for response targets such as P4's "next business day".
+BUSINESS_HOURS_TIMEZONE = os.environ.get("BUSINESS_HOURS_TIMEZONE", "UTC")
+HOLIDAY_COUNTRY = os.environ.get("HOLIDAY_COUNTRY", "US")
+
 # Notifications: retries with exponential backoff and jitter; the sweeper re-sends what the broker lost.
 NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "6"))
 NOTIFICATION_RETRY_BASE_SECONDS = float(os.environ.get("NOTIFICATION_RETRY_BASE_SECONDS", "30"))

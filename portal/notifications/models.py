@@ -2,7 +2,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from incidents.models import Service
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
@@ -98,7 +97,7 @@ class Subscription(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="subscriptions"
     )
     email = models.EmailField(blank=True, help_text="A mailing list; leave empty when subscribing a user.")
-    services = models.ManyToManyField(Service, blank=True, help_text="None selected: every service.")
+    services = models.ManyToManyField("incidents.Service", blank=True, help_text="None selected: every service.")
     event_kinds = models.JSONField(default=list, help_text="Event kinds to receive, e.g. ['incident.opened'].")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -138,7 +137,7 @@ class Notification(models.Model):
     source = models.CharField(max_length=100, blank=True, help_text="What it is about, e.g. incident:42.")
     dedup_key = models.CharField(max_length=255, blank=True, help_text="Pager: ties trigger, ack and resolve.")
     pager_action = models.CharField(max_length=12, choices=PagerAction.choices, default=PagerAction.TRIGGER)
-    services = models.ManyToManyField(Service, blank=True, related_name="+")
+    services = models.ManyToManyField("incidents.Service", blank=True, related_name="+")
     recipients = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -1,0 +1,91 @@
+"""The incident rules: which status may follow which, and when each timer falls due."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from django.conf import settings
+
+from incidents.models import Incident, Severity
+from portal.scheduling import BusinessHours, add_business_days
+
+Status = Incident.Status
+
+ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    Status.TRIAGE: (Status.INVESTIGATING, Status.RESOLVED),
+    Status.INVESTIGATING: (Status.IDENTIFIED, Status.MITIGATING, Status.RESOLVED),
+    Status.IDENTIFIED: (Status.MITIGATING, Status.INVESTIGATING, Status.RESOLVED),
+    Status.MITIGATING: (Status.MONITORING, Status.IDENTIFIED, Status.RESOLVED),
+    Status.MONITORING: (Status.RESOLVED, Status.MITIGATING, Status.INVESTIGATING),
+    Status.RESOLVED: (Status.REVIEW, Status.CLOSED, Status.INVESTIGATING),  # investigating again: a re-open
+    Status.REVIEW: (Status.CLOSED,),
+    Status.CLOSED: (),
+}
+# Raising to P1 is the seeds' "escalate immediately" for these flags.
+IMMEDIATE_ESCALATION_FLAGS = frozenset(Incident.Flag.values)
+ROOT_CAUSE_DEADLINE = timedelta(minutes=15)
+REVIEW_DELAY = timedelta(hours=24)  # the seeds' post-incident review: 24-48 h after resolution
+
+
+def allowed_transitions(incident: Incident) -> tuple[str, ...]:
+    """Next statuses open to the incident now (closing waits for a published review where one is required)."""
+    allowed = ALLOWED_TRANSITIONS[incident.status]
+    if Status.CLOSED in allowed and not may_close(incident):
+        allowed = tuple(status for status in allowed if status != Status.CLOSED)
+    return allowed
+
+
+def review_required(incident: Incident) -> bool:
+    return incident.severity.review_required
+
+
+def may_close(incident: Incident) -> bool:
+    if not review_required(incident):
+        return True
+    review = getattr(incident, "review", None)
+    return review is not None and review.status == review.Status.PUBLISHED
+
+
+@lru_cache(maxsize=4)
+def _business_hours(zone: str, country: str | None) -> BusinessHours:
+    return BusinessHours(zone=zone, holiday_country=country or None)
+
+
+def business_hours() -> BusinessHours:
+    return _business_hours(settings.BUSINESS_HOURS_TIMEZONE, settings.HOLIDAY_COUNTRY)
+
+
+def response_due(severity: Severity, detected_at: datetime) -> datetime:
+    if severity.response_minutes is not None:
+        return detected_at + timedelta(minutes=severity.response_minutes)
+    return add_business_days(business_hours(), at=detected_at, days=severity.response_business_days or 1)
+
+
+@dataclass(frozen=True)
+class Timers:
+    ack_due_at: datetime | None
+    update_due_at: datetime | None
+    resolution_due_at: datetime | None
+
+
+def timers(incident: Incident) -> Timers:
+    """What is due next, from the severity's targets; a met or irrelevant timer is None."""
+    severity = incident.severity
+    open_ = incident.is_open
+    ack = response_due(severity, incident.detected_at) if open_ and incident.acknowledged_at is None else None
+    update = None
+    if open_ and severity.update_minutes:
+        since = incident.last_update_at or incident.acknowledged_at or incident.detected_at
+        update = since + timedelta(minutes=severity.update_minutes)
+    resolution = incident.detected_at + timedelta(minutes=severity.resolution_minutes) if open_ else None
+    return Timers(ack_due_at=ack, update_due_at=update, resolution_due_at=resolution)
+
+
+def needs_root_cause_escalation(incident: Incident, *, now: datetime) -> bool:
+    """P1/P2 still without an identified cause 15 minutes after detection (seeds: escalate immediately)."""
+    return (
+        incident.status in {Status.TRIAGE, Status.INVESTIGATING}
+        and incident.severity.rank <= 2
+        and Incident.Flag.ROOT_CAUSE_UNKNOWN not in incident.flags
+        and now - incident.detected_at >= ROOT_CAUSE_DEADLINE
+    )

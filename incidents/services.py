@@ -1,0 +1,503 @@
+"""Every change to an incident goes through here: validated, locked, versioned, on the timeline, notified."""
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents import policy
+from incidents.models import (
+    ActionItem,
+    Incident,
+    PostIncidentReview,
+    Service,
+    Severity,
+    StatusUpdate,
+    TimelineEvent,
+    TimerReminder,
+)
+from portal.accounts.models import User
+from portal.errors import ApplicationError, ConflictError
+from portal.notifications.models import EventKind, PagerAction
+from portal.notifications.models import Severity as NotificationSeverity
+from portal.notifications.services import notify
+
+Status = Incident.Status
+
+
+def incident_url(incident: Incident) -> str:
+    return settings.PORTAL_BASE_URL + reverse("incident-detail", args=[incident.pk])
+
+
+def timeline_add(
+    *, incident: Incident, kind: str, message: str, actor: User | None, at: datetime, data: dict | None = None
+) -> TimelineEvent:
+    return TimelineEvent.objects.create(
+        incident=incident, kind=kind, message=message, actor=actor, at=at, data=data or {}
+    )
+
+
+def _lock(incident: Incident, version: int | None) -> Incident:
+    """The incident's row, locked for this transaction, after checking the caller saw its latest version."""
+    locked = Incident.objects.select_for_update().select_related("severity").get(pk=incident.pk)
+    if version is not None and version != locked.version:
+        raise ConflictError(
+            f"{locked.reference} was changed by someone else (it is at version {locked.version}, you had {version}); "
+            "reload it and try again.",
+            extra={"current_version": locked.version},
+        )
+    return locked
+
+
+def _save(incident: Incident) -> Incident:
+    """Recompute the timers, bump the version and save."""
+    due = policy.timers(incident)
+    incident.ack_due_at, incident.update_due_at, incident.resolution_due_at = (
+        due.ack_due_at,
+        due.update_due_at,
+        due.resolution_due_at,
+    )
+    incident.version += 1
+    incident.save()
+    return incident
+
+
+def _notify(incident: Incident, *, event: EventKind, title: str, summary: str, actor: User | None, **extra) -> None:
+    notify(
+        event=event,
+        severity=NotificationSeverity(incident.severity.notification_severity),
+        title=f"{incident.reference} [{incident.severity.code}] {title}",
+        summary=summary,
+        url=incident_url(incident),
+        services=incident.services.all(),
+        recipients=[user for user in (incident.commander,) if user is not None],
+        source=f"incident:{incident.pk}",
+        created_by=actor,
+        **extra,
+    )
+
+
+def incident_declare(
+    *,
+    title: str,
+    severity: Severity,
+    reporter: User | None,
+    services: Iterable[Service] = (),
+    impact_summary: str = "",
+    commander: User | None = None,
+    is_public: bool = False,
+    flags: Iterable[str] = (),
+    detected_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Incident:
+    now = now or timezone.now()
+    detected_at = detected_at or now
+    if detected_at > now:
+        raise ApplicationError("Detection time cannot be in the future.", field="detected_at")
+    if not title.strip():
+        raise ApplicationError("Give the incident a title.", field="title")
+    flags = _valid_flags(flags)
+    if flags and severity.rank > 1:
+        severity = Severity.objects.get(rank=1)  # the seeds: these escalate to P1 immediately
+    with transaction.atomic():
+        incident = Incident(
+            title=title.strip(),
+            severity=severity,
+            reporter=reporter,
+            commander=commander,
+            impact_summary=impact_summary,
+            is_public=is_public,
+            flags=flags,
+            detected_at=detected_at,
+        )
+        _save(incident)
+        incident.services.set(services)
+        names = ", ".join(service.name for service in incident.services.all()) or "no service named yet"
+        timeline_add(
+            incident=incident,
+            kind=TimelineEvent.Kind.DECLARED,
+            message=f"Declared {severity.code} affecting {names}" + (f"; flags: {', '.join(flags)}" if flags else ""),
+            actor=reporter,
+            at=now,
+        )
+        _notify(incident, event=EventKind.INCIDENT_OPENED, title=incident.title, summary=impact_summary, actor=reporter)
+    return incident
+
+
+def _valid_flags(flags: Iterable[str]) -> list[str]:
+    flags = list(dict.fromkeys(flags))
+    if unknown := [flag for flag in flags if flag not in Incident.Flag.values]:
+        raise ApplicationError(f"Unknown escalation flag(s): {', '.join(unknown)}.", field="flags")
+    return flags
+
+
+def incident_acknowledge(
+    *, incident: Incident, actor: User, version: int | None = None, now: datetime | None = None
+) -> Incident:
+    now = now or timezone.now()
+    with transaction.atomic():
+        incident = _lock(incident, version)
+        if incident.acknowledged_at is not None:
+            raise ConflictError(f"{incident.reference} was already acknowledged.")
+        incident.acknowledged_at = now
+        if incident.commander is None:
+            incident.commander = actor
+        _save(incident)
+        timeline_add(
+            incident=incident, kind=TimelineEvent.Kind.ACKNOWLEDGED, message="Acknowledged", actor=actor, at=now
+        )
+        _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"acknowledged by {actor}", summary="", actor=actor,
+                pager_action=PagerAction.ACKNOWLEDGE)  # fmt: skip
+    return incident
+
+
+def incident_transition(
+    *,
+    incident: Incident,
+    to_status: str,
+    actor: User,
+    note: str = "",
+    version: int | None = None,
+    now: datetime | None = None,
+) -> Incident:
+    now = now or timezone.now()
+    with transaction.atomic():
+        incident = _lock(incident, version)
+        allowed = policy.allowed_transitions(incident)
+        if to_status not in allowed:
+            names = ", ".join(Status(status).label for status in allowed) or "none (the incident is closed)"
+            reason = ""
+            if to_status == Status.CLOSED and Status.CLOSED in policy.ALLOWED_TRANSITIONS[incident.status]:
+                reason = f" {incident.severity.code} incidents close only once their review is published."
+            target = Status(to_status).label if to_status in Status.values else repr(to_status)
+            raise ApplicationError(
+                f"{incident.reference} cannot go from {incident.get_status_display()} to {target}.{reason} "
+                f"Allowed next: {names}.",
+                field="to_status",
+                extra={"allowed": list(allowed)},
+            )
+        previous = incident.status
+        reopened = previous == Status.RESOLVED and to_status == Status.INVESTIGATING
+        incident.status = to_status
+        if incident.acknowledged_at is None and to_status != Status.RESOLVED:
+            incident.acknowledged_at = now
+            incident.commander = incident.commander or actor
+        if to_status == Status.MONITORING:
+            incident.mitigated_at = incident.mitigated_at or now
+        if to_status == Status.RESOLVED:
+            incident.resolved_at = now
+        if reopened:
+            incident.resolved_at = None
+        if to_status == Status.CLOSED:
+            incident.closed_at = now
+        _save(incident)
+        verb = "Re-opened" if reopened else f"{Status(previous).label} → {Status(to_status).label}"
+        timeline_add(
+            incident=incident, kind=TimelineEvent.Kind.TRANSITION, message=verb + (f": {note}" if note else ""),
+            actor=actor, at=now, data={"from": previous, "to": to_status},
+        )  # fmt: skip
+        if to_status == Status.REVIEW:
+            _review_open(incident, now=now)
+        if to_status == Status.RESOLVED:
+            _notify(incident, event=EventKind.INCIDENT_RESOLVED, title="resolved", summary=note, actor=actor,
+                    pager_action=PagerAction.RESOLVE)  # fmt: skip
+        elif reopened:
+            _notify(
+                incident,
+                event=EventKind.INCIDENT_OPENED,
+                title=f"re-opened: {incident.title}",
+                summary=note,
+                actor=actor,
+            )
+    return incident
+
+
+def incident_change_severity(
+    *, incident: Incident, severity: Severity, actor: User | None, reason: str, version: int | None = None,
+    now: datetime | None = None,
+) -> Incident:  # fmt: skip
+    now = now or timezone.now()
+    if not reason.strip():
+        raise ApplicationError("Say why the severity changes.", field="reason")
+    with transaction.atomic():
+        incident = _lock(incident, version)
+        if not incident.is_open:
+            raise ApplicationError(
+                f"{incident.reference} is {incident.get_status_display()}; re-open it first.", field="severity"
+            )
+        if severity.pk == incident.severity_id:
+            raise ApplicationError(f"{incident.reference} is already {severity.code}.", field="severity")
+        previous = incident.severity
+        incident.severity = severity
+        _save(incident)
+        timeline_add(
+            incident=incident, kind=TimelineEvent.Kind.SEVERITY, message=f"{previous.code} → {severity.code}: {reason}",
+            actor=actor, at=now, data={"from": previous.code, "to": severity.code},
+        )  # fmt: skip
+        if severity.rank < previous.rank:
+            _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"raised to {severity.code}: {incident.title}",
+                    summary=reason, actor=actor)  # fmt: skip
+    return incident
+
+
+def incident_assign(
+    *, incident: Incident, commander: User, actor: User, version: int | None = None, now: datetime | None = None
+) -> Incident:
+    from portal.accounts.roles import Role, has_role
+
+    now = now or timezone.now()
+    if not has_role(commander, Role.RESPONDER):
+        raise ApplicationError(f"{commander} is not a Responder and cannot command an incident.", field="commander")
+    with transaction.atomic():
+        incident = _lock(incident, version)
+        if incident.commander_id == commander.pk:
+            raise ApplicationError(f"{commander} already commands {incident.reference}.", field="commander")
+        incident.commander = commander
+        _save(incident)
+        timeline_add(incident=incident, kind=TimelineEvent.Kind.ASSIGNMENT, message=f"Commander: {commander}",
+                     actor=actor, at=now, data={"commander": commander.pk})  # fmt: skip
+    return incident
+
+
+def incident_flag(*, incident: Incident, flag: str, actor: User | None, now: datetime | None = None) -> Incident:
+    """Record an immediate-escalation reason and raise the incident to P1 if it is not there already."""
+    now = now or timezone.now()
+    _valid_flags([flag])
+    with transaction.atomic():
+        incident = _lock(incident, None)
+        if flag in incident.flags:
+            raise ConflictError(f"{incident.reference} is already flagged {Incident.Flag(flag).label}.")
+        incident.flags = [*incident.flags, flag]
+        _save(incident)
+        timeline_add(incident=incident, kind=TimelineEvent.Kind.FLAG, message=f"Flagged: {Incident.Flag(flag).label}",
+                     actor=actor, at=now, data={"flag": flag})  # fmt: skip
+    p1 = Severity.objects.get(rank=1)
+    if incident.severity_id != p1.pk and incident.is_open:
+        incident = incident_change_severity(
+            incident=incident, severity=p1, actor=actor, reason=f"immediate escalation: {Incident.Flag(flag).label}",
+            now=now,
+        )  # fmt: skip
+    return incident
+
+
+def incident_post_update(
+    *,
+    incident: Incident,
+    label: str,
+    description: str,
+    actor: User,
+    impact: str = "",
+    next_update_minutes: int | None = None,
+    now: datetime | None = None,
+) -> StatusUpdate:
+    """Post a status update in the seeds' template; it resets the update timer and, if public, tells subscribers."""
+    now = now or timezone.now()
+    if label not in StatusUpdate.Label.values:
+        raise ApplicationError(f"Status must be one of {', '.join(StatusUpdate.Label.values)}.", field="label")
+    if not description.strip():
+        raise ApplicationError("Describe what is happening.", field="description")
+    if next_update_minutes is not None and not 1 <= next_update_minutes <= 7 * 24 * 60:
+        raise ApplicationError("Next update must be between 1 minute and 1 week away.", field="next_update_minutes")
+    with transaction.atomic():
+        incident = _lock(incident, None)
+        if incident.status == Status.CLOSED:
+            raise ApplicationError(f"{incident.reference} is closed.", field="incident")
+        next_update_minutes = next_update_minutes or incident.severity.update_minutes
+        update = StatusUpdate.objects.create(
+            incident=incident,
+            label=label,
+            description=description.strip(),
+            affected_services=[service.name for service in incident.services.all()],
+            impact=impact.strip() or incident.impact_summary,
+            next_update_minutes=next_update_minutes,
+            is_public=incident.is_public,
+            author=actor,
+            posted_at=now,
+        )
+        incident.last_update_at = now
+        _save(incident)
+        timeline_add(incident=incident, kind=TimelineEvent.Kind.STATUS_UPDATE,
+                     message=f"{update.get_label_display()}: {update.description}", actor=actor, at=now,
+                     data={"status_update": update.pk})  # fmt: skip
+        if incident.is_public:
+            _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"{update.get_label_display()}: {incident.title}",
+                    summary=status_update_text(update), actor=actor)  # fmt: skip
+    return update
+
+
+def status_update_text(update: StatusUpdate) -> str:
+    """The seeds' status-page template, filled in."""
+    lines = [f"[Status: {update.get_label_display()}]", "", update.description, ""]
+    lines.append(f"Affected services: {', '.join(update.affected_services) or 'none listed'}")
+    if update.impact:
+        lines.append(f"Impact: {update.impact}")
+    if update.next_update_minutes and update.label != StatusUpdate.Label.RESOLVED:
+        lines += ["", f"We will provide updates every {update.next_update_minutes} minutes."]
+    return "\n".join(lines)
+
+
+def incident_add_note(*, incident: Incident, text: str, actor: User, now: datetime | None = None) -> TimelineEvent:
+    if not text.strip():
+        raise ApplicationError("The note is empty.", field="text")
+    return timeline_add(
+        incident=incident, kind=TimelineEvent.Kind.NOTE, message=text.strip(), actor=actor, at=now or timezone.now()
+    )
+
+
+def incident_update_details(
+    *, incident: Incident, actor: User, version: int | None = None, now: datetime | None = None, **changes
+) -> Incident:
+    """Title, impact summary, affected services, public or internal."""
+    now = now or timezone.now()
+    allowed = {"title", "impact_summary", "services", "is_public"}
+    if unknown := set(changes) - allowed:
+        raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))} here.", field=sorted(unknown)[0])
+    if "title" in changes and not str(changes["title"]).strip():
+        raise ApplicationError("Give the incident a title.", field="title")
+    with transaction.atomic():
+        incident = _lock(incident, version)
+        described = []
+        for field, value in changes.items():
+            if field == "services":
+                incident.services.set(value)
+                described.append("services: " + (", ".join(s.name for s in value) or "none"))
+            else:
+                setattr(incident, field, value)
+                described.append(f"{field.replace('_', ' ')}: {value}")
+        _save(incident)
+        if described:
+            timeline_add(incident=incident, kind=TimelineEvent.Kind.NOTE, message="Changed " + "; ".join(described),
+                         actor=actor, at=now)  # fmt: skip
+    return incident
+
+
+# Post-incident review
+
+
+def _review_open(incident: Incident, *, now: datetime) -> PostIncidentReview:
+    review, _ = PostIncidentReview.objects.get_or_create(
+        incident=incident,
+        defaults={"scheduled_for": (incident.resolved_at or now) + policy.REVIEW_DELAY},
+    )
+    return review
+
+
+def review_for(*, incident: Incident, now: datetime | None = None) -> PostIncidentReview:
+    """The incident's review, opened on first use once the incident is resolved."""
+    if incident.status not in {Status.RESOLVED, Status.REVIEW, Status.CLOSED}:
+        raise ApplicationError(f"{incident.reference} has no review before it is resolved.", field="incident")
+    with transaction.atomic():
+        return _review_open(incident, now=now or timezone.now())
+
+
+def review_update(
+    *, review: PostIncidentReview, actor: User, version: int | None = None, **changes: object
+) -> PostIncidentReview:
+    allowed = {"summary", "root_cause", "contributing_factors", "scheduled_for"}
+    if unknown := set(changes) - allowed:
+        raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))} here.", field=sorted(unknown)[0])
+    with transaction.atomic():
+        review = PostIncidentReview.objects.select_for_update().get(pk=review.pk)
+        if review.status == PostIncidentReview.Status.PUBLISHED:
+            raise ConflictError("The review is published and can no longer change.")
+        if version is not None and version != review.version:
+            raise ConflictError(
+                f"The review was changed by someone else (version {review.version}, you had {version})."
+            )
+        for field, value in changes.items():
+            setattr(review, field, value)
+        review.version += 1
+        review.save()
+    return review
+
+
+def review_publish(*, review: PostIncidentReview, actor: User, now: datetime | None = None) -> PostIncidentReview:
+    """Freeze the review with a snapshot of the timeline; P1/P2 incidents may then close."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        review = PostIncidentReview.objects.select_for_update().select_related("incident").get(pk=review.pk)
+        if review.status == PostIncidentReview.Status.PUBLISHED:
+            raise ConflictError("The review is already published.")
+        missing = [field for field in ("summary", "root_cause") if not getattr(review, field).strip()]
+        if missing:
+            raise ApplicationError(f"Write the {missing[0].replace('_', ' ')} before publishing.", field=missing[0])
+        review.timeline_snapshot = [
+            {
+                "at": event.at.isoformat(),
+                "kind": event.kind,
+                "actor": str(event.actor or "system"),
+                "message": event.message,
+            }
+            for event in review.incident.timeline.select_related("actor")
+        ]
+        review.status = PostIncidentReview.Status.PUBLISHED
+        review.published_at, review.published_by = now, actor
+        review.version += 1
+        review.save()
+        timeline_add(incident=review.incident, kind=TimelineEvent.Kind.REVIEW, message="Post-incident review published",
+                     actor=actor, at=now)  # fmt: skip
+    return review
+
+
+def action_item_add(*, review: PostIncidentReview, title: str, owner: User, due_date: date, actor: User) -> ActionItem:
+    if not title.strip():
+        raise ApplicationError("Say what must be done.", field="title")
+    if review.status == PostIncidentReview.Status.PUBLISHED:
+        raise ConflictError("The review is published; track further work outside it.")
+    return ActionItem.objects.create(review=review, title=title.strip(), owner=owner, due_date=due_date)
+
+
+def action_item_set_status(*, item: ActionItem, status: str, actor: User) -> ActionItem:
+    """Action items stay trackable after publication: only their status moves."""
+    if status not in ActionItem.Status.values:
+        raise ApplicationError(f"Status must be one of {', '.join(ActionItem.Status.values)}.", field="status")
+    item.status = status
+    item.save(update_fields=["status"])
+    return item
+
+
+# Timers
+
+
+def incident_sweep_timers(*, now: datetime | None = None) -> int:
+    """Remind commanders of missed deadlines, once per deadline, and escalate P1/P2 without a root cause."""
+    now = now or timezone.now()
+    sent = 0
+    open_incidents = Incident.objects.exclude(status__in=[Status.RESOLVED, Status.REVIEW, Status.CLOSED])
+    for incident in open_incidents.select_related("severity", "commander"):
+        for timer, due in (
+            (TimerReminder.Timer.ACKNOWLEDGE, incident.ack_due_at),
+            (TimerReminder.Timer.UPDATE, incident.update_due_at),
+            (TimerReminder.Timer.RESOLUTION, incident.resolution_due_at),
+        ):
+            if due is not None and due <= now and _remind(incident, timer, due, now=now):
+                sent += 1
+        if policy.needs_root_cause_escalation(incident, now=now):
+            incident_flag(incident=incident, flag=Incident.Flag.ROOT_CAUSE_UNKNOWN, actor=None, now=now)
+    return sent
+
+
+def _remind(incident: Incident, timer: str, due: datetime, *, now: datetime) -> bool:
+    try:
+        with transaction.atomic():
+            TimerReminder.objects.create(incident=incident, timer=timer, due_at=due)
+            label = TimerReminder.Timer(timer).label.lower()
+            minutes = int((now - due).total_seconds() // 60)
+            timeline_add(incident=incident, kind=TimelineEvent.Kind.REMINDER,
+                         message=f"Overdue: {label} was due {minutes} min ago", actor=None, at=now,
+                         data={"timer": timer, "due_at": due.isoformat()})  # fmt: skip
+            notify(
+                event=EventKind.REMINDER,
+                severity=NotificationSeverity.WARNING,
+                title=f"{incident.reference} [{incident.severity.code}] {label} overdue: {incident.title}",
+                summary=f"The {label} was due at {due:%H:%M} UTC.",
+                url=incident_url(incident),
+                recipients=[user for user in (incident.commander or incident.reporter,) if user is not None],
+                source=f"incident:{incident.pk}:reminder",
+            )
+    except IntegrityError:
+        return False  # this deadline was reminded already (by an earlier sweep or a concurrent one)
+    return True
