@@ -237,6 +237,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "IncidentFlagEnum": "incidents.models.Incident.Flag",
+        "ActionItemStatusEnum": "incidents.models.ActionItem.Status",
+        "ReviewStatusEnum": "incidents.models.PostIncidentReview.Status",
+        "NotificationSeverityEnum": "portal.notifications.models.Severity",
+        "DeliveryStatusEnum": "portal.notifications.models.Delivery.Status",
+    },
 }
 
 # Behind a proxy you configure, the first X-Forwarded-For entry is the client; otherwise REMOTE_ADDR is.

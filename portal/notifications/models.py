@@ -3,9 +3,6 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 
-PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
-
-
 class Severity(models.TextChoices):
     """Alert-routing severities from the seeds: critical pages, warning chats and mails, info chats."""
 

@@ -27,7 +27,7 @@ class MeApi(APIView):
         def get_roles(self, user: User) -> list[str]:
             return [role.value for role in Role if role in user_roles(user)]
 
-    class Input(serializers.Serializer):
+    class MeInput(serializers.Serializer):
         email = serializers.EmailField(required=False, allow_blank=True)
         phone = serializers.CharField(required=False, allow_blank=True, max_length=16)
         chat_handle = serializers.CharField(required=False, allow_blank=True, max_length=81)
@@ -36,9 +36,9 @@ class MeApi(APIView):
     def get(self, request: Request) -> Response:
         return Response(self.Output(request.user).data)
 
-    @extend_schema(request=Input, responses=Output)
+    @extend_schema(request=MeInput, responses=Output)
     def patch(self, request: Request) -> Response:
-        payload = self.Input(data=request.data)
+        payload = self.MeInput(data=request.data)
         payload.is_valid(raise_exception=True)
         user = user_update_contact(user=request.user, **payload.validated_data)
         return Response(self.Output(user).data)
@@ -60,7 +60,7 @@ class TokenListCreateApi(generics.ListAPIView):
     serializer_class = TokenOutput
     filterset_fields = ["user__username"]
 
-    class Input(serializers.Serializer):
+    class TokenListCreateInput(serializers.Serializer):
         user = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
         name = serializers.CharField(max_length=100)
 
@@ -73,9 +73,9 @@ class TokenListCreateApi(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[ApiToken]:
         return api_tokens()
 
-    @extend_schema(request=Input, responses={201: CreatedOutput})
+    @extend_schema(request=TokenListCreateInput, responses={201: CreatedOutput})
     def post(self, request: Request) -> Response:
-        payload = self.Input(data=request.data)
+        payload = self.TokenListCreateInput(data=request.data)
         payload.is_valid(raise_exception=True)
         issued = api_token_create(**payload.validated_data, created_by=request.user)
         issued.token.key = issued.key

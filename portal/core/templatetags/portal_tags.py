@@ -1,4 +1,7 @@
+from datetime import datetime
+
 from django import template
+from django.utils.html import format_html
 
 from portal.core.audit import describe_changes
 
@@ -14,3 +17,24 @@ def audit_changes(changes: dict[str, object] | None) -> str:
 def status_label(status: str | None) -> str:
     """`not_configured` -> `not configured`."""
     return (status or "unknown").replace("_", " ")
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(abs(seconds) // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours // 24} d"
+
+
+@register.simple_tag
+def timer(due: datetime | None, now: datetime, label: str = "") -> str:
+    """A deadline as 'due in 12 min' or 'overdue by 3 min', styled by urgency."""
+    if due is None:
+        return ""
+    seconds = (due - now).total_seconds()
+    if seconds < 0:
+        css, text = "timer overdue", f"{label} overdue by {_duration(seconds)}"
+    else:
+        css, text = ("timer soon" if seconds < 300 else "timer"), f"{label} due in {_duration(seconds)}"
+    return format_html('<span class="{}" title="{} UTC">{}</span>', css, f"{due:%Y-%m-%d %H:%M}", text.strip())

@@ -1,0 +1,80 @@
+from rest_framework import serializers
+
+from incidents import policy
+from incidents.models import ActionItem, Incident, PostIncidentReview, Service, Severity, StatusUpdate, TimelineEvent
+from incidents.services import status_update_text
+
+
+class SeveritySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Severity
+        fields = [
+            "id", "code", "name", "rank", "description", "examples", "response_minutes", "response_business_days",
+            "resolution_minutes", "update_minutes", "notification_severity", "review_required",
+        ]  # fmt: skip
+        read_only_fields = ["code", "rank"]
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Service
+        fields = ["id", "name", "slug", "owner_team", "tier", "description"]
+
+
+class IncidentOutput(serializers.ModelSerializer):
+    severity = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    commander = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reference = serializers.CharField(read_only=True)
+    allowed_transitions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id", "reference", "title", "severity", "status", "services", "impact_summary", "commander", "reporter",
+            "is_public", "flags", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at",
+            "ack_due_at", "update_due_at", "resolution_due_at", "last_update_at", "version", "allowed_transitions",
+        ]  # fmt: skip
+
+    def get_allowed_transitions(self, incident: Incident) -> list[str]:
+        return list(policy.allowed_transitions(incident))
+
+
+class TimelineEventOutput(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = TimelineEvent
+        fields = ["id", "at", "kind", "actor", "message", "data"]
+
+
+class StatusUpdateOutput(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    text = serializers.SerializerMethodField(help_text="The update in the seeds' status-page template.")
+
+    class Meta:
+        model = StatusUpdate
+        fields = ["id", "label", "description", "affected_services", "impact", "next_update_minutes", "is_public",
+                  "author", "posted_at", "text"]  # fmt: skip
+
+    def get_text(self, update: StatusUpdate) -> str:
+        return status_update_text(update)
+
+
+class ActionItemOutput(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ActionItem
+        fields = ["id", "title", "owner", "due_date", "status", "created_at"]
+
+
+class ReviewOutput(serializers.ModelSerializer):
+    action_items = ActionItemOutput(many=True, read_only=True)
+    published_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = PostIncidentReview
+        fields = ["id", "incident", "status", "scheduled_for", "summary", "root_cause", "contributing_factors",
+                  "timeline_snapshot", "published_at", "published_by", "version", "action_items"]  # fmt: skip

@@ -1,0 +1,316 @@
+"""The incident REST API: reads for Viewers, notes and updates for Responders, the rest for Incident Commanders."""
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents.api.serializers import (
+    ActionItemOutput,
+    IncidentOutput,
+    ReviewOutput,
+    ServiceSerializer,
+    SeveritySerializer,
+    StatusUpdateOutput,
+    TimelineEventOutput,
+)
+from incidents.filters import IncidentFilter
+from incidents.models import ActionItem, Incident, Service, Severity, TimelineEvent
+from incidents.selectors import incident_list, review_detail
+from incidents.services import (
+    action_item_add,
+    action_item_set_status,
+    incident_acknowledge,
+    incident_add_note,
+    incident_assign,
+    incident_change_severity,
+    incident_declare,
+    incident_flag,
+    incident_post_update,
+    incident_transition,
+    incident_update_details,
+    review_for,
+    review_publish,
+    review_update,
+)
+from portal.accounts.models import User
+from portal.accounts.permissions import role_permission, writes_need
+from portal.accounts.roles import Role
+
+Responders = role_permission(Role.RESPONDER)
+Commanders = role_permission(Role.INCIDENT_COMMANDER)
+
+
+def _incident(pk: int) -> Incident:
+    return get_object_or_404(Incident, pk=pk)
+
+
+def _out(incident: Incident, status_code: int = 200) -> Response:
+    return Response(IncidentOutput(incident_list().get(pk=incident.pk)).data, status=status_code)
+
+
+class Version(serializers.Serializer):
+    version = serializers.IntegerField(
+        required=False, min_value=1, help_text="The version you last read; a newer one on the server is a 409."
+    )
+
+
+class SeverityViewSet(viewsets.ModelViewSet):
+    """P1-P4 and their targets; Admins may tune the numbers."""
+
+    queryset = Severity.objects.all()
+    serializer_class = SeveritySerializer
+    permission_classes = [writes_need(Role.ADMIN)]
+    http_method_names = ["get", "patch", "head", "options"]
+
+
+class ServiceViewSet(viewsets.ModelViewSet):
+    queryset = Service.objects.all()
+    serializer_class = ServiceSerializer
+    permission_classes = [writes_need(Role.ADMIN)]
+    lookup_field = "slug"
+    filterset_fields = ["tier", "owner_team"]
+
+
+class IncidentListApi(generics.ListAPIView):
+    """Incidents, newest first. POST declares one (Responders and above)."""
+
+    serializer_class = IncidentOutput
+    filterset_class = IncidentFilter
+
+    class IncidentListInput(serializers.Serializer):
+        title = serializers.CharField(max_length=200)
+        severity = serializers.SlugRelatedField(slug_field="code", queryset=Severity.objects.all())
+        services = serializers.SlugRelatedField(
+            slug_field="slug", queryset=Service.objects.all(), many=True, required=False
+        )
+        impact_summary = serializers.CharField(required=False, allow_blank=True, default="")
+        commander = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True),
+                                                 required=False, allow_null=True)  # fmt: skip
+        is_public = serializers.BooleanField(required=False, default=False)
+        flags = serializers.ListField(child=serializers.ChoiceField(choices=Incident.Flag.choices), required=False)
+        detected_at = serializers.DateTimeField(required=False)
+
+    def get_queryset(self) -> QuerySet[Incident]:
+        return incident_list()
+
+    def get_permissions(self) -> list:
+        return [Responders()] if self.request.method == "POST" else super().get_permissions()
+
+    @extend_schema(request=IncidentListInput, responses={201: IncidentOutput})
+    def post(self, request: Request) -> Response:
+        payload = self.IncidentListInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        incident = incident_declare(reporter=request.user, **payload.validated_data)
+        return _out(incident, status.HTTP_201_CREATED)
+
+
+class IncidentDetailApi(APIView):
+    """One incident; PATCH changes title, impact, services or visibility (Incident Commanders)."""
+
+    class IncidentDetailInput(Version):
+        title = serializers.CharField(max_length=200, required=False)
+        impact_summary = serializers.CharField(required=False, allow_blank=True)
+        services = serializers.SlugRelatedField(
+            slug_field="slug", queryset=Service.objects.all(), many=True, required=False
+        )
+        is_public = serializers.BooleanField(required=False)
+
+    def get_permissions(self) -> list:
+        return [Commanders()] if self.request.method == "PATCH" else super().get_permissions()
+
+    @extend_schema(responses=IncidentOutput)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(IncidentOutput(get_object_or_404(incident_list(), pk=pk)).data)
+
+    @extend_schema(request=IncidentDetailInput, responses=IncidentOutput)
+    def patch(self, request: Request, pk: int) -> Response:
+        payload = self.IncidentDetailInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return _out(incident_update_details(incident=_incident(pk), actor=request.user, **payload.validated_data))
+
+
+class IncidentAcknowledgeApi(APIView):
+    permission_classes = [Responders]
+
+    @extend_schema(request=Version, responses=IncidentOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        payload = Version(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return _out(incident_acknowledge(incident=_incident(pk), actor=request.user, **payload.validated_data))
+
+
+class IncidentTransitionApi(APIView):
+    """Move the incident along its lifecycle; a 400 lists the allowed next states."""
+
+    permission_classes = [Commanders]
+
+    class IncidentTransitionInput(Version):
+        to_status = serializers.ChoiceField(choices=Incident.Status.choices)
+        note = serializers.CharField(required=False, allow_blank=True, default="")
+
+    @extend_schema(request=IncidentTransitionInput, responses=IncidentOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.IncidentTransitionInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return _out(incident_transition(incident=_incident(pk), actor=request.user, **payload.validated_data))
+
+
+class IncidentSeverityApi(APIView):
+    permission_classes = [Commanders]
+
+    class IncidentSeverityInput(Version):
+        severity = serializers.SlugRelatedField(slug_field="code", queryset=Severity.objects.all())
+        reason = serializers.CharField()
+
+    @extend_schema(request=IncidentSeverityInput, responses=IncidentOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.IncidentSeverityInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return _out(incident_change_severity(incident=_incident(pk), actor=request.user, **payload.validated_data))
+
+
+class IncidentAssignApi(APIView):
+    permission_classes = [Commanders]
+
+    class IncidentAssignInput(Version):
+        commander = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
+
+    @extend_schema(request=IncidentAssignInput, responses=IncidentOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.IncidentAssignInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return _out(incident_assign(incident=_incident(pk), actor=request.user, **payload.validated_data))
+
+
+class IncidentFlagApi(APIView):
+    """Record an immediate-escalation reason (service down, data breach, ...); raises the incident to P1."""
+
+    permission_classes = [Responders]
+
+    class IncidentFlagInput(serializers.Serializer):
+        flag = serializers.ChoiceField(choices=Incident.Flag.choices)
+
+    @extend_schema(request=IncidentFlagInput, responses=IncidentOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.IncidentFlagInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return _out(incident_flag(incident=_incident(pk), actor=request.user, **payload.validated_data))
+
+
+class IncidentStatusUpdatesApi(APIView):
+    """Status updates in the seeds' template; posting one resets the update timer (Responders and above)."""
+
+    class IncidentStatusUpdatesInput(serializers.Serializer):
+        label = serializers.ChoiceField(choices=StatusUpdateOutput.Meta.model.Label.choices)
+        description = serializers.CharField()
+        impact = serializers.CharField(required=False, allow_blank=True, default="")
+        next_update_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10080)
+
+    def get_permissions(self) -> list:
+        return [Responders()] if self.request.method == "POST" else super().get_permissions()
+
+    @extend_schema(responses=StatusUpdateOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        updates = _incident(pk).status_updates.select_related("author")
+        return Response(StatusUpdateOutput(updates, many=True).data)
+
+    @extend_schema(request=IncidentStatusUpdatesInput, responses={201: StatusUpdateOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.IncidentStatusUpdatesInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        update = incident_post_update(incident=_incident(pk), actor=request.user, **payload.validated_data)
+        return Response(StatusUpdateOutput(update).data, status=status.HTTP_201_CREATED)
+
+
+class IncidentTimelineApi(generics.ListAPIView):
+    """The incident's timeline in order; POST adds a note (Responders and above)."""
+
+    serializer_class = TimelineEventOutput
+
+    class IncidentTimelineInput(serializers.Serializer):
+        text = serializers.CharField()
+
+    def get_queryset(self) -> QuerySet[TimelineEvent]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no incident
+            return TimelineEvent.objects.none()
+        return _incident(self.kwargs["pk"]).timeline.select_related("actor")
+
+    def get_permissions(self) -> list:
+        return [Responders()] if self.request.method == "POST" else super().get_permissions()
+
+    @extend_schema(request=IncidentTimelineInput, responses={201: TimelineEventOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.IncidentTimelineInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        event = incident_add_note(incident=_incident(pk), actor=request.user, **payload.validated_data)
+        return Response(TimelineEventOutput(event).data, status=status.HTTP_201_CREATED)
+
+
+class ReviewApi(APIView):
+    """The post-incident review (opened once the incident is resolved); PATCH edits the draft (Incident Commanders)."""
+
+    class ReviewInput(Version):
+        summary = serializers.CharField(required=False, allow_blank=True)
+        root_cause = serializers.CharField(required=False, allow_blank=True)
+        contributing_factors = serializers.CharField(required=False, allow_blank=True)
+        scheduled_for = serializers.DateTimeField(required=False)
+
+    def get_permissions(self) -> list:
+        return [Commanders()] if self.request.method == "PATCH" else super().get_permissions()
+
+    @extend_schema(responses=ReviewOutput)
+    def get(self, request: Request, pk: int) -> Response:
+        review = review_for(incident=_incident(pk))
+        return Response(ReviewOutput(review_detail().get(pk=review.pk)).data)
+
+    @extend_schema(request=ReviewInput, responses=ReviewOutput)
+    def patch(self, request: Request, pk: int) -> Response:
+        payload = self.ReviewInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        review = review_update(review=review_for(incident=_incident(pk)), actor=request.user, **payload.validated_data)
+        return Response(ReviewOutput(review_detail().get(pk=review.pk)).data)
+
+
+class ReviewPublishApi(APIView):
+    permission_classes = [Commanders]
+
+    @extend_schema(request=None, responses=ReviewOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        review = review_publish(review=review_for(incident=_incident(pk)), actor=request.user)
+        return Response(ReviewOutput(review_detail().get(pk=review.pk)).data)
+
+
+class ActionItemsApi(APIView):
+    permission_classes = [Commanders]
+
+    class ActionItemsInput(serializers.Serializer):
+        title = serializers.CharField(max_length=200)
+        owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
+        due_date = serializers.DateField()
+
+    @extend_schema(request=ActionItemsInput, responses={201: ActionItemOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.ActionItemsInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        item = action_item_add(review=review_for(incident=_incident(pk)), actor=request.user, **payload.validated_data)
+        return Response(ActionItemOutput(item).data, status=status.HTTP_201_CREATED)
+
+
+class ActionItemStatusApi(APIView):
+    permission_classes = [Responders]
+
+    class ActionItemStatusInput(serializers.Serializer):
+        status = serializers.ChoiceField(choices=ActionItem.Status.choices)
+
+    @extend_schema(request=ActionItemStatusInput, responses=ActionItemOutput)
+    def patch(self, request: Request, pk: int, item_pk: int) -> Response:
+        payload = self.ActionItemStatusInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        item = get_object_or_404(ActionItem, pk=item_pk, review__incident_id=pk)
+        return Response(
+            ActionItemOutput(action_item_set_status(item=item, actor=request.user, **payload.validated_data)).data
+        )

@@ -1,0 +1,27 @@
+import django_filters
+
+from incidents.models import Incident, Service, Severity
+
+
+class IncidentFilter(django_filters.FilterSet):
+    """Filters shared by the incident list page and API."""
+
+    status = django_filters.MultipleChoiceFilter(choices=Incident.Status.choices)
+    open = django_filters.BooleanFilter(method="filter_open", label="Open only")
+    severity = django_filters.ModelMultipleChoiceFilter(queryset=Severity.objects.all(), to_field_name="code")
+    service = django_filters.ModelChoiceFilter(
+        field_name="services", queryset=Service.objects.all(), to_field_name="slug"
+    )
+    commander = django_filters.CharFilter(field_name="commander__username", lookup_expr="iexact")
+    since = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte", label="Detected from")
+    until = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt", label="Detected until")
+
+    class Meta:
+        model = Incident
+        fields = ["status", "open", "severity", "service", "commander", "since", "until"]
+
+    def filter_open(self, queryset, name, value):  # type: ignore[no-untyped-def]
+        closed = [Incident.Status.RESOLVED, Incident.Status.REVIEW, Incident.Status.CLOSED]
+        if value is None:
+            return queryset
+        return queryset.exclude(status__in=closed) if value else queryset.filter(status__in=closed)

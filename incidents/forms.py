@@ -1,0 +1,81 @@
+from django import forms
+
+from incidents.models import Incident, Service, Severity, StatusUpdate
+from portal.accounts.models import User
+
+
+class DeclareForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    severity = forms.ModelChoiceField(queryset=Severity.objects.all(), to_field_name="code", empty_label=None)
+    services = forms.ModelMultipleChoiceField(queryset=Service.objects.all(), to_field_name="slug", required=False)
+    impact_summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    is_public = forms.BooleanField(required=False, label="Public (status page, subscriber emails)")
+    flags = forms.MultipleChoiceField(
+        choices=Incident.Flag.choices, required=False, widget=forms.CheckboxSelectMultiple,
+        label="Escalate immediately (raises to P1)",
+    )  # fmt: skip
+
+
+class StatusUpdateForm(forms.Form):
+    label = forms.ChoiceField(choices=StatusUpdate.Label.choices, label="Status")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    impact = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    next_update_minutes = forms.IntegerField(min_value=1, max_value=10080, required=False, label="Next update in (min)")
+
+    @classmethod
+    def prefilled(cls, incident: Incident) -> "StatusUpdateForm":
+        """The seeds' template, started from where the incident is."""
+        label = {
+            Incident.Status.IDENTIFIED: StatusUpdate.Label.IDENTIFIED,
+            Incident.Status.MITIGATING: StatusUpdate.Label.IDENTIFIED,
+            Incident.Status.MONITORING: StatusUpdate.Label.MONITORING,
+            Incident.Status.RESOLVED: StatusUpdate.Label.RESOLVED,
+        }.get(incident.status, StatusUpdate.Label.INVESTIGATING)
+        services = ", ".join(service.name for service in incident.services.all()) or "the affected services"
+        return cls(
+            initial={
+                "label": label,
+                "description": f"We are currently investigating {incident.title.lower()} affecting {services}.",
+                "impact": incident.impact_summary,
+                "next_update_minutes": incident.severity.update_minutes,
+            }
+        )
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Note")
+
+
+class VersionForm(forms.Form):
+    version = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+
+
+class TransitionForm(VersionForm):
+    to_status = forms.ChoiceField(choices=Incident.Status.choices)
+    note = forms.CharField(required=False)
+
+
+class SeverityForm(VersionForm):
+    severity = forms.ModelChoiceField(queryset=Severity.objects.all(), to_field_name="code", empty_label=None)
+    reason = forms.CharField(max_length=300)
+
+
+class AssignForm(VersionForm):
+    commander = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True), to_field_name="username")
+
+
+class FlagForm(forms.Form):
+    flag = forms.ChoiceField(choices=Incident.Flag.choices)
+
+
+class ReviewForm(forms.Form):
+    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    root_cause = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    contributing_factors = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    version = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+
+
+class ActionItemForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    owner = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True), to_field_name="username")
+    due_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from incidents import views
+
+urlpatterns = [
+    path("", views.incident_list, name="incident-list"),
+    path("declare/", views.incident_declare_view, name="incident-declare"),
+    path("<int:pk>/", views.incident_detail, name="incident-detail"),
+    path("<int:pk>/review/", views.incident_review, name="incident-review"),
+    path("<int:pk>/<slug:action>/", views.incident_act, name="incident-act"),
+]

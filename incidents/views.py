@@ -1,0 +1,184 @@
+"""Incident pages for commanders. Actions post through htmx and swap the incident's body in place."""
+
+from collections.abc import Callable
+
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from incidents import policy
+from incidents.filters import IncidentFilter
+from incidents.forms import (
+    ActionItemForm,
+    AssignForm,
+    DeclareForm,
+    FlagForm,
+    NoteForm,
+    ReviewForm,
+    SeverityForm,
+    StatusUpdateForm,
+    TransitionForm,
+    VersionForm,
+)
+from incidents.models import Incident
+from incidents.selectors import incident_detail as detail_queryset
+from incidents.selectors import incident_list as list_queryset
+from incidents.selectors import review_detail
+from incidents.services import (
+    action_item_add,
+    incident_acknowledge,
+    incident_add_note,
+    incident_assign,
+    incident_change_severity,
+    incident_declare,
+    incident_flag,
+    incident_post_update,
+    incident_transition,
+    review_for,
+    review_publish,
+    review_update,
+)
+from portal.accounts.permissions import role_required
+from portal.accounts.roles import Role, has_role
+from portal.errors import ApplicationError
+
+PAGE_SIZE = 50
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def incident_list(request: HttpRequest) -> HttpResponse:
+    data = request.GET.copy() if request.GET else {"open": "true"}
+    found = IncidentFilter(data, queryset=list_queryset())
+    page = Paginator(found.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"filter": found, "page": page, "query": query.urlencode(), "now": timezone.now()}
+    template = "incidents/incident_list.html#incident-table" if request.htmx else "incidents/incident_list.html"
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Role.RESPONDER)
+def incident_declare_view(request: HttpRequest) -> HttpResponse:
+    form = DeclareForm(request.POST or None, initial={"severity": "P3"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            incident = incident_declare(reporter=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            return redirect("incident-detail", pk=incident.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "incidents/incident_declare.html", {"form": form}, status=status)
+
+
+def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -> dict[str, object]:
+    return {
+        "incident": incident,
+        "now": timezone.now(),
+        "allowed": [Incident.Status(status) for status in policy.allowed_transitions(incident)],
+        "update_form": StatusUpdateForm.prefilled(incident),
+        "note_form": NoteForm(),
+        "severity_form": SeverityForm(initial={"severity": incident.severity.code, "version": incident.version}),
+        "assign_form": AssignForm(initial={"version": incident.version}),
+        "flag_form": FlagForm(),
+        **extra,
+    }
+
+
+@require_GET
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(detail_queryset(), pk=pk)
+    template = "incidents/incident_detail.html#incident-body" if request.htmx else "incidents/incident_detail.html"
+    return render(request, template, _detail_context(request, incident))
+
+
+# Each action: the role it needs, its form, and the service call.
+ACTIONS: dict[str, tuple[Role, type[forms.Form], Callable[..., object]]] = {
+    "acknowledge": (Role.RESPONDER, VersionForm, lambda incident, actor, **data: incident_acknowledge(
+        incident=incident, actor=actor, **data)),
+    "update": (Role.RESPONDER, StatusUpdateForm, lambda incident, actor, **data: incident_post_update(
+        incident=incident, actor=actor, **data)),
+    "note": (Role.RESPONDER, NoteForm, lambda incident, actor, **data: incident_add_note(
+        incident=incident, actor=actor, **data)),
+    "flag": (Role.RESPONDER, FlagForm, lambda incident, actor, **data: incident_flag(
+        incident=incident, actor=actor, **data)),
+    "transition": (Role.INCIDENT_COMMANDER, TransitionForm, lambda incident, actor, **data: incident_transition(
+        incident=incident, actor=actor, **data)),
+    "severity": (Role.INCIDENT_COMMANDER, SeverityForm, lambda incident, actor, **data: incident_change_severity(
+        incident=incident, actor=actor, **data)),
+    "assign": (Role.INCIDENT_COMMANDER, AssignForm, lambda incident, actor, **data: incident_assign(
+        incident=incident, actor=actor, **data)),
+}  # fmt: skip
+
+
+@require_POST
+def incident_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    if action not in ACTIONS:
+        raise PermissionDenied(f"Unknown action {action!r}.")
+    role, form_class, perform = ACTIONS[action]
+    if not has_role(request.user, role):
+        raise PermissionDenied(f"This requires the {role.value} role.")
+    incident = get_object_or_404(Incident, pk=pk)
+    form = form_class(request.POST)
+    error, status = "", 200
+    if not form.is_valid():
+        field, messages = next(iter(form.errors.items()))
+        error, status = f"{field.replace('_', ' ')}: {' '.join(messages)}", 400
+    else:
+        data = {key: value for key, value in form.cleaned_data.items() if value is not None or key != "version"}
+        try:
+            perform(incident, request.user, **data)
+        except ApplicationError as exc:
+            error, status = exc.message, exc.status_code
+    if not request.htmx:
+        return redirect("incident-detail", pk=pk) if not error else HttpResponse(error, status=status)
+    incident = get_object_or_404(detail_queryset(), pk=pk)
+    context = _detail_context(request, incident, error=error)
+    if error and action == "update":
+        context["update_form"] = form  # keep what they typed
+    return render(request, "incidents/incident_detail.html#incident-body", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def incident_review(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    try:
+        review = review_for(incident=incident)
+    except ApplicationError as exc:
+        return render(request, "incidents/review.html", {"incident": incident, "error": exc.message}, status=400)
+    form = ReviewForm(initial={f: getattr(review, f) for f in ("summary", "root_cause", "contributing_factors")}
+                      | {"version": review.version})  # fmt: skip
+    item_form = ActionItemForm()
+    error, status = "", 200
+    if request.method == "POST":
+        if not has_role(request.user, Role.INCIDENT_COMMANDER):
+            raise PermissionDenied("Editing a review requires the Incident Commander role.")
+        action = request.POST.get("action", "save")
+        try:
+            if action == "publish":
+                review_publish(review=review, actor=request.user)
+            elif action == "add-item":
+                item_form = ActionItemForm(request.POST)
+                if not item_form.is_valid():
+                    raise ApplicationError("Check the action item.", field="action_item")
+                action_item_add(review=review, actor=request.user, **item_form.cleaned_data)
+                item_form = ActionItemForm()
+            else:
+                form = ReviewForm(request.POST)
+                if not form.is_valid():
+                    raise ApplicationError("Check the review.", field="review")
+                review_update(review=review, actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            error, status = exc.message, exc.status_code
+        else:
+            return redirect("incident-review", pk=pk)
+    context = {"incident": incident, "review": review_detail().get(pk=review.pk), "form": form,
+               "item_form": item_form, "error": error}  # fmt: skip
+    return render(request, "incidents/review.html", context, status=status)
