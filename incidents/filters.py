@@ -8,7 +8,9 @@ class IncidentFilter(django_filters.FilterSet):
 
     status = django_filters.MultipleChoiceFilter(choices=Incident.Status.choices)
     open = django_filters.BooleanFilter(method="filter_open", label="Open only")
-    severity = django_filters.ModelMultipleChoiceFilter(queryset=Severity.objects.all(), to_field_name="code")
+    severity = django_filters.ModelMultipleChoiceFilter(
+        field_name="severity__code", queryset=Severity.objects.all(), to_field_name="code"
+    )
     service = django_filters.ModelChoiceFilter(
         field_name="services", queryset=Service.objects.all(), to_field_name="slug"
     )
