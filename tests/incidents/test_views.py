@@ -1,0 +1,160 @@
+from datetime import timedelta
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents.models import Incident, StatusUpdate
+from portal.accounts.roles import Role
+
+
+def act(client, incident, action, **data):
+    return client.post(reverse("incident-act", args=[incident.pk, action]), data, HTTP_HX_REQUEST="true")
+
+
+class TestList:
+    def test_shows_open_incidents_with_timers(self, client, declare, make_user):
+        declare("P1", title="db down", at=timezone.now() - timedelta(minutes=7, seconds=30))
+        client.force_login(make_user(Role.VIEWER))
+        html = client.get(reverse("incident-list")).content.decode()
+        assert "db down" in html
+        assert "ack overdue by 2 min" in html
+        assert "resolution due in 52 min" in html
+
+    def test_htmx_refresh_returns_the_table_only(self, client, declare, make_user):
+        declare()
+        client.force_login(make_user(Role.VIEWER))
+        html = client.get(reverse("incident-list"), {"open": "true"}, HTTP_HX_REQUEST="true").content.decode()
+        assert html.lstrip().startswith('<section class="card" id="incident-table"')
+        assert 'hx-trigger="every 15s"' in html
+
+    def test_query_count_is_constant(self, client, declare, make_user):
+        client.force_login(make_user(Role.VIEWER))
+        declare()
+        client.get(reverse("incident-list"))
+        with CaptureQueriesContext(connection) as one:
+            client.get(reverse("incident-list"))
+        for _ in range(10):
+            declare()
+        with CaptureQueriesContext(connection) as eleven:
+            assert len(client.get(reverse("incident-list")).context["page"].object_list) == 11
+        assert len(eleven) == len(one) <= 10
+
+
+class TestDeclare:
+    def test_responder_declares_and_lands_on_the_incident(self, client, make_user, api, severities):
+        client.force_login(make_user(Role.RESPONDER))
+        response = client.post(
+            reverse("incident-declare"), {"title": "Search slow", "severity": "P3", "services": ["api"]}
+        )
+        incident = Incident.objects.get()
+        assert response.status_code == 302
+        assert response["Location"] == reverse("incident-detail", args=[incident.pk])
+
+    def test_bad_form_is_a_400_with_the_field_error(self, client, make_user, severities):
+        client.force_login(make_user(Role.RESPONDER))
+        response = client.post(reverse("incident-declare"), {"title": "", "severity": "P3"})
+        assert response.status_code == 400
+        assert response.context["form"].errors["title"]
+
+    def test_viewer_cannot_declare(self, client, make_user):
+        client.force_login(make_user(Role.VIEWER))
+        assert client.get(reverse("incident-declare")).status_code == 403
+
+
+class TestDetail:
+    def test_commander_sees_only_allowed_moves(self, client, declare, commander):
+        incident = declare()
+        client.force_login(commander)
+        html = client.get(reverse("incident-detail", args=[incident.pk])).content.decode()
+        assert 'name="to_status" value="investigating"' in html
+        assert 'name="to_status" value="resolved"' in html
+        assert 'name="to_status" value="monitoring"' not in html
+
+    def test_viewer_sees_no_controls(self, client, declare, make_user):
+        incident = declare()
+        client.force_login(make_user(Role.VIEWER))
+        html = client.get(reverse("incident-detail", args=[incident.pk])).content.decode()
+        assert "Post update" not in html
+        assert "Move to" not in html
+
+    def test_update_form_is_prefilled_from_the_template(self, client, declare, commander):
+        incident = declare("P2", impact_summary="5% of checkouts fail")
+        client.force_login(commander)
+        form = client.get(reverse("incident-detail", args=[incident.pk])).context["update_form"]
+        assert form.initial["label"] == StatusUpdate.Label.INVESTIGATING
+        assert form.initial["description"] == "We are currently investigating checkout errors affecting API."
+        assert form.initial["impact"] == "5% of checkouts fail"
+        assert form.initial["next_update_minutes"] == 30
+
+    def test_htmx_update_swaps_the_body_in_place(self, client, declare, responder):
+        incident = declare()
+        client.force_login(responder)
+        response = act(client, incident, "update", label="identified", description="Bad config push", impact="",
+                       next_update_minutes=30)  # fmt: skip
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert html.lstrip().startswith('<div id="incident-body"')
+        assert "Identified: Bad config push" in html
+        assert "<html" not in html
+
+    def test_transition_by_commander(self, client, declare, commander):
+        incident = declare()
+        client.force_login(commander)
+        response = act(client, incident, "transition", to_status="investigating", version=incident.version)
+        assert response.status_code == 200
+        incident.refresh_from_db()
+        assert incident.status == Incident.Status.INVESTIGATING
+
+    def test_stale_version_shows_a_conflict(self, client, declare, commander):
+        incident = declare()
+        client.force_login(commander)
+        act(client, incident, "transition", to_status="investigating", version=incident.version)
+        response = act(client, incident, "transition", to_status="resolved", version=incident.version)
+        assert response.status_code == 409
+        assert "changed by someone else" in response.content.decode()
+
+    def test_invalid_form_is_a_400_naming_the_field(self, client, declare, responder):
+        incident = declare()
+        client.force_login(responder)
+        response = act(client, incident, "update", label="investigating", description="")
+        assert response.status_code == 400
+        assert "description" in response.content.decode()
+
+    def test_responder_cannot_transition(self, client, declare, responder):
+        incident = declare()
+        client.force_login(responder)
+        assert act(client, incident, "transition", to_status="investigating").status_code == 403
+        incident.refresh_from_db()
+        assert incident.status == Incident.Status.TRIAGE
+
+    def test_unknown_action_is_refused(self, client, declare, commander):
+        incident = declare()
+        client.force_login(commander)
+        assert act(client, incident, "delete").status_code == 403
+
+
+class TestReviewPage:
+    def test_commander_drafts_and_publishes(self, client, declare, commander):
+        from incidents.services import incident_transition
+
+        incident = declare("P1")
+        incident_transition(incident=incident, to_status="resolved", actor=commander)
+        client.force_login(commander)
+        page = reverse("incident-review", args=[incident.pk])
+        client.post(page, {"action": "save", "summary": "API down 20 min", "root_cause": "Expired certificate"})
+        client.post(
+            page, {"action": "add-item", "title": "Alert on cert expiry", "owner": "cora", "due_date": "2026-12-01"}
+        )
+        response = client.post(page, {"action": "publish"}, follow=True)
+        html = response.content.decode()
+        assert "published" in html
+        assert "Alert on cert expiry" in html
+        assert "Expired certificate" in html
+
+    def test_review_before_resolution_explains_why_not(self, client, declare, commander):
+        client.force_login(commander)
+        response = client.get(reverse("incident-review", args=[declare().pk]))
+        assert response.status_code == 400
+        assert "no review before it is resolved" in response.content.decode()
