@@ -1,6 +1,12 @@
 import django_filters
+from drf_spectacular.utils import extend_schema_field
 
 from incidents.models import Incident, Service, Severity
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string", "example": "P1"}})
+class SeverityCodesFilter(django_filters.ModelMultipleChoiceFilter):
+    """Severity codes, e.g. ?severity=P1&severity=P2."""
 
 
 class IncidentFilter(django_filters.FilterSet):
@@ -8,9 +14,7 @@ class IncidentFilter(django_filters.FilterSet):
 
     status = django_filters.MultipleChoiceFilter(choices=Incident.Status.choices)
     open = django_filters.BooleanFilter(method="filter_open", label="Open only")
-    severity = django_filters.ModelMultipleChoiceFilter(
-        field_name="severity__code", queryset=Severity.objects.all(), to_field_name="code"
-    )
+    severity = SeverityCodesFilter(field_name="severity__code", queryset=Severity.objects.all(), to_field_name="code")
     service = django_filters.ModelChoiceFilter(
         field_name="services", queryset=Service.objects.all(), to_field_name="slug"
     )

@@ -1,21 +1,33 @@
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from incidents.models import Incident
+from incidents.selectors import incident_list
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role
 from portal.core import health
 from portal.core.filters import AuditLogFilter
 from portal.core.selectors import audit_entries
+from portal.notifications.models import Delivery
 
 AUDIT_PAGE_SIZE = 50
+OPEN_STATUSES = [s for s in Incident.Status.values if s not in {"resolved", "review", "closed"}]
 
 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/dashboard.html")
+    open_incidents = incident_list().filter(status__in=OPEN_STATUSES)
+    context = {
+        "open_count": open_incidents.count(),
+        "open_incidents": open_incidents.order_by("severity__rank", "-detected_at")[:8],
+        "failed_deliveries": Delivery.objects.filter(status=Delivery.Status.FAILED).count(),
+        "now": timezone.now(),
+    }
+    return render(request, "core/dashboard.html", context)
 
 
 @require_GET

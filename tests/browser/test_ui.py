@@ -91,3 +91,37 @@ def test_sign_out(vera, page):
     sign_in(page, "vera")
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url("/login/")
+
+
+@pytest.fixture
+def cora(site, make_user):
+    from incidents.models import Service
+
+    Service.objects.create(name="API", slug="api")
+    return make_user(Role.INCIDENT_COMMANDER, username="cora")
+
+
+def test_commander_runs_an_incident_without_reloading_the_page(cora, page):
+    sign_in(page, "cora")
+    page.get_by_role("link", name="Incidents").click()
+    page.get_by_role("link", name="Declare incident").click()
+    page.get_by_label("Title").fill("Checkout errors")
+    page.get_by_label("Severity").select_option("P2")
+    page.get_by_label("Services").select_option("api")
+    page.get_by_role("button", name="Declare").click()
+    expect(page.get_by_role("heading", name="Checkout errors")).to_be_visible()
+    expect(page.locator(".timers")).to_contain_text("Acknowledge due in")
+
+    page.evaluate("window.__sameDocument = true")  # survives only if no full page load happens
+    page.get_by_role("button", name="Investigating").click()
+    expect(page.locator("#incident-status")).to_have_text("Investigating")
+    expect(page.get_by_label("Description")).to_have_value(
+        "We are currently investigating checkout errors affecting API."
+    )
+    page.get_by_label("Description").fill("A config push broke payments.")
+    page.get_by_role("button", name="Post update").click()
+    expect(page.locator(".timeline")).to_contain_text("Investigating: A config push broke payments.")
+    expect(page.get_by_role("button", name="Monitoring")).to_have_count(0)  # not an allowed move from here
+    page.get_by_role("button", name="Resolved").click()
+    expect(page.locator("#incident-status")).to_have_text("Resolved")
+    assert page.evaluate("window.__sameDocument") is True

@@ -14,7 +14,9 @@ def test_seed_demo_is_idempotent(db, capsys):
 
     assert (User.objects.count(), Group.objects.count()) == first
     assert first[0] == len(DEMO_PEOPLE)
-    assert "0 new people, 0 new services" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 new incidents" in out
+    assert "0 new people, 0 new services, 0 new incidents" in out
     assert Service.objects.count() == len(DEMO_SERVICES)
     assert highest_role(User.objects.get(username="cora.commander")) == Role.INCIDENT_COMMANDER
 

@@ -1,6 +1,9 @@
+from datetime import timedelta
+
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from incidents.models import Service
 from portal.accounts.models import User
@@ -47,4 +50,32 @@ class Command(BaseCommand):
             )[1]
             for name, slug, team, tier, description in DEMO_SERVICES
         )
-        self.stdout.write(f"Demo data: {created} new people, {services} new services.")
+        incidents = self._demo_incidents()
+        self.stdout.write(f"Demo data: {created} new people, {services} new services, {incidents} new incidents.")
+
+    def _demo_incidents(self) -> int:
+        """An open P2 with an update and a resolved P3, so the pages have something to show."""
+        from incidents.models import Incident, Severity
+        from incidents.services import incident_declare, incident_post_update, incident_transition
+
+        if Incident.objects.filter(title__in=["Checkout latency above SLO", "Search results stale"]).exists():
+            return 0
+        commander = User.objects.get(username="cora.commander")
+        now = timezone.now()
+        checkout = incident_declare(
+            title="Checkout latency above SLO", severity=Severity.objects.get(code="P2"), reporter=commander,
+            commander=commander, services=Service.objects.filter(slug__in=["api", "payments"]),
+            impact_summary="p95 checkout latency 3.1 s (SLO: 500 ms); about 12% of checkouts time out.",
+            is_public=True, detected_at=now - timedelta(minutes=22), now=now,
+        )  # fmt: skip
+        incident_transition(incident=checkout, to_status=Incident.Status.INVESTIGATING, actor=commander, now=now)
+        incident_post_update(
+            incident=checkout, label="investigating", actor=commander, now=now,
+            description="We are investigating slow checkouts; a payment-provider timeout is suspected.",
+        )  # fmt: skip
+        search = incident_declare(
+            title="Search results stale", severity=Severity.objects.get(code="P3"), reporter=commander,
+            services=Service.objects.filter(slug="api"), detected_at=now - timedelta(days=2), now=now,
+        )  # fmt: skip
+        incident_transition(incident=search, to_status=Incident.Status.RESOLVED, actor=commander, note="Reindexed")
+        return 2
