@@ -32,10 +32,17 @@ class StatusUpdateForm(forms.Form):
             Incident.Status.RESOLVED: StatusUpdate.Label.RESOLVED,
         }.get(incident.status, StatusUpdate.Label.INVESTIGATING)
         services = ", ".join(service.name for service in incident.services.all()) or "the affected services"
+        issue = incident.title.lower()
+        description = {
+            StatusUpdate.Label.INVESTIGATING: f"We are currently investigating {issue} affecting {services}.",
+            StatusUpdate.Label.IDENTIFIED: f"We have identified the cause of {issue} and are working on a fix.",
+            StatusUpdate.Label.MONITORING: f"A fix for {issue} is in place; we are monitoring the results.",
+            StatusUpdate.Label.RESOLVED: f"The {issue} affecting {services} has been resolved.",
+        }[label]
         return cls(
             initial={
                 "label": label,
-                "description": f"We are currently investigating {incident.title.lower()} affecting {services}.",
+                "description": description,
                 "impact": incident.impact_summary,
                 "next_update_minutes": incident.severity.update_minutes,
             }
