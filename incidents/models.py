@@ -18,6 +18,9 @@ class Service(models.Model):
     owner_team = models.CharField(max_length=100, blank=True)
     tier = models.PositiveSmallIntegerField(choices=Tier.choices, default=Tier.STANDARD)
     description = models.TextField(blank=True)
+    escalation_policy = models.ForeignKey(
+        "EscalationPolicy", on_delete=models.SET_NULL, null=True, blank=True, related_name="services"
+    )
 
     class Meta:
         ordering = ["tier", "name"]
@@ -34,8 +37,11 @@ class Severity(models.Model):
     rank = models.PositiveSmallIntegerField(unique=True, help_text="1 is the most severe.")
     description = models.CharField(max_length=200)
     examples = models.CharField(max_length=300, blank=True)
+    # Acknowledge targets from the on-call response policy: within business hours, and after hours and weekends.
     response_minutes = models.PositiveIntegerField(null=True, blank=True)
     response_business_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    after_hours_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    after_hours_response_business_days = models.PositiveSmallIntegerField(null=True, blank=True)
     resolution_minutes = models.PositiveIntegerField()
     update_minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: updates as needed.")
     notification_severity = models.CharField(max_length=10, choices=NotificationSeverity.choices)
@@ -87,6 +93,9 @@ class Incident(models.Model):
     )
     is_public = models.BooleanField(default=False, help_text="Shown on the status page; updates notify subscribers.")
     flags = models.JSONField(default=list, blank=True)
+    escalation_snapshot = models.JSONField(
+        default=dict, blank=True, help_text="The escalation policy in force when the incident opened."
+    )
     detected_at = models.DateTimeField()
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     mitigated_at = models.DateTimeField(null=True, blank=True)
@@ -133,6 +142,7 @@ class TimelineEvent(models.Model):
         ALERT = "alert", "Alert"
         ACTION = "action", "Cluster action"
         REMINDER = "reminder", "Reminder"
+        ESCALATION = "escalation", "Escalation"
         REVIEW = "review", "Review"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
@@ -240,3 +250,71 @@ class ActionItem(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class EscalationPolicy(models.Model):
+    """The seeds' escalation matrix as data: who is paged, on which condition. Services point at their policy."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    is_default = models.BooleanField(default=False, help_text="Used for incidents whose services name no policy.")
+
+    class Meta:
+        verbose_name_plural = "escalation policies"
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_policy")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EscalationLevel(models.Model):
+    class Target(models.TextChoices):
+        ONCALL_PRIMARY = "oncall_primary", "Primary on-call of the service's rotation"
+        ONCALL_SECONDARY = "oncall_secondary", "Secondary on-call of the service's rotation"
+        USERS = "users", "Named people"
+        GROUP = "group", "Everyone in a group"
+
+    policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="levels")
+    level = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=100)
+    target = models.CharField(max_length=20, choices=Target.choices)
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    group = models.ForeignKey("auth.Group", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    immediate_max_rank = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Page at once for this severity rank or worse (2: P1 and P2)."
+    )
+    after_minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Page when unresolved this long.")
+    manual_only = models.BooleanField(default=False, help_text="Only a commander escalates here (business impact).")
+
+    class Meta:
+        ordering = ["policy", "level"]
+        constraints = [models.UniqueConstraint(fields=["policy", "level"], name="uniq_level_per_policy")]
+
+    def __str__(self) -> str:
+        return f"L{self.level} {self.name}"
+
+
+class EscalationStep(models.Model):
+    """A deadline row: page this level of the incident's (snapshotted) policy at `due_at`, exactly once."""
+
+    class Kind(models.TextChoices):
+        LEVEL = "level", "Escalation level"
+        SECONDARY = "secondary", "Secondary on-call (primary did not acknowledge)"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="escalation_steps")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    level = models.PositiveSmallIntegerField()
+    due_at = models.DateTimeField(null=True, blank=True, help_text="Empty: only by hand.")
+    paged_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["kind", "level"]
+        constraints = [models.UniqueConstraint(fields=["incident", "kind", "level"], name="uniq_step_per_level")]
+        indexes = [models.Index(fields=["paged_at", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.incident.reference} {self.kind} L{self.level}"

@@ -7,7 +7,7 @@ from functools import lru_cache
 from django.conf import settings
 
 from incidents.models import Incident, Severity
-from portal.scheduling import BusinessHours, add_business_days
+from portal.scheduling import BusinessHours, add_business_days, is_business_hours
 
 Status = Incident.Status
 
@@ -55,10 +55,20 @@ def business_hours() -> BusinessHours:
     return _business_hours(settings.BUSINESS_HOURS_TIMEZONE, settings.HOLIDAY_COUNTRY)
 
 
-def response_due(severity: Severity, detected_at: datetime) -> datetime:
-    if severity.response_minutes is not None:
-        return detected_at + timedelta(minutes=severity.response_minutes)
-    return add_business_days(business_hours(), at=detected_at, days=severity.response_business_days or 1)
+def response_due(severity: Severity, detected_at: datetime, hours: BusinessHours | None = None) -> datetime:
+    """When the incident must be acknowledged: the seeds' on-call response policy, which differs between business
+    hours and after hours and weekends (P3/P4 after hours: the next business day)."""
+    hours = hours or business_hours()
+    if is_business_hours(hours, at=detected_at):
+        minutes, days = severity.response_minutes, severity.response_business_days
+    else:
+        minutes = severity.after_hours_response_minutes
+        days = severity.after_hours_response_business_days
+        if minutes is None and days is None:  # no after-hours target: the business-hours one applies
+            minutes, days = severity.response_minutes, severity.response_business_days
+    if minutes is not None:
+        return detected_at + timedelta(minutes=minutes)
+    return add_business_days(hours, at=detected_at, days=days or 1)
 
 
 @dataclass(frozen=True)

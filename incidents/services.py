@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import policy
+from incidents import escalation, policy
 from incidents.models import (
     ActionItem,
     Incident,
@@ -115,6 +115,7 @@ def incident_declare(
         )
         _save(incident)
         incident.services.set(services)
+        escalation.escalation_start(incident=incident)
         names = ", ".join(service.name for service in incident.services.all()) or "no service named yet"
         timeline_add(
             incident=incident,
@@ -146,6 +147,7 @@ def incident_acknowledge(
         if incident.commander is None:
             incident.commander = actor
         _save(incident)
+        escalation.escalation_acknowledged(incident=incident, now=now)
         timeline_add(
             incident=incident, kind=TimelineEvent.Kind.ACKNOWLEDGED, message="Acknowledged", actor=actor, at=now
         )
@@ -182,7 +184,8 @@ def incident_transition(
         previous = incident.status
         reopened = previous == Status.RESOLVED and to_status == Status.INVESTIGATING
         incident.status = to_status
-        if incident.acknowledged_at is None and to_status != Status.RESOLVED:
+        acknowledging = incident.acknowledged_at is None and to_status != Status.RESOLVED
+        if acknowledging:
             incident.acknowledged_at = now
             incident.commander = incident.commander or actor
         if to_status == Status.MONITORING:
@@ -194,6 +197,8 @@ def incident_transition(
         if to_status == Status.CLOSED:
             incident.closed_at = now
         _save(incident)
+        if acknowledging:
+            escalation.escalation_acknowledged(incident=incident, now=now)
         verb = "Re-opened" if reopened else f"{Status(previous).label} → {Status(to_status).label}"
         timeline_add(
             incident=incident, kind=TimelineEvent.Kind.TRANSITION, message=verb + (f": {note}" if note else ""),
@@ -233,6 +238,7 @@ def incident_change_severity(
         previous = incident.severity
         incident.severity = severity
         _save(incident)
+        escalation.escalation_retime(incident=incident, now=now)
         timeline_add(
             incident=incident, kind=TimelineEvent.Kind.SEVERITY, message=f"{previous.code} → {severity.code}: {reason}",
             actor=actor, at=now, data={"from": previous.code, "to": severity.code},

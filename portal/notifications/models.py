@@ -15,6 +15,7 @@ class EventKind(models.TextChoices):
     INCIDENT_OPENED = "incident.opened", "Incident opened"
     INCIDENT_UPDATED = "incident.updated", "Incident updated"
     INCIDENT_RESOLVED = "incident.resolved", "Incident resolved"
+    INCIDENT_ESCALATED = "incident.escalated", "Incident escalated"
     MAINTENANCE_SCHEDULED = "maintenance.scheduled", "Maintenance scheduled"
     MAINTENANCE_STARTED = "maintenance.started", "Maintenance started"
     MAINTENANCE_COMPLETED = "maintenance.completed", "Maintenance completed"
