@@ -187,8 +187,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    # HTTP/1.1 keeps the client's connections alive and allows chunked watch streams.
+    # HTTP/1.1 keeps the client's connections alive and allows chunked watch streams; without Nagle's algorithm
+    # the body does not wait for the client to acknowledge the headers.
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server: _Server
 
     def _serve(self) -> None:
