@@ -1,18 +1,26 @@
 """The simulator's HTTP semantics, driven by the official client over real HTTP, as the adapter drives it."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
+from portal import kube
 from portal.kubesim import Cluster, ManualClock, Simulator
 from portal.kubesim.patching import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
 from portal.kubesim.seed import add_daemonset, add_deployment, add_pod
+from tests.servers import free_port
 
 NS = "shop"
+ROOT = Path(__file__).resolve().parents[2]
 REVISION = "deployment.kubernetes.io/revision"
 
 
@@ -554,3 +562,26 @@ def test_old_replica_sets_beyond_the_history_limit_are_removed(apps, cluster):
     cluster.patch_deployment(NS, "web", MERGE_PATCH, {"spec": {"revisionHistoryLimit": 2}})
 
     assert revisions(apps) == {3: "shop/web:3", 4: "shop/web:4", 5: "shop/web:5"}
+
+
+def test_the_command_serves_the_demo_and_writes_a_kubeconfig(settings, tmp_path):
+    kubeconfig, port = tmp_path / "kubeconfig-sim.yaml", free_port()
+    env = {"PATH": os.environ["PATH"], "DEBUG": "1", "PORTAL_VAR_DIR": str(tmp_path)}
+    command = [sys.executable, "manage.py", "kube_simulator", "--port", str(port), "--seed", "demo"]
+    process = subprocess.Popen(
+        [*command, "--kubeconfig", str(kubeconfig)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        banner = process.stdout.readline()
+        settings.KUBECONFIG = str(kubeconfig)
+        kube._api_client.cache_clear()
+
+        assert banner == f"SIMULATED Kubernetes API (not a real cluster) on http://127.0.0.1:{port}\n"
+        assert kube.server_version().git_version == "v1.31.0+portal-simulator"
+        history = kube.rollout_history("broxiva-production", "broxiva-api")
+        assert [entry.images[0].rsplit(":", 1)[1] for entry in history] == ["2.3.0", "2.4.0", "2.4.1"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+        kube._api_client.cache_clear()
+    assert kubeconfig.read_text().startswith("# A SIMULATED cluster")
