@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -424,20 +423,20 @@ def test_a_watch_replays_changes_after_a_resource_version_and_ends_at_its_timeou
 
 
 def test_a_watch_starts_with_the_current_object_and_follows_changes(apps, cluster, web):
-    later = threading.Timer(0.2, cluster.patch_deployment, args=(NS, "web", MERGE_PATCH, {"spec": {"replicas": 4}}))
-    later.start()
-
     seen = []
     for event in watch.Watch().stream(
         apps.list_namespaced_deployment, NS, field_selector="metadata.name=web", timeout_seconds=5
     ):
-        seen.append(event["type"])
-        if event["object"].status.ready_replicas == 4:
+        seen.append((event["type"], event["object"].spec.replicas, event["object"].status.ready_replicas))
+        if event["type"] == "ADDED":
+            # Another writer, while the watch is open.
+            cluster.patch_deployment(NS, "web", MERGE_PATCH, {"spec": {"replicas": 4}})
+        elif event["object"].status.ready_replicas == 4:
             break
-    later.join()
 
-    assert seen[0] == "ADDED"
-    assert "MODIFIED" in seen
+    assert seen[0] == ("ADDED", 2, 2)
+    assert seen[1] == ("MODIFIED", 4, 2)
+    assert seen[-1] == ("MODIFIED", 4, 4)
 
 
 def test_a_watch_from_a_forgotten_resource_version_is_gone(tmp_path):
