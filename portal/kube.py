@@ -675,7 +675,8 @@ def rollout_status(namespace: str, name: str, *, timeout_seconds: float) -> Roll
 
 
 def _watch_deployment(namespace: str, name: str, resource_version: str, seconds: float) -> Iterator[Obj]:
-    """Changes to one deployment after `resource_version`, for at most `seconds` (the server ends the watch)."""
+    """Changes to one deployment after `resource_version`, for about `seconds`: the server ends the watch, and counts
+    in whole seconds, so a deadline may pass by under a second."""
     stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
         _apps().list_namespaced_deployment,
         namespace,
