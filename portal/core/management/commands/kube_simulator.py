@@ -1,0 +1,42 @@
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from portal.kubesim import Cluster, Simulator
+from portal.kubesim.seed import seed_demo
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve the SIMULATED Kubernetes API (portal/kubesim, not a real cluster) for the local demo, "
+        "and write a kubeconfig pointing at it."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8001)
+        parser.add_argument(
+            "--seed", choices=["demo"], help="demo: broxiva-production with api, web and worker on three nodes."
+        )
+        parser.add_argument("--kubeconfig", type=Path, default=settings.VAR_DIR / "kubeconfig-sim.yaml")
+        parser.add_argument(
+            "--tick", type=float, default=1.0, help="Seconds between the simulated controllers' passes (default: 1)."
+        )
+
+    def handle(
+        self, *args: object, host: str, port: int, seed: str | None, kubeconfig: Path, tick: float, **options: object
+    ) -> None:
+        cluster = Cluster()
+        if seed == "demo":
+            seed_demo(cluster)
+        with Simulator(cluster, host=host, port=port, tick=tick) as simulator:
+            path = simulator.write_kubeconfig(kubeconfig)
+            self.stdout.write(f"SIMULATED Kubernetes API (not a real cluster) on {simulator.url}")
+            self.stdout.write(f"Kubeconfig: {path}  (point the portal at it: KUBECONFIG={path})")
+            self.stdout.flush()
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                self.stdout.write("Simulator stopped.")

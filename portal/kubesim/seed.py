@@ -1,0 +1,142 @@
+"""Seed helpers: deployments with rollout history, nodes, DaemonSet, mirror and bare pods, disruption budgets."""
+
+import uuid
+from collections.abc import Sequence
+
+from portal.kubesim.cluster import Cluster, Obj
+from portal.kubesim.patching import STRATEGIC_MERGE_PATCH
+
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+def add_deployment(
+    cluster: Cluster,
+    namespace: str,
+    name: str,
+    *,
+    images: Sequence[str],
+    change_causes: Sequence[str] = (),
+    replicas: int = 1,
+) -> Obj:
+    """A deployment (label `app=NAME`) rolled out once per image, so its history holds one revision per image.
+
+    Each rollout after the first is a strategic merge patch of the container image and the change-cause, as
+    `kubectl set image ... --record` would send.
+    """
+    causes = list(change_causes) or [f"deploy {image}" for image in images]
+    labels = {"app": name}
+    cluster.create_deployment(
+        {
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": labels,
+                "annotations": {CHANGE_CAUSE: causes[0]},
+            },
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": name, "image": images[0]}]},
+                },
+            },
+        }
+    )
+    for image, cause in zip(images[1:], causes[1:], strict=True):
+        patch = {
+            "metadata": {"annotations": {CHANGE_CAUSE: cause}},
+            "spec": {"template": {"spec": {"containers": [{"name": name, "image": image}]}}},
+        }
+        cluster.patch_deployment(namespace, name, STRATEGIC_MERGE_PATCH, patch)
+    return cluster.get("deployments", namespace, name)
+
+
+def add_pod(
+    cluster: Cluster,
+    namespace: str,
+    name: str,
+    *,
+    node: str,
+    image: str = "busybox:1.36",
+    labels: dict[str, str] | None = None,
+    owner: Obj | None = None,
+    mirror: bool = False,
+    empty_dir: bool = False,
+) -> Obj:
+    """A running pod no simulated controller manages: bare unless `owner` (an ownerReference) is given."""
+    metadata: Obj = {"name": name, "namespace": namespace, "labels": labels or {"app": name}}
+    if owner is not None:
+        metadata["ownerReferences"] = [{"controller": True, "blockOwnerDeletion": True, **owner}]
+    if mirror:
+        # A static pod the kubelet mirrors into the API: owned by its node, and never evicted by a drain.
+        node_uid = cluster.get("nodes", "", node)["metadata"]["uid"]
+        metadata["annotations"] = {MIRROR_ANNOTATION: uuid.uuid5(uuid.NAMESPACE_URL, name).hex}
+        metadata["ownerReferences"] = [
+            {"apiVersion": "v1", "kind": "Node", "name": node, "uid": node_uid, "controller": True}
+        ]
+    spec: Obj = {"nodeName": node, "containers": [{"name": name.rsplit("-", 1)[0], "image": image}]}
+    if empty_dir:
+        spec["volumes"] = [{"name": "scratch", "emptyDir": {}}]
+        spec["containers"][0]["volumeMounts"] = [{"name": "scratch", "mountPath": "/scratch"}]
+    return cluster.add_pod({"metadata": metadata, "spec": spec})
+
+
+def add_daemonset(cluster: Cluster, namespace: str, name: str, *, image: str) -> list[Obj]:
+    """One pod per node owned by a DaemonSet (the simulator serves no DaemonSet objects, only their pods)."""
+    owner = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "name": name,
+        "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+    }
+    nodes = cluster.list_objects("nodes")["items"]
+    return [
+        add_pod(
+            cluster,
+            namespace,
+            f"{name}-{node['metadata']['name']}",
+            node=node["metadata"]["name"],
+            image=image,
+            labels={"app": name},
+            owner=owner,
+        )
+        for node in nodes
+    ]
+
+
+def seed_demo(cluster: Cluster) -> None:
+    """Something resembling the seeds' production: three nodes and the shop's deployments with some history."""
+    for number in (1, 2, 3):
+        cluster.add_node(
+            f"broxiva-node-{number}", labels={"topology.kubernetes.io/zone": f"eu-west-1{'abc'[number - 1]}"}
+        )
+    registry = "registry.broxiva.com"
+    add_deployment(
+        cluster,
+        "broxiva-production",
+        "broxiva-api",
+        replicas=3,
+        images=[f"{registry}/broxiva-api:{version}" for version in ("2.3.0", "2.4.0", "2.4.1")],
+        change_causes=["release 2.3.0", "release 2.4.0: checkout v2", "hotfix 2.4.1: payment retries"],
+    )
+    add_deployment(
+        cluster,
+        "broxiva-production",
+        "broxiva-web",
+        replicas=2,
+        images=[f"{registry}/broxiva-web:{version}" for version in ("5.1.0", "5.2.0")],
+        change_causes=["release 5.1.0", "release 5.2.0: new product pages"],
+    )
+    add_deployment(
+        cluster,
+        "broxiva-production",
+        "broxiva-worker",
+        replicas=2,
+        images=[f"{registry}/broxiva-worker:{version}" for version in ("1.8.0", "1.9.0")],
+        change_causes=["release 1.8.0", "release 1.9.0: faster order exports"],
+    )
+    add_daemonset(cluster, "kube-system", "kube-proxy", image="registry.k8s.io/kube-proxy:v1.31.0")
+    add_daemonset(cluster, "broxiva-monitoring", "node-exporter", image="quay.io/prometheus/node-exporter:v1.8.2")
+    cluster.add_budget("broxiva-production", "broxiva-api", match_labels={"app": "broxiva-api"}, min_available=2)
