@@ -141,7 +141,7 @@ def _page(incident: Incident, step: EscalationStep, *, now: datetime, actor: Use
     )
     notify(
         event=EventKind.INCIDENT_ESCALATED,
-        severity=NotificationSeverity.CRITICAL,
+        severity=NotificationSeverity(incident.severity.notification_severity),
         title=f"{incident.reference} [{incident.severity.code}] escalated to {name}: {incident.title}",
         summary=reason or f"{incident.get_status_display()} since {incident.detected_at:%H:%M} UTC.",
         url=incident_url(incident),

@@ -33,17 +33,16 @@ def kinds(incident: Incident) -> list[str]:
 
 class TestSeverities:
     def test_seeded_from_the_operations_manual(self, severities):
-        table = {
-            code: (s.response_minutes, s.response_business_days, s.resolution_minutes, s.update_minutes)
+        targets = {code: (s.resolution_minutes, s.update_minutes) for code, s in severities.items()}
+        assert targets == {"P1": (60, 15), "P2": (240, 30), "P3": (1440, 120), "P4": (7 * 1440, None)}
+        assert [code for code, s in severities.items() if s.review_required] == ["P1", "P2"]
+
+    def test_acknowledge_targets_follow_the_on_call_response_policy(self, severities):
+        policy = {
+            code: (s.response_minutes, s.after_hours_response_minutes, s.after_hours_response_business_days)
             for code, s in severities.items()
         }
-        assert table == {
-            "P1": (5, None, 60, 15),
-            "P2": (15, None, 240, 30),
-            "P3": (60, None, 1440, 120),
-            "P4": (None, 1, 7 * 1440, None),
-        }
-        assert [code for code, s in severities.items() if s.review_required] == ["P1", "P2"]
+        assert policy == {"P1": (5, 15, None), "P2": (5, 15, None), "P3": (60, None, 1), "P4": (60, None, 1)}
 
 
 class TestDeclare:
@@ -54,12 +53,28 @@ class TestDeclare:
         assert incident.resolution_due_at == T0 + timedelta(hours=1)
         assert kinds(incident) == ["declared"]
 
-    def test_p4_response_is_due_the_next_business_day(self, declare):
+    def test_p4_in_business_hours_is_due_within_the_hour(self, declare):
         friday_afternoon = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)  # the day after Thanksgiving is a Friday
         incident = declare("P4", at=friday_afternoon)
-        assert incident.ack_due_at == datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # Monday, same time
+        assert incident.ack_due_at == friday_afternoon + timedelta(hours=1)
         assert incident.update_due_at is None  # "as needed"
         assert incident.resolution_due_at == friday_afternoon + timedelta(weeks=1)
+
+    def test_p4_after_hours_is_due_the_next_business_day(self, declare):
+        saturday = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
+        assert declare("P4", at=saturday).ack_due_at == datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+
+    @pytest.mark.parametrize(
+        ("at", "minutes"),
+        [
+            (datetime(2026, 11, 24, 10, 0, tzinfo=UTC), 5),  # Tuesday morning
+            (datetime(2026, 11, 24, 17, 59, tzinfo=UTC), 5),
+            (datetime(2026, 11, 24, 18, 0, tzinfo=UTC), 15),  # closing time: after hours
+            (datetime(2026, 11, 28, 10, 0, tzinfo=UTC), 15),  # Saturday
+        ],
+    )
+    def test_p1_acknowledge_is_5_min_in_business_hours_and_15_after(self, declare, at, minutes):
+        assert declare("P1", at=at).ack_due_at == at + timedelta(minutes=minutes)
 
     def test_p4_on_thanksgiving_counts_from_the_last_close(self, declare):
         thanksgiving = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)

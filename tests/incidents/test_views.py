@@ -15,12 +15,12 @@ def act(client, incident, action, **data):
 
 class TestList:
     def test_shows_open_incidents_with_timers(self, client, declare, make_user):
-        declare("P1", title="db down", at=timezone.now() - timedelta(minutes=7, seconds=30))
+        declare("P1", title="db down", at=timezone.now() - timedelta(minutes=17, seconds=30))
         client.force_login(make_user(Role.VIEWER))
         html = client.get(reverse("incident-list")).content.decode()
         assert "db down" in html
-        assert "ack overdue by 2 min" in html
-        assert "resolution due in 52 min" in html
+        assert "update overdue by 2 min" in html
+        assert "resolution due in 42 min" in html
 
     def test_htmx_refresh_returns_the_table_only(self, client, declare, make_user):
         declare()

@@ -1,0 +1,118 @@
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+
+from incidents.escalation import escalation_sweep, incident_escalate
+from incidents.models import EscalationLevel, EscalationStep, TimelineEvent
+from incidents.services import incident_acknowledge, incident_change_severity, incident_transition
+from portal.errors import ApplicationError
+from portal.notifications.models import EventKind, Notification
+from tests.incidents.conftest import T0
+
+
+@pytest.fixture
+def leads(make_user):
+    lead = make_user(None, username="paula.lead")
+    lead.groups.add(Group.objects.get(name="Platform Leads"))
+    manager = make_user(None, username="marc.manager")
+    manager.groups.add(Group.objects.get(name="Engineering Managers"))
+    return lead, manager
+
+
+def due(incident) -> dict[tuple[str, int], object]:
+    return {(step.kind, step.level): step.due_at for step in incident.escalation_steps.all()}
+
+
+def pages(incident) -> list[str]:
+    return list(incident.timeline.filter(kind=TimelineEvent.Kind.ESCALATION).values_list("message", flat=True))
+
+
+def test_p1_pages_levels_1_to_3_at_once_and_the_secondary_at_the_ack_deadline(declare):
+    incident = declare("P1")
+    assert due(incident) == {
+        ("level", 1): T0, ("level", 2): T0, ("level", 3): T0, ("level", 4): None,
+        ("secondary", 1): T0 + timedelta(minutes=5),
+    }  # fmt: skip
+    assert incident.escalation_snapshot["policy"] == "Escalation matrix"
+    assert [level["name"] for level in incident.escalation_snapshot["levels"]] == [
+        "On-call engineer", "Platform lead", "Engineering manager / CTO", "Executives",
+    ]  # fmt: skip
+
+
+def test_p3_escalates_by_time_unresolved(declare):
+    incident = declare("P3")
+    steps = due(incident)
+    assert steps[("level", 2)] == T0 + timedelta(minutes=30)
+    assert steps[("level", 3)] == T0 + timedelta(hours=1)
+
+
+def test_sweep_pages_each_due_level_once_to_the_right_people(declare, leads):
+    lead, manager = leads
+    incident = declare("P3")
+
+    assert escalation_sweep(now=T0 + timedelta(minutes=1)) == 1  # level 1 (nobody on call yet: chat only)
+    assert escalation_sweep(now=T0 + timedelta(minutes=31)) == 1  # level 2 after 30 min
+    assert escalation_sweep(now=T0 + timedelta(minutes=32)) == 0
+    assert escalation_sweep(now=T0 + timedelta(minutes=61)) == 2  # level 3, and the unacknowledged secondary
+
+    messages = pages(incident)
+    assert messages[1] == "Paged L2 Platform lead: paula.lead"
+    assert "L3 Engineering manager / CTO: marc.manager" in messages[2] + messages[3]
+    escalated = Notification.objects.filter(event_kind=EventKind.INCIDENT_ESCALATED)
+    assert escalated.count() == 4
+    assert [list(n.recipients.all()) for n in escalated if "Platform lead" in n.title] == [[lead]]
+
+
+def test_editing_the_policy_does_not_change_a_running_escalation(declare, leads, make_user):
+    incident = declare("P3")
+    level2 = EscalationLevel.objects.get(level=2)
+    level2.after_minutes, level2.group = 5, Group.objects.get(name="Executives")
+    level2.save()
+    assert due(incident)[("level", 2)] == T0 + timedelta(minutes=30)
+    escalation_sweep(now=T0 + timedelta(minutes=31))
+    assert "Paged L2 Platform lead: paula.lead" in pages(incident)
+
+
+def test_acknowledging_stops_the_secondary_page(declare, commander):
+    incident = declare("P2")
+    incident_acknowledge(incident=incident, actor=commander, now=T0 + timedelta(minutes=2))
+    escalation_sweep(now=T0 + timedelta(minutes=10))
+    secondary = incident.escalation_steps.get(kind=EscalationStep.Kind.SECONDARY)
+    assert secondary.paged_at is None
+    assert secondary.cancelled_at == T0 + timedelta(minutes=2)
+
+
+def test_raising_to_p1_brings_the_levels_forward(declare, commander, severities):
+    incident = declare("P3")
+    raised_at = T0 + timedelta(minutes=10)
+    incident_change_severity(incident=incident, severity=severities["P1"], actor=commander, reason="spreading",
+                             now=raised_at)  # fmt: skip
+    steps = due(incident)
+    assert steps[("level", 2)] == raised_at
+    assert steps[("level", 3)] == raised_at
+
+
+def test_resolved_incidents_are_not_escalated(declare, commander):
+    incident = declare("P3")
+    incident_transition(incident=incident, to_status="resolved", actor=commander, now=T0 + timedelta(minutes=1))
+    assert escalation_sweep(now=T0 + timedelta(hours=2)) == 0
+
+
+def test_commander_escalates_by_hand_to_the_next_level(declare, commander, leads):
+    incident = declare("P1")
+    escalation_sweep(now=T0)
+    step = incident_escalate(incident=incident, actor=commander, reason="Card data may have leaked", now=T0)
+    assert step.level == 4
+    assert (
+        pages(incident)[-1]
+        == "Paged L4 Executives: nobody resolvable (chat and pager channels only) (Card data may have leaked)"
+    )
+    with pytest.raises(ApplicationError, match="Every escalation level"):
+        incident_escalate(incident=incident, actor=commander, reason="again", now=T0)
+
+
+def test_manual_escalation_needs_a_reason(declare, commander):
+    with pytest.raises(ApplicationError) as excinfo:
+        incident_escalate(incident=declare(), actor=commander, reason=" ")
+    assert excinfo.value.field == "reason"
