@@ -8,16 +8,34 @@ class IncidentsConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from incidents.models import ActionItem, Incident, PostIncidentReview, Service, Severity, StatusUpdate
+        from incidents.models import (
+            ActionItem,
+            EscalationLevel,
+            EscalationPolicy,
+            Incident,
+            PostIncidentReview,
+            Service,
+            Severity,
+            StatusUpdate,
+        )
 
         auditlog.register(Service)
         auditlog.register(Severity)
         # Timers and the version move on every change; the timeline and the fields that matter say what happened.
         auditlog.register(
             Incident,
-            exclude_fields=["ack_due_at", "update_due_at", "resolution_due_at", "version", "updated_at"],
+            exclude_fields=[
+                "ack_due_at",
+                "update_due_at",
+                "resolution_due_at",
+                "version",
+                "updated_at",
+                "escalation_snapshot",
+            ],  # fmt: skip
             m2m_fields={"services"},
         )
         auditlog.register(StatusUpdate)
         auditlog.register(PostIncidentReview, exclude_fields=["timeline_snapshot", "version"])
         auditlog.register(ActionItem)
+        auditlog.register(EscalationPolicy)
+        auditlog.register(EscalationLevel, m2m_fields={"users"})

@@ -71,6 +71,10 @@ class AssignForm(VersionForm):
     commander = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True), to_field_name="username")
 
 
+class EscalateForm(forms.Form):
+    reason = forms.CharField(max_length=300)
+
+
 class FlagForm(forms.Form):
     flag = forms.ChoiceField(choices=Incident.Flag.choices)
 

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -260,6 +261,7 @@ class EscalationPolicy(models.Model):
     is_default = models.BooleanField(default=False, help_text="Used for incidents whose services name no policy.")
 
     class Meta:
+        ordering = ["name"]
         verbose_name_plural = "escalation policies"
         constraints = [
             models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_policy")
@@ -294,6 +296,16 @@ class EscalationLevel(models.Model):
 
     def __str__(self) -> str:
         return f"L{self.level} {self.name}"
+
+    def clean(self) -> None:
+        if self.target == self.Target.GROUP and self.group_id is None:
+            raise ValidationError({"group": "Choose the group to page."})
+        if self.target != self.Target.GROUP and self.group_id is not None:
+            raise ValidationError({"group": "Only group levels name a group."})
+        if not self.manual_only and self.immediate_max_rank is None and self.after_minutes is None:
+            raise ValidationError(
+                {"after_minutes": "Say when this level is paged: a severity, a delay, or mark it manual only."}
+            )
 
 
 class EscalationStep(models.Model):

@@ -11,6 +11,7 @@ def incident_detail() -> QuerySet[Incident]:
     return incident_list().prefetch_related(
         Prefetch("timeline", queryset=TimelineEvent.objects.select_related("actor")),
         Prefetch("status_updates", queryset=StatusUpdate.objects.select_related("author")),
+        "escalation_steps",
     )
 
 

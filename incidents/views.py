@@ -12,11 +12,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from incidents import policy
+from incidents.escalation import incident_escalate
 from incidents.filters import IncidentFilter
 from incidents.forms import (
     ActionItemForm,
     AssignForm,
     DeclareForm,
+    EscalateForm,
     FlagForm,
     NoteForm,
     ReviewForm,
@@ -114,6 +116,8 @@ ACTIONS: dict[str, tuple[Role, type[forms.Form], Callable[..., object]]] = {
     "severity": (Role.INCIDENT_COMMANDER, SeverityForm, lambda incident, actor, **data: incident_change_severity(
         incident=incident, actor=actor, **data)),
     "assign": (Role.INCIDENT_COMMANDER, AssignForm, lambda incident, actor, **data: incident_assign(
+        incident=incident, actor=actor, **data)),
+    "escalate": (Role.INCIDENT_COMMANDER, EscalateForm, lambda incident, actor, **data: incident_escalate(
         incident=incident, actor=actor, **data)),
 }  # fmt: skip
 

@@ -1,8 +1,21 @@
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from incidents import policy
-from incidents.models import ActionItem, Incident, PostIncidentReview, Service, Severity, StatusUpdate, TimelineEvent
+from incidents.models import (
+    ActionItem,
+    EscalationLevel,
+    EscalationPolicy,
+    Incident,
+    PostIncidentReview,
+    Service,
+    Severity,
+    StatusUpdate,
+    TimelineEvent,
+)
 from incidents.services import status_update_text
+from portal.accounts.models import User
 
 
 class SeveritySerializer(serializers.ModelSerializer):
@@ -35,6 +48,7 @@ class IncidentOutput(serializers.ModelSerializer):
             "id", "reference", "title", "severity", "status", "services", "impact_summary", "commander", "reporter",
             "is_public", "flags", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at",
             "ack_due_at", "update_due_at", "resolution_due_at", "last_update_at", "version", "allowed_transitions",
+            "escalation_snapshot",
         ]  # fmt: skip
 
     def get_allowed_transitions(self, incident: Incident) -> list[str]:
@@ -78,3 +92,36 @@ class ReviewOutput(serializers.ModelSerializer):
         model = PostIncidentReview
         fields = ["id", "incident", "status", "scheduled_for", "summary", "root_cause", "contributing_factors",
                   "timeline_snapshot", "published_at", "published_by", "version", "action_items"]  # fmt: skip
+
+
+class EscalationLevelSerializer(serializers.ModelSerializer):
+    group = serializers.SlugRelatedField(
+        slug_field="name", queryset=Group.objects.all(), required=False, allow_null=True
+    )
+    users = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(), many=True, required=False)
+
+    class Meta:
+        model = EscalationLevel
+        fields = ["id", "policy", "level", "name", "target", "users", "group", "immediate_max_rank", "after_minutes",
+                  "manual_only"]  # fmt: skip
+
+    def validate(self, attrs: dict) -> dict:
+        level = EscalationLevel(**{key: value for key, value in attrs.items() if key != "users"})
+        if self.instance is not None:
+            for field in ("target", "group", "immediate_max_rank", "after_minutes", "manual_only"):
+                if field not in attrs:
+                    setattr(level, field, getattr(self.instance, field))
+        try:
+            level.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        return attrs
+
+
+class EscalationPolicySerializer(serializers.ModelSerializer):
+    levels = EscalationLevelSerializer(many=True, read_only=True)
+    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+
+    class Meta:
+        model = EscalationPolicy
+        fields = ["id", "name", "description", "is_default", "services", "levels"]

@@ -6,6 +6,8 @@ from incidents.api import views
 router = SimpleRouter()
 router.register("severities", views.SeverityViewSet, basename="severity")
 router.register("services", views.ServiceViewSet, basename="service")
+router.register("escalation-policies", views.EscalationPolicyViewSet, basename="escalation-policy")
+router.register("escalation-levels", views.EscalationLevelViewSet, basename="escalation-level")
 
 urlpatterns = [
     path("incidents/", views.IncidentListApi.as_view(), name="incident-list"),
@@ -15,6 +17,7 @@ urlpatterns = [
     path("incidents/<int:pk>/severity/", views.IncidentSeverityApi.as_view(), name="incident-severity"),
     path("incidents/<int:pk>/assign/", views.IncidentAssignApi.as_view(), name="incident-assign"),
     path("incidents/<int:pk>/flags/", views.IncidentFlagApi.as_view(), name="incident-flag"),
+    path("incidents/<int:pk>/escalate/", views.IncidentEscalateApi.as_view(), name="incident-escalate"),
     path("incidents/<int:pk>/updates/", views.IncidentStatusUpdatesApi.as_view(), name="incident-updates"),
     path("incidents/<int:pk>/timeline/", views.IncidentTimelineApi.as_view(), name="incident-timeline"),
     path("incidents/<int:pk>/review/", views.ReviewApi.as_view(), name="incident-review"),

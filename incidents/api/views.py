@@ -10,6 +10,8 @@ from rest_framework.views import APIView
 
 from incidents.api.serializers import (
     ActionItemOutput,
+    EscalationLevelSerializer,
+    EscalationPolicySerializer,
     IncidentOutput,
     ReviewOutput,
     ServiceSerializer,
@@ -17,8 +19,9 @@ from incidents.api.serializers import (
     StatusUpdateOutput,
     TimelineEventOutput,
 )
+from incidents.escalation import incident_escalate
 from incidents.filters import IncidentFilter
-from incidents.models import ActionItem, Incident, Service, Severity, TimelineEvent
+from incidents.models import ActionItem, EscalationLevel, EscalationPolicy, Incident, Service, Severity, TimelineEvent
 from incidents.selectors import incident_list, review_detail
 from incidents.services import (
     action_item_add,
@@ -73,6 +76,21 @@ class ServiceViewSet(viewsets.ModelViewSet):
     permission_classes = [writes_need(Role.ADMIN)]
     lookup_field = "slug"
     filterset_fields = ["tier", "owner_team"]
+
+
+class EscalationPolicyViewSet(viewsets.ModelViewSet):
+    """Escalation policies (Admins edit; incidents already open keep the policy they started with)."""
+
+    queryset = EscalationPolicy.objects.prefetch_related("levels__users", "levels__group", "services")
+    serializer_class = EscalationPolicySerializer
+    permission_classes = [writes_need(Role.ADMIN)]
+
+
+class EscalationLevelViewSet(viewsets.ModelViewSet):
+    queryset = EscalationLevel.objects.select_related("group", "policy").prefetch_related("users")
+    serializer_class = EscalationLevelSerializer
+    permission_classes = [writes_need(Role.ADMIN)]
+    filterset_fields = ["policy"]
 
 
 class IncidentListApi(generics.ListAPIView):
@@ -199,6 +217,22 @@ class IncidentFlagApi(APIView):
         payload = self.IncidentFlagInput(data=request.data)
         payload.is_valid(raise_exception=True)
         return _out(incident_flag(incident=_incident(pk), actor=request.user, **payload.validated_data))
+
+
+class IncidentEscalateApi(APIView):
+    """Page the next escalation level now, with a reason (Incident Commanders)."""
+
+    permission_classes = [Commanders]
+
+    class IncidentEscalateInput(serializers.Serializer):
+        reason = serializers.CharField(max_length=300)
+
+    @extend_schema(request=IncidentEscalateInput, responses=IncidentOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.IncidentEscalateInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        incident_escalate(incident=_incident(pk), actor=request.user, **payload.validated_data)
+        return _out(_incident(pk))
 
 
 class IncidentStatusUpdatesApi(APIView):

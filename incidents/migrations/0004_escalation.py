@@ -64,6 +64,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
+                "ordering": ["name"],
                 "verbose_name_plural": "escalation policies",
                 "constraints": [
                     models.UniqueConstraint(

@@ -182,3 +182,50 @@ class TestList:
             declare("P3")
         with django_assert_num_queries(len(few.captured_queries)):
             assert client.get(reverse("api:incident-list")).json()["count"] == 16
+
+
+class TestEscalationApi:
+    def test_commander_escalates_with_a_reason(self, commander_client, incident):
+        response = commander_client.post(url("incident-escalate", incident), {"reason": "Business impact"})
+        assert response.status_code == 200
+        assert response.json()["escalation_snapshot"]["policy"] == "Escalation matrix"
+        assert incident.escalation_steps.filter(paged_at__isnull=False).count() == 1
+
+    def test_missing_reason_is_a_400(self, commander_client, incident):
+        response = commander_client.post(url("incident-escalate", incident), {})
+        assert response.status_code == 400
+        assert response.json()["field"] == "reason"
+
+    def test_responder_is_refused(self, token_client, incident):
+        assert token_client(Role.RESPONDER).post(url("incident-escalate", incident), {"reason": "x"}).status_code == 403
+
+
+class TestEscalationPolicyApi:
+    def test_seeded_policy_is_readable(self, token_client):
+        policies = token_client(Role.VIEWER).get(reverse("api:escalation-policy-list")).json()["results"]
+        assert [level["name"] for level in policies[0]["levels"]][:2] == ["On-call engineer", "Platform lead"]
+
+    @pytest.mark.parametrize(
+        ("payload", "field"),
+        [
+            ({"target": "group"}, "group"),
+            ({"target": "users", "group": "Executives", "after_minutes": 5}, "group"),
+            ({"target": "users"}, "after_minutes"),
+        ],
+    )
+    def test_bad_levels_name_the_field(self, token_client, payload, field):
+        from incidents.models import EscalationPolicy
+
+        policy = EscalationPolicy.objects.get()
+        body = {"policy": policy.pk, "level": 9, "name": "Extra"} | payload
+        response = token_client(Role.ADMIN).post(reverse("api:escalation-level-list"), body, format="json")
+        assert response.status_code == 400
+        assert field in response.json()["errors"]
+
+    def test_only_admins_edit(self, token_client):
+        from incidents.models import EscalationLevel
+
+        level = EscalationLevel.objects.get(level=2)
+        path = reverse("api:escalation-level-detail", args=[level.pk])
+        assert token_client(Role.INCIDENT_COMMANDER).patch(path, {"after_minutes": 20}).status_code == 403
+        assert token_client(Role.ADMIN).patch(path, {"after_minutes": 20}).status_code == 200

@@ -158,3 +158,20 @@ class TestReviewPage:
         response = client.get(reverse("incident-review", args=[declare().pk]))
         assert response.status_code == 400
         assert "no review before it is resolved" in response.content.decode()
+
+
+class TestEscalation:
+    def test_detail_shows_the_snapshot_and_a_commander_escalates_by_hand(self, client, declare, commander):
+        incident = declare("P3")
+        client.force_login(commander)
+        html = client.get(reverse("incident-detail", args=[incident.pk])).content.decode()
+        assert "Escalation matrix" in html
+        assert "L2 Platform lead" in html
+        response = act(client, incident, "escalate", reason="Customers tweeting")
+        assert response.status_code == 200
+        assert "Paged L1 On-call engineer" in response.content.decode()
+
+    def test_responder_cannot_escalate_by_hand(self, client, declare, responder):
+        incident = declare("P3")
+        client.force_login(responder)
+        assert act(client, incident, "escalate", reason="x").status_code == 403
