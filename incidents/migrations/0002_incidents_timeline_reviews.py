@@ -6,152 +6,332 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0001_initial'),
+        ("incidents", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Incident',
+            name="Incident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('status', models.CharField(choices=[('triage', 'Detection & triage'), ('investigating', 'Investigating'), ('identified', 'Identified'), ('mitigating', 'Mitigating'), ('monitoring', 'Monitoring'), ('resolved', 'Resolved'), ('review', 'Post-incident review'), ('closed', 'Closed')], db_index=True, default='triage', max_length=15)),
-                ('impact_summary', models.TextField(blank=True)),
-                ('is_public', models.BooleanField(default=False, help_text='Shown on the status page; updates notify subscribers.')),
-                ('flags', models.JSONField(blank=True, default=list)),
-                ('detected_at', models.DateTimeField()),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('mitigated_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('ack_due_at', models.DateTimeField(blank=True, null=True)),
-                ('update_due_at', models.DateTimeField(blank=True, null=True)),
-                ('resolution_due_at', models.DateTimeField(blank=True, null=True)),
-                ('last_update_at', models.DateTimeField(blank=True, null=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('commander', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='commanded_incidents', to=settings.AUTH_USER_MODEL)),
-                ('reporter', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reported_incidents', to=settings.AUTH_USER_MODEL)),
-                ('services', models.ManyToManyField(blank=True, related_name='incidents', to='incidents.service')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("title", models.CharField(max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("triage", "Detection & triage"),
+                            ("investigating", "Investigating"),
+                            ("identified", "Identified"),
+                            ("mitigating", "Mitigating"),
+                            ("monitoring", "Monitoring"),
+                            ("resolved", "Resolved"),
+                            ("review", "Post-incident review"),
+                            ("closed", "Closed"),
+                        ],
+                        db_index=True,
+                        default="triage",
+                        max_length=15,
+                    ),
+                ),
+                ("impact_summary", models.TextField(blank=True)),
+                (
+                    "is_public",
+                    models.BooleanField(
+                        default=False, help_text="Shown on the status page; updates notify subscribers."
+                    ),
+                ),
+                ("flags", models.JSONField(blank=True, default=list)),
+                ("detected_at", models.DateTimeField()),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("mitigated_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("ack_due_at", models.DateTimeField(blank=True, null=True)),
+                ("update_due_at", models.DateTimeField(blank=True, null=True)),
+                ("resolution_due_at", models.DateTimeField(blank=True, null=True)),
+                ("last_update_at", models.DateTimeField(blank=True, null=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "commander",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="commanded_incidents",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reporter",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="reported_incidents",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("services", models.ManyToManyField(blank=True, related_name="incidents", to="incidents.service")),
             ],
             options={
-                'ordering': ['-detected_at', '-pk'],
+                "ordering": ["-detected_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='PostIncidentReview',
+            name="PostIncidentReview",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('published', 'Published')], default='draft', max_length=10)),
-                ('scheduled_for', models.DateTimeField(help_text='The review meeting, 24-48 h after resolution.')),
-                ('summary', models.TextField(blank=True)),
-                ('root_cause', models.TextField(blank=True)),
-                ('contributing_factors', models.TextField(blank=True)),
-                ('timeline_snapshot', models.JSONField(blank=True, default=list)),
-                ('published_at', models.DateTimeField(blank=True, null=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('incident', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='review', to='incidents.incident')),
-                ('published_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("published", "Published")], default="draft", max_length=10
+                    ),
+                ),
+                ("scheduled_for", models.DateTimeField(help_text="The review meeting, 24-48 h after resolution.")),
+                ("summary", models.TextField(blank=True)),
+                ("root_cause", models.TextField(blank=True)),
+                ("contributing_factors", models.TextField(blank=True)),
+                ("timeline_snapshot", models.JSONField(blank=True, default=list)),
+                ("published_at", models.DateTimeField(blank=True, null=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                (
+                    "incident",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="review", to="incidents.incident"
+                    ),
+                ),
+                (
+                    "published_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ActionItem',
+            name="ActionItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('due_date', models.DateField()),
-                ('status', models.CharField(choices=[('open', 'Open'), ('in_progress', 'In progress'), ('done', 'Done')], default='open', max_length=12)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='action_items', to=settings.AUTH_USER_MODEL)),
-                ('review', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='action_items', to='incidents.postincidentreview')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("title", models.CharField(max_length=200)),
+                ("due_date", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("in_progress", "In progress"), ("done", "Done")],
+                        default="open",
+                        max_length=12,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="action_items",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "review",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="action_items",
+                        to="incidents.postincidentreview",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due_date', 'pk'],
+                "ordering": ["due_date", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Severity',
+            name="Severity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=2, unique=True)),
-                ('name', models.CharField(max_length=50)),
-                ('rank', models.PositiveSmallIntegerField(help_text='1 is the most severe.', unique=True)),
-                ('description', models.CharField(max_length=200)),
-                ('examples', models.CharField(blank=True, max_length=300)),
-                ('response_minutes', models.PositiveIntegerField(blank=True, null=True)),
-                ('response_business_days', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('resolution_minutes', models.PositiveIntegerField()),
-                ('update_minutes', models.PositiveIntegerField(blank=True, help_text='Empty: updates as needed.', null=True)),
-                ('notification_severity', models.CharField(choices=[('critical', 'Critical'), ('warning', 'Warning'), ('info', 'Info')], max_length=10)),
-                ('review_required', models.BooleanField(default=False, help_text='A published post-incident review before closing.')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=2, unique=True)),
+                ("name", models.CharField(max_length=50)),
+                ("rank", models.PositiveSmallIntegerField(help_text="1 is the most severe.", unique=True)),
+                ("description", models.CharField(max_length=200)),
+                ("examples", models.CharField(blank=True, max_length=300)),
+                ("response_minutes", models.PositiveIntegerField(blank=True, null=True)),
+                ("response_business_days", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("resolution_minutes", models.PositiveIntegerField()),
+                (
+                    "update_minutes",
+                    models.PositiveIntegerField(blank=True, help_text="Empty: updates as needed.", null=True),
+                ),
+                (
+                    "notification_severity",
+                    models.CharField(
+                        choices=[("critical", "Critical"), ("warning", "Warning"), ("info", "Info")], max_length=10
+                    ),
+                ),
+                (
+                    "review_required",
+                    models.BooleanField(default=False, help_text="A published post-incident review before closing."),
+                ),
             ],
             options={
-                'ordering': ['rank'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('response_minutes__isnull', False), ('response_business_days__isnull', False), _connector='OR'), name='severity_has_response_target')],
+                "ordering": ["rank"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("response_minutes__isnull", False),
+                            ("response_business_days__isnull", False),
+                            _connector="OR",
+                        ),
+                        name="severity_has_response_target",
+                    )
+                ],
             },
         ),
         migrations.AddField(
-            model_name='incident',
-            name='severity',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='incidents', to='incidents.severity'),
+            model_name="incident",
+            name="severity",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="incidents", to="incidents.severity"
+            ),
         ),
         migrations.CreateModel(
-            name='StatusUpdate',
+            name="StatusUpdate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('label', models.CharField(choices=[('investigating', 'Investigating'), ('identified', 'Identified'), ('monitoring', 'Monitoring'), ('resolved', 'Resolved')], max_length=15)),
-                ('description', models.TextField()),
-                ('affected_services', models.JSONField(default=list, help_text='Service names at the time of the update.')),
-                ('impact', models.TextField(blank=True)),
-                ('next_update_minutes', models.PositiveIntegerField(blank=True, null=True)),
-                ('is_public', models.BooleanField(default=False)),
-                ('posted_at', models.DateTimeField()),
-                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='status_updates', to='incidents.incident')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "label",
+                    models.CharField(
+                        choices=[
+                            ("investigating", "Investigating"),
+                            ("identified", "Identified"),
+                            ("monitoring", "Monitoring"),
+                            ("resolved", "Resolved"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                ("description", models.TextField()),
+                (
+                    "affected_services",
+                    models.JSONField(default=list, help_text="Service names at the time of the update."),
+                ),
+                ("impact", models.TextField(blank=True)),
+                ("next_update_minutes", models.PositiveIntegerField(blank=True, null=True)),
+                ("is_public", models.BooleanField(default=False)),
+                ("posted_at", models.DateTimeField()),
+                (
+                    "author",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="status_updates",
+                        to="incidents.incident",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-posted_at', '-pk'],
+                "ordering": ["-posted_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='TimelineEvent',
+            name="TimelineEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('declared', 'Declared'), ('acknowledged', 'Acknowledged'), ('transition', 'Status change'), ('severity', 'Severity change'), ('assignment', 'Assignment'), ('status_update', 'Status update'), ('note', 'Note'), ('flag', 'Escalation flag'), ('alert', 'Alert'), ('action', 'Cluster action'), ('reminder', 'Reminder'), ('review', 'Review')], max_length=20)),
-                ('at', models.DateTimeField()),
-                ('message', models.TextField()),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='timeline', to='incidents.incident')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("declared", "Declared"),
+                            ("acknowledged", "Acknowledged"),
+                            ("transition", "Status change"),
+                            ("severity", "Severity change"),
+                            ("assignment", "Assignment"),
+                            ("status_update", "Status update"),
+                            ("note", "Note"),
+                            ("flag", "Escalation flag"),
+                            ("alert", "Alert"),
+                            ("action", "Cluster action"),
+                            ("reminder", "Reminder"),
+                            ("review", "Review"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                ("message", models.TextField()),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="timeline", to="incidents.incident"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'pk'],
+                "ordering": ["at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='TimerReminder',
+            name="TimerReminder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('timer', models.CharField(choices=[('acknowledge', 'Acknowledge'), ('update', 'Status update'), ('resolution', 'Resolution')], max_length=12)),
-                ('due_at', models.DateTimeField()),
-                ('sent_at', models.DateTimeField(auto_now_add=True)),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='incidents.incident')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "timer",
+                    models.CharField(
+                        choices=[
+                            ("acknowledge", "Acknowledge"),
+                            ("update", "Status update"),
+                            ("resolution", "Resolution"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("due_at", models.DateTimeField()),
+                ("sent_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="reminders", to="incidents.incident"
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['status', 'severity'], name='incidents_i_status_637a9d_idx'),
+            model_name="incident",
+            index=models.Index(fields=["status", "severity"], name="incidents_i_status_637a9d_idx"),
         ),
         migrations.AddIndex(
-            model_name='timelineevent',
-            index=models.Index(fields=['incident', 'at'], name='incidents_t_inciden_d349dc_idx'),
+            model_name="timelineevent",
+            index=models.Index(fields=["incident", "at"], name="incidents_t_inciden_d349dc_idx"),
         ),
         migrations.AddConstraint(
-            model_name='timerreminder',
-            constraint=models.UniqueConstraint(fields=('incident', 'timer', 'due_at'), name='uniq_reminder_per_deadline'),
+            model_name="timerreminder",
+            constraint=models.UniqueConstraint(
+                fields=("incident", "timer", "due_at"), name="uniq_reminder_per_deadline"
+            ),
         ),
     ]

@@ -32,7 +32,19 @@ ROLE_GRANTS = {
 
 def seed(apps, schema_editor):
     Severity = apps.get_model("incidents", "Severity")
-    for code, name, rank, description, examples, response, business_days, resolution, update, notify, review in SEVERITIES:
+    for (
+        code,
+        name,
+        rank,
+        description,
+        examples,
+        response,
+        business_days,
+        resolution,
+        update,
+        notify,
+        review,
+    ) in SEVERITIES:
         Severity.objects.get_or_create(
             code=code,
             defaults={
