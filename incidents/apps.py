@@ -8,7 +8,16 @@ class IncidentsConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from incidents.models import ActionItem, Incident, PostIncidentReview, Service, Severity, StatusUpdate
+        from incidents.models import (
+            ActionItem,
+            Incident,
+            Integration,
+            PostIncidentReview,
+            Service,
+            Severity,
+            StatusUpdate,
+            SuppressionRule,
+        )
 
         auditlog.register(Service)
         auditlog.register(Severity)
@@ -21,3 +30,6 @@ class IncidentsConfig(AppConfig):
         auditlog.register(StatusUpdate)
         auditlog.register(PostIncidentReview, exclude_fields=["timeline_snapshot", "version"])
         auditlog.register(ActionItem)
+        # Alerts are machine data and stay out of the log; who configured the intake, and how, is in it.
+        auditlog.register(Integration, exclude_fields=["token_hash", "last_used_at"])
+        auditlog.register(SuppressionRule)
