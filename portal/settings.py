@@ -237,6 +237,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets whose field names ("status", "kind") other models use with other choices.
+    "ENUM_NAME_OVERRIDES": {
+        "AlertStatusEnum": "incidents.models.Alert.Status",
+        "IntegrationKindEnum": "incidents.models.Integration.Kind",
+    },
 }
 
 # Behind a proxy you configure, the first X-Forwarded-For entry is the client; otherwise REMOTE_ADDR is.
