@@ -13,10 +13,12 @@ class IncidentsConfig(AppConfig):
             EscalationLevel,
             EscalationPolicy,
             Incident,
+            Integration,
             PostIncidentReview,
             Service,
             Severity,
             StatusUpdate,
+            SuppressionRule,
         )
 
         auditlog.register(Service)
@@ -39,3 +41,6 @@ class IncidentsConfig(AppConfig):
         auditlog.register(ActionItem)
         auditlog.register(EscalationPolicy)
         auditlog.register(EscalationLevel, m2m_fields={"users"})
+        # Alerts are machine data and stay out of the log; who configured the intake, and how, is in it.
+        auditlog.register(Integration, exclude_fields=["token_hash", "last_used_at"])
+        auditlog.register(SuppressionRule)

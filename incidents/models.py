@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from incidents.alerts import parse_label_names, parse_matchers
 from portal.notifications.models import Severity as NotificationSeverity
 
 
@@ -330,3 +331,113 @@ class EscalationStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident.reference} {self.kind} L{self.level}"
+
+
+# Alert intake
+
+
+class Integration(models.Model):
+    """A system that sends alerts, with its bearer token. Only a SHA-256 of the token is stored; it is shown once."""
+
+    class Kind(models.TextChoices):
+        ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ALERTMANAGER)
+    token_prefix = models.CharField(max_length=8, help_text="First characters of the token, to recognise it.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    token_issued_at = models.DateTimeField()
+    enabled = models.BooleanField(default=True, help_text="A disabled integration's token is refused.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SuppressionRule(models.Model):
+    """Alertmanager's inhibit_rules as data: while an alert matching `source_matchers` fires, alerts matching
+    `target_matchers` with the same value of every `equal` label open no incident (see incidents/alerts.py)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    source_matchers = models.JSONField(default=list, help_text='e.g. ["alertname=\\"ServiceDown\\""]')
+    target_matchers = models.JSONField(default=list, help_text='e.g. ["alertname=\\"HighLatency\\""]')
+    equal = models.JSONField(default=list, blank=True, help_text='Labels that must be equal, e.g. ["service"].')
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        for name, parse in (
+            ("source_matchers", parse_matchers),
+            ("target_matchers", parse_matchers),
+            ("equal", parse_label_names),
+        ):
+            try:
+                parse(getattr(self, name))
+            except ValueError as exc:
+                errors[name] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+
+
+class Alert(models.Model):
+    """One alert by fingerprint, as Alertmanager last sent it. Machine data: not audited.
+
+    `is_open` is True for the fingerprint's current row and NULL once a newer firing replaced it. A unique constraint
+    over (integration, fingerprint, is_open) then allows one open row per fingerprint (NULLs never collide), which
+    makes concurrent intake of the same alert safe.
+    """
+
+    class Status(models.TextChoices):
+        FIRING = "firing", "Firing"
+        RESOLVED = "resolved", "Resolved"
+
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="alerts")
+    fingerprint = models.CharField(max_length=64)
+    is_open = models.BooleanField(null=True, default=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    alertname = models.CharField(max_length=200)
+    labels = models.JSONField(default=dict)
+    annotations = models.JSONField(default=dict, blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    generator_url = models.CharField(max_length=2000, blank=True)
+    service = models.ForeignKey(Service, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts")
+    service_label = models.CharField(
+        max_length=200, blank=True, help_text="The service (or job) label as sent, known to the portal or not."
+    )
+    incident = models.ForeignKey(Incident, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts")
+    suppressed_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="suppresses"
+    )
+    suppression_rule = models.ForeignKey(
+        SuppressionRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts"
+    )
+    first_received_at = models.DateTimeField()
+    last_received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "fingerprint", "is_open"], name="uniq_open_alert"),
+            models.CheckConstraint(condition=Q(is_open=True) | Q(is_open__isnull=True), name="alert_open_true_or_null"),
+        ]
+        indexes = [models.Index(fields=["is_open", "status"]), models.Index(fields=["fingerprint"])]
+
+    def __str__(self) -> str:
+        return f"{self.alertname} [{self.status}] {self.fingerprint}"

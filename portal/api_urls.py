@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from incidents.api import alert_urls
 from portal.accounts.api.views import MeApi, TokenListCreateApi, TokenRevokeApi
 from portal.core.api.views import ApiRootApi, AuditEntryListApi
 
@@ -15,4 +16,6 @@ urlpatterns = [
     path("audit/", AuditEntryListApi.as_view(), name="audit-list"),
     path("notifications/", include("portal.notifications.api.urls")),
     path("", include("incidents.api.urls")),
+    path("integrations/", include(alert_urls.integration_urlpatterns)),
+    path("alerts/", include(alert_urls.alert_urlpatterns)),
 ]

@@ -238,6 +238,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets whose field names ("status", "kind") other models use with other choices.
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "incidents.models.Incident.Status",
         "IncidentFlagEnum": "incidents.models.Incident.Flag",
@@ -245,6 +246,8 @@ SPECTACULAR_SETTINGS = {
         "ReviewStatusEnum": "incidents.models.PostIncidentReview.Status",
         "NotificationSeverityEnum": "portal.notifications.models.Severity",
         "DeliveryStatusEnum": "portal.notifications.models.Delivery.Status",
+        "AlertStatusEnum": "incidents.models.Alert.Status",
+        "IntegrationKindEnum": "incidents.models.Integration.Kind",
     },
 }
 

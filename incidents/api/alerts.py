@@ -1,0 +1,371 @@
+"""Alert intake over HTTP: Alertmanager's webhook, integrations and their tokens, alerts, suppression rules."""
+
+import django_filters
+from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from drf_spectacular.utils import extend_schema
+from rest_framework import authentication, exceptions, generics, serializers, status, viewsets
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents import alerts as rules
+from incidents.alert_selectors import alerts, integrations, suppression_rules
+from incidents.alert_services import (
+    IntakeSummary,
+    IssuedIntegration,
+    alert_ingest,
+    integration_authenticate,
+    integration_create,
+    integration_rotate_token,
+    integration_set_enabled,
+)
+from incidents.alerts import RESOLVED, IncomingAlert
+from incidents.models import Alert, Integration, SuppressionRule
+from portal.accounts.permissions import role_permission, writes_need
+from portal.accounts.roles import Role
+from portal.errors import ApplicationError
+
+# Webhook
+
+
+class IntegrationTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <token>` (Alertmanager's `http_config.authorization`) against hashed integration
+    tokens. The request acts for no user: `request.auth` is the integration."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, Integration] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Invalid authorization header: expected 'Bearer <token>'.")
+        try:
+            token = header[1].decode()
+        except UnicodeError as exc:
+            raise exceptions.AuthenticationFailed("Invalid authorization header: the token must be ASCII.") from exc
+        integration = integration_authenticate(token=token)
+        if integration is None:
+            raise exceptions.AuthenticationFailed("Invalid token, or its integration is disabled.")
+        return AnonymousUser(), integration
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword  # makes DRF answer 401, not 403, to a request without a token
+
+
+class IntegrationTokenScheme(OpenApiAuthenticationExtension):
+    target_class = IntegrationTokenAuthentication
+    name = "integrationToken"
+
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
+        return build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix=IntegrationTokenAuthentication.keyword
+        )
+
+
+class IsIntegration(BasePermission):
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return isinstance(request.auth, Integration)
+
+
+class Labels(serializers.DictField):
+    child = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class AlertInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Alert.Status.choices)
+    labels = Labels()
+    annotations = Labels(required=False, default=dict)
+    startsAt = serializers.DateTimeField()  # camelCase: Alertmanager's field names
+    endsAt = serializers.DateTimeField(required=False, allow_null=True)
+    generatorURL = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    fingerprint = serializers.CharField(max_length=64)
+
+    def validate_labels(self, labels: dict[str, str]) -> dict[str, str]:
+        if not labels.get("alertname", "").strip():
+            raise serializers.ValidationError({"alertname": ["Every alert needs an alertname label."]})
+        return labels
+
+    def validate(self, attrs: dict) -> dict:
+        ends_at = attrs.get("endsAt")
+        if ends_at is not None and ends_at.year == 1:
+            ends_at = None  # Go's zero time: Alertmanager's "not ended"
+        if attrs["status"] == RESOLVED:
+            if ends_at is None:
+                raise serializers.ValidationError({"endsAt": ["A resolved alert needs the time it ended."]})
+            if ends_at < attrs["startsAt"]:
+                raise serializers.ValidationError({"endsAt": ["The alert cannot end before it starts (startsAt)."]})
+        # A firing alert's endsAt is only Alertmanager's guess at when it would time out: not worth keeping.
+        attrs["endsAt"] = ends_at if attrs["status"] == RESOLVED else None
+        return attrs
+
+
+class AlertmanagerPayload(serializers.Serializer):
+    """Alertmanager's webhook payload, version 4. Only `version` and `alerts` are used; the rest is accepted."""
+
+    version = serializers.ChoiceField(choices=["4"])
+    groupKey = serializers.CharField(required=False, allow_blank=True)
+    truncatedAlerts = serializers.IntegerField(required=False, min_value=0)
+    status = serializers.ChoiceField(choices=Alert.Status.choices, required=False)
+    receiver = serializers.CharField(required=False, allow_blank=True)
+    groupLabels = Labels(required=False)
+    commonLabels = Labels(required=False)
+    commonAnnotations = Labels(required=False)
+    externalURL = serializers.CharField(required=False, allow_blank=True)
+    alerts = AlertInput(many=True, allow_empty=False)
+
+
+def first_error(errors: object, path: str = "") -> tuple[str, str]:
+    """The first of DRF's nested errors as ("alerts[3].labels.alertname", message)."""
+    if isinstance(errors, list):  # the messages about one field
+        return path, str(errors[0])
+    if not isinstance(errors, dict):
+        return path, str(errors)
+    key, value = next((key, value) for key, value in errors.items() if value)
+    if isinstance(key, int):  # DRF keys a list's errors by item: alerts[3]
+        return first_error(value, f"{path}[{key}]")
+    if key == "non_field_errors":
+        return first_error(value, path)
+    return first_error(value, f"{path}.{key}" if path else key)
+
+
+class AlertResultOutput(serializers.Serializer):
+    fingerprint = serializers.CharField()
+    alert = serializers.IntegerField()
+    outcome = serializers.CharField()
+    incident = serializers.IntegerField(allow_null=True)
+    suppressed_by = serializers.IntegerField(allow_null=True)
+
+
+class IntakeOutput(serializers.Serializer):
+    opened = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    suppressed = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    incidents = serializers.DictField(
+        child=serializers.ListField(child=serializers.IntegerField()), help_text="Incident ids by outcome."
+    )
+    alerts = AlertResultOutput(many=True)
+
+    @staticmethod
+    def of(summary: IntakeSummary) -> dict[str, object]:
+        return {**summary.counts, "incidents": summary.incidents, "alerts": summary.results}
+
+
+class AlertmanagerWebhookApi(APIView):
+    """Alertmanager's webhook: opens, updates and records the recovery of incidents by alert fingerprint, and
+    applies the suppression rules. Authenticated by an integration's token (`Authorization: Bearer <token>`), not
+    by a user. The payload is applied whole or not at all."""
+
+    authentication_classes = [IntegrationTokenAuthentication]
+    permission_classes = [IsIntegration]
+
+    @extend_schema(request=AlertmanagerPayload, responses=IntakeOutput)
+    def post(self, request: Request) -> Response:
+        payload = AlertmanagerPayload(data=request.data)
+        if not payload.is_valid():
+            field, message = first_error(payload.errors)
+            raise ApplicationError(f"{field}: {message}" if field else message, field=field or None)
+        summary = alert_ingest(
+            integration=request.auth,
+            alerts=[
+                IncomingAlert(
+                    fingerprint=alert["fingerprint"],
+                    status=alert["status"],
+                    labels=alert["labels"],
+                    annotations=alert["annotations"],
+                    starts_at=alert["startsAt"],
+                    ends_at=alert["endsAt"],
+                    generator_url=alert["generatorURL"],
+                )
+                for alert in payload.validated_data["alerts"]
+            ],
+        )
+        return Response(IntakeOutput(IntakeOutput.of(summary)).data)
+
+
+# Integrations (Admin)
+
+
+class IntegrationOutput(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Integration
+        fields = [
+            "id", "name", "kind", "enabled", "token_prefix", "token_issued_at", "created_by", "created_at",
+            "last_used_at",
+        ]  # fmt: skip
+
+
+class IssuedIntegrationOutput(serializers.Serializer):
+    integration = IntegrationOutput()
+    token = serializers.CharField(help_text="Shown this once: only its hash is stored.")
+
+
+class IntegrationListCreateApi(generics.ListAPIView):
+    """Integrations that send alerts (Admin only). POST creates one; its token is in the response once."""
+
+    permission_classes = [role_permission(Role.ADMIN)]
+    serializer_class = IntegrationOutput
+    filterset_fields = ["kind", "enabled"]
+
+    class IntegrationInput(serializers.Serializer):
+        name = serializers.CharField(max_length=100)
+        kind = serializers.ChoiceField(choices=Integration.Kind.choices, default=Integration.Kind.ALERTMANAGER)
+
+    def get_queryset(self) -> QuerySet[Integration]:
+        return integrations()
+
+    @extend_schema(request=IntegrationInput, responses={201: IssuedIntegrationOutput})
+    def post(self, request: Request) -> Response:
+        payload = self.IntegrationInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        issued = integration_create(**payload.validated_data, created_by=request.user)
+        return Response(IssuedIntegrationOutput(issued).data, status=status.HTTP_201_CREATED)
+
+
+class IntegrationDetailApi(generics.RetrieveAPIView):
+    permission_classes = [role_permission(Role.ADMIN)]
+    serializer_class = IntegrationOutput
+
+    def get_queryset(self) -> QuerySet[Integration]:
+        return integrations()
+
+
+class IntegrationRotateTokenApi(APIView):
+    """A new token, shown once; the old one stops working at once."""
+
+    permission_classes = [role_permission(Role.ADMIN)]
+
+    @extend_schema(request=None, responses=IssuedIntegrationOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        issued: IssuedIntegration = integration_rotate_token(integration=get_object_or_404(Integration, pk=pk))
+        return Response(IssuedIntegrationOutput(issued).data)
+
+
+class IntegrationDisableApi(APIView):
+    """Refuse the integration's token from now on (its alerts stay)."""
+
+    permission_classes = [role_permission(Role.ADMIN)]
+    enabled = False
+
+    @extend_schema(request=None, responses=IntegrationOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        integration = get_object_or_404(Integration, pk=pk)
+        return Response(IntegrationOutput(integration_set_enabled(integration=integration, enabled=self.enabled)).data)
+
+
+class IntegrationEnableApi(IntegrationDisableApi):
+    """Accept the integration's token again."""
+
+    enabled = True
+
+
+# Alerts and suppression rules
+
+
+class AlertFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Alert.Status.choices)
+    suppressed = django_filters.BooleanFilter(method="filter_suppressed", label="Suppressed by another alert")
+    fingerprint = django_filters.CharFilter()
+    alertname = django_filters.CharFilter(lookup_expr="iexact")
+    service = django_filters.CharFilter(field_name="service__slug", label="Service (slug)")
+    incident = django_filters.NumberFilter(field_name="incident")
+    integration = django_filters.ModelChoiceFilter(queryset=Integration.objects.all())
+
+    class Meta:
+        model = Alert
+        fields = ["status", "suppressed", "fingerprint", "alertname", "service", "incident", "integration"]
+
+    def filter_suppressed(self, queryset: QuerySet[Alert], name: str, value: bool) -> QuerySet[Alert]:
+        return queryset.filter(suppressed_by__isnull=not value)
+
+
+class AlertOutput(serializers.ModelSerializer):
+    integration = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    suppression_rule = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id", "integration", "fingerprint", "is_open", "status", "alertname", "labels", "annotations",
+            "starts_at", "ends_at", "generator_url", "service", "service_label", "incident", "suppressed_by",
+            "suppression_rule", "first_received_at", "last_received_at",
+        ]  # fmt: skip
+
+
+class AlertListApi(generics.ListAPIView):
+    """Alerts as Alertmanager last sent them; `?suppressed=true` lists those a rule kept from opening incidents."""
+
+    serializer_class = AlertOutput
+    filterset_class = AlertFilter
+
+    def get_queryset(self) -> QuerySet[Alert]:
+        return alerts()
+
+
+class AlertDetailApi(generics.RetrieveAPIView):
+    serializer_class = AlertOutput
+
+    def get_queryset(self) -> QuerySet[Alert]:
+        return alerts()
+
+
+class Matchers(serializers.ListField):
+    child = serializers.CharField()
+
+    def to_internal_value(self, data: object) -> list[str]:
+        texts = super().to_internal_value(data)
+        try:
+            rules.parse_matchers(texts)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return texts
+
+
+class SuppressionRuleSerializer(serializers.ModelSerializer):
+    source_matchers = Matchers(help_text='Alertmanager matchers the suppressing alert meets, e.g. alertname="X".')
+    target_matchers = Matchers(help_text="Matchers the suppressed alert meets.")
+    equal = serializers.ListField(child=serializers.CharField(), required=False, help_text="Labels equal on both.")
+
+    class Meta:
+        model = SuppressionRule
+        fields = [
+            "id", "name", "description", "source_matchers", "target_matchers", "equal", "enabled", "created_at",
+            "updated_at",
+        ]  # fmt: skip
+
+    def validate_equal(self, names: list[str]) -> list[str]:
+        try:
+            rules.parse_label_names(names)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return names
+
+
+class SuppressionRuleViewSet(viewsets.ModelViewSet):
+    """Suppression rules, like Alertmanager's inhibit_rules: everyone reads them, Admins change them (audited)."""
+
+    serializer_class = SuppressionRuleSerializer
+    permission_classes = [writes_need(Role.ADMIN)]
+    filterset_fields = ["enabled"]
+
+    def get_queryset(self) -> QuerySet[SuppressionRule]:
+        return suppression_rules()
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save()
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save()
