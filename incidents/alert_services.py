@@ -310,11 +310,11 @@ class _Intake:
                 newly_suppressed.append((row, by_key[rule.key]))
         # After the loop: a suppressor in this payload may only now have its incident.
         notes: dict[tuple[int, SuppressionRule], list[Alert]] = defaultdict(list)
-        for row, rule in newly_suppressed:
+        for row, suppression_rule in newly_suppressed:
             if (incident_id := _incident_behind(row, payload_rows | others)) is not None:
-                notes[(incident_id, rule)].append(row)
-        for (incident_id, rule), suppressed in notes.items():
-            self._note_suppressed(incident_id, rule, suppressed)
+                notes[(incident_id, suppression_rule)].append(row)
+        for (incident_id, suppression_rule), suppressed in notes.items():
+            self._note_suppressed(incident_id, suppression_rule, suppressed)
 
     def _open_incident(self, row: Alert, severities: dict[str, Severity]) -> None:
         if not severities:
@@ -353,6 +353,8 @@ class _Intake:
         )
 
     def _on_timeline(self, row: Alert, what: str, *, changes: list[str]) -> None:
+        if row.incident_id is None:  # a suppressed alert has no incident to tell
+            return
         self.events.append(
             TimelineEvent(
                 incident_id=row.incident_id,

@@ -7,6 +7,7 @@ two sweeps running at once page a level once, and a failure to record the page l
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -53,7 +54,7 @@ def snapshot(policy: EscalationPolicy | None) -> dict[str, object]:
     }
 
 
-def level_due(level: dict, *, severity: Severity, detected_at: datetime) -> datetime | None:
+def level_due(level: dict[str, Any], *, severity: Severity, detected_at: datetime) -> datetime | None:
     """When a snapshotted level is paged: at once for severe enough incidents, else after its delay, else by hand."""
     if level["manual_only"]:
         return None
@@ -100,7 +101,7 @@ def escalation_acknowledged(*, incident: Incident, now: datetime) -> None:
     incident.escalation_steps.filter(kind=EscalationStep.Kind.SECONDARY, paged_at__isnull=True).update(cancelled_at=now)
 
 
-def _level(incident: Incident, number: int) -> dict | None:
+def _level(incident: Incident, number: int) -> dict[str, Any] | None:
     return next((lvl for lvl in incident.escalation_snapshot.get("levels", []) if lvl["level"] == number), None)
 
 

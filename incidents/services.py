@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -33,7 +34,7 @@ def incident_url(incident: Incident) -> str:
 
 
 def timeline_add(
-    *, incident: Incident, kind: str, message: str, actor: User | None, at: datetime, data: dict | None = None
+    *, incident: Incident, kind: str, message: str, actor: User | None, at: datetime, data: dict[str, Any] | None = None
 ) -> TimelineEvent:
     return TimelineEvent.objects.create(
         incident=incident, kind=kind, message=message, actor=actor, at=at, data=data or {}
@@ -70,7 +71,9 @@ def _save(incident: Incident) -> Incident:
     return incident
 
 
-def _notify(incident: Incident, *, event: EventKind, title: str, summary: str, actor: User | None, **extra) -> None:
+def _notify(
+    incident: Incident, *, event: EventKind, title: str, summary: str, actor: User | None, **extra: Any
+) -> None:
     notify(
         event=event,
         severity=NotificationSeverity(incident.severity.notification_severity),
@@ -359,7 +362,7 @@ def incident_add_note(*, incident: Incident, text: str, actor: User, now: dateti
 
 
 def incident_update_details(
-    *, incident: Incident, actor: User, version: int | None = None, now: datetime | None = None, **changes
+    *, incident: Incident, actor: User, version: int | None = None, now: datetime | None = None, **changes: Any
 ) -> Incident:
     """Title, impact summary, affected services, public or internal."""
     now = now or timezone.now()

@@ -1,7 +1,7 @@
 """Notify people: record what must be delivered in the caller's transaction, hand it to Celery after commit."""
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from django.db import transaction
@@ -93,8 +93,9 @@ def _subscriber_deliveries(notification: Notification, services: Sequence[Servic
         subscriptions = subscriptions.filter(services__isnull=True)
     # Event kinds are a short JSON list; filtering them here keeps the query portable across SQLite and PostgreSQL.
     wanted = [sub for sub in subscriptions if notification.event_kind in sub.event_kinds]
-    if wanted and channel is None:
-        logger.warning("No enabled email channel: %d subscribers of %s get nothing", len(wanted), notification)
+    if channel is None:
+        if wanted:
+            logger.warning("No enabled email channel: %d subscribers of %s get nothing", len(wanted), notification)
         return []
     return [
         _row(notification, channel, now, key=f"user:{sub.user_id}", user=sub.user)
@@ -141,9 +142,15 @@ def delivery_batches(deliveries: Sequence[Delivery]) -> list[list[int]]:
 def enqueue_on_commit(deliveries: Sequence[Delivery]) -> None:
     from portal.notifications.tasks import deliver_notifications
 
+    def send(ids: list[int]) -> Callable[[], None]:
+        def publish() -> None:
+            deliver_notifications.delay(ids)
+
+        return publish
+
     for batch in delivery_batches(deliveries):
         # robust: a broker outage must not fail the caller's request; the rows stay queued and the sweeper sends them.
-        transaction.on_commit(lambda ids=batch: deliver_notifications.delay(ids), robust=True)
+        transaction.on_commit(send(batch), robust=True)
 
 
 def delivery_retry(*, delivery: Delivery, actor: User, now: datetime | None = None) -> Delivery:
