@@ -120,9 +120,7 @@ def freeze_periods(*, start: datetime, end: datetime, environment: str | None = 
     return policy.freeze_periods(rules, start=start, end=end)
 
 
-def conflicts(
-    *, window: MaintenanceWindow, spans: Iterable[Span], exclude: Iterable[datetime] = ()
-) -> list[str]:
+def conflicts(*, window: MaintenanceWindow, spans: Iterable[Span]) -> list[str]:
     """Overlaps of the window's `spans` with freezes of its environment and with other windows on a shared service.
 
     Reported, not refused: a maintenance window inside a freeze may be exactly what was agreed.
@@ -132,17 +130,11 @@ def conflicts(
         return []
     start, end = spans[0].start, max(span.end for span in spans)
     service_ids = {service.pk for service in window.services.all()}
-    others = [
-        other
-        for other in window_list().filter(active=True, services__in=service_ids).exclude(pk=window.pk).distinct()
-    ] if service_ids else []  # fmt: skip
-    other_entries = calendar_entries(start=start, end=end, windows=others) if others else []
+    others = window_list().filter(active=True, services__in=service_ids).exclude(pk=window.pk).distinct()
+    other_entries = calendar_entries(start=start, end=end, windows=list(others)) if service_ids else []
     periods = freeze_periods(start=start, end=end, environment=window.environment)
-    skipped = set(exclude)
     warnings = []
     for span in spans:
-        if span.start in skipped:
-            continue
         label = f"{window.name} on {span.start:%Y-%m-%d %H:%M} UTC"
         warnings += [
             f"{label} overlaps the freeze {period.describe()}"
