@@ -169,8 +169,9 @@ def validate_freeze_rule(rule: FreezeRule) -> None:
         )
     get_zone(rule.zone)
     if rule.kind == FreezeRule.Kind.HOLIDAYS and holiday_country(rule) not in holidays.list_supported_countries():
-        raise ApplicationError(f"{holiday_country(rule)!r} is not a country the holidays library knows.",
-                               field="holiday_country")  # fmt: skip
+        raise ApplicationError(
+            f"{holiday_country(rule)!r} is not a country the holidays library knows.", field="holiday_country"
+        )
     if rule.kind == FreezeRule.Kind.QUARTER_END and not 1 <= rule.days_before <= 31:
         raise ApplicationError("The last 1 to 31 days of the quarter.", field="days_before")
     if rule.kind == FreezeRule.Kind.ONE_OFF:
@@ -210,9 +211,17 @@ def freeze_periods(rules: Iterable[FreezeRule], *, start: datetime, end: datetim
                 span = local_days(first_day=first, last_day=last, zone=rule.zone)
                 if span.start < end and span.end > start:
                     periods.append(
-                        FreezePeriod(rule_id=rule.pk, name=name, level=rule.level, zone=rule.zone,
-                                     environments=tuple(rule.environments), first_day=first, last_day=last, span=span)
-                    )  # fmt: skip
+                        FreezePeriod(
+                            rule_id=rule.pk,
+                            name=name,
+                            level=rule.level,
+                            zone=rule.zone,
+                            environments=tuple(rule.environments),
+                            first_day=first,
+                            last_day=last,
+                            span=span,
+                        )
+                    )
     return sorted(periods, key=lambda period: (period.span.start, _STRICTNESS[FreezeLevel(period.level)]))
 
 
@@ -263,10 +272,16 @@ def freeze_status(
     if change:
         exception = (
             FreezeException.objects.filter(
-                status=FreezeException.Status.APPROVED, environment=environment, change=change,
-                starts_at__lte=at, ends_at__gt=at,
-            ).select_related("decided_by").order_by("pk").first()
-        )  # fmt: skip
+                status=FreezeException.Status.APPROVED,
+                environment=environment,
+                change=change,
+                starts_at__lte=at,
+                ends_at__gt=at,
+            )
+            .select_related("decided_by")
+            .order_by("pk")
+            .first()
+        )
         if exception is not None:
             approver = exception.decided_by.get_username() if exception.decided_by else "someone"
             reasons.append(f"Exception #{exception.pk} for {change} approved by {approver}.")

@@ -170,8 +170,12 @@ def next_maintenance(*, now: datetime, days: int = 35) -> CalendarEntry | None:
 # Status page
 
 OPERATIONAL, MAINTENANCE, DEGRADED, PARTIAL, MAJOR = (
-    "operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage",
-)  # fmt: skip
+    "operational",
+    "under_maintenance",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+)
 STATUS_LABELS = {
     OPERATIONAL: "Operational",
     MAINTENANCE: "Under maintenance",
@@ -182,6 +186,7 @@ STATUS_LABELS = {
 _BADNESS = list(STATUS_LABELS)
 _BY_SEVERITY = {1: MAJOR, 2: PARTIAL}  # P3 and P4: degraded performance
 STATUS_PAGE_DAYS = 14
+STATUS_PAGE_UPDATES = 3  # latest public updates shown per incident
 OPEN_STATUSES = [s for s in Incident.Status.values if s not in {"resolved", "review", "closed"}]
 
 

@@ -92,9 +92,16 @@ def window_create(
         raise ApplicationError("The notice lead time cannot be negative.", field="notice_lead")
     policy.require_environment(environment)
     window = MaintenanceWindow(
-        name=name.strip(), kind=kind, description=description, expected_impact=expected_impact,
-        environment=environment, owner=owner, duration=duration, notice_lead=notice_lead, zone=zone,
-    )  # fmt: skip
+        name=name.strip(),
+        kind=kind,
+        description=description,
+        expected_impact=expected_impact,
+        environment=environment,
+        owner=owner,
+        duration=duration,
+        notice_lead=notice_lead,
+        zone=zone,
+    )
     if kind == MaintenanceWindow.Kind.RECURRING:
         if not rrule:
             raise ApplicationError("A recurring window needs an RRULE, e.g. FREQ=WEEKLY;BYDAY=TU.", field="rrule")
@@ -106,8 +113,9 @@ def window_create(
         if starts_at is None:
             raise ApplicationError("A one-off window needs starts_at.", field="starts_at")
         if _aware(starts_at, "starts_at") <= now:
-            raise ApplicationError("A one-off window starts in the future; use emergency maintenance now.",
-                                   field="starts_at")  # fmt: skip
+            raise ApplicationError(
+                "A one-off window starts in the future; use emergency maintenance now.", field="starts_at"
+            )
         window.starts_at = starts_at
         policy.get_zone(zone)
     with transaction.atomic():
@@ -149,10 +157,16 @@ def window_create_emergency(
         raise ApplicationError("The duration must be positive and at most 2 days.", field="duration")
     policy.require_environment(environment)
     window = MaintenanceWindow(
-        name=f"{name.strip()} ({now:%Y-%m-%d %H:%M} UTC)", kind=MaintenanceWindow.Kind.EMERGENCY,
-        description=description, expected_impact=expected_impact, environment=environment, owner=actor,
-        starts_at=now, duration=duration, notice_lead=timedelta(0),
-    )  # fmt: skip
+        name=f"{name.strip()} ({now:%Y-%m-%d %H:%M} UTC)",
+        kind=MaintenanceWindow.Kind.EMERGENCY,
+        description=description,
+        expected_impact=expected_impact,
+        environment=environment,
+        owner=actor,
+        starts_at=now,
+        duration=duration,
+        notice_lead=timedelta(0),
+    )
     with transaction.atomic():
         _save_new(window)
         window.services.set(services)
@@ -201,17 +215,26 @@ def _materialize(
     try:
         with transaction.atomic():
             occurrence = MaintenanceOccurrence.objects.create(
-                window=window, original_start=original_start, starts_at=original_start,
-                ends_at=original_start + _duration_at(window, original_start), owner=window.owner,
-                expected_impact=window.expected_impact, notice_due_at=original_start - window.notice_lead,
-            )  # fmt: skip
+                window=window,
+                original_start=original_start,
+                starts_at=original_start,
+                ends_at=original_start + _duration_at(window, original_start),
+                owner=window.owner,
+                expected_impact=window.expected_impact,
+                notice_due_at=original_start - window.notice_lead,
+            )
             ChecklistItem.objects.bulk_create(
                 ChecklistItem(occurrence=occurrence, phase=phase, position=position, text=text)
                 for phase, lines in policy.CHECKLISTS.items()
                 for position, text in enumerate(lines, start=1)
             )
-            _event(occurrence, kind=OccurrenceEvent.Kind.CREATED, actor=actor, at=now,
-                   message=f"Scheduled for {when(occurrence)}")  # fmt: skip
+            _event(
+                occurrence,
+                kind=OccurrenceEvent.Kind.CREATED,
+                actor=actor,
+                at=now,
+                message=f"Scheduled for {when(occurrence)}",
+            )
     except IntegrityError:  # materialized meanwhile (a concurrent sweep or request)
         return MaintenanceOccurrence.objects.get(window=window, original_start=original_start)
     return occurrence
@@ -237,8 +260,9 @@ def occurrence_materialize(
         return existing
     instant = {"start": original_start, "end": original_start + timedelta(microseconds=1)}
     if original_start not in [span.start for span in policy.generated_spans(window, **instant)]:
-        raise ApplicationError(f"{window.name} has no occurrence starting at {original_start.isoformat()}.",
-                               field="original_start")  # fmt: skip
+        raise ApplicationError(
+            f"{window.name} has no occurrence starting at {original_start.isoformat()}.", field="original_start"
+        )
     if original_start + window.duration <= now:
         raise ApplicationError("That occurrence is over.", field="original_start")
     with transaction.atomic():
@@ -272,8 +296,9 @@ def occurrence_transition(
             target = Status(to_status).label if to_status in Status.values else repr(to_status)
             raise ApplicationError(
                 f"{occurrence} cannot go from {occurrence.get_status_display()} to {target}. Allowed next: {names}.",
-                field="to_status", extra={"allowed": list(allowed)},
-            )  # fmt: skip
+                field="to_status",
+                extra={"allowed": list(allowed)},
+            )
         previous = occurrence.status
         invited = occurrence.notices.filter(kind__in=[Notice.SCHEDULED, Notice.RESCHEDULED]).exists()
         notice = None
@@ -283,8 +308,9 @@ def occurrence_transition(
             occurrence.started_at, notice = now, Notice.STARTED
         elif to_status == Status.EXTENDED:
             if ends_at is None or _aware(ends_at, "ends_at") <= max(occurrence.ends_at, now):
-                raise ApplicationError("Extending needs a new end after the current one and after now.",
-                                       field="ends_at")  # fmt: skip
+                raise ApplicationError(
+                    "Extending needs a new end after the current one and after now.", field="ends_at"
+                )
             occurrence.ends_at, notice = ends_at, Notice.RESCHEDULED
             occurrence.sequence += 1
         elif to_status == Status.COMPLETED:
@@ -297,8 +323,14 @@ def occurrence_transition(
         message = f"{Status(previous).label} → {Status(to_status).label}"
         if to_status == Status.EXTENDED:
             message += f" until {occurrence.ends_at:%Y-%m-%d %H:%M} UTC"
-        _event(occurrence, kind=OccurrenceEvent.Kind.TRANSITION, actor=actor, at=now,
-               message=message + (f": {note}" if note else ""), **{"from": previous, "to": to_status})  # fmt: skip
+        _event(
+            occurrence,
+            kind=OccurrenceEvent.Kind.TRANSITION,
+            actor=actor,
+            at=now,
+            message=message + (f": {note}" if note else ""),
+            **{"from": previous, "to": to_status},
+        )
         if notice is not None:
             _send_notice(occurrence, kind=notice, actor=actor, now=now, note=note)
     return occurrence
@@ -325,8 +357,9 @@ def occurrence_reschedule(
         if occurrence.status not in policy.RESCHEDULABLE:
             raise ApplicationError(
                 f"A {occurrence.get_status_display().lower()} occurrence cannot be rescheduled; only scheduled or "
-                "notified ones can.", field="starts_at",
-            )  # fmt: skip
+                "notified ones can.",
+                field="starts_at",
+            )
         if (starts_at, ends_at) == (occurrence.starts_at, occurrence.ends_at):
             raise ApplicationError("That is when it is already scheduled.", field="starts_at")
         before = when(occurrence)
@@ -334,9 +367,15 @@ def occurrence_reschedule(
         occurrence.notice_due_at = starts_at - occurrence.window.notice_lead
         occurrence.sequence += 1
         occurrence.save()
-        _event(occurrence, kind=OccurrenceEvent.Kind.RESCHEDULED, actor=actor, at=now,
-               message=f"{before} → {when(occurrence)}" + (f": {reason}" if reason else ""),
-               starts_at=starts_at.isoformat(), ends_at=ends_at.isoformat())  # fmt: skip
+        _event(
+            occurrence,
+            kind=OccurrenceEvent.Kind.RESCHEDULED,
+            actor=actor,
+            at=now,
+            message=f"{before} → {when(occurrence)}" + (f": {reason}" if reason else ""),
+            starts_at=starts_at.isoformat(),
+            ends_at=ends_at.isoformat(),
+        )
         if occurrence.status == Status.NOTIFIED:
             _send_notice(occurrence, kind=Notice.RESCHEDULED, actor=actor, now=now, note=reason)
     return occurrence
@@ -385,9 +424,15 @@ def _send_notice(
     )
     notice.notification = notification
     notice.save(update_fields=["notification"])
-    _event(occurrence, kind=OccurrenceEvent.Kind.NOTICE, actor=actor, at=now,
-           message=f"{Notice(kind).label} notice sent (sequence {occurrence.sequence})",
-           notice=notice.pk, notification=notification.pk)  # fmt: skip
+    _event(
+        occurrence,
+        kind=OccurrenceEvent.Kind.NOTICE,
+        actor=actor,
+        at=now,
+        message=f"{Notice(kind).label} notice sent (sequence {occurrence.sequence})",
+        notice=notice.pk,
+        notification=notification.pk,
+    )
     return notice
 
 
@@ -404,8 +449,11 @@ def maintenance_sweep(*, now: datetime | None = None) -> int:
             spans = policy.generated_spans(window, start=now, end=horizon)
         except ScheduleError:
             continue  # an Admin's broken rule must not stop the other windows' notices
-        known = set(window.occurrences.filter(original_start__in=[s.start for s in spans]).values_list(
-            "original_start", flat=True))  # fmt: skip
+        known = set(
+            window.occurrences.filter(original_start__in=[s.start for s in spans]).values_list(
+                "original_start", flat=True
+            )
+        )
         for span in spans:
             if span.start not in known and span.start > now:
                 with transaction.atomic():
@@ -425,8 +473,9 @@ def _send_due_notice(occurrence_id: int, *, now: datetime) -> bool:
         )
         if occurrence is None:  # taken by a concurrent sweep, or no longer due
             return False
-        occurrence_transition(occurrence=occurrence, to_status=Status.NOTIFIED, actor=None, now=now,
-                              note="notice sent at the lead time")  # fmt: skip
+        occurrence_transition(
+            occurrence=occurrence, to_status=Status.NOTIFIED, actor=None, now=now, note="notice sent at the lead time"
+        )
     return True
 
 
@@ -435,14 +484,22 @@ def checklist_item_tick(*, item: ChecklistItem, done: bool, actor: User, now: da
     with transaction.atomic():
         item = ChecklistItem.objects.select_for_update().select_related("occurrence").get(pk=item.pk)
         if not item.occurrence.is_open:
-            raise ApplicationError(f"The occurrence is {item.occurrence.get_status_display().lower()}; its "
-                                   "checklist is closed.", field="done")  # fmt: skip
+            raise ApplicationError(
+                f"The occurrence is {item.occurrence.get_status_display().lower()}; its checklist is closed.",
+                field="done",
+            )
         if done == (item.done_at is not None):
             return item
         item.done_at, item.done_by = (now, actor) if done else (None, None)
         item.save(update_fields=["done_at", "done_by"])
-        _event(item.occurrence, kind=OccurrenceEvent.Kind.CHECKLIST, actor=actor, at=now,
-               message=f"{'Done' if done else 'Not done'}: {item.text}", item=item.pk)  # fmt: skip
+        _event(
+            item.occurrence,
+            kind=OccurrenceEvent.Kind.CHECKLIST,
+            actor=actor,
+            at=now,
+            message=f"{'Done' if done else 'Not done'}: {item.text}",
+            item=item.pk,
+        )
     return item
 
 
@@ -495,9 +552,13 @@ def freeze_exception_request(
     if ends_at <= now:
         raise ApplicationError("The exception would be over already.", field="ends_at")
     return FreezeException.objects.create(
-        change=change.strip(), reason=reason.strip(), environment=environment, starts_at=starts_at, ends_at=ends_at,
+        change=change.strip(),
+        reason=reason.strip(),
+        environment=environment,
+        starts_at=starts_at,
+        ends_at=ends_at,
         requested_by=actor,
-    )  # fmt: skip
+    )
 
 
 def freeze_exception_decide(

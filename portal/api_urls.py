@@ -15,4 +15,5 @@ urlpatterns = [
     path("audit/", AuditEntryListApi.as_view(), name="audit-list"),
     path("notifications/", include("portal.notifications.api.urls")),
     path("", include("incidents.api.urls")),
+    path("", include("maintenance.api.urls")),
 ]

@@ -53,10 +53,15 @@ def one_off(api, admin):
     def make(start: datetime = T0 + timedelta(days=3), hours: int = 2, **fields) -> MaintenanceWindow:
         fields.setdefault("name", "Load balancer swap")
         return window_create(
-            kind="one_off", actor=admin, starts_at=start, duration=timedelta(hours=hours),
-            notice_lead=fields.pop("notice_lead", timedelta(hours=24)), services=fields.pop("services", [api]),
-            now=fields.pop("now", T0), **fields,
-        )  # fmt: skip
+            kind="one_off",
+            actor=admin,
+            starts_at=start,
+            duration=timedelta(hours=hours),
+            notice_lead=fields.pop("notice_lead", timedelta(hours=24)),
+            services=fields.pop("services", [api]),
+            now=fields.pop("now", T0),
+            **fields,
+        )
 
     return make
 

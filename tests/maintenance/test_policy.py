@@ -63,9 +63,15 @@ class TestFreezeCalendar:
 
     def test_freeze_days_are_local_dates_in_the_rule_zone(self, db, admin):
         rule = freeze_rule_create(
-            actor=admin, name="Launch", kind="one_off", level="blocked", environments=["production"],
-            zone="America/New_York", first_day=date(2026, 12, 10), last_day=date(2026, 12, 11),
-        )  # fmt: skip
+            actor=admin,
+            name="Launch",
+            kind="one_off",
+            level="blocked",
+            environments=["production"],
+            zone="America/New_York",
+            first_day=date(2026, 12, 10),
+            last_day=date(2026, 12, 11),
+        )
         [period] = policy.freeze_periods([rule], start=utc(2026, 12, 1), end=utc(2026, 12, 31))
         assert period.span.start == utc(2026, 12, 10, 5)  # midnight EST
         assert period.span.end == utc(2026, 12, 12, 5)
@@ -111,8 +117,15 @@ class TestFreezeStatus:
     def test_staging_and_development_are_not_frozen_unless_a_rule_says_so(self, db, admin, environment):
         at = utc(2026, 11, 27, 10)
         assert policy.freeze_status(environment, at).allowed
-        freeze_rule_create(actor=admin, name="Staging too", kind="black_friday", level="blocked",
-                           environments=[environment], days_before=3, days_after=1)  # fmt: skip
+        freeze_rule_create(
+            actor=admin,
+            name="Staging too",
+            kind="black_friday",
+            level="blocked",
+            environments=[environment],
+            days_before=3,
+            days_after=1,
+        )
         assert not policy.freeze_status(environment, at).allowed
 
     def test_end_of_quarter_is_reduced(self, db):
@@ -133,9 +146,15 @@ class TestFreezeStatus:
 
     def test_an_approved_exception_opens_the_gate_for_its_change_and_window_only(self, db, admin, commander):
         exception = FreezeException.objects.create(
-            change="deploy-42", reason="Payment fix", environment="production", starts_at=utc(2026, 11, 27, 9),
-            ends_at=utc(2026, 11, 27, 11), requested_by=admin, decided_by=commander, status="approved",
-        )  # fmt: skip
+            change="deploy-42",
+            reason="Payment fix",
+            environment="production",
+            starts_at=utc(2026, 11, 27, 9),
+            ends_at=utc(2026, 11, 27, 11),
+            requested_by=admin,
+            decided_by=commander,
+            status="approved",
+        )
         allowed = policy.freeze_status("production", utc(2026, 11, 27, 10), change="deploy-42")
         assert (allowed.allowed, allowed.level, allowed.exception_id) == (True, "blocked", exception.pk)
         assert "approved by cora" in allowed.reasons[-1]
