@@ -167,6 +167,12 @@ def next_maintenance(*, now: datetime, days: int = 35) -> CalendarEntry | None:
     return entries[0] if entries else None
 
 
+def next_freeze(*, now: datetime, environment: str) -> policy.FreezePeriod | None:
+    """The first freeze of `environment` starting after `now`, within a year."""
+    coming = freeze_periods(start=now, end=now + timedelta(days=366), environment=environment)
+    return next((period for period in coming if period.span.start > now), None)
+
+
 # Status page
 
 OPERATIONAL, MAINTENANCE, DEGRADED, PARTIAL, MAJOR = (

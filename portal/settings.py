@@ -250,6 +250,13 @@ SPECTACULAR_SETTINGS = {
         "ReviewStatusEnum": "incidents.models.PostIncidentReview.Status",
         "NotificationSeverityEnum": "portal.notifications.models.Severity",
         "DeliveryStatusEnum": "portal.notifications.models.Delivery.Status",
+        "EnvironmentEnum": "maintenance.models.Environment",
+        "FreezeLevelEnum": "maintenance.models.FreezeLevel",
+        "MaintenanceWindowKindEnum": "maintenance.models.MaintenanceWindow.Kind",
+        "OccurrenceStatusEnum": "maintenance.models.MaintenanceOccurrence.Status",
+        "FreezeRuleKindEnum": "maintenance.models.FreezeRule.Kind",
+        "FreezeExceptionStatusEnum": "maintenance.models.FreezeException.Status",
+        "ChecklistPhaseEnum": "maintenance.models.ChecklistItem.Phase",
     },
 }
 

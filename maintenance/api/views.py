@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import authentication, exceptions, generics, serializers, status, viewsets
@@ -87,7 +88,7 @@ class WindowListApi(generics.ListAPIView):
 
     class WindowListInput(serializers.Serializer):
         name = serializers.CharField(max_length=120)
-        kind = serializers.ChoiceField(choices=[MaintenanceWindow.Kind.RECURRING, MaintenanceWindow.Kind.ONE_OFF])
+        kind = serializers.ChoiceField(choices=MaintenanceWindow.Kind.choices, help_text="recurring or one_off")
         description = serializers.CharField(required=False, allow_blank=True, default="")
         expected_impact = serializers.CharField(required=False, allow_blank=True, default="")
         environment = serializers.ChoiceField(choices=Environment.choices, default=Environment.PRODUCTION)
@@ -320,11 +321,22 @@ class FeedKeyAuthentication(authentication.BaseAuthentication):
         return user, None
 
 
+class FeedKeyScheme(OpenApiAuthenticationExtension):
+    """Describes `FeedKeyAuthentication` in the OpenAPI schema."""
+
+    target_class = FeedKeyAuthentication
+    name = "feedKey"
+
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
+        return {"type": "apiKey", "in": "query", "name": "key"}
+
+
 class CalendarFeedApi(APIView):
     """iCalendar feed of maintenance in the next 90 days and freezes this year and next. Calendar apps subscribe
     with the personal URL shown on the calendar page (`?key=`); scripts may use a token or a session."""
 
-    authentication_classes = [FeedKeyAuthentication, ApiTokenAuthentication, authentication.SessionAuthentication]
+    # Token first: its WWW-Authenticate header makes an anonymous request a 401, as everywhere in the API.
+    authentication_classes = [ApiTokenAuthentication, FeedKeyAuthentication, authentication.SessionAuthentication]
 
     @extend_schema(
         parameters=[OpenApiParameter("key", str, description="Personal feed key from the calendar page.")],

@@ -5,7 +5,8 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-PUBLIC = {"health", "login"}
+# The status page (HTML and JSON) is for customers: public by design, and it shows only public incidents.
+PUBLIC = {"health", "login", "status-page", "api:status"}
 
 
 def all_routes(resolver: URLResolver | None = None, prefix: str = "", namespace: str = "") -> list[tuple[str, str]]:
@@ -43,7 +44,7 @@ def test_anonymous_requests_are_refused(client, db, name, path):
             assert response["Location"].startswith("/login/")
 
 
-@pytest.mark.parametrize("path", ["/api/health", "/login/"])
+@pytest.mark.parametrize("path", ["/api/health", "/login/", "/status/", "/api/v1/status/"])
 def test_public_routes_answer_anonymous_requests(client, db, path):
     assert client.get(path).status_code == 200
 

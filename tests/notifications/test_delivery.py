@@ -26,10 +26,14 @@ def bodies(receiver, path: str) -> list[dict]:
 def test_email_arrives_with_subject_both_bodies_and_headers(live_channels, smtp, make_user, api_service):
     people = [make_user(Role.RESPONDER, email=f"oncall{i}@example.com") for i in range(2)]
     notification = notify(
-        event=EventKind.INCIDENT_OPENED, severity=Severity.WARNING, title="Checkout errors at 4%",
-        summary="5xx rate above the SLO since 10:02.", url="https://ops.example.com/incidents/7/",
-        services=[api_service], recipients=people,
-    )  # fmt: skip
+        event=EventKind.INCIDENT_OPENED,
+        severity=Severity.WARNING,
+        title="Checkout errors at 4%",
+        summary="5xx rate above the SLO since 10:02.",
+        url="https://ops.example.com/incidents/7/",
+        services=[api_service],
+        recipients=people,
+    )
 
     send_all(notification)
 
@@ -64,9 +68,13 @@ def test_a_user_without_email_is_a_failed_row_with_the_reason(live_channels, smt
 def test_chat_message_carries_severity_title_link_and_mentions(live_channels, receiver, make_user, api_service):
     person = make_user(Role.RESPONDER, chat_handle="@rami")
     notification = notify(
-        event=EventKind.INCIDENT_OPENED, severity=Severity.INFO, title="Cache hit ratio low",
-        url="https://ops.example.com/incidents/8/", services=[api_service], recipients=[person],
-    )  # fmt: skip
+        event=EventKind.INCIDENT_OPENED,
+        severity=Severity.INFO,
+        title="Cache hit ratio low",
+        url="https://ops.example.com/incidents/8/",
+        services=[api_service],
+        recipients=[person],
+    )
 
     send_all(notification)
 
@@ -80,13 +88,20 @@ def test_chat_message_carries_severity_title_link_and_mentions(live_channels, re
 
 def test_pagerduty_events_v2_trigger_then_resolve_share_the_dedup_key(live_channels, receiver, api_service):
     notify(
-        event=EventKind.INCIDENT_OPENED, severity=Severity.CRITICAL, title="API down", source="incident:42",
-        services=[api_service], url="https://ops.example.com/incidents/42/",
-    )  # fmt: skip
+        event=EventKind.INCIDENT_OPENED,
+        severity=Severity.CRITICAL,
+        title="API down",
+        source="incident:42",
+        services=[api_service],
+        url="https://ops.example.com/incidents/42/",
+    )
     resolve = notify(
-        event=EventKind.INCIDENT_RESOLVED, severity=Severity.CRITICAL, title="API down", source="incident:42",
+        event=EventKind.INCIDENT_RESOLVED,
+        severity=Severity.CRITICAL,
+        title="API down",
+        source="incident:42",
         pager_action=PagerAction.RESOLVE,
-    )  # fmt: skip
+    )
 
     deliver(list(Delivery.objects.values_list("pk", flat=True)))
 
@@ -216,3 +231,28 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap(settings):
         step = min(30 * 2 ** (attempt - 1), settings.NOTIFICATION_RETRY_MAX_SECONDS)
         assert step / 2 <= delay <= step
     assert len({round(d, 3) for d in delays[-3:]}) == 3  # capped, yet not in lockstep
+
+
+def test_a_calendar_goes_with_the_email_as_an_invitation(live_channels, smtp, make_user):
+    person = make_user(Role.RESPONDER, email="cal@example.com")
+    calendar = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//\r\nMETHOD:CANCEL\r\nEND:VCALENDAR\r\n"
+    with_invite = notify(
+        event=EventKind.MAINTENANCE_CANCELLED,
+        severity=Severity.WARNING,
+        title="Off",
+        recipients=[person],
+        calendar=calendar,
+    )
+    plain = notify(event=EventKind.TEST, severity=Severity.WARNING, title="No invite", recipients=[person])
+
+    send_all(with_invite)
+    send_all(plain)
+
+    invited, uninvited = smtp.messages
+    [part] = [p for p in invited.walk() if p.get_content_type() == "text/calendar"]
+    assert part.get_param("method") == "CANCEL"
+    assert part.get_content() == calendar
+    assert [a.get_filename() for a in invited.iter_attachments()] == ["invite.ics"]
+    assert invited.get_body(("plain",)) is not None
+    assert invited.get_body(("html",)) is not None
+    assert not [p for p in uninvited.walk() if p.get_content_type() == "text/calendar"]
