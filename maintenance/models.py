@@ -126,7 +126,7 @@ class ChecklistItem(models.Model):
 
     occurrence = models.ForeignKey(MaintenanceOccurrence, on_delete=models.CASCADE, related_name="checklist")
     phase = models.CharField(max_length=6, choices=Phase.choices)
-    position = models.PositiveSmallIntegerField()
+    position = models.PositiveSmallIntegerField(help_text="Order within the occurrence: pre, then during, then post.")
     text = models.CharField(max_length=200)
     done_at = models.DateTimeField(null=True, blank=True)
     done_by = models.ForeignKey(
@@ -134,8 +134,8 @@ class ChecklistItem(models.Model):
     )
 
     class Meta:
-        ordering = ["occurrence", "phase", "position"]
-        constraints = [models.UniqueConstraint(fields=["occurrence", "phase", "position"], name="uniq_checklist_line")]
+        ordering = ["occurrence", "position"]
+        constraints = [models.UniqueConstraint(fields=["occurrence", "position"], name="uniq_checklist_line")]
 
     def __str__(self) -> str:
         return f"[{'x' if self.done_at else ' '}] {self.text}"

@@ -153,6 +153,9 @@ def conflicts(*, window: MaintenanceWindow, spans: Iterable[Span]) -> list[str]:
 
 def window_conflicts(*, window: MaintenanceWindow, now: datetime) -> list[str]:
     """Overlaps of the window's coming occurrences (the next three months of a recurring one)."""
+    if window.kind != MaintenanceWindow.Kind.RECURRING:
+        rows = window.occurrences.exclude(status=Status.CANCELLED)
+        return conflicts(window=window, spans=[Span(start=row.starts_at, end=row.ends_at) for row in rows])
     entries = calendar_entries(start=now, end=now + policy.CONFLICT_HORIZON, windows=[window])
     return conflicts(window=window, spans=[entry.span for entry in entries])
 

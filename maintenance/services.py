@@ -223,10 +223,10 @@ def _materialize(
                 expected_impact=window.expected_impact,
                 notice_due_at=original_start - window.notice_lead,
             )
+            lines = [(phase, text) for phase, texts in policy.CHECKLISTS.items() for text in texts]
             ChecklistItem.objects.bulk_create(
                 ChecklistItem(occurrence=occurrence, phase=phase, position=position, text=text)
-                for phase, lines in policy.CHECKLISTS.items()
-                for position, text in enumerate(lines, start=1)
+                for position, (phase, text) in enumerate(lines, start=1)
             )
             _event(
                 occurrence,
