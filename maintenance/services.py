@@ -270,7 +270,11 @@ def occurrence_materialize(
 
 
 def _lock(occurrence: MaintenanceOccurrence) -> MaintenanceOccurrence:
-    return MaintenanceOccurrence.objects.select_for_update().select_related("window", "owner").get(pk=occurrence.pk)
+    return (
+        MaintenanceOccurrence.objects.select_for_update(of=("self",))
+        .select_related("window", "owner")
+        .get(pk=occurrence.pk)
+    )
 
 
 def occurrence_transition(
@@ -482,7 +486,7 @@ def _send_due_notice(occurrence_id: int, *, now: datetime) -> bool:
 def checklist_item_tick(*, item: ChecklistItem, done: bool, actor: User, now: datetime | None = None) -> ChecklistItem:
     now = now or timezone.now()
     with transaction.atomic():
-        item = ChecklistItem.objects.select_for_update().select_related("occurrence").get(pk=item.pk)
+        item = ChecklistItem.objects.select_for_update(of=("self",)).select_related("occurrence").get(pk=item.pk)
         if not item.occurrence.is_open:
             raise ApplicationError(
                 f"The occurrence is {item.occurrence.get_status_display().lower()}; its checklist is closed.",
