@@ -26,14 +26,10 @@ def bodies(receiver, path: str) -> list[dict]:
 def test_email_arrives_with_subject_both_bodies_and_headers(live_channels, smtp, make_user, api_service):
     people = [make_user(Role.RESPONDER, email=f"oncall{i}@example.com") for i in range(2)]
     notification = notify(
-        event=EventKind.INCIDENT_OPENED,
-        severity=Severity.WARNING,
-        title="Checkout errors at 4%",
-        summary="5xx rate above the SLO since 10:02.",
-        url="https://ops.example.com/incidents/7/",
-        services=[api_service],
-        recipients=people,
-    )
+        event=EventKind.INCIDENT_OPENED, severity=Severity.WARNING, title="Checkout errors at 4%",
+        summary="5xx rate above the SLO since 10:02.", url="https://ops.example.com/incidents/7/",
+        services=[api_service], recipients=people,
+    )  # fmt: skip
 
     send_all(notification)
 
@@ -68,13 +64,9 @@ def test_a_user_without_email_is_a_failed_row_with_the_reason(live_channels, smt
 def test_chat_message_carries_severity_title_link_and_mentions(live_channels, receiver, make_user, api_service):
     person = make_user(Role.RESPONDER, chat_handle="@rami")
     notification = notify(
-        event=EventKind.INCIDENT_OPENED,
-        severity=Severity.INFO,
-        title="Cache hit ratio low",
-        url="https://ops.example.com/incidents/8/",
-        services=[api_service],
-        recipients=[person],
-    )
+        event=EventKind.INCIDENT_OPENED, severity=Severity.INFO, title="Cache hit ratio low",
+        url="https://ops.example.com/incidents/8/", services=[api_service], recipients=[person],
+    )  # fmt: skip
 
     send_all(notification)
 
@@ -88,20 +80,13 @@ def test_chat_message_carries_severity_title_link_and_mentions(live_channels, re
 
 def test_pagerduty_events_v2_trigger_then_resolve_share_the_dedup_key(live_channels, receiver, api_service):
     notify(
-        event=EventKind.INCIDENT_OPENED,
-        severity=Severity.CRITICAL,
-        title="API down",
-        source="incident:42",
-        services=[api_service],
-        url="https://ops.example.com/incidents/42/",
-    )
+        event=EventKind.INCIDENT_OPENED, severity=Severity.CRITICAL, title="API down", source="incident:42",
+        services=[api_service], url="https://ops.example.com/incidents/42/",
+    )  # fmt: skip
     resolve = notify(
-        event=EventKind.INCIDENT_RESOLVED,
-        severity=Severity.CRITICAL,
-        title="API down",
-        source="incident:42",
+        event=EventKind.INCIDENT_RESOLVED, severity=Severity.CRITICAL, title="API down", source="incident:42",
         pager_action=PagerAction.RESOLVE,
-    )
+    )  # fmt: skip
 
     deliver(list(Delivery.objects.values_list("pk", flat=True)))
 
