@@ -4,3 +4,21 @@ from django.apps import AppConfig
 class MaintenanceConfig(AppConfig):
     name = "maintenance"
     verbose_name = "Maintenance and freezes"
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from maintenance.models import (
+            ChecklistItem,
+            FreezeException,
+            FreezeRule,
+            MaintenanceOccurrence,
+            MaintenanceWindow,
+        )
+
+        auditlog.register(MaintenanceWindow, m2m_fields={"services"})
+        # The history says what happened in words; the audit log keeps every field change with its actor.
+        auditlog.register(MaintenanceOccurrence)
+        auditlog.register(ChecklistItem)
+        auditlog.register(FreezeRule)
+        auditlog.register(FreezeException)

@@ -21,3 +21,9 @@ class ConflictError(ApplicationError):
     """The state changed under the caller (a stale version, a transition already taken)."""
 
     status_code = 409
+
+
+class ForbiddenError(ApplicationError):
+    """The rules refuse this actor, whatever their role (e.g. approving their own request)."""
+
+    status_code = 403

@@ -200,10 +200,16 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-deliveries": {"task": "portal.notifications.tasks.sweep_deliveries", "schedule": 60.0},
     "sweep-incident-timers": {"task": "incidents.tasks.sweep_incident_timers", "schedule": 60.0},
     "sweep-escalations": {"task": "incidents.tasks.sweep_escalations", "schedule": 30.0},
+    "sweep-maintenance": {"task": "maintenance.tasks.sweep_maintenance", "schedule": 60.0},
 }
 # Business hours (seeds: 09:00-18:00) and holidays, for response targets such as P4's "next business day".
 BUSINESS_HOURS_TIMEZONE = os.environ.get("BUSINESS_HOURS_TIMEZONE", "UTC")
 HOLIDAY_COUNTRY = os.environ.get("HOLIDAY_COUNTRY", "US")
+# Which Sunday of the month the seeds' monthly windows (major upgrades, database maintenance) fall on: 1-4, or -1
+# for the last. Read when the windows are seeded; afterwards each window's RRULE is data an Admin may edit.
+MAINTENANCE_MONTHLY_SUNDAY = int(os.environ.get("MAINTENANCE_MONTHLY_SUNDAY", "1"))
+if MAINTENANCE_MONTHLY_SUNDAY not in {1, 2, 3, 4, -1}:
+    raise ImproperlyConfigured(f"MAINTENANCE_MONTHLY_SUNDAY must be 1, 2, 3, 4 or -1, got {MAINTENANCE_MONTHLY_SUNDAY}")
 
 # Notifications: retries with exponential backoff and jitter; the sweeper re-sends what the broker lost.
 NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "6"))
@@ -248,6 +254,13 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "portal.notifications.models.Delivery.Status",
         "AlertStatusEnum": "incidents.models.Alert.Status",
         "IntegrationKindEnum": "incidents.models.Integration.Kind",
+        "EnvironmentEnum": "maintenance.models.Environment",
+        "FreezeLevelEnum": "maintenance.models.FreezeLevel",
+        "MaintenanceWindowKindEnum": "maintenance.models.MaintenanceWindow.Kind",
+        "OccurrenceStatusEnum": "maintenance.models.MaintenanceOccurrence.Status",
+        "FreezeRuleKindEnum": "maintenance.models.FreezeRule.Kind",
+        "FreezeExceptionStatusEnum": "maintenance.models.FreezeException.Status",
+        "ChecklistPhaseEnum": "maintenance.models.ChecklistItem.Phase",
     },
 }
 

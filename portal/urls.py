@@ -4,6 +4,8 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from maintenance import views as maintenance_views
+from maintenance.urls import freeze_urlpatterns
 from portal.accounts import views as account_views
 from portal.core import views as core_views
 from portal.core.api.views import HealthApi, HealthDetailedApi
@@ -16,6 +18,9 @@ urlpatterns = [
     path("tokens/", account_views.token_list, name="token-list"),
     path("tokens/<int:pk>/revoke/", account_views.token_revoke, name="token-revoke"),
     path("incidents/", include("incidents.urls")),
+    path("maintenance/", include("maintenance.urls")),
+    path("freezes/", include(freeze_urlpatterns)),
+    path("status/", maintenance_views.status_page, name="status-page"),
     path("notifications/", notification_views.delivery_list, name="delivery-list"),
     path("notifications/<int:pk>/retry/", notification_views.delivery_retry_view, name="delivery-retry"),
     path("profile/", account_views.profile, name="profile"),

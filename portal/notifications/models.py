@@ -17,6 +17,8 @@ class EventKind(models.TextChoices):
     INCIDENT_RESOLVED = "incident.resolved", "Incident resolved"
     INCIDENT_ESCALATED = "incident.escalated", "Incident escalated"
     MAINTENANCE_SCHEDULED = "maintenance.scheduled", "Maintenance scheduled"
+    MAINTENANCE_RESCHEDULED = "maintenance.rescheduled", "Maintenance rescheduled"
+    MAINTENANCE_CANCELLED = "maintenance.cancelled", "Maintenance cancelled"
     MAINTENANCE_STARTED = "maintenance.started", "Maintenance started"
     MAINTENANCE_COMPLETED = "maintenance.completed", "Maintenance completed"
     REMINDER = "reminder", "Reminder"
@@ -135,6 +137,9 @@ class Notification(models.Model):
     source = models.CharField(max_length=100, blank=True, help_text="What it is about, e.g. incident:42.")
     dedup_key = models.CharField(max_length=255, blank=True, help_text="Pager: ties trigger, ack and resolve.")
     pager_action = models.CharField(max_length=12, choices=PagerAction.choices, default=PagerAction.TRIGGER)
+    calendar = models.TextField(
+        blank=True, help_text="An iCalendar object with a METHOD (REQUEST, CANCEL): emails carry it as an invitation."
+    )
     services = models.ManyToManyField("incidents.Service", blank=True, related_name="+")
     recipients = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     created_by = models.ForeignKey(

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
+from icalendar import Calendar
 
 from portal.notifications.models import Channel, Delivery, Notification, PagerAction, Severity
 
@@ -145,6 +146,12 @@ def email_message(row: Delivery, address: str) -> EmailMultiAlternatives:
         },
     )
     message.attach_alternative(render_to_string("notifications/email/notification.html", context), "text/html")
+    if notification.calendar:
+        # Calendar clients read an alternative part with the METHOD parameter (as Google and Outlook send it);
+        # mail clients that ignore it still offer the attached invite.ics.
+        method = str(Calendar.from_ical(notification.calendar).get("METHOD", "PUBLISH")).upper()
+        message.attach_alternative(notification.calendar, f"text/calendar; method={method}")
+        message.attach("invite.ics", notification.calendar, "application/ics")
     return message
 
 

@@ -37,6 +37,7 @@ def notify(
     source: str = "",
     dedup_key: str = "",
     pager_action: PagerAction = PagerAction.TRIGGER,
+    calendar: str = "",
     created_by: User | None = None,
     now: datetime | None = None,
 ) -> Notification:
@@ -44,7 +45,8 @@ def notify(
 
     Channels come from the routing rules for `severity`: email and SMS go to each of `recipients`, chat to the
     channel, the pager to its service. Stakeholders subscribed to `event` on any of `services` get email too.
-    Deliveries are enqueued when the caller's transaction commits; a rollback sends nothing.
+    Deliveries are enqueued when the caller's transaction commits; a rollback sends nothing. `calendar` (an
+    iCalendar object with a METHOD) goes with every email as an invitation.
     """
     now = now or timezone.now()
     services = list(services)
@@ -59,6 +61,7 @@ def notify(
             source=source,
             dedup_key=dedup_key or source,
             pager_action=pager_action,
+            calendar=calendar,
             created_by=created_by,
         )
         notification.services.set(services)

@@ -125,3 +125,45 @@ def test_commander_runs_an_incident_without_reloading_the_page(cora, page):
     page.get_by_role("button", name="Resolved").click()
     expect(page.locator("#incident-status")).to_have_text("Resolved")
     assert page.evaluate("window.__sameDocument") is True
+
+
+@pytest.fixture
+def planned(site, make_user):
+    """A responder and a one-off window three days ahead, with its checklists."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from maintenance.services import window_create
+
+    admin = make_user(Role.ADMIN, username="ops-admin")
+    make_user(Role.RESPONDER, username="rami")
+    window = window_create(
+        name="LB swap",
+        kind="one_off",
+        actor=admin,
+        starts_at=timezone.now() + timedelta(days=3),
+        duration=timedelta(hours=2),
+        notice_lead=timedelta(hours=24),
+    )
+    return window.occurrences.get()
+
+
+def test_calendar_shows_a_freeze_and_a_checklist_ticks_without_reloading(planned, page):
+    sign_in(page, "rami")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Maintenance").click()
+    page.goto("/maintenance/?month=2026-11")
+    black_friday = page.locator('td[data-day="2026-11-27"]')
+    expect(black_friday).to_contain_text("Black Friday / Cyber Monday 2026")
+    expect(page.locator('td[data-day="2026-11-24"]')).to_contain_text("Standard updates")
+
+    page.goto(f"/maintenance/occurrences/{planned.pk}/")
+    page.evaluate("window.__sameDocument = true")
+    item = page.get_by_label("Verify backup completed")
+    expect(item).not_to_be_checked()
+    item.check()
+    line = page.locator("li", has_text="Verify backup completed")
+    expect(line).to_contain_text("— rami,")
+    expect(line).to_have_class("done")
+    expect(page.get_by_label("Verify backup completed")).to_be_checked()
+    assert page.evaluate("window.__sameDocument") is True

@@ -11,6 +11,9 @@ PUBLIC = {
     # Alertmanager's webhook authenticates with an integration's bearer token, never a user: it answers 401 without
     # one (tests/incidents/test_alert_intake.py), which this walk's anonymous GET cannot tell from a user check.
     "api:alertmanager-webhook",
+    # The status page (HTML and JSON) is for customers: public by design, and it shows only public incidents.
+    "status-page",
+    "api:status",
 }
 
 
@@ -49,7 +52,7 @@ def test_anonymous_requests_are_refused(client, db, name, path):
             assert response["Location"].startswith("/login/")
 
 
-@pytest.mark.parametrize("path", ["/api/health", "/login/"])
+@pytest.mark.parametrize("path", ["/api/health", "/login/", "/status/", "/api/v1/status/"])
 def test_public_routes_answer_anonymous_requests(client, db, path):
     assert client.get(path).status_code == 200
 

@@ -216,3 +216,28 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap(settings):
         step = min(30 * 2 ** (attempt - 1), settings.NOTIFICATION_RETRY_MAX_SECONDS)
         assert step / 2 <= delay <= step
     assert len({round(d, 3) for d in delays[-3:]}) == 3  # capped, yet not in lockstep
+
+
+def test_a_calendar_goes_with_the_email_as_an_invitation(live_channels, smtp, make_user):
+    person = make_user(Role.RESPONDER, email="cal@example.com")
+    calendar = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//\r\nMETHOD:CANCEL\r\nEND:VCALENDAR\r\n"
+    with_invite = notify(
+        event=EventKind.MAINTENANCE_CANCELLED,
+        severity=Severity.WARNING,
+        title="Off",
+        recipients=[person],
+        calendar=calendar,
+    )
+    plain = notify(event=EventKind.TEST, severity=Severity.WARNING, title="No invite", recipients=[person])
+
+    send_all(with_invite)
+    send_all(plain)
+
+    invited, uninvited = smtp.messages
+    [part] = [p for p in invited.walk() if p.get_content_type() == "text/calendar"]
+    assert part.get_param("method") == "CANCEL"
+    assert part.get_content() == calendar
+    assert [a.get_filename() for a in invited.iter_attachments()] == ["invite.ics"]
+    assert invited.get_body(("plain",)) is not None
+    assert invited.get_body(("html",)) is not None
+    assert not [p for p in uninvited.walk() if p.get_content_type() == "text/calendar"]

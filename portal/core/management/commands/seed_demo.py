@@ -27,6 +27,13 @@ DEMO_SERVICES = [
     ("File Storage (S3)", "storage", "Platform", Service.Tier.STANDARD, "Uploads and assets"),
 ]
 
+# Which services each seeded maintenance window touches.
+DEMO_WINDOW_SERVICES = {
+    "Standard updates": ["api", "web", "workers"],
+    "Major upgrades": ["api", "web", "payments", "redis", "workers", "storage"],
+    "Database maintenance": ["database"],
+}
+
 
 class Command(BaseCommand):
     help = "Load the demo data (idempotent)."
@@ -51,7 +58,28 @@ class Command(BaseCommand):
             for name, slug, team, tier, description in DEMO_SERVICES
         )
         incidents = self._demo_incidents()
-        self.stdout.write(f"Demo data: {created} new people, {services} new services, {incidents} new incidents.")
+        notices = self._demo_maintenance()
+        self.stdout.write(
+            f"Demo data: {created} new people, {services} new services, {incidents} new incidents, "
+            f"{notices} maintenance notices."
+        )
+
+    def _demo_maintenance(self) -> int:
+        """The seeded windows get an owner and the services they touch; the sweep then materializes what is within
+        its notice horizon (dates come from the windows' rules, never typed here)."""
+        from maintenance.models import MaintenanceWindow
+        from maintenance.services import maintenance_sweep
+
+        owner = User.objects.get(username="cora.commander")
+        for name, slugs in DEMO_WINDOW_SERVICES.items():
+            window = MaintenanceWindow.objects.filter(name=name).first()
+            if window is None:  # an Admin renamed or removed it: leave their choice alone
+                continue
+            if window.owner_id is None:
+                window.owner = owner
+                window.save(update_fields=["owner"])
+            window.services.add(*Service.objects.filter(slug__in=slugs))
+        return maintenance_sweep()
 
     def _demo_incidents(self) -> int:
         """An open P2 with an update and a resolved P3, so the pages have something to show."""

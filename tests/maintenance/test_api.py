@@ -1,0 +1,414 @@
+"""The maintenance and freeze API: the deploy gate, exceptions, windows, occurrences, feeds, the public status JSON."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from icalendar import Calendar
+
+from incidents.models import Incident, Severity
+from incidents.services import incident_declare, incident_post_update
+from maintenance.api.views import feed_key
+from maintenance.models import FreezeException, FreezeRule, MaintenanceOccurrence, MaintenanceWindow
+from maintenance.services import maintenance_sweep, occurrence_materialize, window_create
+from portal.accounts.roles import Role
+
+CHECK = reverse("api:freeze-check")
+
+
+def iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+class TestFreezeCheck:
+    def test_black_friday_refuses_production_and_says_until_when(self, token_client):
+        response = token_client(Role.VIEWER).get(CHECK, {"environment": "production", "at": "2026-11-27T10:00:00Z"})
+        assert response.status_code == 200
+        body = response.json()
+        assert (body["allowed"], body["level"], body["until"], body["exception"]) == (
+            False,
+            "blocked",
+            "2026-12-02T00:00:00Z",
+            None,
+        )
+        assert any(reason.startswith("Black Friday / Cyber Monday 2026: Blocked") for reason in body["reasons"])
+
+    def test_staging_is_open_and_at_defaults_to_now(self, token_client):
+        client = token_client(Role.VIEWER)
+        assert client.get(CHECK, {"environment": "staging", "at": "2026-11-27T10:00:00Z"}).json() == {
+            "allowed": True,
+            "level": None,
+            "reasons": [],
+            "until": None,
+            "exception": None,
+        }
+        from maintenance.policy import freeze_status
+
+        expected = freeze_status("production", timezone.now())
+        body = client.get(CHECK, {"environment": "production"}).json()
+        assert (body["allowed"], body["level"]) == (expected.allowed, expected.level)
+
+    @pytest.mark.parametrize(
+        ("params", "field"),
+        [
+            ({"environment": "prod"}, "environment"),
+            ({}, "environment"),
+            ({"environment": "production", "at": "next friday"}, "at"),
+            ({"environment": "production", "at": "2026-11-27T10:00:00"}, "at"),  # naive: which zone?
+            ({"environment": "production", "emergency": "maybe"}, "emergency"),
+        ],
+    )
+    def test_bad_input_is_a_400_naming_the_field(self, token_client, params, field):
+        response = token_client(Role.VIEWER).get(CHECK, params)
+        assert response.status_code == 400
+        assert response.json()["field"] == field
+
+    def test_needs_a_token_or_a_session(self, api_client, db):
+        assert api_client.get(CHECK, {"environment": "production"}).status_code == 401
+
+    def test_a_couple_of_queries_per_check(self, token_client, django_assert_max_num_queries):
+        client = token_client(Role.VIEWER)
+        client.get(CHECK, {"environment": "production"})  # the token's last_used_at is written at most once a minute
+        # Token + its user, the role, the freeze rules, the exception.
+        with django_assert_max_num_queries(4):
+            client.get(CHECK, {"environment": "production", "at": "2026-11-27T10:00:00Z", "change": "d-1"})
+
+
+class TestExceptionFlow:
+    def test_request_approve_by_another_commander_then_the_gate_lets_that_change_through(self, token_client):
+        requester, approver = token_client(Role.RESPONDER), token_client(Role.INCIDENT_COMMANDER)
+        payload = {
+            "change": "https://ci.example.com/runs/981",
+            "reason": "Fix checkout tax rounding",
+            "environment": "production",
+            "starts_at": "2026-11-27T09:00:00Z",
+            "ends_at": "2026-11-27T12:00:00Z",
+        }
+        created = requester.post(reverse("api:freeze-exception-list"), payload, format="json")
+        assert created.status_code == 201, created.json()
+        pk = created.json()["id"]
+        assert requester.post(reverse("api:freeze-exception-approve", args=[pk])).status_code == 403
+
+        approved = approver.post(reverse("api:freeze-exception-approve", args=[pk]), {"note": "go"})
+        assert approved.status_code == 200
+        assert approved.json()["decided_by"] == approver.user.username
+
+        at = {"environment": "production", "at": "2026-11-27T10:00:00Z"}
+        gate = requester.get(CHECK, at | {"change": "https://ci.example.com/runs/981"}).json()
+        assert (gate["allowed"], gate["level"], gate["exception"]) == (True, "blocked", pk)
+        assert not requester.get(CHECK, at | {"change": "https://ci.example.com/runs/982"}).json()["allowed"]
+        assert approver.post(reverse("api:freeze-exception-reject", args=[pk])).status_code == 409
+
+    def test_a_commander_cannot_approve_their_own_request(self, token_client):
+        commander = token_client(Role.INCIDENT_COMMANDER)
+        payload = {
+            "change": "d-9",
+            "reason": "r",
+            "starts_at": "2026-11-27T09:00:00Z",
+            "ends_at": "2026-11-27T10:00:00Z",
+        }
+        pk = commander.post(reverse("api:freeze-exception-list"), payload, format="json").json()["id"]
+        response = commander.post(reverse("api:freeze-exception-approve", args=[pk]))
+        assert response.status_code == 403
+        assert "own" in response.json()["detail"]
+        assert FreezeException.objects.get(pk=pk).status == "pending"
+
+    @pytest.mark.parametrize(
+        ("payload", "field"),
+        [
+            ({"reason": "r", "starts_at": "2026-11-27T09:00:00Z", "ends_at": "2026-11-27T10:00:00Z"}, "change"),
+            (
+                {"change": "d", "reason": "r", "starts_at": "2026-11-27T09:00:00", "ends_at": "2026-11-27T10:00:00Z"},
+                "starts_at",
+            ),
+            (
+                {"change": "d", "reason": "r", "starts_at": "2026-11-27T09:00:00Z", "ends_at": "2026-11-27T08:00:00Z"},
+                "ends_at",
+            ),
+            (
+                {
+                    "change": "d",
+                    "reason": "r",
+                    "environment": "qa",
+                    "starts_at": "2026-11-27T09:00:00Z",
+                    "ends_at": "2026-11-27T10:00:00Z",
+                },
+                "environment",
+            ),
+        ],
+    )
+    def test_bad_requests_name_the_field(self, token_client, payload, field):
+        response = token_client(Role.RESPONDER).post(reverse("api:freeze-exception-list"), payload, format="json")
+        assert response.status_code == 400
+        assert field in response.json()["errors"]
+
+    def test_viewers_cannot_request(self, token_client):
+        assert token_client(Role.VIEWER).post(reverse("api:freeze-exception-list"), {}).status_code == 403
+
+
+class TestFreezeRules:
+    def test_admins_add_one_off_freezes_and_everyone_sees_the_periods(self, token_client):
+        rule = {
+            "name": "Launch week",
+            "kind": "one_off",
+            "level": "blocked",
+            "environments": ["production", "staging"],
+            "first_day": "2026-12-07",
+            "last_day": "2026-12-11",
+            "reason": "Marketing launch",
+        }
+        assert token_client(Role.INCIDENT_COMMANDER).post(reverse("api:freeze-rule-list"), rule).status_code == 403
+        created = token_client(Role.ADMIN).post(reverse("api:freeze-rule-list"), rule, format="json")
+        assert created.status_code == 201, created.json()
+        periods = token_client(Role.VIEWER).get(
+            reverse("api:freeze-periods"),
+            {"start": "2026-12-01T00:00:00Z", "end": "2027-01-01T00:00:00Z", "environment": "staging"},
+        )
+        assert [(p["name"], p["first_day"], p["last_day"]) for p in periods.json()] == [
+            ("Launch week", "2026-12-07", "2026-12-11")
+        ]
+
+    def test_a_bad_rule_is_a_400_naming_the_field(self, token_client):
+        rule = {
+            "name": "x",
+            "kind": "one_off",
+            "level": "blocked",
+            "environments": ["production"],
+            "first_day": "2026-12-09",
+            "last_day": "2026-12-01",
+        }
+        response = token_client(Role.ADMIN).post(reverse("api:freeze-rule-list"), rule, format="json")
+        assert response.status_code == 400
+        assert response.json()["field"] == "last_day"
+
+    def test_admins_edit_the_seeded_rules(self, token_client):
+        rule = FreezeRule.objects.get(kind="quarter_end")
+        url = reverse("api:freeze-rule-detail", args=[rule.pk])
+        assert token_client(Role.ADMIN).patch(url, {"days_before": 3}, format="json").status_code == 200
+        assert token_client(Role.ADMIN).patch(url, {"days_before": 0}, format="json").status_code == 400
+        rule.refresh_from_db()
+        assert rule.days_before == 3
+
+
+@pytest.fixture
+def window(db, api, make_user):
+    start = timezone.now() + timedelta(days=3)
+    return window_create(
+        name="LB swap",
+        kind="one_off",
+        actor=make_user(Role.ADMIN),
+        starts_at=start,
+        duration=timedelta(hours=2),
+        notice_lead=timedelta(hours=24),
+        services=[api],
+    )
+
+
+class TestWindows:
+    def test_admin_creates_a_window_and_hears_about_overlaps(self, token_client, api):
+        payload = {
+            "name": "Cert rotation",
+            "kind": "one_off",
+            "starts_at": "2027-11-26T02:00:00Z",
+            "duration": "01:00:00",
+            "notice_lead": "1 00:00:00",
+            "services": ["api"],
+        }
+        response = token_client(Role.ADMIN).post(reverse("api:maintenance-window-list"), payload, format="json")
+        assert response.status_code == 201, response.json()
+        body = response.json()
+        assert body["services"] == ["api"]
+        assert body["warnings"] == [
+            "Cert rotation on 2027-11-26 02:00 UTC overlaps the freeze Black Friday / Cyber Monday 2027: "
+            "Blocked (no deployments), 2027-11-23 through 2027-11-30 (UTC)"
+        ]
+
+    def test_recurring_window_and_its_bad_rule(self, token_client):
+        client = token_client(Role.ADMIN)
+        payload = {
+            "name": "Weekly purge",
+            "kind": "recurring",
+            "rrule": "FREQ=WEEKLY;BYDAY=WE",
+            "dtstart": "2026-12-01",
+            "start_time": "01:00",
+            "duration": "00:30:00",
+            "notice_lead": "1 00:00:00",
+        }
+        assert client.post(reverse("api:maintenance-window-list"), payload, format="json").status_code == 201
+        bad = client.post(
+            reverse("api:maintenance-window-list"),
+            payload | {"name": "x", "rrule": "FREQ=WEEKLY;BYDAY=XX"},
+            format="json",
+        )
+        assert (bad.status_code, bad.json()["field"]) == (400, "rrule")
+        emergency = client.post(
+            reverse("api:maintenance-window-list"), payload | {"name": "y", "kind": "emergency"}, format="json"
+        )
+        assert (emergency.status_code, emergency.json()["field"]) == (400, "kind")
+
+    @pytest.mark.parametrize(("role", "expected"), [(Role.INCIDENT_COMMANDER, 403), (Role.ADMIN, 200)])
+    def test_only_admins_edit_windows(self, token_client, window, role, expected):
+        url = reverse("api:maintenance-window-detail", args=[window.pk])
+        assert token_client(Role.VIEWER).get(url).status_code == 200
+        assert token_client(role).patch(url, {"expected_impact": "none"}, format="json").status_code == expected
+
+    def test_commanders_declare_emergency_maintenance(self, token_client, api):
+        payload = {"name": "Kernel CVE patch", "duration": "00:45:00", "services": ["api"]}
+        assert token_client(Role.RESPONDER).post(reverse("api:maintenance-emergency"), payload).status_code == 403
+        response = token_client(Role.INCIDENT_COMMANDER).post(
+            reverse("api:maintenance-emergency"), payload, format="json"
+        )
+        assert response.status_code == 201, response.json()
+        assert response.json()["status"] == "in_progress"
+
+
+class TestOccurrences:
+    def test_commanders_run_occurrences_responders_tick_checklists(self, token_client, window):
+        occurrence = window.occurrences.get()
+        transition = reverse("api:maintenance-occurrence-transition", args=[occurrence.pk])
+        assert token_client(Role.RESPONDER).post(transition, {"to_status": "notified"}).status_code == 403
+        commander = token_client(Role.INCIDENT_COMMANDER)
+        refused = commander.post(transition, {"to_status": "completed"})
+        assert refused.status_code == 400
+        assert refused.json()["allowed"] == ["notified", "in_progress", "cancelled"]
+        assert commander.post(transition, {"to_status": "notified"}).json()["status"] == "notified"
+
+        detail = token_client(Role.VIEWER).get(reverse("api:maintenance-occurrence-detail", args=[occurrence.pk]))
+        item = detail.json()["checklist"][2]
+        assert item["text"] == "Verify backup completed"
+        tick = reverse("api:maintenance-checklist-item", args=[occurrence.pk, item["id"]])
+        assert token_client(Role.VIEWER).patch(tick, {"done": True}).status_code == 403
+        ticked = token_client(Role.RESPONDER, username="rami").patch(tick, {"done": True}, format="json")
+        assert (ticked.status_code, ticked.json()["done"], ticked.json()["done_by"]) == (200, True, "rami")
+        assert token_client(Role.RESPONDER).patch(tick, {"done": "perhaps"}).json()["field"] == "done"
+
+    def test_reschedule_over_the_api(self, token_client, window):
+        occurrence = window.occurrences.get()
+        url = reverse("api:maintenance-occurrence-reschedule", args=[occurrence.pk])
+        start = occurrence.starts_at + timedelta(days=1)
+        body = {"starts_at": iso(start), "ends_at": iso(start + timedelta(hours=1)), "reason": "clash"}
+        response = token_client(Role.INCIDENT_COMMANDER).post(url, body, format="json")
+        assert response.status_code == 200, response.json()
+        assert (response.json()["sequence"], response.json()["original_start"]) == (1, iso(occurrence.original_start))
+        naive = token_client(Role.INCIDENT_COMMANDER).post(url, body | {"starts_at": "2030-01-01T00:00:00"})
+        assert naive.json()["field"] == "starts_at"
+
+    def test_planning_a_future_occurrence_of_a_recurring_window(self, token_client, db):
+        window = MaintenanceWindow.objects.get(name="Standard updates")
+        url = reverse("api:maintenance-window-occurrences", args=[window.pk])
+        client = token_client(Role.INCIDENT_COMMANDER)
+        first = client.post(url, {"original_start": "2030-01-01T02:00:00Z"})
+        assert first.status_code == 201, first.json()
+        assert client.post(url, {"original_start": "2030-01-01T02:00:00Z"}).status_code == 200
+        assert client.post(url, {"original_start": "2030-01-02T02:00:00Z"}).json()["field"] == "original_start"
+
+    def test_list_is_filtered_paginated_and_constant_in_queries(self, token_client, db, api):
+        window = MaintenanceWindow.objects.get(name="Standard updates")
+        window.services.set([api])
+        client = token_client(Role.VIEWER)
+        url = reverse("api:maintenance-occurrence-list")
+        occurrence_materialize(window=window, original_start=datetime(2030, 1, 1, 2, tzinfo=UTC))
+        params = {"service": "api", "status": "scheduled", "page_size": 5}
+        client.get(url, params)
+        with CaptureQueriesContext(connection) as one:
+            assert client.get(url, params).json()["count"] == 1
+        for week in range(1, 11):
+            occurrence_materialize(
+                window=window, original_start=datetime(2030, 1, 1, 2, tzinfo=UTC) + timedelta(weeks=week)
+            )
+        with CaptureQueriesContext(connection) as eleven:
+            body = client.get(url, params).json()
+        assert (body["count"], len(body["results"])) == (11, 5)
+        assert len(eleven) == len(one)
+        assert client.get(url, {"status": "finished"}).json()["field"] == "status"
+
+
+class TestCalendars:
+    def test_calendar_json_has_windows_and_freezes(self, token_client):
+        body = (
+            token_client(Role.VIEWER)
+            .get(reverse("api:maintenance-calendar"), {"start": "2026-11-23T00:00:00Z", "end": "2026-11-30T00:00:00Z"})
+            .json()
+        )
+        assert [(e["window_name"], e["start"]) for e in body["maintenance"]] == [
+            ("Standard updates", "2026-11-24T02:00:00Z")
+        ]
+        assert {f["name"] for f in body["freezes"]} >= {
+            "Black Friday / Cyber Monday 2026",
+            "Major holidays: Thanksgiving Day",
+        }
+
+    def test_bad_range_names_the_field(self, token_client):
+        response = token_client(Role.VIEWER).get(
+            reverse("api:maintenance-calendar"), {"start": "2026-11-23T00:00:00Z", "end": "2026-11-01T00:00:00Z"}
+        )
+        assert (response.status_code, response.json()["field"]) == (400, "end")
+
+    def test_feed_by_token_and_by_personal_key(self, token_client, api_client, window):
+        client = token_client(Role.VIEWER)
+        response = client.get(reverse("api:maintenance-feed"))
+        assert response.status_code == 200
+        assert response["Content-Type"] == "text/calendar; charset=utf-8"
+        calendar = Calendar.from_ical(response.content)
+        summaries = {str(event["SUMMARY"]) for event in calendar.walk("VEVENT")}
+        assert "Maintenance: LB swap" in summaries
+        assert any(summary.startswith("Deploy freeze (blocked): Black Friday") for summary in summaries)
+        occurrence = window.occurrences.get()
+        [event] = [e for e in calendar.walk("VEVENT") if str(e["SUMMARY"]) == "Maintenance: LB swap"]
+        assert str(event["UID"]) == f"maintenance-{window.pk}-{occurrence.original_start:%Y%m%dT%H%M%SZ}@127.0.0.1"
+
+        keyed = api_client.get(reverse("api:maintenance-feed"), {"key": feed_key(client.user)})
+        assert keyed.status_code == 200
+        assert api_client.get(reverse("api:maintenance-feed"), {"key": "1:forged"}).status_code == 401
+        assert api_client.get(reverse("api:maintenance-feed")).status_code == 401
+
+
+class TestStatusJson:
+    def test_public_and_shows_only_public_incidents_and_updates(self, api_client, db, api, make_user):
+        reporter = make_user(Role.RESPONDER)
+        severity = Severity.objects.get(code="P2")
+        public = incident_declare(
+            title="Checkout errors", severity=severity, reporter=reporter, services=[api], is_public=True
+        )
+        incident_post_update(
+            incident=public, label="investigating", description="Looking into checkout errors.", actor=reporter
+        )
+        internal = incident_declare(
+            title="Secret key rotation gone wrong",
+            severity=Severity.objects.get(code="P1"),
+            reporter=reporter,
+            services=[api],
+        )
+        incident_post_update(incident=internal, label="investigating", description="Internal only", actor=reporter)
+        window = MaintenanceWindow.objects.get(name="Standard updates")
+        window.services.set([api])
+
+        response = api_client.get(reverse("api:status"))
+
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "partial_outage"
+        assert {"name": "API", "slug": "api", "status": "partial_outage", "status_label": "Partial outage"} in body[
+            "services"
+        ]
+        [incident] = body["incidents"]
+        assert incident["title"] == "Checkout errors"
+        assert incident["updates"][0]["text"].startswith("[Status: Investigating]\n\nLooking into checkout errors.")
+        assert "Secret key rotation" not in response.content.decode()
+        assert "Internal only" not in response.content.decode()
+        assert body["maintenance"][0]["name"] == "Standard updates"
+        assert Incident.objects.count() == 2
+
+
+def test_schema_lists_the_gate(token_client):
+    schema = token_client(Role.VIEWER).get(reverse("schema"), {"format": "json"}).json()
+    assert {"/api/v1/freeze/check/", "/api/v1/maintenance/calendar.ics", "/api/v1/status/"} <= set(schema["paths"])
+
+
+def test_sweep_is_idempotent_over_the_api_view(token_client, window):
+    maintenance_sweep(now=window.occurrences.get().notice_due_at)
+    maintenance_sweep(now=window.occurrences.get().notice_due_at)
+    assert MaintenanceOccurrence.objects.get().notices.count() == 1
