@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "incidents",
     "oncall",
     "maintenance",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -200,10 +201,19 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-deliveries": {"task": "portal.notifications.tasks.sweep_deliveries", "schedule": 60.0},
     "sweep-incident-timers": {"task": "incidents.tasks.sweep_incident_timers", "schedule": 60.0},
     "sweep-escalations": {"task": "incidents.tasks.sweep_escalations", "schedule": 30.0},
+    "sweep-slos": {"task": "operations.tasks.sweep_slos", "schedule": 60.0},
+    "generate-checklists": {"task": "operations.tasks.generate_checklists", "schedule": 300.0},
 }
 # Business hours (seeds: 09:00-18:00) and holidays, for response targets such as P4's "next business day".
 BUSINESS_HOURS_TIMEZONE = os.environ.get("BUSINESS_HOURS_TIMEZONE", "UTC")
 HOLIDAY_COUNTRY = os.environ.get("HOLIDAY_COUNTRY", "US")
+
+# Operations: the zone of checklist periods (daily, weekly from Monday, monthly, quarterly) and of backup days.
+OPERATIONS_TIMEZONE = os.environ.get("OPERATIONS_TIMEZONE", "UTC")
+# SLIs: the Prometheus server SLOs query unless they name their own, and the step between the values kept.
+PROMETHEUS_URL = os.environ.get("PROMETHEUS_URL", "").rstrip("/")
+PROMETHEUS_TIMEOUT = float(os.environ.get("PROMETHEUS_TIMEOUT", "10"))
+SLI_STEP_SECONDS = int(os.environ.get("SLI_STEP_SECONDS", "60"))
 
 # Notifications: retries with exponential backoff and jitter; the sweeper re-sends what the broker lost.
 NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "6"))
@@ -248,6 +258,9 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "portal.notifications.models.Delivery.Status",
         "AlertStatusEnum": "incidents.models.Alert.Status",
         "IntegrationKindEnum": "incidents.models.Integration.Kind",
+        "DeploymentStatusEnum": "operations.models.Deployment.Status",
+        "ChecklistKindEnum": "operations.models.ChecklistTemplate.Kind",
+        "QuickActionKindEnum": "operations.quick_actions.ActionKind",
     },
 }
 
