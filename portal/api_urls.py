@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("incidents.api.urls")),
     path("integrations/", include(alert_urls.integration_urlpatterns)),
     path("alerts/", include(alert_urls.alert_urlpatterns)),
+    path("", include("operations.api.urls")),
 ]
