@@ -34,7 +34,7 @@ def sli_sample_record(
 ) -> SliSample:
     """Record an SLI value measured over [start, start + seconds). It must have ended and not overlap another."""
     now = now or timezone.now()
-    seconds = seconds or settings.SLI_STEP_SECONDS
+    seconds = settings.SLI_STEP_SECONDS if seconds is None else seconds
     if not 0 < seconds <= MAX_SAMPLE_SECONDS:
         raise ApplicationError(f"A sample covers 1 to {MAX_SAMPLE_SECONDS} seconds.", field="seconds")
     if not math.isfinite(value):
@@ -123,7 +123,8 @@ def slo_evaluate(
     the open episodes whose rule stopped firing. Returns the episodes started or ended."""
     now = now or timezone.now()
     with transaction.atomic():
-        slo = Slo.objects.select_for_update().select_related("service").get(pk=slo.pk)  # one evaluation at a time
+        # One evaluation per SLO at a time; "of" keeps the lock off the (nullable, outer-joined) service.
+        slo = Slo.objects.select_for_update(of=("self",)).select_related("service").get(pk=slo.pk)
         rules = burn_rules()
         tallies = slo_tallies(slo_ids=[slo.pk], now=now, windows=rule_windows(rules))[slo.pk]
         allowed = slo.allowed_bad_fraction
