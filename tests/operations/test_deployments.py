@@ -44,7 +44,8 @@ class TestFreeze:
         with pytest.raises(DeploymentFrozenError) as raised:
             record(api, freeze_check=black_friday)
         error = raised.value
-        assert error.status_code == 409 and error.field == "environment"
+        assert error.status_code == 409
+        assert error.field == "environment"
         assert "Black Friday / Cyber Monday freeze" in error.message
         assert error.extra["freeze"]["until"] == (T0 + timedelta(days=3)).isoformat()
         assert not Deployment.objects.exists()
@@ -57,7 +58,8 @@ class TestFreeze:
 
     def test_other_environments_are_not_frozen(self, api):
         deployment, _ = record(api, environment="staging", freeze_check=black_friday)
-        assert deployment.freeze_level == "" and deployment.freeze_reasons == []
+        assert deployment.freeze_level == ""
+        assert deployment.freeze_reasons == []
 
     def test_the_gate_is_asked_about_the_deployments_start_and_change(self, api):
         asked = []
@@ -72,7 +74,9 @@ class TestFreeze:
     def test_until_the_freeze_calendar_lands_nothing_is_frozen(self):
         # maintenance.policy is not on this branch: the seam says "not frozen" rather than failing.
         verdict = policy.deploy_freeze("production", T0, None)
-        assert verdict.allowed and verdict.level is None and verdict.reasons == []
+        assert verdict.allowed
+        assert verdict.level is None
+        assert verdict.reasons == []
 
 
 class TestRecord:
@@ -128,7 +132,12 @@ class TestApi:
         response = ci.post(reverse("api:deployment-list"), self.payload(), format="json")
         assert response.status_code == 201, response.json()
         body = response.json()
-        assert (body["service"], body["status"], body["recorded_by"], body["checklists"]) == ("api", "started", "ci-bot", [])
+        assert (body["service"], body["status"], body["recorded_by"], body["checklists"]) == (
+            "api",
+            "started",
+            "ci-bot",
+            [],
+        )
         assert ci.post(reverse("api:deployment-list"), self.payload(), format="json").status_code == 200
         done = ci.post(reverse("api:deployment-status", args=[body["id"]]), {"status": "succeeded"})
         assert done.json()["status"] == "succeeded"
@@ -139,7 +148,9 @@ class TestApi:
          ({"status": "exploded"}, "status"), ({"who": ""}, "who")],
     )  # fmt: skip
     def test_bad_posts_are_400s_naming_the_field(self, token_client, api, fields, field):
-        response = token_client(Role.RESPONDER).post(reverse("api:deployment-list"), self.payload(**fields), format="json")
+        response = token_client(Role.RESPONDER).post(
+            reverse("api:deployment-list"), self.payload(**fields), format="json"
+        )
         assert response.status_code == 400
         assert field in response.json()["errors"]
 
@@ -170,7 +181,8 @@ class TestPages:
         client.force_login(make_user(Role.VIEWER))
         html = client.get(reverse("incident-detail", args=[incident.pk])).content.decode()
         section = html.split('id="recent-changes"', 1)[1].split("</section>", 1)[0]
-        assert "v7.7.7" in section and "v0.0.1" not in section
+        assert "v7.7.7" in section
+        assert "v0.0.1" not in section
 
     def test_dashboard_shows_recent_deployments(self, client, make_user, api):
         record(api, version="v3.1.4", now=timezone.now())
@@ -181,6 +193,8 @@ class TestPages:
     def test_deployment_list_htmx_returns_the_table(self, client, make_user, api):
         record(api)
         client.force_login(make_user(Role.VIEWER))
-        html = client.get(reverse("deployment-list"), {"environment": "production"}, HTTP_HX_REQUEST="true").content.decode()
+        html = client.get(
+            reverse("deployment-list"), {"environment": "production"}, HTTP_HX_REQUEST="true"
+        ).content.decode()
         assert html.lstrip().startswith('<section class="card" id="deployment-table"')
         assert "v1.4.2" in html

@@ -9,9 +9,9 @@ from operations.models import BurnAlert, SliSample, Slo
 from operations.prometheus import PrometheusError, query_range
 from operations.selectors.slo import slo_budget_history, slo_list, slo_statuses
 from operations.services.slo import sli_sample_record, slo_evaluate, slo_fetch, slo_refresh
+from portal.accounts.roles import Role
 from portal.errors import ApplicationError
 from portal.notifications.models import EventKind, Notification, PagerAction
-from portal.accounts.roles import Role
 from tests.operations.conftest import T0
 from tests.servers import http_server
 
@@ -66,7 +66,8 @@ class TestBurnAlerts:
         assert pages.count() == 3
         fast = pages.get(title__contains="fast burn")
         assert fast.severity == "critical"
-        assert "50.0x" in fast.title and "over 1 h (page)" in fast.title
+        assert "50.0x" in fast.title
+        assert "over 1 h (page)" in fast.title
         assert list(fast.services.all()) == [api]
         assert pages.get(title__contains="budget drift").severity == "warning"  # a ticket, not a page
 
@@ -137,7 +138,8 @@ class TestPrometheusClient:
             points = query_range(base_url=server.url, query="up", start=T0, end=T0 + timedelta(minutes=2), step=60,
                                  timeout=2)  # fmt: skip
         assert [(p.at, p.value) for p in points] == [(T0, 99.5), (T0 + timedelta(minutes=2), 100.0)]
-        assert "query=up" in server.requests[0].path and "step=60" in server.requests[0].path
+        assert "query=up" in server.requests[0].path
+        assert "step=60" in server.requests[0].path
 
     @pytest.mark.parametrize(
         ("answer", "message"),
@@ -148,7 +150,10 @@ class TestPrometheusClient:
         ],
     )
     def test_errors_say_why(self, answer, message):
-        with http_server({("GET", "/api/v1/query_range"): answer}) as server, pytest.raises(PrometheusError, match=message):
+        with (
+            http_server({("GET", "/api/v1/query_range"): answer}) as server,
+            pytest.raises(PrometheusError, match=message),
+        ):
             query_range(base_url=server.url, query="x", start=T0, end=T0, step=60, timeout=2)
 
     def test_unreachable_server(self):
@@ -209,12 +214,13 @@ class TestChart:
         points = slo_budget_history(slo=availability, now=T0)
         svg = budget_chart_svg(points=points, allowed_seconds=43.2 * 60, title="<API & co>")
 
-        root = ET.fromstring(str(svg))
+        root = ET.fromstring(str(svg))  # noqa: S314 - our own output
         ns = "{http://www.w3.org/2000/svg}"
         assert root.tag == f"{ns}svg"
         line = root.find(f"{ns}polyline").get("points").split()
         assert len(line) == len(points) == 30 * 24 + 1  # the window's start, then each hour
-        assert "<API &amp; co>" not in str(svg) and "&lt;API &amp;amp; co&gt;" not in str(svg)
+        assert "<API &amp; co>" not in str(svg)
+        assert "&lt;API &amp;amp; co&gt;" not in str(svg)
         assert root.find(f"{ns}title").text == "<API & co>: 54% of the error budget left"
         assert points[-1][1] == pytest.approx(20 * 60)
 
