@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test lint lock chromium
+.PHONY: run test lint lock chromium prometheus
 
 run: export DEBUG ?= 1
 run: export EMAIL_BACKEND ?= django.core.mail.backends.console.EmailBackend
@@ -16,7 +16,7 @@ run: $(VENV)/.installed-run
 	@echo "Portal: http://127.0.0.1:$${PORT:-8000}/  (web + Celery worker + beat; Ctrl-C stops all three)"
 	exec $(VENV)/bin/honcho start -f Procfile -p $${PORT:-8000}
 
-test: $(VENV)/.installed-dev chromium
+test: $(VENV)/.installed-dev chromium prometheus
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -44,3 +44,7 @@ lock: $(VENV)/bin/python
 # Browser tests drive Debian's Chromium; installed here when we may (root), never via `playwright install`.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get install -y chromium >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y chromium >/dev/null)); } || echo "chromium not installed: browser tests will skip"
+
+# SLI integration tests run Debian's Prometheus and promtool on a private port; installed here when we may (root).
+prometheus:
+	@{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get install -y prometheus >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y prometheus >/dev/null)); } || echo "prometheus not installed: its integration tests will fail under PORTAL_REQUIRE_SERVICES=1"
