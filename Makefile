@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # Checked strictly by mypy: where the rules live.
-TYPED = $(wildcard */services.py */*_services.py */selectors.py */*_selectors.py */tasks.py */policy.py \
+TYPED = $(wildcard */services.py */services/*.py */*_services.py */selectors.py */selectors/*.py */*_selectors.py \
+	*/tasks.py */policy.py \
 	portal/*/services.py portal/*/selectors.py \
 	portal/*/tasks.py portal/*/policy.py incidents/escalation.py incidents/alerts.py portal/notifications/delivery.py) \
 	portal/kube.py portal/scheduling.py
 
-.PHONY: run test lint typecheck lock chromium
+.PHONY: run test lint typecheck lock chromium prometheus
 
 run: export DEBUG ?= 1
 run: export EMAIL_BACKEND ?= django.core.mail.backends.console.EmailBackend
@@ -22,7 +23,7 @@ run: $(VENV)/.installed-run
 	@echo "Portal: http://127.0.0.1:$${PORT:-8000}/  (web + Celery worker + beat; Ctrl-C stops all three)"
 	exec $(VENV)/bin/honcho start -f Procfile -p $${PORT:-8000}
 
-test: $(VENV)/.installed-dev chromium
+test: $(VENV)/.installed-dev chromium prometheus
 	$(PY) -m ruff check .
 	$(PY) -m mypy $(TYPED)
 	$(PY) -m pytest
@@ -54,3 +55,7 @@ lock: $(VENV)/bin/python
 # Browser tests drive Debian's Chromium; installed here when we may (root), never via `playwright install`.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get install -y chromium >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y chromium >/dev/null)); } || echo "chromium not installed: browser tests will skip"
+
+# SLI integration tests run Debian's Prometheus and promtool on a private port; installed here when we may (root).
+prometheus:
+	@{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get install -y prometheus >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y prometheus >/dev/null)); } || echo "prometheus not installed: its integration tests will fail under PORTAL_REQUIRE_SERVICES=1"

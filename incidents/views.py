@@ -45,6 +45,8 @@ from incidents.services import (
     review_publish,
     review_update,
 )
+from operations.selectors.deployments import recent_changes
+from operations.selectors.runbooks import runbooks_for_incident
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role, has_role
 from portal.errors import ApplicationError
@@ -81,9 +83,12 @@ def incident_declare_view(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -> dict[str, object]:
+    now = timezone.now()
     return {
         "incident": incident,
-        "now": timezone.now(),
+        "now": now,
+        "runbooks": runbooks_for_incident(incident),
+        "recent_changes": recent_changes(incident, now=now),
         "allowed": [Incident.Status(status) for status in policy.allowed_transitions(incident)],
         "update_form": StatusUpdateForm.prefilled(incident),
         "note_form": NoteForm(),

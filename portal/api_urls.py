@@ -19,4 +19,5 @@ urlpatterns = [
     path("integrations/", include(alert_urls.integration_urlpatterns)),
     path("alerts/", include(alert_urls.alert_urlpatterns)),
     path("", include("maintenance.api.urls")),
+    path("", include("operations.api.urls")),
 ]

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "incidents",
     "oncall",
     "maintenance",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -201,6 +202,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-incident-timers": {"task": "incidents.tasks.sweep_incident_timers", "schedule": 60.0},
     "sweep-escalations": {"task": "incidents.tasks.sweep_escalations", "schedule": 30.0},
     "sweep-maintenance": {"task": "maintenance.tasks.sweep_maintenance", "schedule": 60.0},
+    "sweep-slos": {"task": "operations.tasks.sweep_slos", "schedule": 60.0},
+    "generate-checklists": {"task": "operations.tasks.generate_checklists", "schedule": 300.0},
 }
 # Business hours (seeds: 09:00-18:00) and holidays, for response targets such as P4's "next business day".
 BUSINESS_HOURS_TIMEZONE = os.environ.get("BUSINESS_HOURS_TIMEZONE", "UTC")
@@ -210,6 +213,13 @@ HOLIDAY_COUNTRY = os.environ.get("HOLIDAY_COUNTRY", "US")
 MAINTENANCE_MONTHLY_SUNDAY = int(os.environ.get("MAINTENANCE_MONTHLY_SUNDAY", "1"))
 if MAINTENANCE_MONTHLY_SUNDAY not in {1, 2, 3, 4, -1}:
     raise ImproperlyConfigured(f"MAINTENANCE_MONTHLY_SUNDAY must be 1, 2, 3, 4 or -1, got {MAINTENANCE_MONTHLY_SUNDAY}")
+
+# Operations: the zone of checklist periods (daily, weekly from Monday, monthly, quarterly) and of backup days.
+OPERATIONS_TIMEZONE = os.environ.get("OPERATIONS_TIMEZONE", "UTC")
+# SLIs: the Prometheus server SLOs query unless they name their own, and the step between the values kept.
+PROMETHEUS_URL = os.environ.get("PROMETHEUS_URL", "").rstrip("/")
+PROMETHEUS_TIMEOUT = float(os.environ.get("PROMETHEUS_TIMEOUT", "10"))
+SLI_STEP_SECONDS = int(os.environ.get("SLI_STEP_SECONDS", "60"))
 
 # Notifications: retries with exponential backoff and jitter; the sweeper re-sends what the broker lost.
 NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "6"))
@@ -261,6 +271,9 @@ SPECTACULAR_SETTINGS = {
         "FreezeRuleKindEnum": "maintenance.models.FreezeRule.Kind",
         "FreezeExceptionStatusEnum": "maintenance.models.FreezeException.Status",
         "ChecklistPhaseEnum": "maintenance.models.ChecklistItem.Phase",
+        "DeploymentStatusEnum": "operations.models.Deployment.Status",
+        "ChecklistKindEnum": "operations.models.ChecklistTemplate.Kind",
+        "QuickActionKindEnum": "operations.quick_actions.ActionKind",
     },
 }
 

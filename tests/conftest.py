@@ -10,8 +10,8 @@ from tests.factories import UserFactory
 
 REQUIRE_SERVICES = os.environ.get("PORTAL_REQUIRE_SERVICES") == "1"
 SERVICES_SKIP_REASON = (
-    "needs PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379): run `PORTAL_REQUIRE_SERVICES=1 make test` "
-    "(what .ci/run does)"
+    "needs PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379), and Prometheus for the SLI tests: run "
+    "`PORTAL_REQUIRE_SERVICES=1 make test` (what .ci/run does)"
 )
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

@@ -9,6 +9,7 @@ from incidents.models import Incident
 from incidents.selectors import incident_list
 from maintenance import selectors as maintenance_selectors
 from maintenance.policy import freeze_status
+from operations.selectors.dashboard import operations_summary
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role
 from portal.core import health
@@ -31,6 +32,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "open_count": open_incidents.count(),
         "open_incidents": open_incidents.order_by("severity__rank", "-detected_at")[:8],
         "failed_deliveries": Delivery.objects.filter(status=Delivery.Status.FAILED).count(),
+        "operations": operations_summary(now=now),
         "now": now,
     }
     return render(request, "core/dashboard.html", context)

@@ -21,6 +21,8 @@ class EventKind(models.TextChoices):
     MAINTENANCE_CANCELLED = "maintenance.cancelled", "Maintenance cancelled"
     MAINTENANCE_STARTED = "maintenance.started", "Maintenance started"
     MAINTENANCE_COMPLETED = "maintenance.completed", "Maintenance completed"
+    SLO_BURN = "slo.burn", "SLO burning its error budget"
+    SLO_BURN_ENDED = "slo.burn_ended", "SLO burn ended"
     REMINDER = "reminder", "Reminder"
     TEST = "test", "Test message"
 

@@ -1,4 +1,4 @@
-"""Real processes for integration tests: a Celery worker, a private redis-server, portal scripts."""
+"""Real processes for integration tests: a Celery worker, a private redis-server, Prometheus, portal scripts."""
 
 import os
 import shutil
@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import redis
+import requests
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,4 +91,48 @@ class RedisServer:
         try:
             return bool(client.ping())
         except redis.ConnectionError:
+            return False
+
+
+class PrometheusServer:
+    """A private Prometheus (Debian's package) on a free port, over a TSDB that `promtool` backfilled from OpenMetrics
+    text. Nothing scrapes: the backfilled series are all it holds."""
+
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.port, self.workdir = port, workdir
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen | None = None
+
+    def backfill(self, openmetrics: str) -> None:
+        source = self.workdir / "backfill.om"
+        source.write_text(openmetrics)
+        subprocess.run(
+            [shutil.which("promtool") or "/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics",
+             str(source), str(self.workdir / "data")],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+
+    def start(self) -> None:
+        config = self.workdir / "prometheus.yml"
+        config.write_text("global:\n  scrape_interval: 1h\n")
+        self.log = (self.workdir / "prometheus.log").open("w")
+        self.process = subprocess.Popen(
+            [shutil.which("prometheus") or "/usr/bin/prometheus", f"--config.file={config}",
+             f"--storage.tsdb.path={self.workdir / 'data'}", "--storage.tsdb.retention.time=10y",
+             f"--web.listen-address=127.0.0.1:{self.port}"],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        assert wait_for(self._ready, timeout=30), (self.workdir / "prometheus.log").read_text()[-2000:]
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+            self.log.close()
+
+    def _ready(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/-/ready", timeout=1).status_code == 200
+        except requests.RequestException:
             return False

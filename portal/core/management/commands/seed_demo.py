@@ -35,6 +35,11 @@ DEMO_WINDOW_SERVICES = {
 }
 
 
+# The seeded SLOs and the demo services they measure.
+SLO_SERVICES = {"api-availability": "api", "api-latency": "api", "api-error-rate": "api", "web-page-load": "web",
+                "database-query": "database", "cache-hit-rate": "redis"}  # fmt: skip
+
+
 class Command(BaseCommand):
     help = "Load the demo data (idempotent)."
 
@@ -59,9 +64,10 @@ class Command(BaseCommand):
         )
         incidents = self._demo_incidents()
         notices = self._demo_maintenance()
+        deployments = self._demo_operations()
         self.stdout.write(
             f"Demo data: {created} new people, {services} new services, {incidents} new incidents, "
-            f"{notices} maintenance notices."
+            f"{notices} maintenance notices, {deployments} new deployments."
         )
 
     def _demo_maintenance(self) -> int:
@@ -107,3 +113,26 @@ class Command(BaseCommand):
         )  # fmt: skip
         incident_transition(incident=search, to_status=Incident.Status.RESOLVED, actor=commander, note="Reindexed")
         return 2
+
+    def _demo_operations(self) -> int:
+        """The seeded SLOs tied to the demo services (the migration ran before they existed), and two deployments."""
+        from operations.models import Slo
+        from operations.services.deployments import deployment_record
+
+        for slo, service in SLO_SERVICES.items():
+            found = Slo.objects.filter(slug=slo, service__isnull=True).first()
+            if found is not None:
+                found.service = Service.objects.get(slug=service)
+                found.save(update_fields=["service"])
+        now = timezone.now()
+        api = Service.objects.get(slug="api")
+        runs = [("demo-run-1", "staging", "v2.14.0", now - timedelta(hours=3)),
+                ("demo-run-2", "production", "v2.14.0", now - timedelta(minutes=40))]  # fmt: skip
+        created = 0
+        for external_id, environment, version, started_at in runs:
+            _, was_created = deployment_record(
+                service=api, environment=environment, version=version, commit="9f3c2a71be", who="cora.commander",
+                actor=None, status="succeeded", external_id=external_id, started_at=started_at, now=now,
+            )  # fmt: skip
+            created += was_created
+        return created

@@ -1,0 +1,267 @@
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from incidents.models import Service
+from operations import policy
+from operations.markdown import render_markdown
+from operations.models import (
+    BackupSchedule,
+    BackupVerification,
+    BurnAlert,
+    BurnRateRule,
+    Checklist,
+    ChecklistItem,
+    ChecklistTemplate,
+    Deployment,
+    DrillPlan,
+    DrillRecord,
+    QuickAction,
+    RecoveryObjective,
+    Runbook,
+    SliSample,
+    Slo,
+)
+from operations.selectors.slo import SloStatus
+from portal.notifications.api.views import CleanedModelSerializer
+
+
+class BudgetOutput(serializers.Serializer):
+    allowed_minutes = serializers.FloatField()
+    consumed_minutes = serializers.FloatField()
+    remaining_minutes = serializers.FloatField()
+    remaining_fraction = serializers.FloatField(help_text="1 untouched, 0 spent, below 0 overspent.")
+    coverage = serializers.FloatField(help_text="The share of the 30-day window with SLI data.")
+    attainment = serializers.FloatField(allow_null=True, help_text="Percent of covered time that was good.")
+
+
+class BurnOutput(serializers.Serializer):
+    rule = serializers.CharField()
+    factor = serializers.FloatField()
+    long_window_minutes = serializers.IntegerField()
+    short_window_minutes = serializers.IntegerField()
+    long_burn_rate = serializers.FloatField(allow_null=True)
+    short_burn_rate = serializers.FloatField(allow_null=True)
+
+
+class SloSerializer(CleanedModelSerializer):
+    """An SLO's configuration (Admins write it) and, when read, its 30-day budget and burn rates."""
+
+    service = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
+    )
+    latest_value = serializers.SerializerMethodField()
+    standing = serializers.SerializerMethodField()
+    budget = serializers.SerializerMethodField()
+    burn_rates = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Slo
+        fields = [
+            "id", "name", "slug", "service", "sli", "measurement", "unit", "comparison", "target", "max_acceptable",
+            "method", "time_slice_objective", "source", "prometheus_url", "promql", "active", "last_fetched_at",
+            "last_fetch_error", "latest_value", "standing", "budget", "burn_rates",
+        ]  # fmt: skip
+        read_only_fields = ["last_fetched_at", "last_fetch_error"]
+
+    def _status(self, slo: Slo) -> SloStatus | None:
+        return self.context.get("statuses", {}).get(slo.pk)
+
+    def get_latest_value(self, slo: Slo) -> float | None:
+        status = self._status(slo)
+        return status.latest_value if status else None
+
+    def get_standing(self, slo: Slo) -> str:
+        status = self._status(slo)
+        return status.standing if status else "unknown"
+
+    @extend_schema_field(BudgetOutput(allow_null=True))
+    def get_budget(self, slo: Slo) -> dict[str, float | None] | None:
+        status = self._status(slo)
+        if status is None:
+            return None
+        budget = status.budget
+        return {
+            "allowed_minutes": budget.allowed_seconds / 60,
+            "consumed_minutes": budget.consumed_seconds / 60,
+            "remaining_minutes": budget.remaining_seconds / 60,
+            "remaining_fraction": budget.remaining_fraction,
+            "coverage": budget.coverage,
+            "attainment": budget.attainment,
+        }
+
+    @extend_schema_field(BurnOutput(many=True))
+    def get_burn_rates(self, slo: Slo) -> list[dict[str, object]]:
+        status = self._status(slo)
+        return [
+            {"rule": burn.rule.name, "factor": burn.rule.factor, "long_window_minutes": burn.rule.long_window_minutes,
+             "short_window_minutes": burn.rule.short_window_minutes, "long_burn_rate": burn.long,
+             "short_burn_rate": burn.short}
+            for burn in (status.burns if status else [])
+        ]  # fmt: skip
+
+
+class SliSampleOutput(serializers.ModelSerializer):
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    end = serializers.DateTimeField(read_only=True)
+
+    class Meta:
+        model = SliSample
+        fields = ["id", "start", "end", "seconds", "value", "source", "recorded_by", "created_at"]
+
+
+class BurnRateRuleSerializer(CleanedModelSerializer):
+    class Meta:
+        model = BurnRateRule
+        fields = ["id", "name", "factor", "long_window_minutes", "short_window_minutes", "action", "enabled"]
+
+
+class BurnAlertOutput(serializers.ModelSerializer):
+    slo = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    rule = serializers.StringRelatedField()
+
+    class Meta:
+        model = BurnAlert
+        fields = ["id", "slo", "rule", "action", "started_at", "ended_at", "long_burn_rate", "short_burn_rate",
+                  "budget_remaining"]  # fmt: skip
+
+
+class RecoveryObjectiveSerializer(CleanedModelSerializer):
+    class Meta:
+        model = RecoveryObjective
+        fields = ["id", "component", "rpo_minutes", "rpo_max_minutes", "rto_minutes", "rto_max_minutes", "priority",
+                  "notes", "position"]  # fmt: skip
+
+
+class BackupScheduleSerializer(CleanedModelSerializer):
+    next_run = serializers.SerializerMethodField(help_text="When it next runs (UTC); empty for continuous backups.")
+
+    class Meta:
+        model = BackupSchedule
+        fields = ["id", "name", "component", "frequency", "rrule", "start_time", "retention_days",
+                  "extended_retention_days", "extended_retention_tier", "position", "next_run"]  # fmt: skip
+
+    def get_next_run(self, schedule: BackupSchedule) -> str | None:
+        at = policy.next_backup(schedule, after=timezone.now())
+        return at.isoformat() if at else None
+
+
+class BackupVerificationOutput(serializers.ModelSerializer):
+    verified_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = BackupVerification
+        fields = ["id", "day", "result", "notes", "verified_by", "verified_at"]
+
+
+class DrillPlanSerializer(serializers.ModelSerializer):
+    objective = serializers.SlugRelatedField(slug_field="component", queryset=RecoveryObjective.objects.all())
+
+    class Meta:
+        model = DrillPlan
+        fields = ["id", "quarter", "test_type", "scope", "objective"]
+
+
+class DrillRecordOutput(serializers.ModelSerializer):
+    plan = serializers.StringRelatedField()
+    objective = serializers.SlugRelatedField(slug_field="component", read_only=True)
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    rto_verdict = serializers.CharField(read_only=True)
+    rpo_verdict = serializers.CharField(read_only=True)
+    verdict = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = DrillRecord
+        fields = ["id", "plan", "objective", "year", "performed_at", "measured_rto_minutes", "measured_rpo_minutes",
+                  "target_rto_minutes", "max_rto_minutes", "target_rpo_minutes", "max_rpo_minutes", "rto_verdict",
+                  "rpo_verdict", "verdict", "notes", "recorded_by", "created_at"]  # fmt: skip
+
+
+class QuickActionOutput(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="The prefilled cluster-action form.")
+
+    class Meta:
+        model = QuickAction
+        fields = ["label", "kind", "target", "deployment", "namespace", "replicas", "url"]
+
+    def get_url(self, action: QuickAction) -> str:
+        return action.url()
+
+
+class RunbookOutput(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    alertnames = serializers.SerializerMethodField()
+    quick_actions = QuickActionOutput(many=True, read_only=True)
+    body_html = serializers.SerializerMethodField(help_text="The Markdown body, rendered and sanitized.")
+
+    class Meta:
+        model = Runbook
+        fields = ["id", "slug", "title", "when", "body", "body_html", "owner", "owner_team", "last_reviewed_on",
+                  "review_interval_days", "alertnames", "quick_actions", "updated_at"]  # fmt: skip
+
+    def get_alertnames(self, runbook: Runbook) -> list[str]:
+        return [link.alertname for link in runbook.alert_links.all()]
+
+    def get_body_html(self, runbook: Runbook) -> str:
+        return str(render_markdown(runbook.body))
+
+
+class DeploymentOutput(serializers.ModelSerializer):
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    deployed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = ["id", "service", "environment", "version", "commit", "who", "deployed_by", "status", "change",
+                  "external_id", "started_at", "finished_at", "freeze_level", "freeze_reasons", "recorded_by",
+                  "created_at"]  # fmt: skip
+
+
+class OperationsChecklistItemOutput(serializers.ModelSerializer):
+    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ChecklistItem
+        fields = ["id", "position", "text", "done_at", "done_by"]
+
+
+class ChecklistOutput(serializers.ModelSerializer):
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    template = serializers.StringRelatedField()
+    item_count = serializers.IntegerField(read_only=True)
+    done_count = serializers.IntegerField(read_only=True)
+    overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Checklist
+        fields = ["id", "title", "kind", "template", "period_start", "period_end", "deployment", "assignee",
+                  "completed_at", "item_count", "done_count", "overdue", "created_at"]  # fmt: skip
+
+    def get_overdue(self, checklist: Checklist) -> bool:
+        return checklist.is_overdue(timezone.now())
+
+
+class ChecklistDetailOutput(ChecklistOutput):
+    items = OperationsChecklistItemOutput(many=True, read_only=True)
+
+    class Meta(ChecklistOutput.Meta):
+        fields = [*ChecklistOutput.Meta.fields, "items"]
+
+
+class DeploymentDetailOutput(DeploymentOutput):
+    checklists = ChecklistDetailOutput(many=True, read_only=True)
+
+    class Meta(DeploymentOutput.Meta):
+        fields = [*DeploymentOutput.Meta.fields, "checklists"]
+
+
+class ChecklistTemplateSerializer(CleanedModelSerializer):
+    service = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
+    )
+    items = serializers.ListField(child=serializers.CharField(max_length=200), allow_empty=False)
+
+    class Meta:
+        model = ChecklistTemplate
+        fields = ["id", "name", "kind", "items", "service", "active"]

@@ -1,0 +1,400 @@
+"""The operations API: Viewers read; Responders record (deployments, SLI values, drills, backup checks) and tick
+checklists; Admins configure (SLOs, burn-rate rules, objectives, schedules, runbooks, checklist templates)."""
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents.models import Service
+from operations.api.serializers import (
+    BackupScheduleSerializer,
+    BackupVerificationOutput,
+    BurnAlertOutput,
+    BurnRateRuleSerializer,
+    ChecklistDetailOutput,
+    ChecklistOutput,
+    ChecklistTemplateSerializer,
+    DeploymentDetailOutput,
+    DeploymentOutput,
+    DrillPlanSerializer,
+    DrillRecordOutput,
+    OperationsChecklistItemOutput,
+    RecoveryObjectiveSerializer,
+    RunbookOutput,
+    SliSampleOutput,
+    SloSerializer,
+)
+from operations.filters import BurnAlertFilter, ChecklistFilter, DeploymentFilter
+from operations.models import (
+    BackupSchedule,
+    BackupVerification,
+    BurnAlert,
+    BurnRateRule,
+    Checklist,
+    ChecklistItem,
+    ChecklistTemplate,
+    Deployment,
+    DrillPlan,
+    DrillRecord,
+    Environment,
+    RecoveryObjective,
+    Runbook,
+    SliSample,
+    Slo,
+)
+from operations.quick_actions import ActionKind
+from operations.selectors.checklists import checklist_detail, checklist_list
+from operations.selectors.deployments import deployment_detail, deployment_list
+from operations.selectors.recovery import backup_verifications, drill_records
+from operations.selectors.runbooks import runbook_list
+from operations.selectors.slo import burn_alerts, slo_list, slo_statuses
+from operations.services.checklists import checklist_item_set_done
+from operations.services.deployments import deployment_record, deployment_set_status
+from operations.services.recovery import backup_verification_record, drill_record
+from operations.services.runbooks import QuickActionSpec, runbook_save
+from operations.services.slo import sli_sample_record
+from portal.accounts.models import User
+from portal.accounts.permissions import role_permission, writes_need
+from portal.accounts.roles import Role
+
+Responders = role_permission(Role.RESPONDER)
+AdminsWrite = writes_need(Role.ADMIN)
+
+
+class ReadOrRespond(generics.GenericAPIView):
+    """GET for Viewers, POST for Responders."""
+
+    def get_permissions(self) -> list:
+        return [Responders()] if self.request.method == "POST" else super().get_permissions()
+
+
+# SLOs
+
+
+class SloViewSet(viewsets.ModelViewSet):
+    """SLOs with their 30-day error budget and burn rates (Admins configure them)."""
+
+    serializer_class = SloSerializer
+    permission_classes = [AdminsWrite]
+    lookup_field = "slug"
+    filterset_fields = ["source", "active"]
+
+    def get_queryset(self) -> QuerySet[Slo]:
+        return slo_list().order_by("name")
+
+    def get_serializer_context(self) -> dict[str, object]:
+        context = super().get_serializer_context()
+        objects = getattr(self, "_shown", None)
+        if objects:
+            context["statuses"] = {item.slo.pk: item for item in slo_statuses(objects, now=timezone.now())}
+        return context
+
+    def list(self, request: Request, *args: object, **kwargs: object) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        self._shown = list(page or [])
+        return self.get_paginated_response(self.get_serializer(self._shown, many=True).data)
+
+    def retrieve(self, request: Request, *args: object, **kwargs: object) -> Response:
+        self._shown = [self.get_object()]
+        return Response(self.get_serializer(self._shown[0]).data)
+
+
+class SliSampleListApi(ReadOrRespond, generics.ListAPIView):
+    """An SLO's SLI values, newest first; POST records one measured elsewhere (Responders; e.g. a RUM pipeline)."""
+
+    serializer_class = SliSampleOutput
+
+    class SliSampleInput(serializers.Serializer):
+        start = serializers.DateTimeField()
+        seconds = serializers.IntegerField(required=False, min_value=1, help_text="Default: SLI_STEP_SECONDS.")
+        value = serializers.FloatField()
+
+    def get_queryset(self) -> QuerySet[SliSample]:
+        if getattr(self, "swagger_fake_view", False):
+            return SliSample.objects.none()
+        return get_object_or_404(Slo, slug=self.kwargs["slug"]).samples.select_related("recorded_by")
+
+    @extend_schema(request=SliSampleInput, responses={201: SliSampleOutput})
+    def post(self, request: Request, slug: str) -> Response:
+        payload = self.SliSampleInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        sample = sli_sample_record(slo=get_object_or_404(Slo, slug=slug), actor=request.user, **payload.validated_data)
+        return Response(SliSampleOutput(sample).data, status=status.HTTP_201_CREATED)
+
+
+class BurnRateRuleViewSet(viewsets.ModelViewSet):
+    """The multi-window burn-rate alerts every SLO is watched with."""
+
+    queryset = BurnRateRule.objects.all()
+    serializer_class = BurnRateRuleSerializer
+    permission_classes = [AdminsWrite]
+
+
+class BurnAlertListApi(generics.ListAPIView):
+    """Burn-rate episodes: each was notified once when it started and once when it ended."""
+
+    serializer_class = BurnAlertOutput
+    filterset_class = BurnAlertFilter
+
+    def get_queryset(self) -> QuerySet[BurnAlert]:
+        return burn_alerts()
+
+
+# Disaster recovery and backups
+
+
+class RecoveryObjectiveViewSet(viewsets.ModelViewSet):
+    queryset = RecoveryObjective.objects.all()
+    serializer_class = RecoveryObjectiveSerializer
+    permission_classes = [AdminsWrite]
+
+
+class BackupScheduleViewSet(viewsets.ModelViewSet):
+    queryset = BackupSchedule.objects.all()
+    serializer_class = BackupScheduleSerializer
+    permission_classes = [AdminsWrite]
+
+
+class DrillPlanViewSet(viewsets.ModelViewSet):
+    """The quarterly DR testing schedule."""
+
+    queryset = DrillPlan.objects.select_related("objective")
+    serializer_class = DrillPlanSerializer
+    permission_classes = [AdminsWrite]
+
+
+class BackupVerificationListApi(ReadOrRespond, generics.ListAPIView):
+    """One record per day that the backups were checked; POST records today's (Responders)."""
+
+    serializer_class = BackupVerificationOutput
+
+    class BackupVerificationInput(serializers.Serializer):
+        day = serializers.DateField()
+        result = serializers.ChoiceField(choices=BackupVerification.Result.choices)
+        notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def get_queryset(self) -> QuerySet[BackupVerification]:
+        return backup_verifications()
+
+    @extend_schema(request=BackupVerificationInput, responses={201: BackupVerificationOutput})
+    def post(self, request: Request) -> Response:
+        payload = self.BackupVerificationInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        verification = backup_verification_record(actor=request.user, **payload.validated_data)
+        return Response(BackupVerificationOutput(verification).data, status=status.HTTP_201_CREATED)
+
+
+class DrillRecordListApi(ReadOrRespond, generics.ListAPIView):
+    """DR drills run, with measured RTO and RPO against the targets; POST records one (Responders)."""
+
+    serializer_class = DrillRecordOutput
+    filterset_fields = ["year", "plan"]
+
+    class DrillRecordInput(serializers.Serializer):
+        plan = serializers.SlugRelatedField(
+            slug_field="quarter",
+            queryset=DrillPlan.objects.select_related("objective"),
+            required=False,
+            allow_null=True,
+            help_text="The quarter (1-4) of the plan.",
+        )
+        objective = serializers.SlugRelatedField(slug_field="component", queryset=RecoveryObjective.objects.all(),
+                                                 required=False, allow_null=True)  # fmt: skip
+        year = serializers.IntegerField(required=False, min_value=2000, max_value=2100)
+        performed_at = serializers.DateTimeField()
+        measured_rto_minutes = serializers.IntegerField(min_value=0)
+        measured_rpo_minutes = serializers.IntegerField(min_value=0)
+        notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def get_queryset(self) -> QuerySet[DrillRecord]:
+        return drill_records()
+
+    @extend_schema(request=DrillRecordInput, responses={201: DrillRecordOutput})
+    def post(self, request: Request) -> Response:
+        payload = self.DrillRecordInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        record = drill_record(actor=request.user, **payload.validated_data)
+        return Response(DrillRecordOutput(drill_records().get(pk=record.pk)).data, status=status.HTTP_201_CREATED)
+
+
+# Runbooks
+
+
+class QuickActionInput(serializers.Serializer):
+    label = serializers.CharField(max_length=100)
+    kind = serializers.ChoiceField(choices=ActionKind.choices)
+    target = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    deployment = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    namespace = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    replicas = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=1000)
+
+
+class RunbookInput(serializers.Serializer):
+    slug = serializers.SlugField(max_length=100)
+    title = serializers.CharField(max_length=200)
+    when = serializers.CharField(max_length=300)
+    body = serializers.CharField()
+    owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True),
+                                         required=False, allow_null=True)  # fmt: skip
+    owner_team = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    last_reviewed_on = serializers.DateField()
+    review_interval_days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
+    alertnames = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+    quick_actions = QuickActionInput(many=True, required=False)
+
+
+def _runbook_save(runbook: Runbook | None, data: dict) -> Runbook:
+    alertnames = data.pop("alertnames", None)
+    actions = data.pop("quick_actions", None)
+    specs = None if actions is None else [QuickActionSpec(**action) for action in actions]
+    return runbook_save(runbook=runbook, fields=data, alertnames=alertnames, quick_actions=specs)
+
+
+class RunbookListApi(generics.ListAPIView):
+    """Runbooks with their alert names and quick actions; POST adds one (Admins)."""
+
+    serializer_class = RunbookOutput
+    permission_classes = [AdminsWrite]
+
+    def get_queryset(self) -> QuerySet[Runbook]:
+        return runbook_list()
+
+    @extend_schema(request=RunbookInput, responses={201: RunbookOutput})
+    def post(self, request: Request) -> Response:
+        payload = RunbookInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        runbook = _runbook_save(None, dict(payload.validated_data))
+        return Response(RunbookOutput(runbook_list().get(pk=runbook.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class RunbookDetailApi(APIView):
+    """One runbook; PATCH changes it (alert names and quick actions, when given, replace the old ones; Admins)."""
+
+    permission_classes = [AdminsWrite]
+
+    @extend_schema(responses=RunbookOutput)
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(RunbookOutput(get_object_or_404(runbook_list(), slug=slug)).data)
+
+    @extend_schema(request=RunbookInput(partial=True), responses=RunbookOutput)
+    def patch(self, request: Request, slug: str) -> Response:
+        payload = RunbookInput(data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        runbook = _runbook_save(get_object_or_404(Runbook, slug=slug), dict(payload.validated_data))
+        return Response(RunbookOutput(runbook_list().get(pk=runbook.pk)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, slug: str) -> Response:
+        get_object_or_404(Runbook, slug=slug).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Deployments
+
+
+class DeploymentListApi(ReadOrRespond, generics.ListAPIView):
+    """The deployments log, newest first. POST is what CI calls (Responders' tokens): a deployment during a freeze
+    is a 409 with the gate's reasons, unless `change` names an approved freeze exception."""
+
+    serializer_class = DeploymentOutput
+    filterset_class = DeploymentFilter
+
+    class DeploymentInput(serializers.Serializer):
+        service = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all())
+        environment = serializers.ChoiceField(choices=Environment.choices)
+        version = serializers.CharField(max_length=100)
+        commit = serializers.RegexField(r"^[0-9a-f]{7,40}$", max_length=40,
+                                        error_messages={"invalid": "Give 7 to 40 lowercase hex digits."})  # fmt: skip
+        who = serializers.CharField(max_length=150)
+        status = serializers.ChoiceField(choices=Deployment.Status.choices, required=False,
+                                         default=Deployment.Status.STARTED)  # fmt: skip
+        change = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+        external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+        started_at = serializers.DateTimeField(required=False)
+
+    def get_queryset(self) -> QuerySet[Deployment]:
+        return deployment_list()
+
+    @extend_schema(request=DeploymentInput, responses={201: DeploymentDetailOutput, 200: DeploymentDetailOutput})
+    def post(self, request: Request) -> Response:
+        payload = self.DeploymentInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        deployment, created = deployment_record(actor=request.user, **payload.validated_data)
+        body = DeploymentDetailOutput(deployment_detail().get(pk=deployment.pk)).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class DeploymentDetailApi(generics.RetrieveAPIView):
+    """One deployment with its checklists."""
+
+    serializer_class = DeploymentDetailOutput
+
+    def get_queryset(self) -> QuerySet[Deployment]:
+        return deployment_detail()
+
+
+class DeploymentStatusApi(APIView):
+    """CI reports how the deployment ended: succeeded, failed or rolled back (Responders)."""
+
+    permission_classes = [Responders]
+
+    class DeploymentStatusInput(serializers.Serializer):
+        status = serializers.ChoiceField(choices=Deployment.Status.choices)
+
+    @extend_schema(request=DeploymentStatusInput, responses=DeploymentOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.DeploymentStatusInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        deployment = deployment_set_status(deployment=get_object_or_404(Deployment, pk=pk), **payload.validated_data)
+        return Response(DeploymentOutput(deployment_list().get(pk=deployment.pk)).data)
+
+
+# Checklists
+
+
+class ChecklistTemplateViewSet(viewsets.ModelViewSet):
+    queryset = ChecklistTemplate.objects.select_related("service")
+    serializer_class = ChecklistTemplateSerializer
+    permission_classes = [AdminsWrite]
+    filterset_fields = ["kind", "active"]
+
+
+class ChecklistListApi(generics.ListAPIView):
+    """Checklists, newest period first, filterable by kind, open, overdue and assignee."""
+
+    serializer_class = ChecklistOutput
+    filterset_class = ChecklistFilter
+
+    def get_queryset(self) -> QuerySet[Checklist]:
+        return checklist_list().order_by("-period_start", "-created_at", "-pk")
+
+
+class ChecklistDetailApi(generics.RetrieveAPIView):
+    serializer_class = ChecklistDetailOutput
+
+    def get_queryset(self) -> QuerySet[Checklist]:
+        return checklist_detail()
+
+
+class ChecklistItemApi(APIView):
+    """Tick (`done: true`) or untick an item (Responders)."""
+
+    permission_classes = [Responders]
+
+    class OperationsChecklistItemInput(serializers.Serializer):
+        done = serializers.BooleanField()
+
+    @extend_schema(request=OperationsChecklistItemInput, responses=OperationsChecklistItemOutput)
+    def patch(self, request: Request, pk: int, item_pk: int) -> Response:
+        payload = self.OperationsChecklistItemInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        item = get_object_or_404(ChecklistItem, pk=item_pk, checklist_id=pk)
+        item = checklist_item_set_done(item=item, actor=request.user, **payload.validated_data)
+        return Response(
+            OperationsChecklistItemOutput(ChecklistItem.objects.select_related("done_by").get(pk=item.pk)).data
+        )

@@ -1,0 +1,45 @@
+from django.apps import AppConfig
+
+
+class OperationsConfig(AppConfig):
+    """SLOs and error budgets, runbooks, the deployments log, DR and backups, recurring operations checklists."""
+
+    name = "operations"
+    verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from operations.models import (
+            BackupSchedule,
+            BackupVerification,
+            BurnRateRule,
+            Checklist,
+            ChecklistItem,
+            ChecklistTemplate,
+            Deployment,
+            DrillPlan,
+            DrillRecord,
+            QuickAction,
+            RecoveryObjective,
+            Runbook,
+            RunbookAlert,
+            Slo,
+        )
+
+        # Fetch bookkeeping changes every minute; what an Admin configured is what the log is for.
+        auditlog.register(Slo, exclude_fields=["last_fetched_at", "last_fetch_error", "updated_at"])
+        auditlog.register(BurnRateRule)
+        auditlog.register(RecoveryObjective)
+        auditlog.register(Runbook, exclude_fields=["updated_at"])
+        auditlog.register(RunbookAlert)
+        auditlog.register(QuickAction)
+        auditlog.register(Deployment, exclude_fields=["updated_at"])
+        auditlog.register(BackupSchedule)
+        auditlog.register(BackupVerification)
+        auditlog.register(DrillPlan)
+        auditlog.register(DrillRecord)
+        auditlog.register(ChecklistTemplate)
+        auditlog.register(Checklist)
+        auditlog.register(ChecklistItem)
+        # SLI samples and burn-alert episodes are machine data (like alerts): not audited.

@@ -1,0 +1,25 @@
+from django import forms
+
+from operations.models import BackupVerification, DrillPlan, RecoveryObjective
+
+
+class BackupVerificationForm(forms.Form):
+    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    result = forms.ChoiceField(choices=BackupVerification.Result.choices)
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DrillRecordForm(forms.Form):
+    plan = forms.ModelChoiceField(queryset=DrillPlan.objects.all(), required=False)
+    objective = forms.ModelChoiceField(
+        queryset=RecoveryObjective.objects.all(), required=False, help_text="Empty: the plan's objective."
+    )
+    performed_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                       help_text="UTC")  # fmt: skip
+    measured_rto_minutes = forms.IntegerField(min_value=0, label="Measured RTO (min)")
+    measured_rpo_minutes = forms.IntegerField(min_value=0, label="Measured RPO (min)")
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class TickForm(forms.Form):
+    done = forms.BooleanField(required=False)

@@ -1,0 +1,31 @@
+from datetime import datetime
+
+from django.db.models import Prefetch, QuerySet
+
+from incidents.models import Incident
+from operations.models import Checklist, ChecklistItem, Deployment
+from operations.policy import RECENT_CHANGES_BEFORE
+
+
+def deployment_list() -> QuerySet[Deployment]:
+    return Deployment.objects.select_related("service", "deployed_by", "recorded_by").order_by("-started_at", "-pk")
+
+
+def deployment_detail() -> QuerySet[Deployment]:
+    checklists = (
+        Checklist.objects.select_related("assignee")
+        .order_by("kind")
+        .prefetch_related(
+            Prefetch("items", queryset=ChecklistItem.objects.select_related("done_by").order_by("position"))
+        )
+    )
+    return deployment_list().prefetch_related(Prefetch("checklists", queryset=checklists))
+
+
+def recent_changes(incident: Incident, *, now: datetime) -> QuerySet[Deployment]:
+    """Deployments to the incident's services from a day before it was detected until it was resolved (or now):
+    the seeds' "review recent changes". Uses the incident's prefetched services when it has them."""
+    services = [service.pk for service in incident.services.all()]
+    until = incident.resolved_at or now
+    since = incident.detected_at - RECENT_CHANGES_BEFORE
+    return deployment_list().filter(service__in=services, started_at__gte=since, started_at__lte=until)

@@ -1,0 +1,61 @@
+"""Disaster recovery records: DR drills measured against their objective, and the daily backup verification."""
+
+from datetime import date, datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from operations import policy
+from operations.models import BackupVerification, DrillPlan, DrillRecord, RecoveryObjective
+from portal.accounts.models import User
+from portal.errors import ApplicationError, ConflictError
+
+
+def drill_record(
+    *,
+    performed_at: datetime,
+    measured_rto_minutes: int,
+    measured_rpo_minutes: int,
+    actor: User | None,
+    plan: DrillPlan | None = None,
+    objective: RecoveryObjective | None = None,
+    year: int | None = None,
+    notes: str = "",
+    now: datetime | None = None,
+) -> DrillRecord:
+    """Record a drill's measured RTO and RPO against its objective (the plan's, unless another is named); the
+    objective's numbers are copied onto the record, so its verdict stays what it was."""
+    now = now or timezone.now()
+    if performed_at > now:
+        raise ApplicationError("Record a drill once it has been run.", field="performed_at")
+    objective = objective or (plan.objective if plan else None)
+    if objective is None:
+        raise ApplicationError("Name the drill's plan or the recovery objective it is measured against.",
+                               field="objective")  # fmt: skip
+    return DrillRecord.objects.create(
+        plan=plan, objective=objective, year=year or performed_at.year, performed_at=performed_at,
+        measured_rto_minutes=measured_rto_minutes, measured_rpo_minutes=measured_rpo_minutes,
+        target_rto_minutes=objective.rto_minutes, max_rto_minutes=objective.rto_max_minutes,
+        target_rpo_minutes=objective.rpo_minutes, max_rpo_minutes=objective.rpo_max_minutes,
+        notes=notes, recorded_by=actor,
+    )  # fmt: skip
+
+
+def backup_verification_record(
+    *, day: date, result: str, actor: User | None, notes: str = "", now: datetime | None = None
+) -> BackupVerification:
+    """Record that `day`'s backups were checked (once per day)."""
+    now = now or timezone.now()
+    if day > policy.operations_day(now):
+        raise ApplicationError(f"{day} has not come yet.", field="day")
+    if result not in BackupVerification.Result.values:
+        raise ApplicationError(f"Unknown result {result!r}.", field="result")
+    if result == BackupVerification.Result.FAILED and not notes.strip():
+        raise ApplicationError("Say what failed.", field="notes")
+    try:
+        with transaction.atomic():
+            return BackupVerification.objects.create(
+                day=day, result=result, notes=notes, verified_by=actor, verified_at=now
+            )
+    except IntegrityError as exc:
+        raise ConflictError(f"The backups of {day} were already verified.", field="day") from exc

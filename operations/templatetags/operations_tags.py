@@ -1,0 +1,36 @@
+from django import template
+from django.utils.safestring import SafeString
+
+from operations.budget import window_label
+from operations.markdown import render_markdown
+from operations.models import QuickAction
+
+register = template.Library()
+
+
+@register.filter
+def markdown(text: str) -> SafeString:
+    """Runbook Markdown, rendered and sanitized."""
+    return render_markdown(text)
+
+
+@register.filter
+def minutes(value: int | None) -> str:
+    """A duration in minutes for people: 90 -> '1 h 30 min', None -> 'n/a'."""
+    if value is None:
+        return "n/a"
+    if value and value % 60 == 0:
+        return window_label(value)
+    hours, rest = divmod(value, 60)
+    return f"{hours} h {rest} min" if hours else f"{rest} min"
+
+
+@register.filter
+def burn(rate: float | None) -> str:
+    return "no data" if rate is None else f"{rate:.1f}x"
+
+
+@register.simple_tag
+def quick_action_url(action: QuickAction, incident_id: int | None = None) -> str:
+    """The quick action's prefilled cluster-action form, linked to the incident when there is one."""
+    return action.url(incident_id)

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from operations import views
+
+urlpatterns = [
+    path("slos/", views.slo_list, name="slo-list"),
+    path("slos/<slug:slug>/", views.slo_detail, name="slo-detail"),
+    path("runbooks/", views.runbook_list, name="runbook-list"),
+    path("runbooks/<slug:slug>/", views.runbook_detail, name="runbook-detail"),
+    path("deployments/", views.deployment_list, name="deployment-list"),
+    path("deployments/<int:pk>/", views.deployment_detail, name="deployment-detail"),
+    path("recovery/", views.recovery, name="recovery"),
+    path("recovery/backups/verify/", views.backup_verify, name="backup-verify"),
+    path("recovery/drills/record/", views.drill_record_view, name="drill-record"),
+    path("checklists/", views.checklist_list, name="checklist-list"),
+    path("checklists/<int:pk>/", views.checklist_detail, name="checklist-detail"),
+    path("checklists/<int:pk>/items/<int:item_pk>/tick/", views.checklist_tick, name="checklist-tick"),
+]

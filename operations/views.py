@@ -1,0 +1,177 @@
+"""Operations pages: SLOs, runbooks, deployments, recovery (DR and backups) and checklists. Writes go through the
+services; checklist ticks swap the checklist in place through htmx."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from incidents.models import Incident
+from operations.budget import WINDOW
+from operations.charts import budget_chart_svg
+from operations.filters import ChecklistFilter, DeploymentFilter
+from operations.forms import BackupVerificationForm, DrillRecordForm, TickForm
+from operations.models import BackupSchedule, ChecklistItem, RecoveryObjective
+from operations.policy import next_backup, operations_day
+from operations.selectors.checklists import checklist_detail as checklist_queryset
+from operations.selectors.checklists import checklist_list as checklists_queryset
+from operations.selectors.deployments import deployment_detail as deployment_queryset
+from operations.selectors.deployments import deployment_list as deployments_queryset
+from operations.selectors.recovery import backup_status, drill_plans, drill_records
+from operations.selectors.runbooks import runbook_list as runbooks_queryset
+from operations.selectors.slo import burn_alerts, burn_rules, slo_budget_history, slo_statuses
+from operations.selectors.slo import slo_list as slos_queryset
+from operations.services.checklists import checklist_item_set_done
+from operations.services.recovery import backup_verification_record, drill_record
+from portal.accounts.permissions import role_required
+from portal.accounts.roles import Role, has_role
+from portal.errors import ApplicationError
+
+PAGE_SIZE = 50
+
+
+def _page(request: HttpRequest, queryset: object) -> tuple[object, str]:
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return page, query.urlencode()
+
+
+@require_GET
+def slo_list(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    statuses = slo_statuses(list(slos_queryset().order_by("name")), now=now)
+    return render(request, "operations/slo_list.html", {"statuses": statuses, "rules": burn_rules(), "now": now})
+
+
+@require_GET
+def slo_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    now = timezone.now()
+    status = slo_statuses([get_object_or_404(slos_queryset(), slug=slug)], now=now)[0]
+    slo = status.slo
+    chart = budget_chart_svg(
+        points=slo_budget_history(slo=slo, now=now), allowed_seconds=status.budget.allowed_seconds, title=slo.name
+    )
+    context = {
+        "status": status, "slo": slo, "chart": chart, "window_days": WINDOW.days,
+        "alerts": burn_alerts().filter(slo=slo)[:20], "samples": slo.samples.select_related("recorded_by")[:20],
+    }  # fmt: skip
+    return render(request, "operations/slo_detail.html", context)
+
+
+@require_GET
+def runbook_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "operations/runbook_list.html", {"runbooks": runbooks_queryset(), "today": timezone.now().date()}
+    )
+
+
+@require_GET
+def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    runbook = get_object_or_404(runbooks_queryset(), slug=slug)
+    # Opened from an incident, the quick actions carry it, so the cluster action is linked to the incident.
+    incident_id = request.GET.get("incident", "")
+    incident = Incident.objects.filter(pk=incident_id).first() if incident_id.isdigit() else None
+    actions = [(action, action.url(incident.pk if incident else None)) for action in runbook.quick_actions.all()]
+    context = {"runbook": runbook, "incident": incident, "actions": actions, "today": timezone.now().date()}
+    return render(request, "operations/runbook_detail.html", context)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def deployment_list(request: HttpRequest) -> HttpResponse:
+    found = DeploymentFilter(request.GET, queryset=deployments_queryset())
+    page, query = _page(request, found.qs)
+    template = "operations/deployment_list.html#deployment-table" if request.htmx else "operations/deployment_list.html"
+    return render(request, template, {"filter": found, "page": page, "query": query})
+
+
+@require_GET
+def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    deployment = get_object_or_404(deployment_queryset(), pk=pk)
+    return render(request, "operations/deployment_detail.html", {"deployment": deployment, "now": timezone.now()})
+
+
+def _recovery_context(now: object, **extra: object) -> dict[str, object]:
+    schedules = list(BackupSchedule.objects.all())
+    return {
+        "objectives": RecoveryObjective.objects.all(),
+        "schedules": [(schedule, next_backup(schedule, after=now)) for schedule in schedules],
+        "backups": backup_status(now=now, days=14),
+        "plans": drill_plans(year=now.year),
+        "drills": drill_records()[:20],
+        "year": now.year,
+        "verify_form": BackupVerificationForm(initial={"day": operations_day(now), "result": "ok"}),
+        "drill_form": DrillRecordForm(),
+        **extra,
+    }
+
+
+@require_GET
+def recovery(request: HttpRequest) -> HttpResponse:
+    return render(request, "operations/recovery.html", _recovery_context(timezone.now()))
+
+
+def _record(request: HttpRequest, form_class: type, record: object, form_key: str, success: str) -> HttpResponse:
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            record(actor=request.user, **{k: v for k, v in form.cleaned_data.items() if v is not None})
+        except ApplicationError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, success)
+            return redirect("recovery")
+    return render(
+        request, "operations/recovery.html", _recovery_context(timezone.now(), **{form_key: form}), status=400
+    )
+
+
+@require_POST
+@role_required(Role.RESPONDER)
+def backup_verify(request: HttpRequest) -> HttpResponse:
+    return _record(
+        request, BackupVerificationForm, backup_verification_record, "verify_form", "Backup verification recorded."
+    )
+
+
+@require_POST
+@role_required(Role.RESPONDER)
+def drill_record_view(request: HttpRequest) -> HttpResponse:
+    return _record(request, DrillRecordForm, drill_record, "drill_form", "DR drill recorded.")
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def checklist_list(request: HttpRequest) -> HttpResponse:
+    data = request.GET.copy() if request.GET else {"open": "true"}
+    found = ChecklistFilter(data, queryset=checklists_queryset().order_by("-period_start", "-created_at", "-pk"))
+    page, query = _page(request, found.qs)
+    template = "operations/checklist_list.html#checklist-table" if request.htmx else "operations/checklist_list.html"
+    return render(request, template, {"filter": found, "page": page, "query": query, "now": timezone.now()})
+
+
+@require_GET
+def checklist_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    checklist = get_object_or_404(checklist_queryset(), pk=pk)
+    return render(request, "operations/checklist_detail.html", {"checklist": checklist, "now": timezone.now()})
+
+
+@require_POST
+def checklist_tick(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    if not has_role(request.user, Role.RESPONDER):
+        raise PermissionDenied("Ticking checklists requires the Responder role.")
+    item = get_object_or_404(ChecklistItem, pk=item_pk, checklist_id=pk)
+    form = TickForm(request.POST)
+    form.is_valid()  # a missing or unchecked box is "not done"
+    checklist_item_set_done(item=item, done=form.cleaned_data.get("done", False), actor=request.user)
+    if not request.htmx:
+        return redirect("checklist-detail", pk=pk)
+    checklist = checklist_queryset().get(pk=pk)
+    return render(
+        request, "operations/checklist_detail.html#checklist-card", {"checklist": checklist, "now": timezone.now()}
+    )
