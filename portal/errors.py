@@ -13,6 +13,12 @@ class ApplicationError(Exception):
         self.extra = extra or {}
 
 
+class ForbiddenError(ApplicationError):
+    """The rules let someone do this, but not the caller (e.g. ticking another person's checklist item)."""
+
+    status_code = 403
+
+
 class NotFoundError(ApplicationError):
     status_code = 404
 

@@ -199,6 +199,7 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "portal.core.tasks.worker_heartbeat", "schedule": 30.0},
     "sweep-deliveries": {"task": "portal.notifications.tasks.sweep_deliveries", "schedule": 60.0},
     "sweep-incident-timers": {"task": "incidents.tasks.sweep_incident_timers", "schedule": 60.0},
+    "sweep-oncall": {"task": "oncall.tasks.sweep_oncall", "schedule": 60.0},
 }
 # Business hours (seeds: 09:00-18:00) and holidays, for response targets such as P4's "next business day".
 BUSINESS_HOURS_TIMEZONE = os.environ.get("BUSINESS_HOURS_TIMEZONE", "UTC")

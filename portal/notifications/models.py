@@ -19,6 +19,9 @@ class EventKind(models.TextChoices):
     MAINTENANCE_STARTED = "maintenance.started", "Maintenance started"
     MAINTENANCE_COMPLETED = "maintenance.completed", "Maintenance completed"
     REMINDER = "reminder", "Reminder"
+    ONCALL_REMINDER = "oncall.reminder", "On-call shift reminder"
+    ONCALL_HANDOFF = "oncall.handoff", "On-call handoff"
+    ONCALL_SWAP = "oncall.swap", "On-call swap"
     TEST = "test", "Test message"
 
 

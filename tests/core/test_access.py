@@ -5,7 +5,9 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-PUBLIC = {"health", "login"}
+# oncall-calendar: iCalendar feeds are fetched by calendar apps without a session; the secret token in the URL is
+# the credential, and a bad or revoked token is a 404 (tests/oncall/test_views.py).
+PUBLIC = {"health", "login", "oncall-calendar"}
 
 
 def all_routes(resolver: URLResolver | None = None, prefix: str = "", namespace: str = "") -> list[tuple[str, str]]:
