@@ -83,7 +83,7 @@ class RotationForm(forms.Form):
         choices=[("weekly", "Weekly"), ("daily", "Daily"), ("custom", "Custom RRULE")], label="Handoffs"
     )
     every = forms.IntegerField(min_value=1, max_value=52, initial=1, label="Every (weeks or days)")
-    weekday = forms.ChoiceField(choices=WEEKDAYS, initial="MO", label="Weekday (weekly)")
+    weekday = forms.ChoiceField(choices=WEEKDAYS, initial="MO", required=False, label="Weekday (weekly)")
     custom_rrule = forms.CharField(
         max_length=200,
         required=False,
@@ -126,7 +126,7 @@ class RotationForm(forms.Form):
                 self.add_error("custom_rrule", "Write the RRULE, or pick weekly or daily.")
             data["handoff_rrule"] = data.get("custom_rrule", "")
         elif frequency == "weekly":
-            data["handoff_rrule"] = f"FREQ=WEEKLY;INTERVAL={every};BYDAY={data.get('weekday', 'MO')}".replace(
+            data["handoff_rrule"] = f"FREQ=WEEKLY;INTERVAL={every};BYDAY={data.get('weekday') or 'MO'}".replace(
                 "INTERVAL=1;", ""
             )
         else:

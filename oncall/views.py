@@ -4,6 +4,7 @@ checklists and calendar feeds. Actions post through htmx and swap the rotation's
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django import forms
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -225,9 +226,13 @@ def rotation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "oncall/rotation_detail.html", _body_context(request, rotation))
 
 
-def _form_error(form: object, exc: ApplicationError) -> None:
-    fields = getattr(form, "fields", {})
-    form.add_error(exc.field if exc.field in fields else None, exc.message)  # type: ignore[attr-defined]
+# The rotation form asks for the handoff rule in parts; a rule the engine refuses is the custom rule's fault.
+_FORM_FIELDS = {"handoff_rrule": "custom_rrule"}
+
+
+def _form_error(form: forms.Form, exc: ApplicationError) -> None:
+    field = _FORM_FIELDS.get(exc.field or "", exc.field)
+    form.add_error(field if field in form.fields else None, exc.message)
 
 
 @require_POST
@@ -245,8 +250,8 @@ def override_create_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _rotation_response(request, rotation, status=400, override_form=form, error=_first_error(form))
 
 
-def _first_error(form: object) -> str:
-    field, messages = next(iter(form.errors.items()))  # type: ignore[attr-defined]
+def _first_error(form: forms.Form) -> str:
+    field, messages = next(iter(form.errors.items()))
     return f"{field.replace('_', ' ')}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
 
 

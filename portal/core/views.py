@@ -7,6 +7,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from incidents.models import Incident
 from incidents.selectors import incident_list
+from oncall.selectors import oncall_now
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role
 from portal.core import health
@@ -20,12 +21,14 @@ OPEN_STATUSES = [s for s in Incident.Status.values if s not in {"resolved", "rev
 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
     open_incidents = incident_list().filter(status__in=OPEN_STATUSES)
     context = {
         "open_count": open_incidents.count(),
         "open_incidents": open_incidents.order_by("severity__rank", "-detected_at")[:8],
         "failed_deliveries": Delivery.objects.filter(status=Delivery.Status.FAILED).count(),
-        "now": timezone.now(),
+        "oncall": oncall_now(at=now),
+        "now": now,
     }
     return render(request, "core/dashboard.html", context)
 
