@@ -26,7 +26,9 @@ def rotation_list() -> QuerySet[Rotation]:
 def with_versions(rotations: QuerySet[Rotation]) -> QuerySet[Rotation]:
     """`rotations` with their versions and participants loaded: what `schedules` needs, in three queries."""
     participants = Participant.objects.select_related("user")
-    versions = RotationVersion.objects.prefetch_related(Prefetch("participants", queryset=participants))
+    versions = RotationVersion.objects.select_related("created_by").prefetch_related(
+        Prefetch("participants", queryset=participants)
+    )
     return rotations.prefetch_related(Prefetch("versions", queryset=versions))
 
 

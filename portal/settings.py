@@ -245,6 +245,9 @@ SPECTACULAR_SETTINGS = {
         "ReviewStatusEnum": "incidents.models.PostIncidentReview.Status",
         "NotificationSeverityEnum": "portal.notifications.models.Severity",
         "DeliveryStatusEnum": "portal.notifications.models.Delivery.Status",
+        "OncallLayerEnum": "oncall.models.Layer",
+        "SwapStatusEnum": "oncall.models.Swap.Status",
+        "HandoffSideEnum": "oncall.models.HandoffItem.Side",
     },
 }
 
