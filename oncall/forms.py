@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 
 from incidents.models import Service
 from oncall.models import Layer
+from oncall.schedule import YEARS
 from portal.accounts.models import User
 from portal.accounts.roles import Role
 from portal.scheduling import ScheduleError, local_instant
@@ -53,6 +54,8 @@ class LocalDateTimeField(forms.DateTimeField):
         parsed = super().to_python(value)
         if parsed is None:
             return None
+        if parsed.year not in YEARS:
+            raise forms.ValidationError(f"Give a date between {YEARS.start} and {YEARS.stop - 1}.")
         try:
             return local_instant(day=parsed.date(), wall_time=parsed.time().replace(tzinfo=None), zone=self.zone)
         except ScheduleError as exc:

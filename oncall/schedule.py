@@ -7,7 +7,7 @@ arithmetic is the engine's; this module only splices spans.
 """
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
@@ -19,6 +19,9 @@ PRIMARY, SECONDARY = "primary", "secondary"
 LAYERS = (PRIMARY, SECONDARY)
 # The smallest step of a datetime: [at, at + INSTANT) holds exactly the instant `at`.
 INSTANT = timedelta(microseconds=1)
+# Schedules are asked about these years only: far enough either way, and clear of datetime's own limits, which the
+# engine's search margins around an instant would otherwise cross.
+YEARS = range(1970, 3000)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,6 +170,25 @@ def segment_at(plans: Sequence[Plan[P]], covers: Sequence[Cover[P]], *, layer: s
 def planned_shift_at(plans: Sequence[Plan[P]], *, layer: str, at: datetime) -> Segment[P] | None:
     """The planned (override-free) segment running at `at`: what a swap trades."""
     return next((seg for seg in planned_segments(plans, layer=layer, start=at, end=at + INSTANT) if at in seg), None)
+
+
+def joined(segments: Sequence[Segment[P]]) -> list[Segment[P]]:
+    """Back-to-back planned segments of one person as one (a daily rotation of one person is one long stretch);
+    overrides stay apart so they can be shown as such."""
+    found: list[Segment[P]] = []
+    for segment in segments:
+        last = found[-1] if found else None
+        if (
+            last is not None
+            and last.end == segment.start
+            and last.person == segment.person
+            and last.cover is None
+            and segment.cover is None
+        ):
+            found[-1] = replace(last, end=segment.end)
+        else:
+            found.append(segment)
+    return found
 
 
 def takeovers(segments: Sequence[Segment[P]], *, after: datetime) -> list[Takeover[P]]:

@@ -25,7 +25,7 @@ from oncall.models import (
     ShiftReminder,
     Swap,
 )
-from oncall.schedule import INSTANT, LAYERS, Segment, Takeover, plan_at, planned_shift_at, takeovers
+from oncall.schedule import INSTANT, LAYERS, YEARS, Segment, Takeover, plan_at, planned_shift_at, takeovers
 from oncall.selectors import (
     open_incidents_for,
     plans,
@@ -85,6 +85,15 @@ def _schedule_error(exc: ScheduleError) -> ApplicationError:
     return ApplicationError(f"{field}: {message}", field=field)
 
 
+def _instant(value: datetime, field: str) -> datetime:
+    """An aware instant in the years schedules cover, or an error naming `field`."""
+    if value.utcoffset() is None:
+        raise ApplicationError(f"{field}: give a time zone offset.", field=field)
+    if value.year not in YEARS:
+        raise ApplicationError(f"{field}: must be between {YEARS.start} and {YEARS.stop - 1}.", field=field)
+    return value
+
+
 def _checked_handoffs(*, zone: str, rrule: str, handoff_time: time, start_date: date, at: datetime) -> Recurrence:
     try:
         recurrence = Recurrence(rrule=rrule, dtstart=start_date, start_time=handoff_time, zone=zone)
@@ -112,6 +121,8 @@ def _add_version(
     *, rotation: Rotation, effective_from: datetime, zone: str, rrule: str, handoff_time: time, start_date: date,
     primary: Sequence[User], secondary: Sequence[User], note: str, actor: User | None,
 ) -> RotationVersion:  # fmt: skip
+    if start_date.year not in YEARS:
+        raise ApplicationError(f"start_date: must be between {YEARS.start} and {YEARS.stop - 1}.", field="start_date")
     _checked_handoffs(zone=zone, rrule=rrule, handoff_time=handoff_time, start_date=start_date, at=effective_from)
     if not primary:
         raise ApplicationError("participants: name at least one person.", field="participants")
@@ -150,6 +161,8 @@ def rotation_create(
     rule's first occurrence on or after that date, and nobody is on call before it."""
     if not name.strip():
         raise ApplicationError("name: give the rotation a name.", field="name")
+    if start_date.year not in YEARS:
+        raise ApplicationError(f"start_date: must be between {YEARS.start} and {YEARS.stop - 1}.", field="start_date")
     try:
         get_zone(timezone)
         effective_from = local_instant(day=start_date, wall_time=time(0), zone=timezone)
@@ -220,9 +233,7 @@ def rotation_version_add(
         if effective_from is None:
             running = shift_at(current.handoffs, at=now) if current is not None else None
             effective_from = running.end if running is not None else now
-        elif effective_from.utcoffset() is None:
-            raise ApplicationError("effective_from: give a time zone offset.", field="effective_from")
-        elif effective_from < now:
+        elif _instant(effective_from, "effective_from") < now:
             raise ApplicationError(
                 "effective_from: a change cannot take effect in the past; who was on call stays as it was.",
                 field="effective_from",
@@ -281,17 +292,13 @@ def _lock(rotation: Rotation) -> Rotation:
 
 
 def _start_not_past(start: datetime, now: datetime) -> datetime:
-    if start.utcoffset() is None:
-        raise ApplicationError("start: give a time zone offset.", field="start")
-    if start < now - OVERRIDE_START_GRACE:
+    if _instant(start, "start") < now - OVERRIDE_START_GRACE:
         raise ApplicationError("start: cannot be in the past; who was on call stays as it was.", field="start")
     return max(start, now)
 
 
 def _check_span(start: datetime, end: datetime) -> None:
-    if end.utcoffset() is None:
-        raise ApplicationError("end: give a time zone offset.", field="end")
-    if end <= start:
+    if _instant(end, "end") <= start:
         raise ApplicationError("end: must be after start.", field="end")
 
 
@@ -411,8 +418,7 @@ def _planned_shift(
     rotation: Rotation, *, layer: str, start: datetime, person: User, now: datetime, field: str
 ) -> Segment[User]:
     """The planned shift of `person` starting at `start`, or an error naming `field`."""
-    if start.utcoffset() is None:
-        raise ApplicationError(f"{field}: give a time zone offset.", field=field)
+    _instant(start, field)
     loaded = with_versions(Rotation.objects.filter(pk=rotation.pk)).get()
     shift = planned_shift_at(plans(loaded), layer=layer, at=start)
     if shift is None or shift.start != start:

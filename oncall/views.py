@@ -18,13 +18,13 @@ from oncall import policy
 from oncall.calendar import feed_calendar
 from oncall.forms import OverrideForm, RotationForm, SwapForm
 from oncall.models import CalendarFeed, Handoff, HandoffItem, Layer, Override, Rotation, Swap
-from oncall.schedule import LAYERS, Segment, takeovers
+from oncall.schedule import LAYERS, YEARS, Segment, joined, takeovers
 from oncall.selectors import (
     RotationSchedule,
     calendar_feed_by_token,
     handoff_detail,
     handoff_list,
-    oncall_now,
+    oncall_for,
     rotation_list,
     rotation_schedule,
     schedules,
@@ -70,7 +70,7 @@ def oncall_index(request: HttpRequest) -> HttpResponse:
     ]
     context = {
         "now": now,
-        "board": oncall_now(at=now, rotations=rotation_list()),
+        "board": oncall_for(rotations, at=now),
         "my_shifts": sorted(mine, key=lambda pair: pair[1].at)[:10],
         "swaps": Swap.objects.filter(status=Swap.Status.PENDING, counterparty=user).select_related(
             "rotation", "requester"
@@ -117,7 +117,7 @@ def _grid(rotation: Rotation, *, zone: str, first: date, last: date, focus: tupl
     """Day cells from `first` to `last` (local dates in `zone`), with the schedule in force on each."""
     span = local_days(first_day=first, last_day=last, zone=zone)
     schedule = rotation_schedule(rotation, start=span.start, end=span.end)
-    segments = {layer: schedule.segments(layer=layer) for layer in LAYERS}
+    segments = {layer: joined(schedule.segments(layer=layer)) for layer in LAYERS}
     cells = []
     for offset in range((last - first).days + 1):
         day = first + timedelta(days=offset)
@@ -157,6 +157,8 @@ def _schedule_context(request: HttpRequest, rotation: Rotation, now: datetime) -
         anchor = date.fromisoformat(request.GET.get("start", "")) if request.GET.get("start") else today
     except ValueError:
         anchor = today
+    if anchor.year not in YEARS:  # a hand-edited URL; the grid around it would leave datetime's range
+        anchor = today
     first, last, focus_start, focus_end, previous, following = _window(view, anchor)
     schedule, cells = _grid(rotation, zone=zone, first=first, last=last, focus=(focus_start, focus_end), today=today)
     return {
@@ -177,7 +179,14 @@ def _body_context(request: HttpRequest, rotation: Rotation, **extra: object) -> 
         **_schedule_context(request, rotation, now),
         "now": now,
         "current": {layer: upcoming.at(layer=layer, at=now) for layer in LAYERS},
-        "versions": rotation.versions.prefetch_related("participants__user").order_by("-effective_from"),
+        "versions": [
+            (
+                version,
+                [p.user for p in version.participants.all() if p.layer == Layer.PRIMARY],
+                [p.user for p in version.participants.all() if p.layer == Layer.SECONDARY],
+            )
+            for version in rotation.versions.prefetch_related("participants__user").order_by("-effective_from")
+        ],
         "overrides": rotation.overrides.filter(end__gt=now).select_related("user", "swap"),
         "swaps": rotation.swaps.filter(status=Swap.Status.PENDING).select_related("requester", "counterparty"),
         "handoffs": rotation.handoffs.select_related("outgoing", "incoming")[:8],
@@ -409,8 +418,10 @@ def handoff_item_view(request: HttpRequest, pk: int, item_pk: int) -> HttpRespon
 def feed_issue_view(request: HttpRequest) -> HttpResponse:
     """Issue (or regenerate) a calendar URL and show it, once."""
     rotation = None
-    if request.POST.get("rotation"):
-        rotation = get_object_or_404(Rotation, pk=request.POST["rotation"])
+    if chosen := request.POST.get("rotation"):
+        if not chosen.isdigit():
+            return HttpResponse("rotation: give the rotation's id.", status=400)
+        rotation = get_object_or_404(Rotation, pk=chosen)
     issued = calendar_feed_issue(owner=request.user, rotation=rotation)
     url = request.build_absolute_uri(reverse("oncall-calendar", args=[issued.token]))
     return render(request, "oncall/feed_issued.html", {"feed": issued.feed, "url": url})

@@ -114,6 +114,12 @@ class TestOnCallAt:
         assert response.json()["field"] == "at"
         assert "UTC offset" in response.json()["detail"]
 
+    @pytest.mark.parametrize("at", ["0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00"])
+    def test_a_time_out_of_range_is_a_400_naming_at(self, viewer_api, rotation, at):
+        response = viewer_api.get(api("oncall-rotation-oncall", rotation.pk), {"at": at})
+        assert response.status_code == 400
+        assert response.json()["errors"] == {"at": ["must be between 1970 and 2999."]}
+
     def test_default_is_now(self, viewer_api, steady):
         assert (
             viewer_api.get(api("oncall-rotation-oncall", steady.pk)).json()["secondary"]["person"]["username"] == "ben"
@@ -175,6 +181,7 @@ class TestRotations:
             ({"participants": ["ann", "nobody"]}, "participants"),
             ({"participants": []}, "participants"),
             ({"start_date": "soon"}, "start_date"),
+            ({"start_date": "0001-01-01", "timezone": "Asia/Tokyo"}, "start_date"),
             ({"handoff_time": "25:00"}, "handoff_time"),
         ],
     )
@@ -248,6 +255,7 @@ class TestOverrides:
             ({"end": "2020-01-01T00:00:00Z"}, "end"),
             ({"start": "2020-01-01T00:00:00Z"}, "start"),
             ({"start": "2030-01-01T00:00:00"}, "start"),
+            ({"end": "9999-12-31T00:00:00Z"}, "end"),
             ({"user": "nobody"}, "user"),
             ({"layer": "tertiary"}, "layer"),
             ({"rotation": 999}, "rotation"),

@@ -73,8 +73,9 @@ class TestSchedule:
         client.force_login(viewer)
         html = client.get(reverse("oncall-rotation", args=[steady.pk])).content.decode()
         assert html.count('class="day') == 7
-        assert "P</span> Ann · " in html
-        assert "S</span> Ben · " in html
+        # One stretch a day, not a segment per daily shift: the same person back to back is shown joined.
+        assert html.count("P</span> Ann · all day") == 7
+        assert html.count("S</span> Ben · all day") == 7
         assert re.search(r'id="now-primary">.*?Ann', html, re.S)
 
     def test_month_view_shows_whole_weeks(self, client, steady, viewer):
@@ -94,6 +95,13 @@ class TestSchedule:
         assert html.lstrip().startswith('<section class="card" id="schedule"')
         assert "week of Mon 30 Nov 2026" in html
         assert "<header" not in html
+
+    @pytest.mark.parametrize("start", ["9999-12-31", "0001-01-01", "not-a-date"])
+    def test_a_hand_edited_start_falls_back_to_this_week(self, client, steady, viewer, start):
+        client.force_login(viewer)
+        response = client.get(reverse("oncall-rotation", args=[steady.pk]), {"view": "month", "start": start})
+        assert response.status_code == 200
+        assert response.context["focus_start"] == timezone.now().date().replace(day=1)
 
     def test_a_daylight_saving_week_is_laid_out_in_local_days(self, client, make_rotation, viewer, people):
         rotation = make_rotation("London", zone="Europe/London")
@@ -317,6 +325,12 @@ class TestCalendarFeeds:
         client.logout()
         assert client.get(path).status_code == 404
         assert client.get(reverse("oncall-calendar", args=["not-a-real-token"])).status_code == 404
+
+    def test_a_malformed_rotation_is_a_400(self, client, viewer):
+        client.force_login(viewer)
+        response = client.post(reverse("oncall-feed-issue"), {"rotation": "abc"})
+        assert response.status_code == 400
+        assert response.content.decode().startswith("rotation:")
 
     def test_someone_else_cannot_revoke_a_feed(self, client, steady, viewer, make_user):
         client.force_login(viewer)
