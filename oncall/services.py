@@ -94,17 +94,21 @@ def _instant(value: datetime, field: str) -> datetime:
     return value
 
 
-def _checked_handoffs(*, zone: str, rrule: str, handoff_time: time, start_date: date, at: datetime) -> Recurrence:
+def _check_start_date(start_date: date) -> None:
+    if start_date.year not in YEARS:
+        raise ApplicationError(f"start_date: must be between {YEARS.start} and {YEARS.stop - 1}.", field="start_date")
+
+
+def _check_handoffs(*, zone: str, rrule: str, handoff_time: time, start_date: date, at: datetime) -> None:
+    _check_start_date(start_date)
     try:
         recurrence = Recurrence(rrule=rrule, dtstart=start_date, start_time=handoff_time, zone=zone)
         shift_at(recurrence, at=at)  # refuses handoffs less than an hour apart
     except ScheduleError as exc:
         raise _schedule_error(exc) from exc
-    return recurrence
 
 
-def _checked_people(people: Iterable[User], *, field: str) -> list[User]:
-    people = list(people)
+def _check_people(people: Sequence[User], *, field: str) -> None:
     seen: set[int] = set()
     for user in people:
         if user.pk in seen:
@@ -114,20 +118,17 @@ def _checked_people(people: Iterable[User], *, field: str) -> list[User]:
             raise ApplicationError(
                 f"{field}: {user} cannot be on call (needs an active account with the Responder role).", field=field
             )
-    return people
 
 
 def _add_version(
     *, rotation: Rotation, effective_from: datetime, zone: str, rrule: str, handoff_time: time, start_date: date,
     primary: Sequence[User], secondary: Sequence[User], note: str, actor: User | None,
 ) -> RotationVersion:  # fmt: skip
-    if start_date.year not in YEARS:
-        raise ApplicationError(f"start_date: must be between {YEARS.start} and {YEARS.stop - 1}.", field="start_date")
-    _checked_handoffs(zone=zone, rrule=rrule, handoff_time=handoff_time, start_date=start_date, at=effective_from)
+    _check_handoffs(zone=zone, rrule=rrule, handoff_time=handoff_time, start_date=start_date, at=effective_from)
     if not primary:
         raise ApplicationError("participants: name at least one person.", field="participants")
-    _checked_people(primary, field="participants")
-    _checked_people(secondary, field="secondary_participants")
+    _check_people(primary, field="participants")
+    _check_people(secondary, field="secondary_participants")
     if rotation.versions.filter(effective_from=effective_from).exists():
         raise ApplicationError(
             f"effective_from: a version already takes effect at {effective_from:%Y-%m-%d %H:%M} UTC.",
@@ -161,8 +162,7 @@ def rotation_create(
     rule's first occurrence on or after that date, and nobody is on call before it."""
     if not name.strip():
         raise ApplicationError("name: give the rotation a name.", field="name")
-    if start_date.year not in YEARS:
-        raise ApplicationError(f"start_date: must be between {YEARS.start} and {YEARS.stop - 1}.", field="start_date")
+    _check_start_date(start_date)
     try:
         get_zone(timezone)
         effective_from = local_instant(day=start_date, wall_time=time(0), zone=timezone)
@@ -225,7 +225,8 @@ def rotation_version_add(
     now: datetime | None = None,
 ) -> RotationVersion:
     """Change the schedule from `effective_from` on (default: the next handoff, so the running shift stays as it
-    is). What is not given is kept from the version in force then. Never in the past."""
+    is), replacing changes scheduled after it. What is not given is kept from the version in force then. Never in
+    the past."""
     now = now or django_timezone.now()
     with transaction.atomic():
         rotation = _lock(rotation)
@@ -238,10 +239,14 @@ def rotation_version_add(
                 "effective_from: a change cannot take effect in the past; who was on call stays as it was.",
                 field="effective_from",
             )
-        base = version_at(rotation, at=effective_from) or current
+        # A rotation whose first version starts later is changed from what that version says.
+        base = version_at(rotation, at=effective_from) or rotation.versions.order_by("effective_from").first()
         if base is None:  # every rotation is created with a version
             raise ApplicationError("rotation: it has no schedule yet.", field="rotation")
         base_people = list(base.participants.select_related("user"))
+        # The change holds from then on: versions scheduled after it never took effect, and would undo it.
+        for superseded in rotation.versions.filter(effective_from__gt=effective_from):
+            superseded.delete()
         return _add_version(
             rotation=rotation,
             effective_from=effective_from,

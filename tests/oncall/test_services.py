@@ -315,3 +315,19 @@ def test_create_with_a_start_date_counts_shifts_from_its_first_handoff(make_rota
     rotation = rotation_create(name="Midweek", start_date=date(2026, 3, 5), participants=[ann, ben], actor=None)
     assert oncall_at(rotation, at=utc(2026, 3, 8)) is None
     assert oncall_at(rotation, at=utc(2026, 3, 9, 9)) == ann
+
+
+def test_a_rotation_that_has_not_started_yet_can_be_changed(make_rotation, ann, ben, admin_user):
+    rotation = make_rotation("Later", start_date=date(2026, 6, 1), participants=[ann])
+    version = rotation_version_add(rotation=rotation, actor=admin_user, participants=[ben], now=NOW)
+    assert version.effective_from == NOW  # nothing runs yet, so the change holds from now
+    assert oncall_at(rotation, at=utc(2026, 6, 1, 9)) == ben
+
+
+def test_a_change_replaces_changes_scheduled_after_it(rotation, ann, ben, cat, admin_user):
+    rotation_version_add(rotation=rotation, actor=admin_user, participants=[cat], effective_from=utc(2026, 3, 2, 9),
+                         now=NOW)  # fmt: skip
+    rotation_version_add(rotation=rotation, actor=admin_user, participants=[ben], now=NOW)
+    assert oncall_at(rotation, at=utc(2026, 4, 6, 9)) == ben
+    assert rotation.versions.count() == 2
+    assert LogEntry.objects.filter(content_type__model="rotationversion", action=LogEntry.Action.DELETE).count() == 1
