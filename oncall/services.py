@@ -744,7 +744,7 @@ def calendar_feed_issue(*, owner: User, rotation: Rotation | None = None, now: d
     token = secrets.token_urlsafe(32)
     digest = hashlib.sha256(token.encode()).hexdigest()
     with transaction.atomic():
-        feed = CalendarFeed.objects.select_for_update().filter(owner=owner, rotation=rotation).first()
+        feed = CalendarFeed.objects.select_for_update(of=("self",)).filter(owner=owner, rotation=rotation).first()
         if feed is None:
             feed = CalendarFeed.objects.create(owner=owner, rotation=rotation, token_hash=digest)
         else:
