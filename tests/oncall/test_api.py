@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from incidents.models import Service
 from oncall.models import CalendarFeed, Handoff, HandoffItem, Layer, Override, Rotation, Swap
 from oncall.selectors import rotation_schedule
-from oncall.services import override_create
+from oncall.services import override_create, rotation_version_add
 from portal.accounts.roles import Role
 from portal.accounts.services import api_token_create
 from tests.oncall.conftest import utc
@@ -397,3 +397,35 @@ def test_schema_lists_the_on_call_endpoints(viewer_api, db):
 def test_a_rotation_reads_with_the_version_in_force(viewer_api, rotation):
     body = viewer_api.get(api("oncall-rotation-detail", rotation.pk)).json()
     assert body["current_version"]["start_date"] == str(date(2026, 1, 5))
+
+
+class TestListQueryCounts:
+    """Every list endpoint reads a page in a constant number of queries, however many rows it holds."""
+
+    def add_rows(self, rotation, people, admin_user, n: int, offset: int) -> None:
+        now = utc(2026, 1, 5, 12)
+        for i in range(offset, offset + n):
+            start = utc(2026, 2, 1) + timedelta(days=i)
+            override_create(rotation=rotation, layer=Layer.PRIMARY, user=people[i % 3], start=start,
+                            end=start + timedelta(hours=6), actor=admin_user, now=now)  # fmt: skip
+            Swap.objects.create(rotation=rotation, requester=people[0], counterparty=people[1], start=start,
+                                end=start + timedelta(days=1), counterparty_start=start + timedelta(days=7),
+                                counterparty_end=start + timedelta(days=8))  # fmt: skip
+            rotation_version_add(rotation=rotation, actor=admin_user, participants=people[: 1 + i % 3],
+                                 effective_from=utc(2026, 1, 6) + timedelta(days=i * 50), now=now)  # fmt: skip
+            CalendarFeed.objects.create(owner=admin_user, rotation=Rotation.objects.create(name=f"Feed {i}"),
+                                        token_hash=f"{i:064d}")  # fmt: skip
+
+    @pytest.mark.parametrize("name", ["oncall-override-list", "oncall-swap-list", "oncall-rotation-versions",
+                                      "oncall-feed-list"])  # fmt: skip
+    def test_constant(self, name, rotation, people, admin_user):
+        client = as_user(admin_user)
+        url = api(name, rotation.pk) if name == "oncall-rotation-versions" else api(name)
+        self.add_rows(rotation, people, admin_user, 1, 0)
+        client.get(url)
+        with CaptureQueriesContext(connection) as one:
+            first = client.get(url).json()
+        self.add_rows(rotation, people, admin_user, 5, 1)
+        with CaptureQueriesContext(connection) as six:
+            assert client.get(url).json()["count"] > first["count"]
+        assert len(six) == len(one)
