@@ -380,7 +380,6 @@ def _schedule_changed(form: RotationForm) -> bool:
 
 
 @require_GET
-@vary_on_headers("HX-Request")
 def handoff_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     handoff = get_object_or_404(handoff_detail(), pk=pk)
     return render(request, "oncall/handoff.html", _handoff_context(request, handoff))

@@ -7,9 +7,11 @@ from django.db import migrations
 from portal.accounts.migration_helpers import grant_permissions
 
 MODELS = ["rotation", "rotationversion", "participant", "override", "swap", "handoff", "handoffitem"]
+# The Django admin only shows on-call data (changes go through the on-call pages and API): viewing is all it needs.
+# Model permissions do not follow the role ranking (each group holds its own), so every role gets them.
 ROLE_GRANTS = {
-    "Viewer": [f"oncall.view_{model}" for model in MODELS],
-    "Admin": [f"oncall.{action}_{model}" for model in ("rotation", "override") for action in ("add", "change")],
+    role: [f"oncall.view_{model}" for model in MODELS]
+    for role in ("Viewer", "Responder", "Incident Commander", "Admin")
 }
 
 

@@ -346,3 +346,11 @@ def test_dashboard_tile_shows_who_is_on_call_now(client, steady, viewer):
     tile = re.search(r'id="oncall-now">.*?</section>', html, re.S)[0]
     for shown in ("Steady", "Ann", "secondary Ben"):
         assert shown in tile
+
+
+def test_the_django_admin_shows_rotations_read_only(client, make_user, rotation):
+    staff = make_user(Role.ADMIN, username="stan", is_staff=True)
+    client.force_login(staff)
+    assert client.get(reverse("admin:oncall_rotation_change", args=[rotation.pk])).status_code == 200
+    assert client.get(reverse("admin:oncall_override_changelist")).status_code == 200
+    assert client.get(reverse("admin:oncall_rotation_add")).status_code == 403
