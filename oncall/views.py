@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from django import forms
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -354,15 +355,18 @@ def rotation_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            rotation_update(rotation=rotation, actor=request.user, name=data["name"], description=data["description"],
-                            lead=data["lead"], clear_lead=data["lead"] is None, services=data["services"])  # fmt: skip
-            if _schedule_changed(form):
-                rotation_version_add(
-                    rotation=rotation, actor=request.user, effective_from=data.get("effective_from"),
-                    timezone=data["timezone"], handoff_rrule=data["handoff_rrule"], handoff_time=data["handoff_time"],
-                    start_date=data["start_date"], participants=data["participants"],
-                    secondary_participants=data["secondary_participants"], now=now,
-                )  # fmt: skip
+            with transaction.atomic():  # details and schedule together, or neither
+                rotation_update(rotation=rotation, actor=request.user, name=data["name"],
+                                description=data["description"], lead=data["lead"], clear_lead=data["lead"] is None,
+                                services=data["services"])  # fmt: skip
+                if _schedule_changed(form):
+                    rotation_version_add(
+                        rotation=rotation, actor=request.user, effective_from=data.get("effective_from"),
+                        timezone=data["timezone"], handoff_rrule=data["handoff_rrule"],
+                        handoff_time=data["handoff_time"], start_date=data["start_date"],
+                        participants=data["participants"], secondary_participants=data["secondary_participants"],
+                        now=now,
+                    )  # fmt: skip
         except ApplicationError as exc:
             _form_error(form, exc)
         else:

@@ -296,6 +296,18 @@ class TestRotationForms:
         assert new.effective_from > timezone.now()
         assert oncall_at(steady, at=timezone.now()) == ann  # the running shift stays as it was
 
+    def test_a_refused_schedule_change_keeps_the_details_unchanged_too(self, client, admin_user, steady):
+        client.force_login(admin_user)
+        initial = client.get(reverse("oncall-rotation-edit", args=[steady.pk])).context["form"].initial
+        data = {key: value for key, value in initial.items() if value is not None}
+        data |= {"name": "Renamed", "participants": "ann", "start_date": str(data["start_date"]),
+                 "handoff_time": "09:00", "lead": "", "services": [], "timezone": "Europe/London",
+                 "effective_from": "2020-01-01T00:00"}  # fmt: skip
+        response = client.post(reverse("oncall-rotation-edit", args=[steady.pk]), data)
+        assert response.status_code == 400
+        assert response.context["form"].errors["effective_from"]
+        assert Rotation.objects.get(pk=steady.pk).name == "Steady"
+
 
 class TestCalendarFeeds:
     def test_issue_fetch_regenerate_and_revoke(self, client, steady, viewer):
