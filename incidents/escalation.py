@@ -5,7 +5,6 @@ A step is claimed by a conditional UPDATE (paged_at IS NULL -> now) inside the t
 two sweeps running at once page a level once, and a failure to record the page leaves the step for the next sweep.
 """
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,9 +21,6 @@ from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
 
 Target = EscalationLevel.Target
-
-# Who is on call for an incident: set by the on-call app (layer "primary" or "secondary"); None until it is there.
-oncall_resolver: Callable[[Incident, str, datetime], list[User]] | None = None
 
 
 def policy_for(incident: Incident) -> EscalationPolicy | None:
@@ -123,7 +119,12 @@ def recipients(incident: Incident, step: EscalationStep, *, now: datetime) -> tu
 
 
 def _oncall(incident: Incident, layer: str, now: datetime) -> list[User]:
-    return oncall_resolver(incident, layer, now) if oncall_resolver else []
+    """Who holds `layer` now on the rotations covering the incident's services (the first rotation that has someone)."""
+    from oncall.selectors import incident_rotation, oncall_at
+
+    rotation = incident_rotation(incident)
+    person = oncall_at(rotation, at=now, layer=layer) if rotation is not None else None
+    return [person] if person is not None else []
 
 
 def _page(incident: Incident, step: EscalationStep, *, now: datetime, actor: User | None, reason: str) -> None:

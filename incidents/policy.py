@@ -7,6 +7,7 @@ from functools import lru_cache
 from django.conf import settings
 
 from incidents.models import Incident, Severity
+from oncall.selectors import incident_rotation, rotation_timezone
 from portal.scheduling import BusinessHours, add_business_days, is_business_hours
 
 Status = Incident.Status
@@ -51,8 +52,13 @@ def _business_hours(zone: str, country: str | None) -> BusinessHours:
     return BusinessHours(zone=zone, holiday_country=country or None)
 
 
-def business_hours() -> BusinessHours:
-    return _business_hours(settings.BUSINESS_HOURS_TIMEZONE, settings.HOLIDAY_COUNTRY)
+def business_hours(incident: Incident | None = None) -> BusinessHours:
+    """09:00-18:00 on working days, in the timezone of the rotation answering for the incident (the seeds' on-call
+    response policy), else BUSINESS_HOURS_TIMEZONE."""
+    zone = settings.BUSINESS_HOURS_TIMEZONE
+    if incident is not None and incident.pk is not None and (rotation := incident_rotation(incident)) is not None:
+        zone = rotation_timezone(rotation, at=incident.detected_at)
+    return _business_hours(zone, settings.HOLIDAY_COUNTRY)
 
 
 def response_due(severity: Severity, detected_at: datetime, hours: BusinessHours | None = None) -> datetime:
@@ -82,7 +88,9 @@ def timers(incident: Incident) -> Timers:
     """What is due next, from the severity's targets; a met or irrelevant timer is None."""
     severity = incident.severity
     open_ = incident.is_open
-    ack = response_due(severity, incident.detected_at) if open_ and incident.acknowledged_at is None else None
+    ack = None
+    if open_ and incident.acknowledged_at is None:
+        ack = response_due(severity, incident.detected_at, business_hours(incident))
     update = None
     if open_ and severity.update_minutes:
         since = incident.last_update_at or incident.acknowledged_at or incident.detected_at

@@ -71,6 +71,16 @@ def _save(incident: Incident) -> Incident:
     return incident
 
 
+def _retime(incident: Incident) -> None:
+    due = policy.timers(incident)
+    incident.ack_due_at, incident.update_due_at, incident.resolution_due_at = (
+        due.ack_due_at,
+        due.update_due_at,
+        due.resolution_due_at,
+    )
+    incident.save(update_fields=["ack_due_at", "update_due_at", "resolution_due_at"])
+
+
 def _notify(
     incident: Incident, *, event: EventKind, title: str, summary: str, actor: User | None, **extra: Any
 ) -> None:
@@ -123,6 +133,7 @@ def incident_declare(
         )
         _save(incident)
         incident.services.set(services)
+        _retime(incident)  # the acknowledge target depends on the services' rotation (its business hours)
         escalation.escalation_start(incident=incident)
         names = ", ".join(service.name for service in incident.services.all()) or "no service named yet"
         timeline_add(

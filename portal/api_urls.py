@@ -15,6 +15,7 @@ urlpatterns = [
     path("tokens/<int:pk>/revoke/", TokenRevokeApi.as_view(), name="token-revoke"),
     path("audit/", AuditEntryListApi.as_view(), name="audit-list"),
     path("notifications/", include("portal.notifications.api.urls")),
+    path("oncall/", include("oncall.api.urls")),
     path("", include("incidents.api.urls")),
     path("integrations/", include(alert_urls.integration_urlpatterns)),
     path("alerts/", include(alert_urls.alert_urlpatterns)),

@@ -13,6 +13,12 @@ class ApplicationError(Exception):
         self.extra = extra or {}
 
 
+class ForbiddenError(ApplicationError):
+    """The rules refuse this caller whatever their role (another person's item, approving their own request)."""
+
+    status_code = 403
+
+
 class NotFoundError(ApplicationError):
     status_code = 404
 
@@ -21,9 +27,3 @@ class ConflictError(ApplicationError):
     """The state changed under the caller (a stale version, a transition already taken)."""
 
     status_code = 409
-
-
-class ForbiddenError(ApplicationError):
-    """The rules refuse this actor, whatever their role (e.g. approving their own request)."""
-
-    status_code = 403

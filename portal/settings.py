@@ -204,6 +204,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-maintenance": {"task": "maintenance.tasks.sweep_maintenance", "schedule": 60.0},
     "sweep-slos": {"task": "operations.tasks.sweep_slos", "schedule": 60.0},
     "generate-checklists": {"task": "operations.tasks.generate_checklists", "schedule": 300.0},
+    "sweep-oncall": {"task": "oncall.tasks.sweep_oncall", "schedule": 60.0},
 }
 # Business hours (seeds: 09:00-18:00) and holidays, for response targets such as P4's "next business day".
 BUSINESS_HOURS_TIMEZONE = os.environ.get("BUSINESS_HOURS_TIMEZONE", "UTC")
@@ -274,6 +275,9 @@ SPECTACULAR_SETTINGS = {
         "DeploymentStatusEnum": "operations.models.Deployment.Status",
         "ChecklistKindEnum": "operations.models.ChecklistTemplate.Kind",
         "QuickActionKindEnum": "operations.quick_actions.ActionKind",
+        "OncallLayerEnum": "oncall.models.Layer",
+        "SwapStatusEnum": "oncall.models.Swap.Status",
+        "HandoffSideEnum": "oncall.models.HandoffItem.Side",
     },
 }
 

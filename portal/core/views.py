@@ -9,6 +9,7 @@ from incidents.models import Incident
 from incidents.selectors import incident_list
 from maintenance import selectors as maintenance_selectors
 from maintenance.policy import freeze_status
+from oncall.selectors import oncall_now
 from operations.selectors.dashboard import operations_summary
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role
@@ -23,6 +24,7 @@ OPEN_STATUSES = [s for s in Incident.Status.values if s not in {"resolved", "rev
 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
     open_incidents = incident_list().filter(status__in=OPEN_STATUSES)
     now = timezone.now()
     context = {
@@ -33,6 +35,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "open_incidents": open_incidents.order_by("severity__rank", "-detected_at")[:8],
         "failed_deliveries": Delivery.objects.filter(status=Delivery.Status.FAILED).count(),
         "operations": operations_summary(now=now),
+        "oncall": oncall_now(at=now),
         "now": now,
     }
     return render(request, "core/dashboard.html", context)

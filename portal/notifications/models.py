@@ -24,6 +24,9 @@ class EventKind(models.TextChoices):
     SLO_BURN = "slo.burn", "SLO burning its error budget"
     SLO_BURN_ENDED = "slo.burn_ended", "SLO burn ended"
     REMINDER = "reminder", "Reminder"
+    ONCALL_REMINDER = "oncall.reminder", "On-call shift reminder"
+    ONCALL_HANDOFF = "oncall.handoff", "On-call handoff"
+    ONCALL_SWAP = "oncall.swap", "On-call swap"
     TEST = "test", "Test message"
 
 

@@ -1,9 +1,13 @@
 """The UI in real headless Chromium (Debian's), driven by Playwright."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
+from oncall.services import rotation_create
 from portal.accounts.roles import Role
 from tests.conftest import CHROMIUM
 from tests.factories import TEST_PASSWORD
@@ -167,3 +171,45 @@ def test_calendar_shows_a_freeze_and_a_checklist_ticks_without_reloading(planned
     expect(line).to_have_class("done")
     expect(page.get_by_label("Verify backup completed")).to_be_checked()
     assert page.evaluate("window.__sameDocument") is True
+
+
+@pytest.fixture
+def on_call(site, make_user):
+    """A daily rotation since last week: ann primary, ben secondary; cat may cover."""
+    ann = make_user(Role.RESPONDER, username="ann", first_name="Ann")
+    ben = make_user(Role.RESPONDER, username="ben", first_name="Ben")
+    make_user(Role.RESPONDER, username="cat", first_name="Cat")
+    return rotation_create(
+        name="Checkout on-call",
+        start_date=(timezone.now() - timedelta(days=7)).date(),
+        handoff_rrule="FREQ=DAILY",
+        participants=[ann],
+        secondary_participants=[ben],
+        actor=None,
+    )
+
+
+def test_schedule_shows_who_is_on_call_and_an_override_added_in_place(on_call, page):
+    start = (timezone.now() + timedelta(minutes=30)).replace(second=0, microsecond=0)
+    sign_in(page, "ann")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="On-call").click()
+    expect(page.get_by_role("row", name="Checkout on-call")).to_contain_text("Ann")
+    page.get_by_role("link", name="Checkout on-call").click()
+    expect(page.locator("#now-primary")).to_contain_text("Ann")
+    expect(page.locator("#now-secondary")).to_contain_text("Ben")
+    expect(page.locator("#schedule .shift.primary").first).to_contain_text("Ann")
+
+    page.evaluate("window.__sameDocument = true")
+    form = page.get_by_role("form", name="Add override")
+    form.get_by_label("Who covers").select_option("cat")
+    form.get_by_label("Start", exact=True).fill(start.strftime("%Y-%m-%dT%H:%M"))
+    form.get_by_label("End", exact=True).fill((start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+    form.get_by_label("Reason").fill("Dentist")
+    form.get_by_role("button", name="Add override").click()
+    expect(page.locator("#overrides")).to_contain_text("Dentist")
+    assert page.evaluate("window.__sameDocument") is True  # htmx swapped the body in place
+
+    page.goto(f"/oncall/rotations/{on_call.pk}/?view=week&start={start:%Y-%m-%d}")
+    cover = page.locator(f'#schedule [data-day="{start:%Y-%m-%d}"] .shift.override')
+    expect(cover).to_contain_text("Cat")
+    expect(cover).to_contain_text("override")

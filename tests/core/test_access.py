@@ -14,6 +14,9 @@ PUBLIC = {
     # The status page (HTML and JSON) is for customers: public by design, and it shows only public incidents.
     "status-page",
     "api:status",
+    # iCalendar feeds are fetched by calendar apps without a session; the secret token in the URL is the credential,
+    # and a bad or revoked token is a 404 (tests/oncall/test_views.py).
+    "oncall-calendar",
 }
 
 

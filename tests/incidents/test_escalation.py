@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from incidents.escalation import escalation_sweep, incident_escalate
 from incidents.models import EscalationLevel, EscalationStep, TimelineEvent
 from incidents.services import incident_acknowledge, incident_change_severity, incident_transition
+from portal.accounts.roles import Role
 from portal.errors import ApplicationError
 from portal.notifications.models import EventKind, Notification
 from tests.incidents.conftest import T0
@@ -116,3 +117,38 @@ def test_manual_escalation_needs_a_reason(declare, commander):
     with pytest.raises(ApplicationError) as excinfo:
         incident_escalate(incident=declare(), actor=commander, reason=" ")
     assert excinfo.value.field == "reason"
+
+
+@pytest.fixture
+def rotation(api, make_user):
+    from datetime import date
+
+    from oncall.services import rotation_create
+
+    ann = make_user(Role.RESPONDER, username="ann.primary")
+    ben = make_user(Role.RESPONDER, username="ben.secondary")
+    return rotation_create(
+        name="API on-call", start_date=date(2026, 11, 1), participants=[ann], secondary_participants=[ben],
+        handoff_rrule="FREQ=DAILY", services=[api], actor=None,
+    )  # fmt: skip
+
+
+def test_level_1_pages_the_primary_and_the_secondary_is_paged_when_nobody_acknowledges(rotation, declare):
+    incident = declare("P2")
+    escalation_sweep(now=T0)
+    assert pages(incident)[0] == "Paged L1 On-call engineer: ann.primary"
+    escalation_sweep(now=T0 + timedelta(minutes=6))  # P2 acknowledge target in business hours: 5 min
+    assert "Paged Secondary on-call: ben.secondary" in pages(incident)
+
+
+def test_the_acknowledge_target_uses_business_hours_in_the_rotations_timezone(api, make_user, declare):
+    from datetime import UTC, date, datetime
+
+    from oncall.services import rotation_create
+
+    rotation_create(name="NY on-call", start_date=date(2026, 11, 1), participants=[make_user(Role.RESPONDER)],
+                    timezone="America/New_York", services=[api], actor=None)  # fmt: skip
+    early_utc = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # 05:00 in New York: after hours there
+    ny_morning = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 10:00 in New York
+    assert declare("P1", at=early_utc).ack_due_at == early_utc + timedelta(minutes=15)
+    assert declare("P1", at=ny_morning).ack_due_at == ny_morning + timedelta(minutes=5)
