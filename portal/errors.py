@@ -21,3 +21,21 @@ class ConflictError(ApplicationError):
     """The state changed under the caller (a stale version, a transition already taken)."""
 
     status_code = 409
+
+
+class PermissionDeniedError(ApplicationError):
+    """The rules refuse this person this request (their role, a freeze, approving their own request)."""
+
+    status_code = 403
+
+
+class UpstreamError(ApplicationError):
+    """A system the request relies on (a cluster's API) refused or failed it."""
+
+    status_code = 502
+
+
+class UnavailableError(ApplicationError):
+    """A system the request relies on did not answer, or is not configured; trying later may work."""
+
+    status_code = 503
