@@ -14,5 +14,6 @@ urlpatterns = [
     path("tokens/<int:pk>/revoke/", TokenRevokeApi.as_view(), name="token-revoke"),
     path("audit/", AuditEntryListApi.as_view(), name="audit-list"),
     path("notifications/", include("portal.notifications.api.urls")),
+    path("actions/", include("portal.cluster.api.urls")),
     path("", include("incidents.api.urls")),
 ]

@@ -259,6 +259,11 @@ SPECTACULAR_SETTINGS = {
         "ReviewStatusEnum": "incidents.models.PostIncidentReview.Status",
         "NotificationSeverityEnum": "portal.notifications.models.Severity",
         "DeliveryStatusEnum": "portal.notifications.models.Delivery.Status",
+        "ActionRunStatusEnum": "portal.cluster.models.ActionRun.Status",
+        "ActionKindEnum": "portal.cluster.models.ActionKind",
+        "EnvironmentEnum": "portal.cluster.models.Environment",
+        "TargetKindEnum": "portal.cluster.models.Target.Kind",
+        "ApprovalDecisionEnum": "portal.cluster.models.ActionApproval.Decision",
     },
 }
 

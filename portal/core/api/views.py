@@ -54,6 +54,8 @@ class ApiRootApi(APIView):
                 "channels": reverse("api:channel-list", request=request),
                 "routing_rules": reverse("api:routing-rule-list", request=request),
                 "subscriptions": reverse("api:subscription-list", request=request),
+                "actions": reverse("api:action-list", request=request),
+                "action_targets": reverse("api:action-target-list", request=request),
                 "health": reverse("health-detailed", request=request),
                 "schema": reverse("schema", request=request),
                 "docs": reverse("swagger-ui", request=request),
