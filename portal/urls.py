@@ -16,6 +16,7 @@ urlpatterns = [
     path("tokens/", account_views.token_list, name="token-list"),
     path("tokens/<int:pk>/revoke/", account_views.token_revoke, name="token-revoke"),
     path("incidents/", include("incidents.urls")),
+    path("actions/", include("portal.cluster.urls")),
     path("notifications/", notification_views.delivery_list, name="delivery-list"),
     path("notifications/<int:pk>/retry/", notification_views.delivery_retry_view, name="delivery-retry"),
     path("profile/", account_views.profile, name="profile"),

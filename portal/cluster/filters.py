@@ -13,8 +13,9 @@ class ActionRunFilter(django_filters.FilterSet):
     environment = django_filters.ChoiceFilter(choices=Environment.choices)
     target = django_filters.ModelChoiceFilter(queryset=Target.objects.order_by("name"), to_field_name="slug")
     incident = django_filters.NumberFilter(field_name="incident_id", label="Incident id")
-    requested_by = django_filters.CharFilter(field_name="requested_by__username", lookup_expr="iexact",
-                                             label="Requested by (username)")  # fmt: skip
+    requested_by = django_filters.CharFilter(
+        field_name="requested_by__username", lookup_expr="iexact", label="Requested by (username)"
+    )
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label="From")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", label="Until")
 

@@ -184,18 +184,28 @@ def _deployment(kind: ActionKind, p: Mapping[str, Any], report: Report, now: dat
         scaled = kube.scale(namespace, name, p["replicas"])
         report(f"scaled {namespace}/{name} from {scaled.replicas_before} to {scaled.replicas_after} replicas")
         after = kube.read_deployment(namespace, name)
-        return Outcome(f"{scaled.replicas_before} → {scaled.replicas_after} replicas", deployment_data(before),
-                       deployment_data(after))  # fmt: skip
+        return Outcome(
+            f"{scaled.replicas_before} → {scaled.replicas_after} replicas",
+            deployment_data(before),
+            deployment_data(after),
+        )
     if kind == ActionKind.RESTART:
         restarted = kube.rollout_restart(namespace, name, now=now)
         report(f"stamped restartedAt={restarted.restarted_at}; the pods roll over")
-        return Outcome(f"restarted at {restarted.restarted_at}", deployment_data(restarted.before),
-                       deployment_data(restarted.after))  # fmt: skip
+        return Outcome(
+            f"restarted at {restarted.restarted_at}",
+            deployment_data(restarted.before),
+            deployment_data(restarted.after),
+        )
     if kind == ActionKind.ROLLBACK:
         undone = kube.rollout_undo(namespace, name, to_revision=p.get("to_revision"))
         report(undone.message)
-        return Outcome(undone.message, deployment_data(undone.before), deployment_data(undone.after),
-                       {"to_revision": undone.to_revision, "changed": undone.changed})  # fmt: skip
+        return Outcome(
+            undone.message,
+            deployment_data(undone.before),
+            deployment_data(undone.after),
+            {"to_revision": undone.to_revision, "changed": undone.changed},
+        )
     if kind == ActionKind.ROLLOUT_STATUS:
         report(f"waiting up to {p['timeout_seconds']} s for the rollout of {namespace}/{name}")
         status = kube.rollout_status(namespace, name, timeout_seconds=p["timeout_seconds"])
@@ -240,8 +250,9 @@ def _datastore(kind: ActionKind, target: Target, p: Mapping[str, Any], report: R
     if kind == ActionKind.REDIS_FLUSH:
         flushed = datastores.redis_flush(target.url)
         report(f"FLUSHDB: {flushed.keys_before} keys before, {flushed.keys_after} after")
-        return Outcome(f"{flushed.keys_before} keys deleted", {"keys": flushed.keys_before},
-                       {"keys": flushed.keys_after})  # fmt: skip
+        return Outcome(
+            f"{flushed.keys_before} keys deleted", {"keys": flushed.keys_before}, {"keys": flushed.keys_after}
+        )
     if kind == ActionKind.REDIS_DELETE_PATTERN:
         deleted = datastores.redis_delete_pattern(
             target.url,
@@ -260,5 +271,6 @@ def _datastore(kind: ActionKind, target: Target, p: Mapping[str, Any], report: R
         )
     terminated = sum(connection.terminated for connection in connections)
     listed = [asdict(connection) | {"idle_since": connection.idle_since.isoformat()} for connection in connections]
-    return Outcome(f"{terminated} idle connections terminated", result={"terminated": terminated,
-                                                                        "connections": listed})  # fmt: skip
+    return Outcome(
+        f"{terminated} idle connections terminated", result={"terminated": terminated, "connections": listed}
+    )

@@ -28,5 +28,5 @@ def workloads_of(incident: Incident) -> QuerySet[Workload]:
     return (
         Workload.objects.filter(service__in=incident.services.all(), target__enabled=True)
         .select_related("service", "target", "namespace")
-        .order_by("service__name", "namespace__environment", "target__name", "deployment")
+        .order_by("service__name", "target__kind", "target__name", "namespace__name", "deployment")
     )

@@ -186,8 +186,12 @@ def action_run_approve(*, run: ActionRun, approver: User, comment: str = "", now
         if policy.approval_missing(run) is None:
             _queue(run, now=now)
             run.save()
-        _timeline(run, f"approved by {approver.get_username()}{f' ({comment.strip()})' if comment.strip() else ''}",
-                  actor=approver, at=now)  # fmt: skip
+        _timeline(
+            run,
+            f"approved by {approver.get_username()}{f' ({comment.strip()})' if comment.strip() else ''}",
+            actor=approver,
+            at=now,
+        )
     return run
 
 
@@ -197,8 +201,13 @@ def action_run_reject(*, run: ActionRun, approver: User, comment: str, now: date
         raise ApplicationError("Say why you reject it.", field="comment")
     with transaction.atomic():
         run = _decide(run, approver=approver, now=now, decision=ActionApproval.Decision.REJECTED, comment=comment)
-        _finish(run, Status.REJECTED, error=f"Rejected by {approver.get_username()}: {comment.strip()}", now=now,
-                actor=approver)  # fmt: skip
+        _finish(
+            run,
+            Status.REJECTED,
+            error=f"Rejected by {approver.get_username()}: {comment.strip()}",
+            now=now,
+            actor=approver,
+        )
     return run
 
 
@@ -332,8 +341,9 @@ def action_run_execute(*, run_id: int, worker: str = "", freeze: policy.FreezeLo
     outcome, error, status = None, "", Status.SUCCEEDED
     try:
         with _heartbeat(run.pk):
-            outcome = runner.execute(run, report=lambda message: action_run_progress(run=run, message=message),
-                                     now=timezone.now())  # fmt: skip
+            outcome = runner.execute(
+                run, report=lambda message: action_run_progress(run=run, message=message), now=timezone.now()
+            )
     except (kube.RolloutTimeout, kube.DrainTimeout) as exc:
         status, error = Status.TIMED_OUT, exc.message
     except SoftTimeLimitExceeded:

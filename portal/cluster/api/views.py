@@ -42,8 +42,9 @@ def _run(pk: int) -> ActionRun:
     return get_object_or_404(ActionRun, pk=pk)
 
 
-KIND_HELP = "; ".join(f"{kind.value}: {', '.join(p.name for p in spec.params) or 'no parameters'}"
-                      for kind, spec in SPECS.items())  # fmt: skip
+KIND_HELP = "; ".join(
+    f"{kind.value}: {', '.join(p.name for p in spec.params) or 'no parameters'}" for kind, spec in SPECS.items()
+)
 
 
 class ActionRunListApi(generics.ListAPIView):

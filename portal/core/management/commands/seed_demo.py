@@ -28,6 +28,17 @@ DEMO_SERVICES = [
 ]
 
 
+# What the simulator's demo cluster runs (portal/kubesim/seed.py), and which service each deployment serves.
+DEMO_NAMESPACES = [("broxiva-production", "production"), ("broxiva-staging", "staging")]
+DEMO_WORKLOADS = [
+    ("api", "broxiva-production", "broxiva-api"),
+    ("api", "broxiva-staging", "broxiva-api"),
+    ("web", "broxiva-production", "broxiva-web"),
+    ("web", "broxiva-staging", "broxiva-web"),
+    ("workers", "broxiva-production", "broxiva-worker"),
+]
+
+
 class Command(BaseCommand):
     help = "Load the demo data (idempotent)."
 
@@ -51,7 +62,36 @@ class Command(BaseCommand):
             for name, slug, team, tier, description in DEMO_SERVICES
         )
         incidents = self._demo_incidents()
-        self.stdout.write(f"Demo data: {created} new people, {services} new services, {incidents} new incidents.")
+        targets = self._demo_targets()
+        self.stdout.write(
+            f"Demo data: {created} new people, {services} new services, {incidents} new incidents, "
+            f"{targets} new action targets."
+        )
+
+    def _demo_targets(self) -> int:
+        """The simulated cluster `make run` starts (kubeconfig context `portal-simulator`), its production and staging
+        namespaces, and which deployments the services run as, so incidents offer quick actions."""
+        from portal.cluster.models import Environment, Namespace, Target, Workload
+        from portal.kubesim.server import CONTEXT
+
+        cluster, created = Target.objects.get_or_create(
+            slug="demo-cluster",
+            defaults={
+                "name": "Demo cluster (SIMULATED)", "kind": Target.Kind.KUBERNETES, "context": CONTEXT,
+                "environment": Environment.PRODUCTION,
+                "description": "The local Kubernetes API simulator (portal/kubesim), not a real cluster.",
+            },
+        )  # fmt: skip
+        namespaces = {
+            name: Namespace.objects.get_or_create(target=cluster, name=name, defaults={"environment": environment})[0]
+            for name, environment in DEMO_NAMESPACES
+        }
+        for service, namespace, deployment in DEMO_WORKLOADS:
+            Workload.objects.get_or_create(
+                service=Service.objects.get(slug=service), target=cluster, namespace=namespaces[namespace],
+                deployment=deployment,
+            )  # fmt: skip
+        return int(created)
 
     def _demo_incidents(self) -> int:
         """An open P2 with an update and a resolved P3, so the pages have something to show."""
