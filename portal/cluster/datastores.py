@@ -153,14 +153,15 @@ def redis_delete_pattern_command(url: str, pattern: str, *, batch_size: int) -> 
 # The seeds' runbook query, held to the target database, never this connection or the portal's own (which it
 # names with DATABASE_APPLICATION_NAME), and only client backends (not autovacuum or replication).
 TERMINATE_IDLE_SQL = """\
-SELECT pid, usename, application_name, client_addr::text, state_change, pg_terminate_backend(pid)
+SELECT pid, usename, application_name, host(client_addr), state_change, pg_terminate_backend(pid)
 FROM pg_stat_activity
 WHERE datname = current_database()
   AND pid <> pg_backend_pid()
   AND backend_type = 'client backend'
   AND state = 'idle'
   AND state_change < now() - make_interval(mins => {minutes})
-  AND application_name <> {portal}"""
+  AND application_name <> {portal}
+ORDER BY pid"""
 
 
 @dataclass(frozen=True)
