@@ -234,10 +234,6 @@ class ActionRun(models.Model):
         return f"ACT-{self.pk}"
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED
-
-    @property
     def is_live(self) -> bool:
         """Still moving on its own: pages keep polling it."""
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)

@@ -29,7 +29,7 @@ class Outcome:
     result: Data = field(default_factory=dict)
 
 
-def deployment_data(state: kube.DeploymentState) -> Data:
+def _deployment_data(state: kube.DeploymentState) -> Data:
     data = asdict(state)
     data["images"] = list(state.images)
     return data
@@ -186,31 +186,31 @@ def _deployment(kind: ActionKind, p: Mapping[str, Any], report: Report, now: dat
         after = kube.read_deployment(namespace, name)
         return Outcome(
             f"{scaled.replicas_before} → {scaled.replicas_after} replicas",
-            deployment_data(before),
-            deployment_data(after),
+            _deployment_data(before),
+            _deployment_data(after),
         )
     if kind == ActionKind.RESTART:
         restarted = kube.rollout_restart(namespace, name, now=now)
         report(f"stamped restartedAt={restarted.restarted_at}; the pods roll over")
         return Outcome(
             f"restarted at {restarted.restarted_at}",
-            deployment_data(restarted.before),
-            deployment_data(restarted.after),
+            _deployment_data(restarted.before),
+            _deployment_data(restarted.after),
         )
     if kind == ActionKind.ROLLBACK:
         undone = kube.rollout_undo(namespace, name, to_revision=p.get("to_revision"))
         report(undone.message)
         return Outcome(
             undone.message,
-            deployment_data(undone.before),
-            deployment_data(undone.after),
+            _deployment_data(undone.before),
+            _deployment_data(undone.after),
             {"to_revision": undone.to_revision, "changed": undone.changed},
         )
     if kind == ActionKind.ROLLOUT_STATUS:
         report(f"waiting up to {p['timeout_seconds']} s for the rollout of {namespace}/{name}")
         status = kube.rollout_status(namespace, name, timeout_seconds=p["timeout_seconds"])
         report(status.message)
-        return Outcome(status.message, after=deployment_data(status.deployment))
+        return Outcome(status.message, after=_deployment_data(status.deployment))
     history = kube.rollout_history(namespace, name)
     for entry in history:
         report(f"revision {entry.revision}: {_images(entry)} {entry.change_cause or '<none>'}")

@@ -106,7 +106,6 @@ def _detail_context(request: HttpRequest, run: ActionRun, **extra: object) -> di
         "may_decide": may_decide,
         "may_cancel": run.status in CANCELLABLE
         and (user.pk == run.requested_by_id or has_role(user, Role.INCIDENT_COMMANDER)),
-        "comment_form": CommentForm(),
         **extra,
     }
 

@@ -1,4 +1,5 @@
-"""A simulated Kubernetes API server in-process on a free port, and the adapter's settings pointed at it."""
+"""A simulated Kubernetes API server in-process on a free port, the adapter's settings pointed at it, and the people
+and targets the cluster action tests share."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
