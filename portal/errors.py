@@ -23,8 +23,8 @@ class ConflictError(ApplicationError):
     status_code = 409
 
 
-class PermissionDeniedError(ApplicationError):
-    """The rules refuse this person this request (their role, a freeze, approving their own request)."""
+class ForbiddenError(ApplicationError):
+    """The rules refuse this actor, whatever their role (e.g. approving their own request)."""
 
     status_code = 403
 

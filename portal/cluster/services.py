@@ -27,7 +27,7 @@ from portal.cluster import actions, policy, runner
 from portal.cluster.datastores import DataStoreError
 from portal.cluster.models import ActionApproval, ActionKind, ActionRun, ProgressLine, Target
 from portal.cluster.secrets import scrub
-from portal.errors import ApplicationError, ConflictError, PermissionDeniedError
+from portal.errors import ApplicationError, ConflictError, ForbiddenError
 
 logger = logging.getLogger(__name__)
 Status = ActionRun.Status
@@ -131,7 +131,7 @@ def action_run_request(
         command=actions.command_for(action, target, clean),
     )
     if refused := policy.request_refusal(run, user=requester, at=now, freeze=freeze):
-        raise PermissionDeniedError(refused, field="kind")
+        raise ForbiddenError(refused, field="kind")
     # Reading the cluster happens here, outside any transaction, so a slow API server holds no lock.
     run.expectation = runner.preview(run)
     with transaction.atomic():
@@ -151,14 +151,14 @@ def action_run_confirm(
         if run.status != Status.REQUESTED:
             raise ConflictError(f"{run.reference} is {run.get_status_display().lower()}; only a request is confirmed.")
         if actor.pk != run.requested_by_id:
-            raise PermissionDeniedError("Only the person who requested it confirms it.", field="actor")
+            raise ForbiddenError("Only the person who requested it confirms it.", field="actor")
         if now >= run.created_at + timedelta(seconds=settings.ACTION_CONFIRM_WINDOW_SECONDS):
             raise ConflictError(
                 f"{run.reference} was previewed more than {settings.ACTION_CONFIRM_WINDOW_SECONDS // 60} min ago "
                 "and the target may have changed since; request it again."
             )
         if refused := policy.request_refusal(run, user=actor, at=now, freeze=freeze):
-            raise PermissionDeniedError(refused, field="kind")
+            raise ForbiddenError(refused, field="kind")
         _submit(run, actor=actor, now=now)
     return run
 
@@ -168,7 +168,7 @@ def _decide(run: ActionRun, *, approver: User, now: datetime, decision: str, com
     if run.status != Status.AWAITING_APPROVAL:
         raise ConflictError(f"{run.reference} is {run.get_status_display().lower()}, not awaiting approval.")
     if refused := policy.approval_refusal(approver=approver, run=run, at=now):
-        raise PermissionDeniedError(refused, field="approver")
+        raise ForbiddenError(refused, field="approver")
     try:
         with transaction.atomic():
             ActionApproval.objects.create(
@@ -218,7 +218,7 @@ def action_run_cancel(*, run: ActionRun, actor: User, now: datetime | None = Non
     with transaction.atomic():
         run = _lock(run.pk)
         if actor.pk != run.requested_by_id and not has_role(actor, Role.INCIDENT_COMMANDER):
-            raise PermissionDeniedError("Only its requester or an Incident Commander cancels a run.", field="actor")
+            raise ForbiddenError("Only its requester or an Incident Commander cancels a run.", field="actor")
         if run.status == Status.RUNNING:
             raise ConflictError(f"{run.reference} is already running and cannot be stopped safely part-way.")
         if run.status not in CANCELLABLE:

@@ -11,7 +11,7 @@ from portal.accounts.roles import Role
 from portal.cluster import policy
 from portal.cluster.models import ActionKind, ActionRun, Environment, Target
 from portal.cluster.services import action_run_approve, action_run_execute, action_run_reject, action_run_request
-from portal.errors import ConflictError, PermissionDeniedError
+from portal.errors import ConflictError, ForbiddenError
 from tests.cluster.conftest import datastore
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -68,7 +68,7 @@ def test_requests_go_through_the_same_policy(make_user, role, environment):
     may_change = MAY_RUN[(role, environment)][1]
 
     if not may_change:
-        with pytest.raises(PermissionDeniedError, match="needs the") as refused:
+        with pytest.raises(ForbiddenError, match="needs the") as refused:
             action_run_request(requester=user, target=target, kind="redis_flush", parameters={}, reason="r",
                                confirm=True)  # fmt: skip
         assert refused.value.status_code == 403
@@ -91,7 +91,7 @@ def flush(people):
 
 class TestApproval:
     def test_the_requester_may_not_approve_their_own_run(self, flush, people):
-        with pytest.raises(PermissionDeniedError, match="a second person must approve it") as refused:
+        with pytest.raises(ForbiddenError, match="a second person must approve it") as refused:
             action_run_approve(run=flush, approver=people.commander, now=NOW)
 
         assert refused.value.status_code == 403
@@ -100,11 +100,11 @@ class TestApproval:
         assert flush.status == ActionRun.Status.AWAITING_APPROVAL
 
     def test_nor_reject_it(self, flush, people):
-        with pytest.raises(PermissionDeniedError):
+        with pytest.raises(ForbiddenError):
             action_run_reject(run=flush, approver=people.commander, comment="never mind", now=NOW)
 
     def test_a_responder_may_not_approve_a_production_change(self, flush, people):
-        with pytest.raises(PermissionDeniedError, match="Approving: Redis FLUSHDB in production needs the Incident"):
+        with pytest.raises(ForbiddenError, match="Approving: Redis FLUSHDB in production needs the Incident"):
             action_run_approve(run=flush, approver=people.responder, now=NOW)
 
     def test_a_second_commander_approves_and_the_run_is_queued(self, flush, people, django_capture_on_commit_callbacks):
@@ -127,7 +127,7 @@ class TestApproval:
     def test_the_request_expires(self, flush, people, settings):
         late = NOW + timedelta(seconds=settings.ACTION_APPROVAL_WINDOW_SECONDS)
 
-        with pytest.raises(PermissionDeniedError, match="expired .* without approval"):
+        with pytest.raises(ForbiddenError, match="expired .* without approval"):
             action_run_approve(run=flush, approver=people.second_commander, now=late)
 
     def test_the_worker_refuses_when_the_approver_lost_the_role(
@@ -220,7 +220,7 @@ class TestFreeze:
     def test_a_request_during_a_freeze_is_refused_before_anything_is_recorded(self, people):
         target = datastore(Target.Kind.POSTGRESQL, "postgres://ops@db.internal/shop", PROD)
 
-        with pytest.raises(PermissionDeniedError, match="Production is frozen"):
+        with pytest.raises(ForbiddenError, match="Production is frozen"):
             action_run_request(requester=people.commander, target=target, kind="pg_terminate_idle",
                                parameters={}, reason="pool exhausted", confirm=True, freeze=frozen)  # fmt: skip
         assert not ActionRun.objects.exists()

@@ -18,7 +18,7 @@ from portal.cluster.services import (
     action_run_request,
 )
 from portal.cluster.tasks import run_action
-from portal.errors import ApplicationError, ConflictError, PermissionDeniedError, UnavailableError, UpstreamError
+from portal.errors import ApplicationError, ConflictError, ForbiddenError, UnavailableError, UpstreamError
 from portal.kubesim.patching import MERGE_PATCH, STRATEGIC_MERGE_PATCH
 from portal.kubesim.seed import add_pod
 from tests.cluster.conftest import PROD_NS, STAGING_NS
@@ -284,7 +284,7 @@ class TestLifecycle:
             run = request(people.commander, k8s, "restart", confirm=False, namespace=PROD_NS, deployment="web")
         assert (run.status, callbacks) == (Status.REQUESTED, [])
 
-        with pytest.raises(PermissionDeniedError, match="Only the person who requested it"):
+        with pytest.raises(ForbiddenError, match="Only the person who requested it"):
             action_run_confirm(run=run, actor=people.second_commander)
         with django_capture_on_commit_callbacks() as callbacks:
             run = action_run_confirm(run=run, actor=people.commander)
@@ -311,7 +311,7 @@ class TestLifecycle:
         run = request(people.responder, k8s, "restart", namespace=STAGING_NS, deployment="web")
         other = request(people.responder, k8s, "restart", namespace=STAGING_NS, deployment="web")
 
-        with pytest.raises(PermissionDeniedError):
+        with pytest.raises(ForbiddenError):
             action_run_cancel(run=run, actor=people.viewer)
         assert action_run_cancel(run=run, actor=people.commander).status == Status.CANCELLED
         assert action_run_cancel(run=other, actor=people.responder).status == Status.CANCELLED
