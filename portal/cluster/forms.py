@@ -1,3 +1,5 @@
+from collections.abc import Mapping
+
 from django import forms
 
 from incidents.models import Incident
@@ -15,6 +17,29 @@ def _parameter_field(param: Param) -> forms.Field:
     if param.type is int:
         return forms.IntegerField(min_value=param.minimum, max_value=param.maximum, initial=param.default, **options)
     return forms.CharField(max_length=253, **options)
+
+
+def prefill(query: Mapping[str, str]) -> dict[str, str]:
+    """The request form's initial values from a link: an incident's quick actions name the target by slug; runbook
+    quick actions (`operations.quick_actions`, on main) name none and call a node or a key pattern `target`. Without
+    a target, the one enabled target that fits the action (and its namespace), if there is just one, is chosen."""
+    initial = dict(query)
+    kind = initial.get("kind", "")
+    if kind not in ActionKind.values or Target.objects.filter(slug=initial.get("target", ""), enabled=True).exists():
+        return initial
+    spec = SPECS[ActionKind(kind)]
+    named = initial.pop("target", "")
+    if named and spec.scope == "node":
+        initial.setdefault("node", named)
+    elif named and kind == ActionKind.REDIS_DELETE_PATTERN:
+        initial.setdefault("pattern", named)
+    fitting = Target.objects.filter(enabled=True, kind=spec.target_kind)
+    if spec.scope == "deployment" and initial.get("namespace"):
+        fitting = fitting.filter(namespaces__name=initial["namespace"])
+    slugs = list(fitting.values_list("slug", flat=True)[:2])
+    if len(slugs) == 1:
+        initial["target"] = slugs[0]
+    return initial
 
 
 class ActionRequestForm(forms.Form):

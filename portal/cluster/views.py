@@ -15,7 +15,7 @@ from portal.accounts.roles import Role, has_role
 from portal.cluster import policy
 from portal.cluster.actions import READ_ONLY, SPECS
 from portal.cluster.filters import ActionRunFilter
-from portal.cluster.forms import ActionRequestForm, CommentForm
+from portal.cluster.forms import ActionRequestForm, CommentForm, prefill
 from portal.cluster.models import ActionKind, ActionRun
 from portal.cluster.selectors import action_run_detail, action_runs
 from portal.cluster.services import (
@@ -75,7 +75,7 @@ def action_new(request: HttpRequest) -> HttpResponse:
             else:
                 return redirect("action-detail" if read_only else "action-confirm", pk=run.pk)
     else:
-        form = ActionRequestForm(initial=request.GET.dict())
+        form = ActionRequestForm(initial=prefill(request.GET.dict()))
     template = "cluster/action_new.html#action-form" if request.htmx else "cluster/action_new.html"
     return render(request, template, {"form": form}, status=status)
 

@@ -277,3 +277,33 @@ def test_a_kinds_own_defaults_fill_its_form(client, people, k8s):
 
     assert (drain["timeout_seconds"].initial, drain["timeout_seconds"].label) == (300, "Give up after (s)")
     assert (status["timeout_seconds"].initial, status["timeout_seconds"].label) == (120, "Wait at most (s)")
+
+
+class TestRunbookLinks:
+    """Runbook quick actions link to /actions/new/ without a target slug, and call a node or a key pattern `target`."""
+
+    def test_a_deployment_action_finds_the_cluster_with_that_namespace(self, client, people, k8s):
+        client.force_login(people.commander)
+        datastore(Target.Kind.KUBERNETES, "", slug="other")  # a second cluster, without the namespace
+
+        form = client.get(NEW, {"kind": "scale", "deployment": "web", "namespace": "shop", "replicas": "4",
+                                "incident": "1"}).context["form"]  # fmt: skip
+
+        assert (form["target"].value(), form["replicas"].value(), form["namespace"].value()) == ("sim", "4", "shop")
+
+    def test_node_and_pattern_come_as_target(self, client, people, k8s, cache):
+        client.force_login(people.commander)
+
+        drain = client.get(NEW, {"kind": "drain", "target": "node-1"}).context["form"]
+        pattern = client.get(NEW, {"kind": "redis_delete_pattern", "target": "user:*"}).context["form"]
+
+        assert (drain["target"].value(), drain["node"].value()) == ("sim", "node-1")
+        assert (pattern["target"].value(), pattern["pattern"].value()) == ("cache", "user:*")
+
+    def test_no_guess_when_several_targets_fit(self, client, people, cache):
+        client.force_login(people.commander)
+        datastore(Target.Kind.REDIS, "redis://127.0.0.1:6379/12", slug="cache-2")
+
+        form = client.get(NEW, {"kind": "redis_flush"}).context["form"]
+
+        assert form["target"].value() is None
