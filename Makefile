@@ -13,15 +13,22 @@ TYPED = $(wildcard */services.py */services/*.py */*_services.py */selectors.py 
 
 .PHONY: run test lint typecheck lock chromium prometheus
 
+# Without a KUBECONFIG, cluster actions go to the SIMULATED demo cluster (Procfile's `kube`, portal/kubesim), whose
+# kubeconfig the simulator writes on start; with one, the simulator is not started.
+SIM_KUBECONFIG := $(CURDIR)/var/kubeconfig-sim.yaml
+RUN_PROCESSES := $(if $(KUBECONFIG),web worker beat,web worker beat kube)
+
 run: export DEBUG ?= 1
 run: export EMAIL_BACKEND ?= django.core.mail.backends.console.EmailBackend
+run: export KUBECONFIG := $(or $(KUBECONFIG),$(SIM_KUBECONFIG))
 run: $(VENV)/.installed-run
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py ensure_admin
-	@echo "Portal: http://127.0.0.1:$${PORT:-8000}/  (web + Celery worker + beat; Ctrl-C stops all three)"
-	exec $(VENV)/bin/honcho start -f Procfile -p $${PORT:-8000}
+	@echo "Portal: http://127.0.0.1:$${PORT:-8000}/  ($(RUN_PROCESSES); Ctrl-C stops them all)"
+	@echo "Kubernetes: $$KUBECONFIG$(if $(findstring kube,$(RUN_PROCESSES)), (SIMULATED demo cluster),)"
+	exec $(VENV)/bin/honcho start -f Procfile -p $${PORT:-8000} $(RUN_PROCESSES)
 
 test: $(VENV)/.installed-dev chromium prometheus
 	$(PY) -m ruff check .

@@ -16,6 +16,7 @@ urlpatterns = [
     path("audit/", AuditEntryListApi.as_view(), name="audit-list"),
     path("notifications/", include("portal.notifications.api.urls")),
     path("oncall/", include("oncall.api.urls")),
+    path("actions/", include("portal.cluster.api.urls")),
     path("", include("incidents.api.urls")),
     path("integrations/", include(alert_urls.integration_urlpatterns)),
     path("alerts/", include(alert_urls.alert_urlpatterns)),

@@ -27,3 +27,15 @@ class ConflictError(ApplicationError):
     """The state changed under the caller (a stale version, a transition already taken)."""
 
     status_code = 409
+
+
+class UpstreamError(ApplicationError):
+    """A system the request relies on (a cluster's API) refused or failed it."""
+
+    status_code = 502
+
+
+class UnavailableError(ApplicationError):
+    """A system the request relies on did not answer, or is not configured; trying later may work."""
+
+    status_code = 503

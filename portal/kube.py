@@ -16,6 +16,7 @@ import shlex
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -67,6 +68,10 @@ class KubeUnavailable(KubeError):
     """The API server could not be reached or did not answer in time."""
 
 
+class KubeForbidden(KubeError):
+    """The cluster's RBAC refused the portal's account this verb on this resource."""
+
+
 class KubeNotFound(KubeError):
     pass
 
@@ -99,7 +104,9 @@ class DrainTimeout(KubeError):
     pass
 
 
-_ERRORS: dict[int, type[KubeError]] = {404: KubeNotFound, 409: KubeConflict}
+_ERRORS: dict[int, type[KubeError]] = {403: KubeForbidden, 404: KubeNotFound, 409: KubeConflict}
+# The kubeconfig context of the cluster being acted on, set by `using_context`; None means KUBE_CONTEXT.
+_context: ContextVar[str | None] = ContextVar("kube_context", default=None)
 
 
 @dataclass(frozen=True)
@@ -116,13 +123,26 @@ def _api_client(config_file: str, context: str | None) -> client.ApiClient:
     return cast(client.ApiClient, loaded)
 
 
+@contextmanager
+def using_context(context: str | None) -> Iterator[None]:
+    """Send the calls made inside the block to this kubeconfig context (one cluster of several); empty keeps
+    KUBE_CONTEXT. A context variable rather than an argument on every call, so each action reads as kubectl's."""
+    token = _context.set(context or None)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
 def api_client() -> client.ApiClient:
     if not settings.KUBECONFIG:
         raise KubernetesNotConfigured("KUBECONFIG is not set.")
+    context = _context.get() or settings.KUBE_CONTEXT
     try:
-        return _api_client(settings.KUBECONFIG, settings.KUBE_CONTEXT)
+        return _api_client(settings.KUBECONFIG, context)
     except config.ConfigException as exc:
-        raise KubernetesNotConfigured(f"KUBECONFIG {settings.KUBECONFIG}: {exc}") from exc
+        where = f" (context {context})" if context else ""
+        raise KubernetesNotConfigured(f"KUBECONFIG {settings.KUBECONFIG}{where}: {exc}") from exc
 
 
 def _timeout() -> float:
@@ -578,6 +598,10 @@ def _read_deployment(namespace: str, name: str) -> Obj:
     return _raw(_apps().read_namespaced_deployment, name, namespace)
 
 
+def read_deployment(namespace: str, name: str) -> DeploymentState:
+    return deployment_state(_read_deployment(namespace, name))
+
+
 def _replica_sets_of(deployment: Obj) -> list[Obj]:
     selector = label_selector_string(deployment["spec"]["selector"])
     listed = _raw(_apps().list_namespaced_replica_set, deployment["metadata"]["namespace"], label_selector=selector)
@@ -718,6 +742,20 @@ def _set_unschedulable(node: str, unschedulable: bool) -> NodeResult:
     return NodeResult(node, before, bool(patched.spec and patched.spec.unschedulable))
 
 
+@dataclass(frozen=True)
+class NodeState:
+    name: str
+    unschedulable: bool
+    ready: bool
+
+
+def read_node(name: str) -> NodeState:
+    node = _raw(_core().read_node, name)
+    conditions = (node.get("status") or {}).get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return NodeState(name, bool((node.get("spec") or {}).get("unschedulable")), ready)
+
+
 def cordon(node: str) -> NodeResult:
     return _set_unschedulable(node, True)
 
@@ -767,6 +805,33 @@ def _pods_on(node: str) -> list[Obj]:
         token = page["metadata"].get("continue")
         if not token:
             return pods
+
+
+@dataclass(frozen=True)
+class DrainPreview:
+    """What a drain would do now: the pods it would evict, kubectl's warnings, and the refusals that stop it."""
+
+    node: str
+    unschedulable: bool
+    evict: tuple[str, ...]
+    warnings: tuple[str, ...]
+    errors: tuple[str, ...]
+
+
+def drain_preview(
+    node: str, *, ignore_daemonsets: bool = True, delete_emptydir_data: bool = False, force: bool = False
+) -> DrainPreview:
+    """`drain`'s decisions on the pods now on the node, changing nothing (for a confirmation before the drain)."""
+    state = read_node(node)
+    options = DrainOptions(ignore_daemonsets, delete_emptydir_data, force)
+    verdicts = [(pod, drain_filter(pod, options)) for pod in _pods_on(node)]
+    return DrainPreview(
+        node,
+        state.unschedulable,
+        tuple(_pod_key(pod) for pod, verdict in verdicts if verdict.delete),
+        tuple(_grouped(verdicts, "Warning")),
+        tuple(_grouped(verdicts, "Error")),
+    )
 
 
 def drain(

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "portal.accounts",
     "portal.core",
     "portal.notifications",
+    "portal.cluster",
     "incidents",
     "oncall",
     "maintenance",
@@ -120,6 +121,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# The portal names its PostgreSQL connections, so terminating a target's idle connections never ends its own.
+DATABASE_APPLICATION_NAME = "broxiva-ops-portal"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = DATABASE_APPLICATION_NAME
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ATOMIC_REQUESTS = False
 
@@ -205,6 +210,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-slos": {"task": "operations.tasks.sweep_slos", "schedule": 60.0},
     "generate-checklists": {"task": "operations.tasks.generate_checklists", "schedule": 300.0},
     "sweep-oncall": {"task": "oncall.tasks.sweep_oncall", "schedule": 60.0},
+    "sweep-action-runs": {"task": "portal.cluster.tasks.sweep_action_runs", "schedule": 30.0},
 }
 # Business hours (seeds: 09:00-18:00) and holidays, for response targets such as P4's "next business day".
 BUSINESS_HOURS_TIMEZONE = os.environ.get("BUSINESS_HOURS_TIMEZONE", "UTC")
@@ -229,6 +235,14 @@ NOTIFICATION_RETRY_MAX_SECONDS = 30 * 60
 NOTIFICATION_HTTP_TIMEOUT = float(os.environ.get("NOTIFICATION_HTTP_TIMEOUT", "10"))  # seconds per webhook call
 NOTIFICATION_STUCK_AFTER_SECONDS = int(os.environ.get("NOTIFICATION_STUCK_AFTER_SECONDS", "120"))  # lost by the broker
 NOTIFICATION_SENDING_TIMEOUT_SECONDS = 600  # well past the delivery task's hard time limit
+# Cluster actions: how long each wait may last before the sweeper ends it, and when a silent worker's run is
+# marked abandoned (several missed heartbeats).
+ACTION_CONFIRM_WINDOW_SECONDS = int(os.environ.get("ACTION_CONFIRM_WINDOW_SECONDS", "900"))
+ACTION_APPROVAL_WINDOW_SECONDS = int(os.environ.get("ACTION_APPROVAL_WINDOW_SECONDS", "3600"))
+ACTION_START_DEADLINE_SECONDS = int(os.environ.get("ACTION_START_DEADLINE_SECONDS", "1800"))
+ACTION_STUCK_AFTER_SECONDS = int(os.environ.get("ACTION_STUCK_AFTER_SECONDS", "120"))
+ACTION_HEARTBEAT_SECONDS = float(os.environ.get("ACTION_HEARTBEAT_SECONDS", "15"))
+ACTION_STALE_AFTER_SECONDS = int(os.environ.get("ACTION_STALE_AFTER_SECONDS", "120"))
 # A worker whose last heartbeat is older than this is reported as not answering.
 WORKER_HEARTBEAT_STALE_AFTER = 90
 
@@ -278,6 +292,10 @@ SPECTACULAR_SETTINGS = {
         "OncallLayerEnum": "oncall.models.Layer",
         "SwapStatusEnum": "oncall.models.Swap.Status",
         "HandoffSideEnum": "oncall.models.HandoffItem.Side",
+        "ActionRunStatusEnum": "portal.cluster.models.ActionRun.Status",
+        "ActionKindEnum": "portal.cluster.models.ActionKind",
+        "TargetKindEnum": "portal.cluster.models.Target.Kind",
+        "ApprovalDecisionEnum": "portal.cluster.models.ActionApproval.Decision",
     },
 }
 

@@ -56,3 +56,12 @@ def token_client(db):
         return client
 
     return make
+
+
+@pytest.fixture
+def freeze_rules_off(db):
+    """Switch the seeded freeze rules off (Black Friday week, quarter ends, holidays): production changes made at
+    the real current time would otherwise pass or fail depending on the day the suite runs."""
+    from maintenance.models import FreezeRule
+
+    FreezeRule.objects.update(active=False)

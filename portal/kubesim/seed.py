@@ -107,7 +107,8 @@ def add_daemonset(cluster: Cluster, namespace: str, name: str, *, image: str) ->
 
 
 def seed_demo(cluster: Cluster) -> None:
-    """Something resembling the seeds' production: three nodes and the shop's deployments with some history."""
+    """Something resembling the seeds' platform: three nodes, the shop's production deployments with some history,
+    and a staging namespace running release candidates."""
     for number in (1, 2, 3):
         cluster.add_node(
             f"broxiva-node-{number}", labels={"topology.kubernetes.io/zone": f"eu-west-1{'abc'[number - 1]}"}
@@ -136,6 +137,23 @@ def seed_demo(cluster: Cluster) -> None:
         replicas=2,
         images=[f"{registry}/broxiva-worker:{version}" for version in ("1.8.0", "1.9.0")],
         change_causes=["release 1.8.0", "release 1.9.0: faster order exports"],
+    )
+    # Staging runs the next releases, so non-production actions have something to act on.
+    add_deployment(
+        cluster,
+        "broxiva-staging",
+        "broxiva-api",
+        replicas=2,
+        images=[f"{registry}/broxiva-api:{version}" for version in ("2.4.1", "2.5.0-rc.1")],
+        change_causes=["hotfix 2.4.1: payment retries", "release candidate 2.5.0-rc.1"],
+    )
+    add_deployment(
+        cluster,
+        "broxiva-staging",
+        "broxiva-web",
+        replicas=1,
+        images=[f"{registry}/broxiva-web:{version}" for version in ("5.2.0", "5.3.0-rc.1")],
+        change_causes=["release 5.2.0: new product pages", "release candidate 5.3.0-rc.1"],
     )
     add_daemonset(cluster, "kube-system", "kube-proxy", image="registry.k8s.io/kube-proxy:v1.31.0")
     add_daemonset(cluster, "broxiva-monitoring", "node-exporter", image="quay.io/prometheus/node-exporter:v1.8.2")

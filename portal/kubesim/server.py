@@ -41,6 +41,10 @@ _PATH = re.compile(
     r"(?:/(?P<name>[^/]+)(?:/(?P<subresource>[a-z]+))?)?$"
 )
 _API_OF = {"deployments": "apis/apps/v1", "replicasets": "apis/apps/v1", "pods": "api/v1", "nodes": "api/v1"}
+_VERBS = {"GET": "get", "PATCH": "patch", "PUT": "update", "POST": "create", "DELETE": "delete"}
+# The kubeconfig's user (as RBAC's refusals name it) and its one context, which demo targets name.
+USER = "portal-simulator"
+CONTEXT = "portal-simulator"
 
 
 @dataclass(frozen=True)
@@ -94,8 +98,11 @@ Answer = tuple[int, Obj] | Iterator[Obj]
 class Api:
     """Routes a request to the cluster: (status, JSON body), or watch events to stream."""
 
-    def __init__(self, cluster: Cluster):
+    def __init__(self, cluster: Cluster, *, user: str = USER):
         self.cluster = cluster
+        self.user = user
+        # (verb, resource) pairs RBAC refuses, e.g. ("patch", "deployments/scale"): see `Simulator.deny`.
+        self.denied: set[tuple[str, str]] = set()
 
     def handle(self, request: Request) -> Answer:
         if request.path in ("/version", "/version/"):
@@ -107,6 +114,7 @@ class Api:
         plural, namespace, name, subresource = found["plural"], found["namespace"], found["name"], found["subresource"]
         if (plural == "nodes" and namespace is not None) or (plural != "nodes" and name and namespace is None):
             raise ApiError(404, "the server could not find the requested resource")
+        self._authorize(request, plural, namespace, name, subresource)
         if name is None:
             self._allow(request, "GET")
             return self._list(request, plural, namespace)
@@ -118,6 +126,26 @@ class Api:
             self._allow(request, "POST")
             return 201, self.cluster.evict(namespace or "", name, request.json_object())
         raise ApiError(404, "the server could not find the requested resource")
+
+    def _authorize(
+        self, request: Request, plural: str, namespace: str | None, name: str | None, subresource: str | None
+    ) -> None:
+        """RBAC's refusal, worded as the API server words it, for the (verb, resource) pairs in `denied`."""
+        if request.method == "GET" and name is None:
+            verb = "watch" if request.query.get("watch") in ("true", "1") else "list"
+        else:
+            verb = _VERBS.get(request.method, request.method.lower())
+        resource = f"{plural}/{subresource}" if subresource else plural
+        if (verb, resource) not in self.denied:
+            return
+        group = RESOURCES[plural].group
+        subject = f'{RESOURCES[plural].qualified} "{name}"' if name else RESOURCES[plural].qualified
+        scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+        message = (
+            f'{subject} is forbidden: User "{self.user}" cannot {verb} resource "{resource}" '
+            f'in API group "{group}" {scope}'
+        )
+        raise ApiError(403, message, details={"name": name or "", "group": group, "kind": plural})
 
     @staticmethod
     def _allow(request: Request, *methods: str) -> None:
@@ -298,6 +326,11 @@ class Simulator:
     ) -> None:
         self.stop()
 
+    def deny(self, verb: str, resource: str) -> None:
+        """Refuse `verb` (get, list, watch, patch, update, create, delete) on `resource` ("deployments/scale",
+        "nodes", "pods/eviction") with RBAC's 403, as for a service account without that permission."""
+        self.api.denied.add((verb, resource))
+
     def authorize(self, header: str | None) -> None:
         if header != f"Bearer {self.token}":
             raise ApiError(401, "Unauthorized")
@@ -322,12 +355,10 @@ class Simulator:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "portal-simulator", "cluster": {"server": self.url}}],
-            "users": [{"name": "portal-simulator", "user": {"token": self.token}}],
-            "contexts": [
-                {"name": "portal-simulator", "context": {"cluster": "portal-simulator", "user": "portal-simulator"}}
-            ],
-            "current-context": "portal-simulator",
+            "clusters": [{"name": CONTEXT, "cluster": {"server": self.url}}],
+            "users": [{"name": USER, "user": {"token": self.token}}],
+            "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": USER}}],
+            "current-context": CONTEXT,
         }
         header = "# A SIMULATED cluster (portal/kubesim), not a real Kubernetes API server.\n"
         path.write_text(header + yaml.safe_dump(config, sort_keys=False))

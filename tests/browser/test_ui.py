@@ -213,3 +213,73 @@ def test_schedule_shows_who_is_on_call_and_an_override_added_in_place(on_call, p
     cover = page.locator(f'#schedule [data-day="{start:%Y-%m-%d}"] .shift.override')
     expect(cover).to_contain_text("Cat")
     expect(cover).to_contain_text("override")
+
+
+@pytest.fixture
+def scale_setup(site, freeze_rules_off, make_user, settings, tmp_path):
+    """Cora, a P2 on the API, which runs as `shop/web` (two replicas) on a simulated cluster the live server reaches."""
+    from incidents.models import Service, Severity
+    from incidents.services import incident_declare
+    from portal import kube
+    from portal.cluster.models import Namespace, Target, Workload
+    from portal.kubesim import Cluster, Simulator
+    from portal.kubesim.seed import add_deployment
+
+    cluster = Cluster()
+    cluster.add_node("node-1")
+    add_deployment(cluster, "shop", "web", images=["shop/web:1"], replicas=2)
+    api = Service.objects.create(name="API", slug="api")
+    target = Target.objects.create(name="Cluster", slug="sim", kind="kubernetes", environment="production")
+    namespace = Namespace.objects.create(target=target, name="shop", environment="production")
+    Workload.objects.create(service=api, target=target, namespace=namespace, deployment="web")
+    cora = make_user(Role.INCIDENT_COMMANDER, username="cora")
+    incident = incident_declare(title="Checkout slow", severity=Severity.objects.get(code="P2"), reporter=cora,
+                                services=[api])  # fmt: skip
+    with Simulator(cluster) as simulator:
+        settings.KUBECONFIG = str(simulator.write_kubeconfig(tmp_path / "kubeconfig.yaml"))
+        kube._api_client.cache_clear()
+        yield cluster, incident.pk
+    kube._api_client.cache_clear()
+
+
+def run_in_a_worker_thread(run_id: int) -> None:
+    """What the worker does with the task message, off Playwright's event loop (where the ORM refuses to run)."""
+    import threading
+
+    from django.db import connection
+
+    from portal.cluster.models import ActionRun
+    from portal.cluster.tasks import run_action
+
+    def work() -> None:
+        try:
+            run_action(run_id, ActionRun.objects.get(pk=run_id).requested_by_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(timeout=30)
+
+
+def test_commander_scales_from_the_incident_confirms_and_watches_it_run(scale_setup, page):
+    cluster, incident_id = scale_setup
+    sign_in(page, "cora")
+    page.goto(f"/incidents/{incident_id}/")
+    page.locator("#incident-actions").get_by_role("link", name="Scale").click()
+    expect(page.get_by_label("Namespace")).to_have_value("shop")
+    page.get_by_label("Replicas").fill("3")
+    page.get_by_role("button", name="Continue").click()
+
+    expect(page.locator("#expectation")).to_contain_text("shop/web goes from 2 to 3 replicas")
+    expect(page.locator("#command")).to_have_text("kubectl -n shop scale deployment/web --replicas=3")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#run-body .pill").first).to_have_text("queued")
+    page.evaluate("window.__sameDocument = true")
+
+    run_in_a_worker_thread(int(page.url.rstrip("/").rsplit("/", 1)[1]))
+
+    expect(page.locator("#run-body .pill").first).to_have_text("succeeded", timeout=10_000)  # polled, not reloaded
+    expect(page.locator("#progress")).to_contain_text("scaled shop/web from 2 to 3 replicas")
+    assert page.evaluate("window.__sameDocument") is True
+    assert cluster.get("deployments", "shop", "web")["spec"]["replicas"] == 3

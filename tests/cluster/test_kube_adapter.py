@@ -4,6 +4,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
+import yaml
 
 from portal import kube
 from portal.kubesim import Cluster, ManualClock, Simulator
@@ -442,3 +443,73 @@ def test_drain_reads_every_page_of_pods(cluster, web):
     (warning,) = result.warnings
     assert warning.count("many/many-") == kube.DRAIN_PAGE_SIZE + 5
     assert set(result.evicted) == {pod for pod in result.evicted if pod.startswith(f"{NS}/web-")} != set()
+
+
+def test_a_refusal_by_rbac_is_kube_forbidden_with_the_servers_words(cluster, simulator, web):
+    simulator.deny("patch", "deployments/scale")
+
+    with pytest.raises(kube.KubeForbidden) as raised:
+        kube.scale(NS, "web", 5)
+
+    assert raised.value.status == 403
+    assert raised.value.message == (
+        'deployments.apps "web" is forbidden: User "portal-simulator" cannot patch resource "deployments/scale" '
+        'in API group "apps" in the namespace "shop"'
+    )
+    assert stored(cluster)["spec"]["replicas"] == 2
+    assert kube.read_deployment(NS, "web").replicas == 2, "reading is still allowed"
+
+
+def test_using_context_sends_calls_to_that_clusters_context(simulator, settings, tmp_path, web):
+    """Two contexts in one kubeconfig: the default one points nowhere, `sim` at the simulator."""
+    config_text = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "sim", "cluster": {"server": simulator.url}},
+            {"name": "gone", "cluster": {"server": "http://127.0.0.1:9"}},
+        ],
+        "users": [{"name": "sim", "user": {"token": simulator.token}}],
+        "contexts": [
+            {"name": "sim", "context": {"cluster": "sim", "user": "sim"}},
+            {"name": "gone", "context": {"cluster": "gone", "user": "sim"}},
+        ],
+        "current-context": "gone",
+    }
+    path = tmp_path / "two-contexts.yaml"
+    path.write_text(yaml.safe_dump(config_text))
+    settings.KUBECONFIG, settings.KUBE_REQUEST_TIMEOUT = str(path), 1
+    kube._api_client.cache_clear()
+
+    with kube.using_context("sim"):
+        assert kube.read_deployment(NS, "web").replicas == 2
+    with pytest.raises(kube.KubeUnavailable):
+        kube.read_deployment(NS, "web")
+    with kube.using_context("nope"), pytest.raises(kube.KubernetesNotConfigured, match="context nope"):
+        kube.read_deployment(NS, "web")
+
+
+def test_read_deployment_and_node(cluster, web):
+    state = kube.read_deployment(NS, "web")
+
+    assert (state.replicas, state.revision, state.images, state.change_cause) == (2, 3, ("shop/web:3",), "ship 3")
+    assert kube.read_node("node-1") == kube.NodeState("node-1", unschedulable=False, ready=True)
+    with pytest.raises(kube.KubeNotFound, match='nodes "node-9" not found'):
+        kube.read_node("node-9")
+
+
+def test_drain_preview_says_what_a_drain_would_do_and_changes_nothing(cluster, web):
+    node = node_running_web(cluster)
+    add_daemonset(cluster, "kube-system", "kube-proxy", image="kube-proxy:1")
+    add_pod(cluster, "kube-system", f"etcd-{node}", node=node, mirror=True)
+
+    preview = kube.drain_preview(node)
+
+    assert set(preview.evict) == web_pods_on(cluster, node)
+    assert preview.warnings == (f"ignoring DaemonSet-managed Pods: kube-system/kube-proxy-{node}",)
+    assert (preview.errors, preview.unschedulable) == ((), False)
+    assert "unschedulable" not in cluster.get("nodes", "", node)["spec"]
+    bare = kube.drain_preview(node, ignore_daemonsets=False)
+    assert bare.errors == (
+        f"DaemonSet-managed Pods (use --ignore-daemonsets to ignore): kube-system/kube-proxy-{node}",
+    )

@@ -584,3 +584,24 @@ def test_the_command_serves_the_demo_and_writes_a_kubeconfig(settings, tmp_path)
         process.communicate(timeout=30)
         kube._api_client.cache_clear()
     assert kubeconfig.read_text().startswith("# A SIMULATED cluster")
+
+
+def test_a_denied_verb_is_rbacs_403_status(simulator, apps, core, web):
+    simulator.deny("list", "deployments")
+    simulator.deny("patch", "nodes")
+
+    with pytest.raises(ApiException) as listed:
+        apps.list_namespaced_deployment(NS)
+    with pytest.raises(ApiException) as patched:
+        core.patch_node("node-1", {"spec": {"unschedulable": True}})
+
+    assert status_of(listed)["reason"] == "Forbidden"
+    assert status_of(listed)["message"] == (
+        'deployments.apps is forbidden: User "portal-simulator" cannot list resource "deployments" '
+        'in API group "apps" in the namespace "shop"'
+    )
+    assert status_of(patched)["message"] == (
+        'nodes "node-1" is forbidden: User "portal-simulator" cannot patch resource "nodes" in API group "" '
+        "at the cluster scope"
+    )
+    assert apps.read_namespaced_deployment("web", NS).metadata.name == "web", "other verbs still pass"

@@ -4,6 +4,7 @@ from django.core.management import call_command
 from incidents.models import Service
 from portal.accounts.models import User
 from portal.accounts.roles import Role, highest_role
+from portal.cluster.models import Target, Workload
 from portal.core.management.commands.seed_demo import DEMO_PEOPLE, DEMO_SERVICES
 
 
@@ -16,9 +17,19 @@ def test_seed_demo_is_idempotent(db, capsys):
     assert first[0] == len(DEMO_PEOPLE)
     out = capsys.readouterr().out
     assert "2 new incidents" in out
-    assert "0 new people, 0 new services, 0 new incidents" in out
+    assert (
+        "0 new people, 0 new services, 0 new incidents, 0 maintenance notices, 0 new deployments, "
+        "0 new rotation schedules, 0 new action targets" in out
+    )
     assert Service.objects.count() == len(DEMO_SERVICES)
     assert highest_role(User.objects.get(username="cora.commander")) == Role.INCIDENT_COMMANDER
+    cluster = Target.objects.get(slug="demo-cluster")
+    assert (cluster.context, cluster.environment) == ("portal-simulator", "production")
+    assert set(cluster.namespaces.values_list("name", "environment")) == {
+        ("broxiva-production", "production"),
+        ("broxiva-staging", "staging"),
+    }
+    assert Workload.objects.filter(target=cluster, service__slug="api").count() == 2
 
 
 def test_ensure_admin_prints_the_login_once(db, capsys, client):

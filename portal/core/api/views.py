@@ -66,6 +66,8 @@ class ApiRootApi(APIView):
                 "backup_verifications": reverse("api:backup-verification-list", request=request),
                 "dr_drills": reverse("api:drill-record-list", request=request),
                 "checklists": reverse("api:checklist-list", request=request),
+                "actions": reverse("api:action-list", request=request),
+                "action_targets": reverse("api:action-target-list", request=request),
                 "health": reverse("health-detailed", request=request),
                 "schema": reverse("schema", request=request),
                 "docs": reverse("swagger-ui", request=request),

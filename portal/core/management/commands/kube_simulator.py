@@ -18,7 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8001)
         parser.add_argument(
-            "--seed", choices=["demo"], help="demo: broxiva-production with api, web and worker on three nodes."
+            "--seed",
+            choices=["demo"],
+            help="demo: broxiva-production (api, web, worker) and broxiva-staging (api, web) on three nodes.",
         )
         parser.add_argument("--kubeconfig", type=Path, default=settings.VAR_DIR / "kubeconfig-sim.yaml")
         parser.add_argument(

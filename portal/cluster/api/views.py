@@ -1,0 +1,194 @@
+"""The cluster actions REST API: Viewers read; Responders and above request, confirm, approve and cancel, and the
+policy decides which action, where, for whom (a refusal is a 403 saying why)."""
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents.models import Incident
+from portal.accounts.permissions import role_permission, writes_need
+from portal.accounts.roles import Role
+from portal.cluster.actions import PARAMETER_NAMES, SPECS
+from portal.cluster.api.serializers import (
+    ActionRunDetailOutput,
+    ActionRunOutput,
+    NamespaceSerializer,
+    TargetSerializer,
+    WorkloadSerializer,
+)
+from portal.cluster.filters import ActionRunFilter
+from portal.cluster.models import ActionKind, ActionRun, Namespace, Target, Workload
+from portal.cluster.selectors import action_run_detail, action_runs, targets
+from portal.cluster.services import (
+    action_run_approve,
+    action_run_cancel,
+    action_run_confirm,
+    action_run_reject,
+    action_run_request,
+)
+
+Responders = role_permission(Role.RESPONDER)
+
+
+def _detail(run: ActionRun, status_code: int = 200) -> Response:
+    return Response(ActionRunDetailOutput(action_run_detail().get(pk=run.pk)).data, status=status_code)
+
+
+def _run(pk: int) -> ActionRun:
+    return get_object_or_404(ActionRun, pk=pk)
+
+
+KIND_HELP = "; ".join(
+    f"{kind.value}: {', '.join(p.name for p in spec.params) or 'no parameters'}" for kind, spec in SPECS.items()
+)
+
+
+class ActionRunListApi(generics.ListAPIView):
+    """Action runs, newest first. POST requests one (Responders and above; the policy decides the rest)."""
+
+    serializer_class = ActionRunOutput
+    filterset_class = ActionRunFilter
+
+    class ActionRunCreateInput(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=ActionKind.choices, help_text=f"Parameters per kind: {KIND_HELP}.")
+        target = serializers.SlugRelatedField(slug_field="slug", queryset=Target.objects.all())
+        reason = serializers.CharField(help_text="Why: on the record and on the incident's timeline.")
+        incident = serializers.PrimaryKeyRelatedField(
+            queryset=Incident.objects.select_related("severity"), required=False, allow_null=True
+        )
+        emergency = serializers.BooleanField(
+            required=False, default=False, help_text="An emergency change linked to an open P1/P2 may run in a freeze."
+        )
+        confirm = serializers.BooleanField(
+            required=False,
+            default=True,
+            help_text="False records a preview (status requested, with its command and expectation) to confirm "
+            "with POST .../confirm/ within the confirmation window.",
+        )
+        namespace = serializers.CharField(required=False, max_length=63)
+        deployment = serializers.CharField(required=False, max_length=253)
+        node = serializers.CharField(required=False, max_length=253)
+        replicas = serializers.IntegerField(required=False, min_value=0)
+        to_revision = serializers.IntegerField(required=False, min_value=1, help_text="Rollback; empty: previous.")
+        timeout_seconds = serializers.IntegerField(required=False, min_value=1)
+        grace_period_seconds = serializers.IntegerField(required=False, min_value=-1)
+        delete_emptydir_data = serializers.BooleanField(required=False)
+        force = serializers.BooleanField(required=False)
+        pattern = serializers.CharField(required=False, max_length=200)
+        batch_size = serializers.IntegerField(required=False, min_value=1)
+        idle_minutes = serializers.IntegerField(required=False, min_value=0)
+
+    def get_queryset(self) -> QuerySet[ActionRun]:
+        return action_runs()
+
+    def get_permissions(self) -> list:
+        return [Responders()] if self.request.method == "POST" else super().get_permissions()
+
+    @extend_schema(request=ActionRunCreateInput, responses={201: ActionRunDetailOutput})
+    def post(self, request: Request) -> Response:
+        payload = self.ActionRunCreateInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        run = action_run_request(
+            requester=request.user,
+            target=data["target"],
+            kind=data["kind"],
+            parameters={name: data[name] for name in PARAMETER_NAMES if name in data},
+            reason=data["reason"],
+            incident=data.get("incident"),
+            emergency=data["emergency"],
+            confirm=data["confirm"],
+        )
+        return _detail(run, status.HTTP_201_CREATED)
+
+
+class ActionRunDetailApi(APIView):
+    """One run with its approvals and progress lines."""
+
+    @extend_schema(responses=ActionRunDetailOutput)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ActionRunDetailOutput(get_object_or_404(action_run_detail(), pk=pk)).data)
+
+
+class ActionRunConfirmApi(APIView):
+    """The requester confirms a previewed run: it goes to approval, or to the queue."""
+
+    permission_classes = [Responders]
+
+    @extend_schema(request=None, responses=ActionRunDetailOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        return _detail(action_run_confirm(run=_run(pk), actor=request.user))
+
+
+class ActionRunApproveApi(APIView):
+    """A second person approves a run that needs it (never the requester); it is then queued."""
+
+    permission_classes = [Responders]
+
+    class ActionRunApproveInput(serializers.Serializer):
+        comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+    @extend_schema(request=ActionRunApproveInput, responses=ActionRunDetailOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.ActionRunApproveInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return _detail(action_run_approve(run=_run(pk), approver=request.user, **payload.validated_data))
+
+
+class ActionRunRejectApi(APIView):
+    """A second person rejects a run awaiting approval, saying why."""
+
+    permission_classes = [Responders]
+
+    class ActionRunRejectInput(serializers.Serializer):
+        comment = serializers.CharField()
+
+    @extend_schema(request=ActionRunRejectInput, responses=ActionRunDetailOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.ActionRunRejectInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return _detail(action_run_reject(run=_run(pk), approver=request.user, **payload.validated_data))
+
+
+class ActionRunCancelApi(APIView):
+    """Withdraw a run before it starts (its requester, or an Incident Commander); a running one is a 409."""
+
+    permission_classes = [Responders]
+
+    @extend_schema(request=None, responses=ActionRunDetailOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        return _detail(action_run_cancel(run=_run(pk), actor=request.user))
+
+
+class TargetViewSet(viewsets.ModelViewSet):
+    """Clusters (by kubeconfig context) and data stores (by URL, write-only) actions run on. Admins edit."""
+
+    serializer_class = TargetSerializer
+    permission_classes = [writes_need(Role.ADMIN)]
+    lookup_field = "slug"
+    filterset_fields = ["kind", "environment", "enabled"]
+
+    def get_queryset(self) -> QuerySet[Target]:
+        return targets()
+
+
+class NamespaceViewSet(viewsets.ModelViewSet):
+    """A cluster target's namespaces and their environments. Admins edit."""
+
+    queryset = Namespace.objects.select_related("target")
+    serializer_class = NamespaceSerializer
+    permission_classes = [writes_need(Role.ADMIN)]
+    filterset_fields = ["target", "environment"]
+
+
+class WorkloadViewSet(viewsets.ModelViewSet):
+    """What each service runs on, for the incident page's quick actions. Admins edit."""
+
+    queryset = Workload.objects.select_related("service", "target", "namespace")
+    serializer_class = WorkloadSerializer
+    permission_classes = [writes_need(Role.ADMIN)]
+    filterset_fields = ["service", "target"]

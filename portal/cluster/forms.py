@@ -1,0 +1,101 @@
+from collections.abc import Mapping
+
+from django import forms
+
+from incidents.models import Incident
+from portal.cluster.actions import PARAMETER_NAMES, SPECS, Param, kinds_for
+from portal.cluster.models import ActionKind, Target
+
+CLOSED = (Incident.Status.RESOLVED, Incident.Status.REVIEW, Incident.Status.CLOSED)
+
+
+def _parameter_field(param: Param) -> forms.Field:
+    # Required parameters are checked by the service, per kind, with the same message the API gives.
+    options = {"required": False, "label": param.label, "help_text": param.help}
+    if param.type is bool:
+        return forms.BooleanField(**options)
+    if param.type is int:
+        return forms.IntegerField(min_value=param.minimum, max_value=param.maximum, initial=param.default, **options)
+    return forms.CharField(max_length=253, **options)
+
+
+def prefill(query: Mapping[str, str]) -> dict[str, str]:
+    """The request form's initial values from a link: an incident's quick actions name the target by slug; runbook
+    quick actions (`operations.quick_actions`, on main) name none and call a node or a key pattern `target`. Without
+    a target, the one enabled target that fits the action (and its namespace), if there is just one, is chosen."""
+    initial = dict(query)
+    kind = initial.get("kind", "")
+    if kind not in ActionKind.values or Target.objects.filter(slug=initial.get("target", ""), enabled=True).exists():
+        return initial
+    spec = SPECS[ActionKind(kind)]
+    named = initial.pop("target", "")
+    if named and spec.scope == "node":
+        initial.setdefault("node", named)
+    elif named and kind == ActionKind.REDIS_DELETE_PATTERN:
+        initial.setdefault("pattern", named)
+    fitting = Target.objects.filter(enabled=True, kind=spec.target_kind)
+    if spec.scope == "deployment" and initial.get("namespace"):
+        fitting = fitting.filter(namespaces__name=initial["namespace"])
+    slugs = list(fitting.values_list("slug", flat=True)[:2])
+    if len(slugs) == 1:
+        initial["target"] = slugs[0]
+    return initial
+
+
+class ActionRequestForm(forms.Form):
+    """One form for every action: the fields shown are those of the chosen kind on the chosen target."""
+
+    target = forms.ModelChoiceField(queryset=Target.objects.filter(enabled=True), to_field_name="slug")
+    kind = forms.ChoiceField(choices=ActionKind.choices, label="Action")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="On the record and the timeline.")
+    incident = forms.ModelChoiceField(
+        queryset=Incident.objects.exclude(status__in=CLOSED).select_related("severity"), required=False
+    )
+    emergency = forms.BooleanField(
+        required=False, label="Emergency change (may run during a freeze when linked to an open P1 or P2)"
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # Kinds share parameter names with their own bounds and defaults (a rollout's wait, a drain's timeout):
+        # the chosen kind's definition wins.
+        kind = self.chosen_kind()
+        definitions = {param.name: param for spec in reversed(SPECS.values()) for param in spec.params}
+        definitions |= {param.name: param for param in SPECS[kind].params} if kind else {}
+        for name in PARAMETER_NAMES:
+            self.fields[name] = _parameter_field(definitions[name])
+        self.target = self._chosen_target()
+        if self.target is not None:
+            self.fields["kind"].choices = [(kind.value, kind.label) for kind in kinds_for(self.target)]
+        if self.target is not None and self.target.kind == Target.Kind.KUBERNETES:
+            namespaces = [("", "—")] + [
+                (ns.name, f"{ns.name} ({ns.get_environment_display()})") for ns in self.target.namespaces.all()
+            ]
+            self.fields["namespace"] = forms.ChoiceField(choices=namespaces, required=False, label="Namespace")
+
+    def _value(self, name: str) -> object:
+        return self.data.get(name) if self.is_bound else self.initial.get(name)
+
+    def _chosen_target(self) -> Target | None:
+        slug = self._value("target")
+        return Target.objects.prefetch_related("namespaces").filter(slug=slug, enabled=True).first() if slug else None
+
+    def chosen_kind(self) -> ActionKind | None:
+        kind = self._value("kind")
+        return ActionKind(kind) if kind in ActionKind.values else None
+
+    def parameter_fields(self) -> list[forms.BoundField]:
+        kind = self.chosen_kind()
+        return [self[param.name] for param in SPECS[kind].params] if kind else []
+
+    def parameters(self) -> dict[str, object]:
+        kind = ActionKind(self.cleaned_data["kind"])
+        return {
+            param.name: self.cleaned_data[param.name]
+            for param in SPECS[kind].params
+            if self.cleaned_data.get(param.name) not in (None, "")
+        }
+
+
+class CommentForm(forms.Form):
+    comment = forms.CharField(required=False, max_length=1000)

@@ -1,0 +1,142 @@
+"""Who may run which cluster action where, when a second person must approve, and when a freeze stops a change.
+
+Asked when a run is requested and confirmed, when someone approves it, and again by the worker just before it
+starts (roles, incidents and freezes change in between). Nothing else decides these questions.
+
+| role \\ action              | read-only (status, history) | change, not production | change, production    |
+| Viewer                     | no                          | no                     | no                    |
+| Responder                  | yes                         | yes                    | no                    |
+| Incident Commander, Admin  | yes                         | yes                    | yes (*)               |
+
+(*) drain, Redis FLUSHDB and terminating PostgreSQL connections in production also need the approval of a second
+person who may run it too (an Incident Commander), never the requester. During a freeze, production changes are
+refused unless flagged as an emergency and linked to an open P1 or P2 incident; rollbacks and read-only actions
+always may run.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from portal.accounts.models import User
+from portal.accounts.roles import Role, has_role
+from portal.cluster.actions import READ_ONLY
+from portal.cluster.models import ActionApproval, ActionKind, ActionRun, Environment
+
+SECOND_PERSON_IN_PRODUCTION = frozenset({ActionKind.DRAIN, ActionKind.REDIS_FLUSH, ActionKind.PG_TERMINATE_IDLE})
+ALWAYS_ALLOWED_IN_FREEZE = READ_ONLY | {ActionKind.ROLLBACK}
+EMERGENCY_MAX_SEVERITY_RANK = 2  # P1 and P2
+
+
+class FreezeStatus(Protocol):
+    """The freeze calendar's answer (`maintenance.policy.freeze_status`)."""
+
+    @property
+    def allowed(self) -> bool: ...
+
+    @property
+    def level(self) -> str | None: ...
+
+    @property
+    def reasons(self) -> list[str]: ...
+
+    @property
+    def until(self) -> datetime | None: ...
+
+
+FreezeLookup = Callable[[str, datetime], FreezeStatus | None]
+
+
+def required_role(kind: str, environment: str) -> Role:
+    if kind in READ_ONLY or environment != Environment.PRODUCTION:
+        return Role.RESPONDER
+    return Role.INCIDENT_COMMANDER
+
+
+def needs_approval(kind: str, environment: str) -> bool:
+    return kind in SECOND_PERSON_IN_PRODUCTION and environment == Environment.PRODUCTION
+
+
+def role_refusal(user: User, kind: str, environment: str) -> str | None:
+    role = required_role(kind, environment)
+    if has_role(user, role):
+        return None
+    where = Environment(environment).label.lower()
+    return f"{ActionKind(kind).label} in {where} needs the {role.label} role."
+
+
+def approval_refusal(*, approver: User, run: ActionRun, at: datetime) -> str | None:
+    """Why `approver` may not decide on `run` now, if they may not."""
+    if approver.pk == run.requested_by_id:
+        return "You requested this action: a second person must approve it."
+    if run.approval_expires_at is not None and at >= run.approval_expires_at:
+        return (
+            f"The request expired at {run.approval_expires_at:%Y-%m-%d %H:%M} UTC without approval; request it again."
+        )
+    if refused := role_refusal(approver, run.kind, run.environment):
+        return f"Approving: {refused}"
+    return None
+
+
+def approval_missing(run: ActionRun) -> str | None:
+    """For a run that needs a second person: no approval from someone who may still run it, and is not the requester."""
+    if not needs_approval(run.kind, run.environment):
+        return None
+    role = required_role(run.kind, run.environment)
+    valid = [
+        approval
+        for approval in run.approvals.all()
+        if approval.decision == ActionApproval.Decision.APPROVED
+        and approval.approver_id != run.requested_by_id
+        and has_role(approval.approver, role)
+    ]
+    return None if valid else "It needs the approval of a second person who may run it."
+
+
+def current_freeze(environment: str, at: datetime) -> FreezeStatus | None:
+    """The freeze calendar's answer for `environment` at `at` (approved deploy exceptions are for deployments, not
+    cluster actions: an action gets through a freeze as an emergency linked to an open P1/P2)."""
+    from maintenance.policy import freeze_status
+
+    status: FreezeStatus = freeze_status(environment, at, change=None)
+    return status
+
+
+def _emergency(run: ActionRun) -> bool:
+    incident = run.incident
+    return bool(
+        run.emergency
+        and incident is not None
+        and incident.is_open
+        and incident.severity.rank <= EMERGENCY_MAX_SEVERITY_RANK
+    )
+
+
+def freeze_blocks(run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None) -> str | None:
+    """Why a freeze refuses `run` at `at`, or None. `freeze` replaces the calendar lookup (tests, previews)."""
+    if run.kind in ALWAYS_ALLOWED_IN_FREEZE or run.environment != Environment.PRODUCTION:
+        return None
+    status = (freeze or current_freeze)(run.environment, at)
+    if status is None or status.allowed or _emergency(run):
+        return None
+    level = f" ({status.level})" if status.level else ""
+    until = f" until {status.until:%Y-%m-%d %H:%M} UTC" if status.until else ""
+    why = f": {'; '.join(status.reasons)}" if status.reasons else ""
+    return (
+        f"Production is frozen{level}{until}{why}. Only an emergency change linked to an open P1 or P2 incident may "
+        "run now; rollbacks and read-only actions always may."
+    )
+
+
+def request_refusal(run: ActionRun, *, user: User, at: datetime, freeze: FreezeLookup | None = None) -> str | None:
+    """Why `user` may not request (or confirm) `run` now: their role, then a freeze."""
+    return role_refusal(user, run.kind, run.environment) or freeze_blocks(run, at=at, freeze=freeze)
+
+
+def start_refusal(run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None) -> str | None:
+    """The worker's check before it starts: the requester's role today, the approval it needs, a freeze."""
+    return (
+        role_refusal(run.requested_by, run.kind, run.environment)
+        or approval_missing(run)
+        or freeze_blocks(run, at=at, freeze=freeze)
+    )

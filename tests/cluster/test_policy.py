@@ -1,0 +1,252 @@
+"""The policy table (role x environment x action), approvals by a second person, and the freeze rule."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from incidents.models import Incident, Severity
+from incidents.services import incident_declare, incident_transition
+from portal.accounts.roles import Role
+from portal.cluster import policy
+from portal.cluster.models import ActionKind, ActionRun, Environment, Target
+from portal.cluster.services import action_run_approve, action_run_execute, action_run_reject, action_run_request
+from portal.errors import ConflictError, ForbiddenError
+from tests.cluster.conftest import datastore
+
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+PROD, STAGING, DEV = Environment.PRODUCTION, Environment.STAGING, Environment.DEVELOPMENT
+READ_ONLY = {ActionKind.ROLLOUT_STATUS, ActionKind.ROLLOUT_HISTORY}
+
+# (role, environment) -> (may run read-only actions, may run changes). Written out, not derived from the code.
+MAY_RUN = {
+    (Role.VIEWER, PROD): (False, False),
+    (Role.VIEWER, STAGING): (False, False),
+    (Role.VIEWER, DEV): (False, False),
+    (Role.RESPONDER, PROD): (True, False),
+    (Role.RESPONDER, STAGING): (True, True),
+    (Role.RESPONDER, DEV): (True, True),
+    (Role.INCIDENT_COMMANDER, PROD): (True, True),
+    (Role.INCIDENT_COMMANDER, STAGING): (True, True),
+    (Role.INCIDENT_COMMANDER, DEV): (True, True),
+    (Role.ADMIN, PROD): (True, True),
+    (Role.ADMIN, STAGING): (True, True),
+    (Role.ADMIN, DEV): (True, True),
+}
+NEEDS_SECOND_PERSON = {
+    (PROD, ActionKind.DRAIN),
+    (PROD, ActionKind.REDIS_FLUSH),
+    (PROD, ActionKind.PG_TERMINATE_IDLE),
+}
+
+
+@pytest.mark.parametrize("kind", list(ActionKind))
+@pytest.mark.parametrize("environment", [PROD, STAGING, DEV])
+@pytest.mark.parametrize("role", list(Role))
+def test_policy_table(make_user, role, environment, kind):
+    user = make_user(role)
+    may_read, may_change = MAY_RUN[(role, environment)]
+
+    allowed = policy.role_refusal(user, kind, environment) is None
+
+    assert allowed == (may_read if kind in READ_ONLY else may_change)
+    assert policy.needs_approval(kind, environment) == ((environment, kind) in NEEDS_SECOND_PERSON)
+
+
+def test_a_user_without_a_role_may_run_nothing(make_user):
+    assert policy.role_refusal(make_user(None), ActionKind.ROLLOUT_HISTORY, DEV) == (
+        "Rollout history in development needs the Responder role."
+    )
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("environment", [PROD, STAGING, DEV])
+def test_requests_go_through_the_same_policy(make_user, role, environment):
+    """Through the service: refused with a 403 naming the role, or recorded (awaiting approval in production)."""
+    target = datastore(Target.Kind.REDIS, "redis://127.0.0.1:6379/13", environment)
+    user = make_user(role)
+    may_change = MAY_RUN[(role, environment)][1]
+
+    if not may_change:
+        with pytest.raises(ForbiddenError, match="needs the") as refused:
+            action_run_request(requester=user, target=target, kind="redis_flush", parameters={}, reason="r",
+                               confirm=True)  # fmt: skip
+        assert refused.value.status_code == 403
+        assert not ActionRun.objects.exists()
+        return
+    run = action_run_request(requester=user, target=target, kind="redis_flush", parameters={}, reason="r", confirm=True)
+    expected = ActionRun.Status.AWAITING_APPROVAL if environment == PROD else ActionRun.Status.QUEUED
+    assert run.status == expected
+
+
+@pytest.fixture
+def flush(people):
+    """A production FLUSHDB Cora requested: it needs a second person."""
+    target = datastore(Target.Kind.REDIS, "redis://127.0.0.1:6379/13", PROD)
+    return action_run_request(
+        requester=people.commander, target=target, kind="redis_flush", parameters={}, reason="stale sessions",
+        confirm=True, now=NOW,
+    )  # fmt: skip
+
+
+class TestApproval:
+    def test_the_requester_may_not_approve_their_own_run(self, flush, people):
+        with pytest.raises(ForbiddenError, match="a second person must approve it") as refused:
+            action_run_approve(run=flush, approver=people.commander, now=NOW)
+
+        assert refused.value.status_code == 403
+        assert not flush.approvals.exists()
+        flush.refresh_from_db()
+        assert flush.status == ActionRun.Status.AWAITING_APPROVAL
+
+    def test_nor_reject_it(self, flush, people):
+        with pytest.raises(ForbiddenError):
+            action_run_reject(run=flush, approver=people.commander, comment="never mind", now=NOW)
+
+    def test_a_responder_may_not_approve_a_production_change(self, flush, people):
+        with pytest.raises(ForbiddenError, match="Approving: Redis FLUSHDB in production needs the Incident"):
+            action_run_approve(run=flush, approver=people.responder, now=NOW)
+
+    def test_a_second_commander_approves_and_the_run_is_queued(self, flush, people, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks() as callbacks:
+            run = action_run_approve(run=flush, approver=people.second_commander, comment="ok", now=NOW)
+
+        assert run.status == ActionRun.Status.QUEUED
+        assert len(callbacks) == 1
+        assert policy.approval_missing(run) is None
+
+    def test_one_decision_per_person(self, flush, people, make_user):
+        other = make_user(Role.INCIDENT_COMMANDER)
+        action_run_reject(run=flush, approver=other, comment="not now", now=NOW)
+
+        with pytest.raises(ConflictError, match="not awaiting approval"):
+            action_run_approve(run=flush, approver=people.second_commander, now=NOW)
+        flush.refresh_from_db()
+        assert (flush.status, flush.error) == (ActionRun.Status.REJECTED, f"Rejected by {other.username}: not now")
+
+    def test_the_request_expires(self, flush, people, settings):
+        late = NOW + timedelta(seconds=settings.ACTION_APPROVAL_WINDOW_SECONDS)
+
+        with pytest.raises(ForbiddenError, match="expired .* without approval"):
+            action_run_approve(run=flush, approver=people.second_commander, now=late)
+
+    def test_the_worker_refuses_when_the_approver_lost_the_role(
+        self, flush, people, django_capture_on_commit_callbacks
+    ):
+        action_run_approve(run=flush, approver=people.second_commander, now=NOW)
+        people.second_commander.groups.clear()
+
+        assert action_run_execute(run_id=flush.pk) is None
+
+        flush.refresh_from_db()
+        assert flush.status == ActionRun.Status.REJECTED
+        assert flush.error == "Refused when starting: It needs the approval of a second person who may run it."
+
+
+# -- freeze ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """Shaped like the freeze calendar's FreezeStatus."""
+
+    allowed: bool
+    level: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    until: datetime | None = None
+
+
+BLACK_FRIDAY = Freeze(False, "full", ["Black Friday / Cyber Monday"], datetime(2026, 12, 1, 23, 59, tzinfo=UTC))
+
+
+def frozen(environment: str, at: datetime) -> Freeze:
+    return BLACK_FRIDAY
+
+
+def not_frozen(environment: str, at: datetime) -> Freeze:
+    return Freeze(True)
+
+
+@pytest.fixture
+def severities(db) -> dict[str, Severity]:
+    return {severity.code: severity for severity in Severity.objects.all()}
+
+
+def run_of(kind: str, environment: str = PROD, *, emergency: bool = False, incident: Incident | None = None):
+    return ActionRun(kind=kind, environment=environment, emergency=emergency, incident=incident)
+
+
+class TestFreeze:
+    def test_a_production_change_is_refused_with_the_calendars_reasons(self):
+        reason = policy.freeze_blocks(run_of("scale"), at=NOW, freeze=frozen)
+
+        assert reason == (
+            "Production is frozen (full) until 2026-12-01 23:59 UTC: Black Friday / Cyber Monday. Only an emergency "
+            "change linked to an open P1 or P2 incident may run now; rollbacks and read-only actions always may."
+        )
+
+    @pytest.mark.parametrize("kind", ["rollback", "rollout_status", "rollout_history"])
+    def test_rollbacks_and_reads_always_may(self, kind):
+        assert policy.freeze_blocks(run_of(kind), at=NOW, freeze=frozen) is None
+
+    def test_other_environments_are_not_held_by_a_production_freeze(self):
+        assert policy.freeze_blocks(run_of("restart", STAGING), at=NOW, freeze=frozen) is None
+
+    def test_nothing_is_refused_when_the_calendar_allows(self):
+        assert policy.freeze_blocks(run_of("drain"), at=NOW, freeze=not_frozen) is None
+
+    @pytest.mark.parametrize(("code", "emergency", "resolved", "refused"), [
+        ("P1", True, False, False),
+        ("P2", True, False, False),
+        ("P3", True, False, True),
+        ("P1", False, False, True),
+        ("P1", True, True, True),
+    ])  # fmt: skip
+    def test_an_emergency_needs_an_open_p1_or_p2_incident(self, severities, people, code, emergency, resolved, refused):
+        incident = incident_declare(title="Checkout down", severity=severities[code], reporter=people.commander)
+        if resolved:
+            incident = incident_transition(
+                incident=incident, to_status=Incident.Status.RESOLVED, actor=people.commander
+            )
+        run = run_of("scale", emergency=emergency, incident=incident)
+
+        assert (policy.freeze_blocks(run, at=NOW, freeze=frozen) is not None) is refused
+
+    def test_with_no_freeze_rule_in_force_nothing_is_frozen(self):
+        status = policy.current_freeze(PROD, NOW)
+        assert status is not None
+        assert status.allowed
+        assert policy.freeze_blocks(run_of("scale"), at=NOW) is None
+
+    def test_a_request_during_a_freeze_is_refused_before_anything_is_recorded(self, people):
+        target = datastore(Target.Kind.POSTGRESQL, "postgres://ops@db.internal/shop", PROD)
+
+        with pytest.raises(ForbiddenError, match="Production is frozen"):
+            action_run_request(requester=people.commander, target=target, kind="pg_terminate_idle",
+                               parameters={}, reason="pool exhausted", confirm=True, freeze=frozen)  # fmt: skip
+        assert not ActionRun.objects.exists()
+
+    def test_the_worker_refuses_a_run_when_a_freeze_began_after_it_was_queued(self, people):
+        target = datastore(Target.Kind.REDIS, "redis://127.0.0.1:6379/13", PROD)
+        run = action_run_request(requester=people.commander, target=target, kind="redis_delete_pattern",
+                                 parameters={"pattern": "session:*"}, reason="r", confirm=True)  # fmt: skip
+
+        assert action_run_execute(run_id=run.pk, freeze=frozen) is None
+
+        run.refresh_from_db()
+        assert run.status == ActionRun.Status.REJECTED
+        assert run.error.startswith("Refused when starting: Production is frozen (full)")
+
+
+def test_the_real_freeze_calendar_refuses_a_production_change(people, db):
+    from django.utils import timezone
+
+    from maintenance.models import FreezeRule
+
+    today = timezone.now().date()
+    FreezeRule.objects.create(name="Stabilisation freeze", kind=FreezeRule.Kind.ONE_OFF, level="blocked",
+                              environments=["production"], first_day=today, last_day=today)  # fmt: skip
+    reason = policy.freeze_blocks(run_of("scale"), at=timezone.now())
+    assert reason is not None
+    assert "Stabilisation freeze" in reason
+    assert policy.freeze_blocks(run_of("rollback"), at=timezone.now()) is None
