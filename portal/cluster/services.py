@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Incident, TimelineEvent
@@ -28,6 +30,9 @@ from portal.cluster.datastores import DataStoreError
 from portal.cluster.models import ActionApproval, ActionKind, ActionRun, ProgressLine, Target
 from portal.cluster.secrets import scrub
 from portal.errors import ApplicationError, ConflictError, ForbiddenError
+from portal.notifications.models import EventKind
+from portal.notifications.models import Severity as NotificationSeverity
+from portal.notifications.services import notify
 
 logger = logging.getLogger(__name__)
 Status = ActionRun.Status
@@ -80,12 +85,33 @@ def _finish(run: ActionRun, status: str, *, error: str, now: datetime, actor: Us
     _timeline(run, f"{run.get_status_display().lower()}: {error}", actor=actor, at=now)
 
 
+def _ask_for_approval(run: ActionRun, *, requester: User) -> None:
+    """Tell the people who may approve (Incident Commanders and Admins other than the requester) what waits for them."""
+    approvers = (
+        User.objects.filter(is_active=True)
+        .filter(Q(groups__name__in=[Role.INCIDENT_COMMANDER, Role.ADMIN]) | Q(is_superuser=True))
+        .exclude(pk=requester.pk)
+        .distinct()
+    )
+    notify(
+        event=EventKind.APPROVAL_REQUESTED,
+        severity=NotificationSeverity.WARNING,
+        title=f"{run.reference} needs a second approval: {run.get_kind_display()} on {run.target} ({run.environment})",
+        summary=f"Requested by {requester} because: {run.reason}\n\n{run.command}",
+        url=settings.PORTAL_BASE_URL + reverse("action-detail", args=[run.pk]),
+        recipients=approvers,
+        source=f"action:{run.pk}",
+        created_by=requester,
+    )
+
+
 def _submit(run: ActionRun, *, actor: User, now: datetime) -> None:
     run.submitted_at = now
     if policy.needs_approval(run.kind, run.environment):
         run.status = Status.AWAITING_APPROVAL
         run.approval_expires_at = now + timedelta(seconds=settings.ACTION_APPROVAL_WINDOW_SECONDS)
         message = f"requested ({run.reason}); awaiting a second person's approval"
+        _ask_for_approval(run, requester=actor)
     else:
         _queue(run, now=now)
         message = f"requested ({run.reason}); queued"

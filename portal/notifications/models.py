@@ -23,6 +23,7 @@ class EventKind(models.TextChoices):
     MAINTENANCE_COMPLETED = "maintenance.completed", "Maintenance completed"
     SLO_BURN = "slo.burn", "SLO burning its error budget"
     SLO_BURN_ENDED = "slo.burn_ended", "SLO burn ended"
+    APPROVAL_REQUESTED = "approval.requested", "Approval requested"
     REMINDER = "reminder", "Reminder"
     ONCALL_REMINDER = "oncall.reminder", "On-call shift reminder"
     ONCALL_HANDOFF = "oncall.handoff", "On-call handoff"

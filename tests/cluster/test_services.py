@@ -257,6 +257,17 @@ class TestNodes:
         assert any("disruption budget" in line and "retrying" in line for line in lines(run))
         assert not web_pods_on(shop, node)
 
+    def test_a_run_awaiting_approval_tells_the_other_approvers(self, shop, k8s, people):
+        from portal.notifications.models import EventKind, Notification
+
+        run = request(people.commander, k8s, "drain", node=node_running_web(shop), grace_period_seconds=0)
+
+        asked = Notification.objects.get(event_kind=EventKind.APPROVAL_REQUESTED)
+        assert set(asked.recipients.all()) == {people.second_commander, people.admin}  # never the requester
+        assert asked.title.startswith(f"{run.reference} needs a second approval")
+        assert run.command in asked.summary
+        assert asked.url.endswith(f"/actions/{run.pk}/")
+
     def test_a_drain_a_budget_never_allows_times_out(self, shop, k8s, people):
         shop.add_budget(PROD_NS, "web", match_labels={"app": "web"}, min_available=2)
         run = request(people.commander, k8s, "drain", node=node_running_web(shop), grace_period_seconds=0,
