@@ -1,7 +1,8 @@
 import django_filters
 
 from incidents.models import Service
-from maintenance.models import Environment, FreezeException, MaintenanceOccurrence, MaintenanceWindow
+from maintenance.models import FreezeException, MaintenanceOccurrence, MaintenanceWindow
+from portal.core.models import Environment
 
 
 class WindowFilter(django_filters.FilterSet):

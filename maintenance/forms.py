@@ -1,8 +1,9 @@
 from django import forms
 
 from incidents.models import Service
-from maintenance.models import Environment, FreezeLevel, MaintenanceOccurrence, MaintenanceWindow
+from maintenance.models import FreezeLevel, MaintenanceOccurrence, MaintenanceWindow
 from portal.accounts.models import User
+from portal.core.models import Environment
 
 # Browsers send datetime-local without an offset; the pages say "times in UTC" and these fields read them so.
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"})

@@ -4,13 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-
-class Environment(models.TextChoices):
-    """The seeds' deployment environments; freeze rules name the ones they hold back."""
-
-    PRODUCTION = "production", "Production"
-    STAGING = "staging", "Staging"
-    DEVELOPMENT = "development", "Development"
+from portal.core.models import Environment
 
 
 class FreezeLevel(models.TextChoices):

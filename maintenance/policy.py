@@ -14,13 +14,13 @@ from django.conf import settings
 
 from maintenance.models import (
     ChecklistItem,
-    Environment,
     FreezeException,
     FreezeLevel,
     FreezeRule,
     MaintenanceOccurrence,
     MaintenanceWindow,
 )
+from portal.core.models import Environment
 from portal.errors import ApplicationError
 from portal.scheduling import (
     Recurrence,

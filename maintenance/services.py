@@ -10,7 +10,6 @@ from incidents.models import Service
 from maintenance import ical, policy
 from maintenance.models import (
     ChecklistItem,
-    Environment,
     FreezeException,
     FreezeRule,
     MaintenanceNotice,
@@ -19,6 +18,7 @@ from maintenance.models import (
     OccurrenceEvent,
 )
 from portal.accounts.models import User
+from portal.core.models import Environment
 from portal.errors import ApplicationError, ConflictError, ForbiddenError
 from portal.notifications.models import EventKind
 from portal.notifications.models import Severity as NotificationSeverity

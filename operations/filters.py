@@ -3,7 +3,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from incidents.models import Service
-from operations.models import BurnAlert, Checklist, ChecklistTemplate, Deployment, Environment
+from operations.models import BurnAlert, Checklist, ChecklistTemplate, Deployment
+from portal.core.models import Environment
 
 
 class DeploymentFilter(django_filters.FilterSet):

@@ -4,13 +4,12 @@ on-call schedule (`primary_oncall`). Everything in this app that asks either que
 import importlib.util
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from typing import Protocol
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from incidents.models import Service
-from maintenance.policy import freeze_status
+from maintenance.policy import FreezeStatus, freeze_status
 from operations.models import BackupSchedule, BurnRateRule, ChecklistTemplate, Deployment
 from portal.accounts.models import User
 from portal.notifications.models import Severity
@@ -42,23 +41,10 @@ BURN_ALERT_SEVERITY = {BurnRateRule.Action.PAGE: Severity.CRITICAL, BurnRateRule
 # The freeze calendar
 
 
-class FreezeVerdict(Protocol):
-    """What the deploy gate answers (maintenance.policy.FreezeStatus has these attributes)."""
-
-    @property
-    def allowed(self) -> bool: ...
-    @property
-    def level(self) -> str | None: ...
-    @property
-    def reasons(self) -> list[str]: ...
-    @property
-    def until(self) -> datetime | None: ...
+FreezeCheck = Callable[[str, datetime, str | None], FreezeStatus]
 
 
-FreezeCheck = Callable[[str, datetime, str | None], FreezeVerdict]
-
-
-def deploy_freeze(environment: str, at: datetime, change: str | None = None) -> FreezeVerdict:
+def deploy_freeze(environment: str, at: datetime, change: str | None = None) -> FreezeStatus:
     """May `change` deploy to `environment` at `at`? The freeze calendar's answer, approved exceptions included."""
     return freeze_status(environment, at, change)
 

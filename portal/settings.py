@@ -279,7 +279,7 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "portal.notifications.models.Delivery.Status",
         "AlertStatusEnum": "incidents.models.Alert.Status",
         "IntegrationKindEnum": "incidents.models.Integration.Kind",
-        "EnvironmentEnum": "maintenance.models.Environment",
+        "EnvironmentEnum": "portal.core.models.Environment",
         "FreezeLevelEnum": "maintenance.models.FreezeLevel",
         "MaintenanceWindowKindEnum": "maintenance.models.MaintenanceWindow.Kind",
         "OccurrenceStatusEnum": "maintenance.models.MaintenanceOccurrence.Status",

@@ -7,7 +7,6 @@ from maintenance import policy
 from maintenance.ical import occurrence_uid
 from maintenance.models import (
     ChecklistItem,
-    Environment,
     FreezeException,
     FreezeLevel,
     FreezeRule,
@@ -15,6 +14,7 @@ from maintenance.models import (
     MaintenanceWindow,
     OccurrenceEvent,
 )
+from portal.core.models import Environment
 
 
 class AwareDateTimeField(serializers.DateTimeField):

@@ -35,14 +35,7 @@ from maintenance.api.serializers import (
     WindowOutput,
 )
 from maintenance.filters import ExceptionFilter, OccurrenceFilter, WindowFilter
-from maintenance.models import (
-    ChecklistItem,
-    Environment,
-    FreezeException,
-    FreezeRule,
-    MaintenanceOccurrence,
-    MaintenanceWindow,
-)
+from maintenance.models import ChecklistItem, FreezeException, FreezeRule, MaintenanceOccurrence, MaintenanceWindow
 from maintenance.services import (
     checklist_item_tick,
     freeze_exception_decide,
@@ -61,6 +54,7 @@ from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
 from portal.core.audit import bind_actor
+from portal.core.models import Environment
 
 Responders = role_permission(Role.RESPONDER)
 Commanders = role_permission(Role.INCIDENT_COMMANDER)

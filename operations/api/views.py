@@ -41,7 +41,6 @@ from operations.models import (
     Deployment,
     DrillPlan,
     DrillRecord,
-    Environment,
     RecoveryObjective,
     Runbook,
     SliSample,
@@ -61,6 +60,7 @@ from operations.services.slo import sli_sample_record
 from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
+from portal.core.models import Environment
 
 Responders = role_permission(Role.RESPONDER)
 AdminsWrite = writes_need(Role.ADMIN)

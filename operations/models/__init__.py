@@ -1,7 +1,7 @@
 """The operations models, one file per part of the seeds: SLOs, runbooks, deployments, recovery, checklists."""
 
 from operations.models.checklists import Checklist, ChecklistItem, ChecklistTemplate
-from operations.models.deployments import Deployment, Environment
+from operations.models.deployments import Deployment
 from operations.models.recovery import (
     BackupSchedule,
     BackupVerification,
@@ -24,7 +24,6 @@ __all__ = [
     "Deployment",
     "DrillPlan",
     "DrillRecord",
-    "Environment",
     "Priority",
     "QuickAction",
     "RecoveryObjective",

@@ -3,15 +3,9 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from portal.core.models import Environment
+
 commit_validator = RegexValidator(r"^[0-9a-f]{7,40}$", "Give the commit as 7 to 40 lowercase hex digits.")
-
-
-class Environment(models.TextChoices):
-    """The seeds' deployment environments (the freeze calendar names the same three)."""
-
-    PRODUCTION = "production", "Production"
-    STAGING = "staging", "Staging"
-    DEVELOPMENT = "development", "Development"
 
 
 class Deployment(models.Model):

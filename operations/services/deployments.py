@@ -8,9 +8,10 @@ from django.utils import timezone
 
 from incidents.models import Service
 from operations import policy
-from operations.models import Checklist, ChecklistItem, ChecklistTemplate, Deployment, Environment
+from operations.models import Checklist, ChecklistItem, ChecklistTemplate, Deployment
 from operations.models.deployments import commit_validator
 from portal.accounts.models import User
+from portal.core.models import Environment
 from portal.errors import ApplicationError, ConflictError
 
 

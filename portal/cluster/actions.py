@@ -12,7 +12,8 @@ from typing import Literal
 
 from portal import kube
 from portal.cluster import datastores
-from portal.cluster.models import ActionKind, Environment, Target
+from portal.cluster.models import ActionKind, Target
+from portal.core.models import Environment
 from portal.errors import ApplicationError
 
 Scope = Literal["deployment", "node", "datastore"]

@@ -1,7 +1,8 @@
 import django_filters
 from django.db.models import QuerySet
 
-from portal.cluster.models import FINISHED, ActionKind, ActionRun, Environment, Target
+from portal.cluster.models import FINISHED, ActionKind, ActionRun, Target
+from portal.core.models import Environment
 
 
 class ActionRunFilter(django_filters.FilterSet):

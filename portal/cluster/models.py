@@ -6,13 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from portal.cluster.secrets import mask_url
-
-
-class Environment(models.TextChoices):
-    PRODUCTION = "production", "Production"
-    STAGING = "staging", "Staging"
-    DEVELOPMENT = "development", "Development"
-
+from portal.core.models import Environment
 
 # Lower is more critical.
 ENVIRONMENT_RANK = {Environment.PRODUCTION: 0, Environment.STAGING: 1, Environment.DEVELOPMENT: 2}

@@ -16,32 +16,17 @@ always may run.
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
 
+from maintenance.policy import FreezeStatus, freeze_status
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
 from portal.cluster.actions import READ_ONLY
-from portal.cluster.models import ActionApproval, ActionKind, ActionRun, Environment
+from portal.cluster.models import ActionApproval, ActionKind, ActionRun
+from portal.core.models import Environment
 
 SECOND_PERSON_IN_PRODUCTION = frozenset({ActionKind.DRAIN, ActionKind.REDIS_FLUSH, ActionKind.PG_TERMINATE_IDLE})
 ALWAYS_ALLOWED_IN_FREEZE = READ_ONLY | {ActionKind.ROLLBACK}
 EMERGENCY_MAX_SEVERITY_RANK = 2  # P1 and P2
-
-
-class FreezeStatus(Protocol):
-    """The freeze calendar's answer (`maintenance.policy.freeze_status`)."""
-
-    @property
-    def allowed(self) -> bool: ...
-
-    @property
-    def level(self) -> str | None: ...
-
-    @property
-    def reasons(self) -> list[str]: ...
-
-    @property
-    def until(self) -> datetime | None: ...
 
 
 FreezeLookup = Callable[[str, datetime], FreezeStatus | None]
@@ -96,10 +81,7 @@ def approval_missing(run: ActionRun) -> str | None:
 def current_freeze(environment: str, at: datetime) -> FreezeStatus | None:
     """The freeze calendar's answer for `environment` at `at` (approved deploy exceptions are for deployments, not
     cluster actions: an action gets through a freeze as an emergency linked to an open P1/P2)."""
-    from maintenance.policy import freeze_status
-
-    status: FreezeStatus = freeze_status(environment, at, change=None)
-    return status
+    return freeze_status(environment, at, change=None)
 
 
 def _emergency(run: ActionRun) -> bool:

@@ -1,6 +1,14 @@
 from django.db import models
 
 
+class Environment(models.TextChoices):
+    """The seeds' deployment environments, shared by freeze rules, deployments and cluster-action targets."""
+
+    PRODUCTION = "production", "Production"
+    STAGING = "staging", "Staging"
+    DEVELOPMENT = "development", "Development"
+
+
 class WorkerHeartbeat(models.Model):
     """The last time each Celery worker ran the heartbeat task that beat schedules."""
 

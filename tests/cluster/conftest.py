@@ -10,7 +10,8 @@ from kubernetes import client, config
 from portal import kube
 from portal.accounts.models import User
 from portal.accounts.roles import Role
-from portal.cluster.models import Environment, Namespace, Target
+from portal.cluster.models import Namespace, Target
+from portal.core.models import Environment
 from portal.kubesim import Cluster, ManualClock, Simulator
 from portal.kubesim.seed import add_deployment
 

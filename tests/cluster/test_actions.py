@@ -3,8 +3,9 @@
 import pytest
 
 from portal.cluster import actions, datastores
-from portal.cluster.models import ActionKind, Environment, Namespace, Target
+from portal.cluster.models import ActionKind, Namespace, Target
 from portal.cluster.secrets import mask_url, scrub
+from portal.core.models import Environment
 from portal.errors import ApplicationError
 from tests.cluster.conftest import datastore
 

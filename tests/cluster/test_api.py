@@ -7,8 +7,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from portal.accounts.roles import Role
-from portal.cluster.models import ActionRun, Environment, Target
+from portal.cluster.models import ActionRun, Target
 from portal.cluster.services import action_run_request
+from portal.core.models import Environment
 from tests.cluster.conftest import PROD_NS, STAGING_NS, datastore
 
 LIST = reverse("api:action-list")

@@ -9,8 +9,9 @@ from incidents.models import Incident, Severity
 from incidents.services import incident_declare, incident_transition
 from portal.accounts.roles import Role
 from portal.cluster import policy
-from portal.cluster.models import ActionKind, ActionRun, Environment, Target
+from portal.cluster.models import ActionKind, ActionRun, Target
 from portal.cluster.services import action_run_approve, action_run_execute, action_run_reject, action_run_request
+from portal.core.models import Environment
 from portal.errors import ConflictError, ForbiddenError
 from tests.cluster.conftest import datastore
 

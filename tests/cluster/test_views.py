@@ -10,8 +10,9 @@ from django.urls import reverse
 
 from incidents.models import Service, Severity
 from incidents.services import incident_declare
-from portal.cluster.models import ActionRun, Environment, Target, Workload
+from portal.cluster.models import ActionRun, Target, Workload
 from portal.cluster.services import action_run_request
+from portal.core.models import Environment
 from tests.cluster.conftest import PROD_NS, STAGING_NS, datastore
 from tests.cluster.test_services import execute
 

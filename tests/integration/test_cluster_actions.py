@@ -11,9 +11,10 @@ import redis
 from auditlog.models import LogEntry
 from django.db import connection
 
-from portal.cluster.models import ActionRun, Environment, Target
+from portal.cluster.models import ActionRun, Target
 from portal.cluster.services import action_run_request, action_runs_reap
 from portal.cluster.tasks import run_action
+from portal.core.models import Environment
 from portal.kubesim import Cluster, Simulator
 from portal.kubesim.patching import STRATEGIC_MERGE_PATCH
 from portal.kubesim.seed import add_deployment

@@ -4,15 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0009_event_kinds_with_oncall'),
+        ("notifications", "0009_event_kinds_with_oncall"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='notification',
-            name='event_kind',
-            field=models.CharField(choices=[('incident.opened', 'Incident opened'), ('incident.updated', 'Incident updated'), ('incident.resolved', 'Incident resolved'), ('incident.escalated', 'Incident escalated'), ('maintenance.scheduled', 'Maintenance scheduled'), ('maintenance.rescheduled', 'Maintenance rescheduled'), ('maintenance.cancelled', 'Maintenance cancelled'), ('maintenance.started', 'Maintenance started'), ('maintenance.completed', 'Maintenance completed'), ('slo.burn', 'SLO burning its error budget'), ('slo.burn_ended', 'SLO burn ended'), ('approval.requested', 'Approval requested'), ('reminder', 'Reminder'), ('oncall.reminder', 'On-call shift reminder'), ('oncall.handoff', 'On-call handoff'), ('oncall.swap', 'On-call swap'), ('test', 'Test message')], max_length=40),
+            model_name="notification",
+            name="event_kind",
+            field=models.CharField(
+                choices=[
+                    ("incident.opened", "Incident opened"),
+                    ("incident.updated", "Incident updated"),
+                    ("incident.resolved", "Incident resolved"),
+                    ("incident.escalated", "Incident escalated"),
+                    ("maintenance.scheduled", "Maintenance scheduled"),
+                    ("maintenance.rescheduled", "Maintenance rescheduled"),
+                    ("maintenance.cancelled", "Maintenance cancelled"),
+                    ("maintenance.started", "Maintenance started"),
+                    ("maintenance.completed", "Maintenance completed"),
+                    ("slo.burn", "SLO burning its error budget"),
+                    ("slo.burn_ended", "SLO burn ended"),
+                    ("approval.requested", "Approval requested"),
+                    ("reminder", "Reminder"),
+                    ("oncall.reminder", "On-call shift reminder"),
+                    ("oncall.handoff", "On-call handoff"),
+                    ("oncall.swap", "On-call swap"),
+                    ("test", "Test message"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

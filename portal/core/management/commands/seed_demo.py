@@ -111,7 +111,8 @@ class Command(BaseCommand):
     def _demo_targets(self) -> int:
         """The simulated cluster `make run` starts (kubeconfig context `portal-simulator`), its production and staging
         namespaces, and which deployments the services run as, so incidents offer quick actions."""
-        from portal.cluster.models import Environment, Namespace, Target, Workload
+        from portal.cluster.models import Namespace, Target, Workload
+        from portal.core.models import Environment
         from portal.kubesim.server import CONTEXT
 
         cluster, created = Target.objects.get_or_create(
