@@ -4,7 +4,6 @@ from collections.abc import Callable
 
 from django import forms
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -49,9 +48,8 @@ from operations.selectors.deployments import recent_changes
 from operations.selectors.runbooks import runbooks_for_incident
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role, has_role
+from portal.core.pagination import paginate
 from portal.errors import ApplicationError
-
-PAGE_SIZE = 50
 
 
 @require_GET
@@ -59,10 +57,8 @@ PAGE_SIZE = 50
 def incident_list(request: HttpRequest) -> HttpResponse:
     data = request.GET.copy() if request.GET else {"open": "true"}
     found = IncidentFilter(data, queryset=list_queryset())
-    page = Paginator(found.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"filter": found, "page": page, "query": query.urlencode(), "now": timezone.now()}
+    page, query = paginate(request, found.qs)
+    context = {"filter": found, "page": page, "query": query, "now": timezone.now()}
     template = "incidents/incident_list.html#incident-table" if request.htmx else "incidents/incident_list.html"
     return render(request, template, context)
 

@@ -3,7 +3,6 @@ services; checklist ticks swap the checklist in place through htmx."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -29,16 +28,8 @@ from operations.services.checklists import checklist_item_set_done
 from operations.services.recovery import backup_verification_record, drill_record
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role, has_role
+from portal.core.pagination import paginate
 from portal.errors import ApplicationError
-
-PAGE_SIZE = 50
-
-
-def _page(request: HttpRequest, queryset: object) -> tuple[object, str]:
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return page, query.urlencode()
 
 
 @require_GET
@@ -85,7 +76,7 @@ def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def deployment_list(request: HttpRequest) -> HttpResponse:
     found = DeploymentFilter(request.GET, queryset=deployments_queryset())
-    page, query = _page(request, found.qs)
+    page, query = paginate(request, found.qs)
     template = "operations/deployment_list.html#deployment-table" if request.htmx else "operations/deployment_list.html"
     return render(request, template, {"filter": found, "page": page, "query": query})
 
@@ -150,7 +141,7 @@ def drill_record_view(request: HttpRequest) -> HttpResponse:
 def checklist_list(request: HttpRequest) -> HttpResponse:
     data = request.GET.copy() if request.GET else {"open": "true"}
     found = ChecklistFilter(data, queryset=checklists_queryset().order_by("-period_start", "-created_at", "-pk"))
-    page, query = _page(request, found.qs)
+    page, query = paginate(request, found.qs)
     template = "operations/checklist_list.html#checklist-table" if request.htmx else "operations/checklist_list.html"
     return render(request, template, {"filter": found, "page": page, "query": query, "now": timezone.now()})
 

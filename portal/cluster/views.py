@@ -2,7 +2,6 @@
 itself with live progress. Every change goes through the services; htmx swaps the run in place."""
 
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -26,9 +25,9 @@ from portal.cluster.services import (
     action_run_reject,
     action_run_request,
 )
+from portal.core.pagination import paginate
 from portal.errors import ApplicationError
 
-PAGE_SIZE = 50
 # What the before/after table shows, in this order, when the action recorded it.
 STATE_KEYS = ("replicas", "revision", "images", "available_replicas", "unschedulable", "keys")
 # Actions whose effect cannot be taken back by another action: the confirmation says so.
@@ -39,11 +38,9 @@ IRREVERSIBLE = frozenset({ActionKind.REDIS_FLUSH, ActionKind.REDIS_DELETE_PATTER
 @vary_on_headers("HX-Request")
 def action_list(request: HttpRequest) -> HttpResponse:
     found = ActionRunFilter(request.GET, queryset=action_runs())
-    page = Paginator(found.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page, query = paginate(request, found.qs)
     template = "cluster/action_list.html#action-table" if request.htmx else "cluster/action_list.html"
-    return render(request, template, {"filter": found, "page": page, "query": query.urlencode()})
+    return render(request, template, {"filter": found, "page": page, "query": query})
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,4 +1,3 @@
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -15,10 +14,10 @@ from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role
 from portal.core import health
 from portal.core.filters import AuditLogFilter
+from portal.core.pagination import paginate
 from portal.core.selectors import audit_entries
 from portal.notifications.models import Delivery
 
-AUDIT_PAGE_SIZE = 50
 OPEN_STATUSES = [s for s in Incident.Status.values if s not in {"resolved", "review", "closed"}]
 
 
@@ -53,8 +52,6 @@ def system_health(request: HttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def audit_log(request: HttpRequest) -> HttpResponse:
     entries = AuditLogFilter(request.GET, queryset=audit_entries())
-    page = Paginator(entries.qs, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page, query = paginate(request, entries.qs)
     template = "core/audit_log.html#audit-table" if request.htmx else "core/audit_log.html"
-    return render(request, template, {"filter": entries, "page": page, "query": query.urlencode()})
+    return render(request, template, {"filter": entries, "page": page, "query": query})

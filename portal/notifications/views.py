@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -7,24 +6,21 @@ from django.views.decorators.vary import vary_on_headers
 
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role
+from portal.core.pagination import paginate
 from portal.errors import ApplicationError
 from portal.notifications.filters import DeliveryFilter
 from portal.notifications.models import Delivery
 from portal.notifications.selectors import deliveries
 from portal.notifications.services import delivery_retry
 
-PAGE_SIZE = 50
-
 
 @require_GET
 @vary_on_headers("HX-Request")
 def delivery_list(request: HttpRequest) -> HttpResponse:
     found = DeliveryFilter(request.GET, queryset=deliveries())
-    page = Paginator(found.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page, query = paginate(request, found.qs)
     template = "notifications/delivery_list.html#delivery-table" if request.htmx else "notifications/delivery_list.html"
-    return render(request, template, {"filter": found, "page": page, "query": query.urlencode()})
+    return render(request, template, {"filter": found, "page": page, "query": query})
 
 
 @require_POST
