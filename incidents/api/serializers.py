@@ -1,5 +1,4 @@
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from incidents import policy
@@ -16,6 +15,7 @@ from incidents.models import (
 )
 from incidents.services import status_update_text
 from portal.accounts.models import User
+from portal.core.api.serializers import CleanedModelSerializer
 
 
 class SeveritySerializer(serializers.ModelSerializer):
@@ -94,7 +94,7 @@ class ReviewOutput(serializers.ModelSerializer):
                   "timeline_snapshot", "published_at", "published_by", "version", "action_items"]  # fmt: skip
 
 
-class EscalationLevelSerializer(serializers.ModelSerializer):
+class EscalationLevelSerializer(CleanedModelSerializer):
     group = serializers.SlugRelatedField(
         slug_field="name", queryset=Group.objects.all(), required=False, allow_null=True
     )
@@ -104,18 +104,6 @@ class EscalationLevelSerializer(serializers.ModelSerializer):
         model = EscalationLevel
         fields = ["id", "policy", "level", "name", "target", "users", "group", "immediate_max_rank", "after_minutes",
                   "manual_only"]  # fmt: skip
-
-    def validate(self, attrs: dict) -> dict:
-        level = EscalationLevel(**{key: value for key, value in attrs.items() if key != "users"})
-        if self.instance is not None:
-            for field in ("target", "group", "immediate_max_rank", "after_minutes", "manual_only"):
-                if field not in attrs:
-                    setattr(level, field, getattr(self.instance, field))
-        try:
-            level.clean()
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from exc
-        return attrs
 
 
 class EscalationPolicySerializer(serializers.ModelSerializer):

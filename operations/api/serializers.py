@@ -23,7 +23,7 @@ from operations.models import (
     Slo,
 )
 from operations.selectors.slo import SloStatus
-from portal.notifications.api.views import CleanedModelSerializer
+from portal.core.api.serializers import CleanedModelSerializer
 
 
 class BudgetOutput(serializers.Serializer):

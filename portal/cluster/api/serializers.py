@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from incidents.models import Service
 from portal.cluster.models import ActionApproval, ActionRun, Namespace, ProgressLine, Target, Workload
-from portal.notifications.api.views import CleanedModelSerializer
+from portal.core.api.serializers import CleanedModelSerializer
 
 
 class NamespaceSerializer(CleanedModelSerializer):

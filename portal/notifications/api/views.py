@@ -1,8 +1,5 @@
-import copy
-
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import ManyToManyField, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, viewsets
@@ -14,27 +11,13 @@ from incidents.models import Service
 from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
+from portal.core.api.serializers import CleanedModelSerializer
 from portal.notifications.filters import DeliveryFilter
 from portal.notifications.models import Channel, Delivery, EventKind, RoutingRule, Subscription
 from portal.notifications.selectors import deliveries
 from portal.notifications.services import delivery_retry
 
 SECRET_FIELDS = ("routing_key", "auth_token")
-
-
-class CleanedModelSerializer(serializers.ModelSerializer):
-    """Runs the model's `clean()` so the API enforces the same rules as the admin, as a 400 naming the field."""
-
-    def validate(self, attrs: dict[str, object]) -> dict[str, object]:
-        instance = copy.copy(self.instance) if self.instance else self.Meta.model()
-        for field, value in attrs.items():
-            if not isinstance(self.Meta.model._meta.get_field(field), ManyToManyField):
-                setattr(instance, field, value)
-        try:
-            instance.clean()
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
-        return attrs
 
 
 class ChannelSerializer(CleanedModelSerializer):
