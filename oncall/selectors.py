@@ -3,7 +3,6 @@
 Other apps call `oncall_at`, `oncall_now`, `service_rotations` and `rotation_timezone`; the rest serves this app.
 """
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +15,7 @@ from incidents.models import Incident, Service
 from oncall.models import CalendarFeed, Handoff, HandoffItem, Layer, Override, Participant, Rotation, RotationVersion
 from oncall.schedule import INSTANT, LAYERS, YEARS, Cover, Plan, Segment, planned_segments, segment_at, segments_between
 from portal.accounts.models import User
+from portal.accounts.services import token_hash
 from portal.scheduling import ScheduleError
 
 
@@ -261,5 +261,4 @@ def override_list() -> QuerySet[Override]:
 
 def calendar_feed_by_token(*, token: str) -> CalendarFeed | None:
     """The feed a URL token opens, or None (unknown or regenerated since)."""
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    return CalendarFeed.objects.select_related("owner", "rotation").filter(token_hash=digest).first()
+    return CalendarFeed.objects.select_related("owner", "rotation").filter(token_hash=token_hash(token)).first()

@@ -1,6 +1,5 @@
 """Every change to rotations, overrides, swaps, handoffs and calendar feeds: validated, locked, audited, notified."""
 
-import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from oncall.selectors import (
     with_versions,
 )
 from portal.accounts.models import User
+from portal.accounts.services import token_hash
 from portal.errors import ApplicationError, ConflictError, ForbiddenError
 from portal.notifications.models import EventKind
 from portal.notifications.models import Severity as NotificationSeverity
@@ -740,7 +740,7 @@ def calendar_feed_issue(*, owner: User, rotation: Rotation | None = None, now: d
     previous URL stops working."""
     now = now or django_timezone.now()
     token = secrets.token_urlsafe(32)
-    digest = hashlib.sha256(token.encode()).hexdigest()
+    digest = token_hash(token)
     with transaction.atomic():
         feed = CalendarFeed.objects.select_for_update(of=("self",)).filter(owner=owner, rotation=rotation).first()
         if feed is None:
