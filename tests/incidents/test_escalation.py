@@ -152,3 +152,20 @@ def test_the_acknowledge_target_uses_business_hours_in_the_rotations_timezone(ap
     ny_morning = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 10:00 in New York
     assert declare("P1", at=early_utc).ack_due_at == early_utc + timedelta(minutes=15)
     assert declare("P1", at=ny_morning).ack_due_at == ny_morning + timedelta(minutes=5)
+
+
+def test_a_service_with_its_own_policy_uses_it_instead_of_the_default(api, declare, make_user):
+    from incidents.models import EscalationPolicy
+
+    payments_lead = make_user(Role.RESPONDER, username="pia.payments")
+    own = EscalationPolicy.objects.create(name="Payments escalation")
+    level = EscalationLevel.objects.create(policy=own, level=1, name="Payments lead", target="users", after_minutes=10)
+    level.users.add(payments_lead)
+    api.escalation_policy = own
+    api.save()
+
+    incident = declare("P3")
+    escalation_sweep(now=T0 + timedelta(minutes=11))
+
+    assert incident.escalation_snapshot["policy"] == "Payments escalation"
+    assert pages(incident) == ["Paged L1 Payments lead: pia.payments"]
