@@ -11,7 +11,7 @@ TYPED = $(wildcard */services.py */services/*.py */*_services.py */selectors.py 
 	portal/*/tasks.py portal/*/policy.py incidents/escalation.py incidents/alerts.py portal/notifications/delivery.py) \
 	portal/kube.py portal/scheduling.py
 
-.PHONY: run test lint typecheck lock chromium prometheus
+.PHONY: run test test-anydate test-dates lint typecheck lock chromium prometheus
 
 # Without a KUBECONFIG, cluster actions go to the SIMULATED demo cluster (Procfile's `kube`, portal/kubesim), whose
 # kubeconfig the simulator writes on start; with one, the simulator is not started.
@@ -34,6 +34,20 @@ test: $(VENV)/.installed-dev chromium prometheus
 	$(PY) -m ruff check .
 	$(PY) -m mypy $(TYPED)
 	$(PY) -m pytest
+
+# The suite with the whole session's clock moved to DATE (ticking from there), to prove no test depends on the day it
+# runs. Browser and integration tests are left out: their servers and workers run in other processes, on the real clock.
+ANYDATE_PYTEST := $(PY) -m pytest -q -p no:cacheprovider -m "not browser and not integration"
+test-anydate: $(VENV)/.installed-dev
+	@test -n "$(DATE)" || { echo "usage: make test-anydate DATE=2027-11-26T12:00:00Z"; exit 2; }
+	$(ANYDATE_PYTEST) --travel-to=$(DATE)
+
+# The dates that broke, or could break, date-dependent tests: inside the Black Friday freeze, a quarter's last day,
+# a leap day, New York's spring-forward night, a Monday minute before the 09:00 UTC handoff, a quiet day in July.
+ANYDATES := 2027-11-26T12:00:00Z 2027-03-31T15:00:00Z 2028-02-29T12:00:00Z 2027-03-14T06:59:00Z \
+	2027-01-04T08:59:00Z 2027-07-14T12:00:00Z
+test-dates: $(VENV)/.installed-dev
+	@for date in $(ANYDATES); do echo "== $$date"; $(ANYDATE_PYTEST) --travel-to=$$date || exit 1; done
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

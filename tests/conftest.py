@@ -2,6 +2,7 @@ import os
 import shutil
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from portal.accounts.roles import Role
@@ -13,6 +14,12 @@ SERVICES_SKIP_REASON = (
     "needs PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379), and Prometheus for the SLI tests: run "
     "`PORTAL_REQUIRE_SERVICES=1 make test` (what .ci/run does)"
 )
+pytest_plugins = ["tests.clock"]
+
+# Timing goals live in bench/: a property test is not failed for running slowly on a busy machine.
+hypothesis_settings.register_profile("portal", deadline=None)
+hypothesis_settings.load_profile("portal")
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 

@@ -81,8 +81,9 @@ def test_requests_go_through_the_same_policy(make_user, role, environment):
 
 
 @pytest.fixture
-def flush(people):
-    """A production FLUSHDB Cora requested: it needs a second person."""
+def flush(people, time_machine):
+    """A production FLUSHDB Cora requested at NOW, the clock the worker reads too: it needs a second person."""
+    time_machine.move_to(NOW, tick=False)
     target = datastore(Target.Kind.REDIS, "redis://127.0.0.1:6379/13", PROD)
     return action_run_request(
         requester=people.commander, target=target, kind="redis_flush", parameters={}, reason="stale sessions",

@@ -15,6 +15,12 @@ T0 = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)
 MAINTENANCE_EVENTS = [kind.value for kind in EventKind if kind.value.startswith("maintenance.")]
 
 
+@pytest.fixture(autouse=True)
+def clock(time_machine):
+    """These tests speak of "now" as T0 (windows "in the future", exceptions "not over yet"): so does the code."""
+    time_machine.move_to(T0, tick=False)
+
+
 @pytest.fixture
 def api(db) -> Service:
     return Service.objects.create(name="API", slug="api", tier=Service.Tier.CRITICAL)

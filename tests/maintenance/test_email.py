@@ -34,9 +34,10 @@ def window(one_off, subscriber, admin):
     )
 
 
-def test_notice_reschedule_and_cancellation_update_one_calendar_event(window, smtp, commander):
+def test_notice_reschedule_and_cancellation_update_one_calendar_event(window, smtp, commander, time_machine):
     occurrence = window.occurrences.get()
-    maintenance_sweep(now=occurrence.notice_due_at)  # 24 h before: the notice is due
+    time_machine.move_to(occurrence.notice_due_at, tick=False)  # 24 h before: the notice is due and sent
+    maintenance_sweep()
     send_queued()
 
     [notice] = smtp.messages
@@ -62,6 +63,7 @@ def test_notice_reschedule_and_cancellation_update_one_calendar_event(window, sm
     assert any(part.get_filename() == "invite.ics" for part in notice.iter_attachments())
 
     new_start = datetime(2026, 11, 20, 2, tzinfo=UTC)
+    time_machine.move_to(T0 + timedelta(days=2), tick=False)
     occurrence_reschedule(
         occurrence=occurrence,
         starts_at=new_start,
