@@ -13,22 +13,32 @@ TYPED = $(wildcard */services.py */services/*.py */*_services.py */selectors.py 
 
 .PHONY: run test test-anydate test-dates lint typecheck lock chromium prometheus
 
-# Without a KUBECONFIG, cluster actions go to the SIMULATED demo cluster (Procfile's `kube`, portal/kubesim), whose
-# kubeconfig the simulator writes on start; with one, the simulator is not started.
+# Cluster actions use the environment's KUBECONFIG, else the plain `KUBECONFIG=` line of .env (as settings do), else
+# the SIMULATED demo cluster's (Procfile's `kube`, portal/kubesim), whose kubeconfig the simulator writes on start.
+# The simulator runs only when that is the kubeconfig in use.
 SIM_KUBECONFIG := $(CURDIR)/var/kubeconfig-sim.yaml
-RUN_PROCESSES := $(if $(KUBECONFIG),web worker beat,web worker beat kube)
+RUN_KUBECONFIG := $(or $(KUBECONFIG),$(shell sed -n 's/^KUBECONFIG=//p' .env 2>/dev/null | tail -n 1),$(SIM_KUBECONFIG))
+RUN_PROCESSES := $(if $(filter $(SIM_KUBECONFIG),$(RUN_KUBECONFIG)),web worker beat kube,web worker beat)
 
-run: export DEBUG ?= 1
-run: export EMAIL_BACKEND ?= django.core.mail.backends.console.EmailBackend
-run: export KUBECONFIG := $(or $(KUBECONFIG),$(SIM_KUBECONFIG))
-run: $(VENV)/.installed-run
+run: export KUBECONFIG := $(RUN_KUBECONFIG)
+run: $(VENV)/.installed-run .env
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py ensure_admin
 	@echo "Portal: http://127.0.0.1:$${PORT:-8000}/  ($(RUN_PROCESSES); Ctrl-C stops them all)"
 	@echo "Kubernetes: $$KUBECONFIG$(if $(findstring kube,$(RUN_PROCESSES)), (SIMULATED demo cluster),)"
-	exec $(VENV)/bin/honcho start -f Procfile -p $${PORT:-8000} $(RUN_PROCESSES)
+	exec $(VENV)/bin/honcho start -f Procfile -e /dev/null -p $${PORT:-8000} $(RUN_PROCESSES)
+
+# The local demo's settings, which settings.py reads under the real environment: written once and then left alone,
+# so the generated SECRET_KEY (and with it every session) survives restarts. Git-ignored. (honcho is given
+# /dev/null above because it would load .env itself, over the real environment.)
+.env:
+	@umask 077 && key=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))') && printf '%s\n' \
+		"# Local demo settings, written once by make run. Real environment variables override them." \
+		DEBUG=1 "SECRET_KEY=$$key" EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend \
+		"KUBECONFIG=$(SIM_KUBECONFIG)" > $@.tmp && mv $@.tmp $@
+	@echo "Wrote $@: DEBUG=1, a new SECRET_KEY, console email, the simulator's kubeconfig."
 
 test: $(VENV)/.installed-dev chromium prometheus
 	$(PY) -m ruff check .

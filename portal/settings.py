@@ -1,4 +1,5 @@
-"""Settings come from the environment; the embedded defaults run a laptop demo with no servers.
+"""Settings come from the environment, then from a local .env file; the embedded defaults run a laptop demo with no
+servers.
 
 Production sets at least DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL (see README).
 """
@@ -8,8 +9,15 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# `make run` writes .env once (DEBUG=1, a generated SECRET_KEY...) so every manage.py command started later, in any
+# shell, runs with the same settings. Real environment variables win over it; PORTAL_ENV_FILE names another file, or
+# none when empty (the test settings do that: the suite must not depend on a developer's .env).
+ENV_FILE = os.environ.get("PORTAL_ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE:
+    load_dotenv(ENV_FILE, override=False)
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
 
 
@@ -34,8 +42,8 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set the SECRET_KEY environment variable (50+ random characters), "
-            "or DEBUG=1 for local development."
+            "SECRET_KEY is not set. Set the SECRET_KEY environment variable (50+ random characters); for local "
+            "development, `make run` writes a .env with DEBUG=1 and a generated key."
         )
     SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - only ever used with DEBUG on
 

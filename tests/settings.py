@@ -7,6 +7,8 @@ CELERY_BROKER_URL say otherwise.
 import os
 import tempfile
 
+# Forced, not defaulted: a developer's .env (DEBUG=1, their KUBECONFIG...) must not change what the suite tests.
+os.environ["PORTAL_ENV_FILE"] = ""
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "k" * 40)
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")

@@ -565,7 +565,7 @@ def test_old_replica_sets_beyond_the_history_limit_are_removed(apps, cluster):
 
 def test_the_command_serves_the_demo_and_writes_a_kubeconfig(settings, tmp_path):
     kubeconfig, port = tmp_path / "kubeconfig-sim.yaml", free_port()
-    env = {"PATH": os.environ["PATH"], "DEBUG": "1", "PORTAL_VAR_DIR": str(tmp_path)}
+    env = {"PATH": os.environ["PATH"], "DEBUG": "1", "PORTAL_VAR_DIR": str(tmp_path), "PORTAL_ENV_FILE": ""}
     command = [sys.executable, "manage.py", "kube_simulator", "--port", str(port), "--seed", "demo"]
     process = subprocess.Popen(
         [*command, "--kubeconfig", str(kubeconfig)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True

@@ -1,20 +1,50 @@
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
 
+import pytest
 from django.core.management import call_command
 
 ROOT = Path(__file__).resolve().parents[2]
+CONSOLE = "django.core.mail.backends.console.EmailBackend"
+MAKE = shutil.which("make")
+SHOW_SETTINGS = "from django.conf import settings as s; print(s.DEBUG, s.EMAIL_BACKEND, s.KUBECONFIG, s.SECRET_KEY)"
 
 
-def run_manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def run_manage(
+    *args: str, env: dict[str, str], tmp_path: Path, project: Path = ROOT, env_file: str | None = ""
+) -> subprocess.CompletedProcess[str]:
+    """manage.py in a clean environment; by default it reads no .env (never the developer's)."""
     base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PORTAL_VAR_DIR": str(tmp_path)}
+    if env_file is not None:
+        base["PORTAL_ENV_FILE"] = env_file
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=base | env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args], cwd=project, env=base | env, capture_output=True, text=True, timeout=120
     )
+
+
+def show_settings(*, env: dict[str, str], tmp_path: Path, project: Path = ROOT, env_file: str | None = "") -> list[str]:
+    result = run_manage(
+        "shell", "--no-imports", "-c", SHOW_SETTINGS, env=env, tmp_path=tmp_path, project=project, env_file=env_file
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project without a .env, its venv or its history, as a fresh clone has it."""
+    copy = tmp_path / "project"
+    skip = shutil.ignore_patterns(".env", ".venv", ".git", "var", "tests", "staticfiles", "__pycache__", ".*_cache")
+    shutil.copytree(ROOT, copy, ignore=skip)
+    (copy / "tests").mkdir()
+    for name in ("__init__.py", "settings.py"):
+        shutil.copy(ROOT / "tests" / name, copy / "tests" / name)
+    return copy
 
 
 def test_production_environment_passes_check_deploy_without_warnings(tmp_path):
@@ -47,6 +77,79 @@ def test_missing_secret_key_without_debug_is_a_clear_startup_error(tmp_path):
 def test_debug_runs_without_a_secret_key(tmp_path):
     result = run_manage("check", env={"DEBUG": "1"}, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_settings_read_the_env_file(tmp_path):
+    env_file = tmp_path / "local.env"
+    env_file.write_text(f"DEBUG=1\nSECRET_KEY=from-the-file\nEMAIL_BACKEND={CONSOLE}\nKUBECONFIG=/file/kubeconfig\n")
+
+    shown = show_settings(env={}, tmp_path=tmp_path, env_file=str(env_file))
+
+    assert shown == ["True", CONSOLE, "/file/kubeconfig", "from-the-file"]
+
+
+def test_the_environment_overrides_the_env_file(tmp_path):
+    env_file = tmp_path / "local.env"
+    env_file.write_text(f"DEBUG=1\nSECRET_KEY=from-the-file\nEMAIL_BACKEND={CONSOLE}\nKUBECONFIG=/file/kubeconfig\n")
+    environment = {"SECRET_KEY": "from-the-environment", "KUBECONFIG": "/env/kubeconfig"}
+
+    shown = show_settings(env=environment, tmp_path=tmp_path, env_file=str(env_file))
+
+    assert shown == ["True", CONSOLE, "/env/kubeconfig", "from-the-environment"]
+
+
+def test_debug_off_in_the_environment_needs_a_secret_key_even_with_an_env_file_for_debug(tmp_path):
+    env_file = tmp_path / "local.env"
+    env_file.write_text("DEBUG=1\n")
+
+    result = run_manage("check", env={"DEBUG": "0"}, tmp_path=tmp_path, env_file=str(env_file))
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_a_fresh_project_without_env_file_or_debug_requires_a_secret_key(project, tmp_path):
+    result = run_manage("check", env={}, tmp_path=tmp_path, project=project, env_file=None)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.skipif(MAKE is None, reason="needs make")
+def test_make_writes_the_env_file_once_and_commands_then_run_from_any_shell(project, tmp_path):
+    def make_env_file() -> str:
+        made = subprocess.run(
+            [MAKE, "--no-print-directory", ".env"], cwd=project, env={"PATH": os.environ["PATH"]},
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        return made.stdout
+
+    assert make_env_file().startswith("Wrote .env")
+    written = (project / ".env").read_text()
+    assert "is up to date" in make_env_file()
+    assert (project / ".env").read_text() == written  # the key stays: sessions survive restarts
+
+    shown = show_settings(env={}, tmp_path=tmp_path, project=project, env_file=None)
+    debug, backend, kubeconfig, key = shown
+    assert (debug, backend, kubeconfig) == ("True", CONSOLE, str(project / "var" / "kubeconfig-sim.yaml"))
+    assert len(key) >= 50
+    assert f"SECRET_KEY={key}\n" in written
+    assert (project / ".env").stat().st_mode & 0o077 == 0
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_the_test_settings_never_read_the_env_file(project, tmp_path):
+    (project / ".env").write_text("EMAIL_HOST=from-the-env-file.invalid\n")
+    show = "from django.conf import settings; print(settings.EMAIL_HOST)"
+
+    result = run_manage(
+        "shell", "--no-imports", "-c", show, env={"DJANGO_SETTINGS_MODULE": "tests.settings"}, tmp_path=tmp_path,
+        project=project, env_file=None,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["localhost"]
 
 
 def test_a_malformed_boolean_names_the_variable(tmp_path):
