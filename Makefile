@@ -57,7 +57,8 @@ test-anydate: $(VENV)/.installed-dev
 ANYDATES := 2027-11-26T12:00:00Z 2027-03-31T15:00:00Z 2028-02-29T12:00:00Z 2027-03-14T06:59:00Z \
 	2027-01-04T08:59:00Z 2027-07-14T12:00:00Z
 test-dates: $(VENV)/.installed-dev
-	@for date in $(ANYDATES); do echo "== $$date"; $(ANYDATE_PYTEST) --travel-to=$$date || exit 1; done
+	@failed=""; for date in $(ANYDATES); do echo "== $$date"; $(ANYDATE_PYTEST) --travel-to=$$date || failed="$$failed $$date"; \
+	done; [ -z "$$failed" ] || { echo "failed at:$$failed"; exit 1; }
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
