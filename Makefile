@@ -33,6 +33,7 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev chromium prometheus
 	$(PY) -m ruff check .
 	$(PY) -m mypy $(TYPED)
+	$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed-dev
