@@ -43,6 +43,7 @@ run: $(VENV)/.installed-run .env
 test: $(VENV)/.installed-dev chromium prometheus
 	$(PY) -m ruff check .
 	$(PY) -m mypy $(TYPED)
+	$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings
 	$(PY) -m pytest
 
 # The suite with the whole session's clock moved to DATE (ticking from there), to prove no test depends on the day it

@@ -94,7 +94,7 @@ class Participant(models.Model):
 
 
 class Override(models.Model):
-    """Someone covers a layer for [start, end). On PostgreSQL an exclusion constraint (migration 0002) also
+    """Someone covers a layer for [start, end). On PostgreSQL an exclusion constraint (initial migration) also
     refuses overlapping overrides on one layer; the service checks it everywhere."""
 
     rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="overrides")

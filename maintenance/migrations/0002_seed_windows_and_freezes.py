@@ -101,7 +101,7 @@ def seed(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("maintenance", "0001_initial"),
-        ("accounts", "0002_role_groups"),
+        ("accounts", "0002_seed_role_groups"),
     ]
 
     operations = [migrations.RunPython(seed, migrations.RunPython.noop)]

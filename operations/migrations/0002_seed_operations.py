@@ -398,8 +398,7 @@ def seed(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("operations", "0001_initial"),
-        ("incidents", "0006_merge_alert_intake_and_escalation"),
-        ("accounts", "0002_role_groups"),
+        ("accounts", "0002_seed_role_groups"),
     ]
 
     operations = [migrations.RunPython(seed, migrations.RunPython.noop)]

@@ -53,6 +53,6 @@ def seed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("notifications", "0001_initial"), ("accounts", "0002_role_groups")]
+    dependencies = [("notifications", "0001_initial"), ("accounts", "0002_seed_role_groups")]
 
     operations = [migrations.RunPython(seed, migrations.RunPython.noop)]

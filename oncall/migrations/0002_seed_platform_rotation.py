@@ -37,6 +37,6 @@ def seed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("oncall", "0002_override_no_overlap"), ("accounts", "0002_role_groups")]
+    dependencies = [("oncall", "0001_initial"), ("accounts", "0002_seed_role_groups")]
 
     operations = [migrations.RunPython(seed, migrations.RunPython.noop)]
