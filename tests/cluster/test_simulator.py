@@ -564,12 +564,14 @@ def test_old_replica_sets_beyond_the_history_limit_are_removed(apps, cluster):
 
 
 def test_the_command_serves_the_demo_and_writes_a_kubeconfig(settings, tmp_path):
+    """Ctrl-C stops it, even started as a shell's background job is (with SIGINT ignored)."""
     kubeconfig, port = tmp_path / "kubeconfig-sim.yaml", free_port()
     env = {"PATH": os.environ["PATH"], "DEBUG": "1", "PORTAL_VAR_DIR": str(tmp_path), "PORTAL_ENV_FILE": ""}
     command = [sys.executable, "manage.py", "kube_simulator", "--port", str(port), "--seed", "demo"]
     process = subprocess.Popen(
-        [*command, "--kubeconfig", str(kubeconfig)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-    )
+        [*command, "--kubeconfig", str(kubeconfig)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
     try:
         banner = process.stdout.readline()
         settings.KUBECONFIG = str(kubeconfig)
@@ -581,8 +583,10 @@ def test_the_command_serves_the_demo_and_writes_a_kubeconfig(settings, tmp_path)
         assert [entry.images[0].rsplit(":", 1)[1] for entry in history] == ["2.3.0", "2.4.0", "2.4.1"]
     finally:
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=30)
+        rest, _ = process.communicate(timeout=30)
         kube._api_client.cache_clear()
+    assert rest.endswith("Simulator stopped.\n")
+    assert process.returncode == 0
     assert kubeconfig.read_text().startswith("# A SIMULATED cluster")
 
 

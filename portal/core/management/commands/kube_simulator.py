@@ -1,3 +1,4 @@
+import signal
 import threading
 from pathlib import Path
 
@@ -38,7 +39,11 @@ class Command(BaseCommand):
             self.stdout.write(f"SIMULATED Kubernetes API (not a real cluster) on {simulator.url}")
             self.stdout.write(f"Kubeconfig: {path}  (point the portal at it: KUBECONFIG={path})")
             self.stdout.flush()
-            try:
-                threading.Event().wait()
-            except KeyboardInterrupt:
-                self.stdout.write("Simulator stopped.")
+            # Ctrl-C or a process manager's SIGTERM stops it. Installed explicitly: a shell starts background jobs
+            # with SIGINT ignored, and Python keeps an inherited SIG_IGN.
+            stop = threading.Event()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: stop.set())
+            while not stop.wait(0.5):
+                pass
+            self.stdout.write("Simulator stopped.")
