@@ -4,6 +4,7 @@ Production sets at least DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CE
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -313,3 +314,29 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Sign-in lockout ------------------------------------------------------------------------------------------------
+# Client addresses come from `portal.core.audit.client_address`, which honours AUDIT_TRUST_X_FORWARDED_FOR.
+
+# Sign-in lockout: AXES_FAILURE_LIMIT failures within AXES_COOLOFF_MINUTES lock out a username, and separately an
+# address ("username+ip_address" in AXES_LOCKOUT_PARAMETERS would lock only the pair). Admins unlock on /lockouts/.
+INSTALLED_APPS += ["axes"]
+# Last, as axes asks: it turns a sign-in flagged as locked out into the lockout page.
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [group.split("+") for group in env_list("AXES_LOCKOUT_PARAMETERS", "username,ip_address")]
+if not AXES_LOCKOUT_PARAMETERS or not {p for group in AXES_LOCKOUT_PARAMETERS for p in group} <= {
+    "username",
+    "ip_address",
+    "user_agent",
+}:
+    raise ImproperlyConfigured("AXES_LOCKOUT_PARAMETERS: comma-separated username, ip_address or user_agent (+ joins)")
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lockout ends a cool-off after it began, however many retries
+AXES_CLIENT_IP_CALLABLE = "portal.core.audit.client_address"
+AXES_LOCKOUT_CALLABLE = "portal.accounts.lockout.lockout_response"
+AXES_ENABLE_ADMIN = False  # unlocking goes through the portal's audited page and API, not an unaudited admin delete
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept: a table that would grow without bound
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]

@@ -17,6 +17,8 @@ urlpatterns = [
     path("audit/", core_views.audit_log, name="audit-log"),
     path("tokens/", account_views.token_list, name="token-list"),
     path("tokens/<int:pk>/revoke/", account_views.token_revoke, name="token-revoke"),
+    path("lockouts/", account_views.lockout_list, name="lockout-list"),
+    path("lockouts/unlock/", account_views.lockout_release, name="lockout-release"),
     path("incidents/", include("incidents.urls")),
     path("maintenance/", include("maintenance.urls")),
     path("freezes/", include(freeze_urlpatterns)),

@@ -49,6 +49,7 @@ class ApiRootApi(APIView):
             {
                 "me": reverse("api:me", request=request),
                 "tokens": reverse("api:token-list", request=request),
+                "lockouts": reverse("api:lockout-list", request=request),
                 "audit": reverse("api:audit-list", request=request),
                 "deliveries": reverse("api:delivery-list", request=request),
                 "channels": reverse("api:channel-list", request=request),
