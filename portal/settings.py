@@ -4,6 +4,7 @@ Production sets at least DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CE
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -315,8 +316,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
-# --- Sign-in lockout ------------------------------------------------------------------------------------------------
-# Client addresses come from `portal.core.audit.client_address`, which honours AUDIT_TRUST_X_FORWARDED_FOR.
+# --- Sign-in lockout and API throttling -------------------------------------------------------------------------
+# One block on purpose: django-axes and DRF throttles. Client addresses for both (and the audit log) come from
+# `portal.core.audit.client_address`, which honours AUDIT_TRUST_X_FORWARDED_FOR.
 
 # Sign-in lockout: AXES_FAILURE_LIMIT failures within AXES_COOLOFF_MINUTES lock out a username, and separately an
 # address ("username+ip_address" in AXES_LOCKOUT_PARAMETERS would lock only the pair). Admins unlock on /lockouts/.
@@ -340,3 +342,42 @@ AXES_LOCKOUT_CALLABLE = "portal.accounts.lockout.lockout_response"
 AXES_ENABLE_ADMIN = False  # unlocking goes through the portal's audited page and API, not an unaudited admin delete
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept: a table that would grow without bound
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+
+# The cache holds the API's throttle counters, which every web process must share: Redis when REDIS_URL (or a redis://
+# broker) names one, otherwise files under var/ (a per-process memory cache would let each gunicorn worker count alone).
+_redis_cache_url = os.environ.get("REDIS_URL") or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": _redis_cache_url,
+        "KEY_PREFIX": "portal",
+    }
+    if _redis_cache_url
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache"),
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
+    }
+}
+
+
+def env_rate(name: str, default: str) -> str:
+    rate = os.environ.get(name) or default
+    if not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", rate):
+        raise ImproperlyConfigured(f"{name} must be a rate such as 60/min (per s, min, hour or day), got {rate!r}")
+    return rate
+
+
+# API throttling per token (or signed-in user) and per anonymous address; integrations (Alertmanager, the deploy
+# gate) have their own scope, generous so that an alert storm is never throttled away.
+REST_FRAMEWORK |= {
+    "DEFAULT_THROTTLE_CLASSES": [
+        "portal.core.api.throttling.UserRateThrottle",
+        "portal.core.api.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_rate("API_THROTTLE_USER", "1000/min"),
+        "anon": env_rate("API_THROTTLE_ANON", "60/min"),
+        "integration": env_rate("API_THROTTLE_INTEGRATION", "6000/min"),
+    },
+}

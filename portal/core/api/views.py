@@ -17,10 +17,12 @@ from portal.core.selectors import audit_entries
 
 
 class HealthApi(APIView):
-    """Liveness: answers as long as the web process runs. Public, no database access, no writes."""
+    """Liveness: answers as long as the web process runs. Public, no database access, no writes; never throttled,
+    since every replica's probes come from the same few node addresses."""
 
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
+    throttle_classes: list[type] = []
 
     @extend_schema(
         auth=[],
