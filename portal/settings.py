@@ -316,9 +316,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
-# --- Sign-in lockout and API throttling -------------------------------------------------------------------------
-# One block on purpose: django-axes and DRF throttles. Client addresses for both (and the audit log) come from
-# `portal.core.audit.client_address`, which honours AUDIT_TRUST_X_FORWARDED_FOR.
+# --- Sign-in lockout, API throttling and browser security headers -------------------------------------------------
+# One block on purpose: django-axes, DRF throttles, django-csp and django-permissions-policy. Client addresses for
+# all of them (and the audit log) come from `portal.core.audit.client_address`, which honours
+# AUDIT_TRUST_X_FORWARDED_FOR.
 
 # Sign-in lockout: AXES_FAILURE_LIMIT failures within AXES_COOLOFF_MINUTES lock out a username, and separately an
 # address ("username+ip_address" in AXES_LOCKOUT_PARAMETERS would lock only the pair). Admins unlock on /lockouts/.
@@ -381,3 +382,34 @@ REST_FRAMEWORK |= {
         "integration": env_rate("API_THROTTLE_INTEGRATION", "6000/min"),
     },
 }
+
+# Content-Security-Policy: nothing inline, nothing from elsewhere (Swagger UI at /api/docs included).
+_after_security = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1
+MIDDLEWARE[_after_security:_after_security] = [
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "report-uri": env_list("CSP_REPORT_URI") or None,
+    }
+}
+# Powerful browser features the portal never uses are denied to it and to anything it could embed.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "bluetooth", "browsing-topics", "camera", "display-capture", "geolocation",
+        "gyroscope", "hid", "idle-detection", "magnetometer", "microphone", "midi", "payment", "screen-wake-lock",
+        "serial", "usb", "xr-spatial-tracking",
+    )
+}  # fmt: skip
