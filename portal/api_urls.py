@@ -3,7 +3,7 @@
 from django.urls import include, path
 
 from incidents.api import alert_urls
-from portal.accounts.api.views import MeApi, TokenListCreateApi, TokenRevokeApi
+from portal.accounts.api.views import LockoutListApi, LockoutReleaseApi, MeApi, TokenListCreateApi, TokenRevokeApi
 from portal.core.api.views import ApiRootApi, AuditEntryListApi
 
 app_name = "api"
@@ -13,6 +13,8 @@ urlpatterns = [
     path("me/", MeApi.as_view(), name="me"),
     path("tokens/", TokenListCreateApi.as_view(), name="token-list"),
     path("tokens/<int:pk>/revoke/", TokenRevokeApi.as_view(), name="token-revoke"),
+    path("lockouts/", LockoutListApi.as_view(), name="lockout-list"),
+    path("lockouts/unlock/", LockoutReleaseApi.as_view(), name="lockout-release"),
     path("audit/", AuditEntryListApi.as_view(), name="audit-list"),
     path("notifications/", include("portal.notifications.api.urls")),
     path("oncall/", include("oncall.api.urls")),

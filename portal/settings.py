@@ -5,6 +5,8 @@ Production sets at least DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CE
 """
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -321,3 +323,101 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Sign-in lockout, API throttling and browser security headers -------------------------------------------------
+# One block on purpose: django-axes, DRF throttles, django-csp and django-permissions-policy. Client addresses for
+# all of them (and the audit log) come from `portal.core.audit.client_address`, which honours
+# AUDIT_TRUST_X_FORWARDED_FOR.
+
+# Sign-in lockout: AXES_FAILURE_LIMIT failures within AXES_COOLOFF_MINUTES lock out a username, and separately an
+# address ("username+ip_address" in AXES_LOCKOUT_PARAMETERS would lock only the pair). Admins unlock on /lockouts/.
+INSTALLED_APPS += ["axes"]
+# Last, as axes asks: it turns a sign-in flagged as locked out into the lockout page.
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [group.split("+") for group in env_list("AXES_LOCKOUT_PARAMETERS", "username,ip_address")]
+if not AXES_LOCKOUT_PARAMETERS or not {p for group in AXES_LOCKOUT_PARAMETERS for p in group} <= {
+    "username",
+    "ip_address",
+    "user_agent",
+}:
+    raise ImproperlyConfigured("AXES_LOCKOUT_PARAMETERS: comma-separated username, ip_address or user_agent (+ joins)")
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lockout ends a cool-off after it began, however many retries
+AXES_CLIENT_IP_CALLABLE = "portal.core.audit.client_address"
+AXES_LOCKOUT_CALLABLE = "portal.accounts.lockout.lockout_response"
+AXES_ENABLE_ADMIN = False  # unlocking goes through the portal's audited page and API, not an unaudited admin delete
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept: a table that would grow without bound
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+
+# The cache holds the API's throttle counters, which every web process must share: Redis when REDIS_URL (or a redis://
+# broker) names one, otherwise files under var/ (a per-process memory cache would let each gunicorn worker count alone).
+_redis_cache_url = os.environ.get("REDIS_URL") or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": _redis_cache_url,
+        "KEY_PREFIX": "portal",
+    }
+    if _redis_cache_url
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache"),
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
+    }
+}
+
+
+def env_rate(name: str, default: str) -> str:
+    rate = os.environ.get(name) or default
+    if not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", rate):
+        raise ImproperlyConfigured(f"{name} must be a rate such as 60/min (per s, min, hour or day), got {rate!r}")
+    return rate
+
+
+# API throttling per token (or signed-in user) and per anonymous address; integrations (Alertmanager, the deploy
+# gate) have their own scope, generous so that an alert storm is never throttled away.
+REST_FRAMEWORK |= {
+    "DEFAULT_THROTTLE_CLASSES": [
+        "portal.core.api.throttling.UserRateThrottle",
+        "portal.core.api.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_rate("API_THROTTLE_USER", "1000/min"),
+        "anon": env_rate("API_THROTTLE_ANON", "60/min"),
+        "integration": env_rate("API_THROTTLE_INTEGRATION", "6000/min"),
+    },
+}
+
+# Content-Security-Policy: nothing inline, nothing from elsewhere (Swagger UI at /api/docs included).
+_after_security = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1
+MIDDLEWARE[_after_security:_after_security] = [
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "report-uri": env_list("CSP_REPORT_URI") or None,
+    }
+}
+# Powerful browser features the portal never uses are denied to it and to anything it could embed.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "bluetooth", "browsing-topics", "camera", "display-capture", "geolocation",
+        "gyroscope", "hid", "idle-detection", "magnetometer", "microphone", "midi", "payment", "screen-wake-lock",
+        "serial", "usb", "xr-spatial-tracking",
+    )
+}  # fmt: skip

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from maintenance import views as maintenance_views
 from maintenance.urls import freeze_urlpatterns
@@ -17,6 +17,8 @@ urlpatterns = [
     path("audit/", core_views.audit_log, name="audit-log"),
     path("tokens/", account_views.token_list, name="token-list"),
     path("tokens/<int:pk>/revoke/", account_views.token_revoke, name="token-revoke"),
+    path("lockouts/", account_views.lockout_list, name="lockout-list"),
+    path("lockouts/unlock/", account_views.lockout_release, name="lockout-release"),
     path("incidents/", include("incidents.urls")),
     path("maintenance/", include("maintenance.urls")),
     path("freezes/", include(freeze_urlpatterns)),
@@ -27,6 +29,7 @@ urlpatterns = [
     path("notifications/", notification_views.delivery_list, name="delivery-list"),
     path("notifications/<int:pk>/retry/", notification_views.delivery_retry_view, name="delivery-retry"),
     path("profile/", account_views.profile, name="profile"),
+    path("favicon.ico", core_views.favicon, name="favicon"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
@@ -34,6 +37,7 @@ urlpatterns = [
     re_path(r"^api/health/detailed/?$", HealthDetailedApi.as_view(), name="health-detailed"),
     path("api/v1/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    # A person reads the docs in a browser: send them to the login page rather than answer 401.
-    path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="schema")), name="swagger-ui"),
+    # A person reads the docs in a browser: send them to the login page rather than answer 401. The split view serves
+    # Swagger UI's start-up script from this URL (?script) instead of inline, as the Content-Security-Policy requires.
+    path("api/docs/", login_required(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="swagger-ui"),
 ]

@@ -32,6 +32,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="needs Debian's chromium (`apt-get install -y chromium`)"))
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """API throttle counters live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def make_user(db):
     def make(role: Role | None = None, **fields: object):

@@ -31,3 +31,12 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory: the browser tests' server threads then use their own connections, as in production.
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["PORTAL_VAR_DIR"], "test.sqlite3")}  # noqa: F405
+# One process holds the suite (live-server threads included), so a memory cache serves; cleared before each test
+# (tests/conftest.py). Not the Redis cache: clearing that would flush the broker's database too.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The suite must never be throttled by accident: tests of throttling set low rates themselves; the production
+# defaults stay readable in portal.settings.REST_FRAMEWORK.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {"user": "100000/min", "anon": "100000/min", "integration": "100000/min"},
+}

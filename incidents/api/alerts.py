@@ -29,6 +29,7 @@ from incidents.alerts import RESOLVED, IncomingAlert
 from incidents.models import Alert, Integration, SuppressionRule
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
+from portal.core.api.throttling import IntegrationRateThrottle
 from portal.errors import ApplicationError
 
 # Webhook
@@ -166,6 +167,7 @@ class AlertmanagerWebhookApi(APIView):
 
     authentication_classes = [IntegrationTokenAuthentication]
     permission_classes = [IsIntegration]
+    throttle_classes = [IntegrationRateThrottle]  # a storm's notifications must all get in
 
     @extend_schema(request=AlertmanagerPayload, responses=IntakeOutput)
     def post(self, request: Request) -> Response:

@@ -53,6 +53,7 @@ from portal.accounts.authentication import ApiTokenAuthentication
 from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
+from portal.core.api.throttling import IntegrationRateThrottle
 from portal.core.audit import bind_actor
 from portal.core.models import Environment
 
@@ -383,6 +384,8 @@ class FreezePeriodListApi(APIView):
 
 class FreezeCheckApi(APIView):
     """The deploy gate: may `change` deploy to `environment` at `at` (default now)? Authenticate with a token."""
+
+    throttle_classes = [IntegrationRateThrottle]  # every pipeline asks, often all at once
 
     class FreezeCheckInput(serializers.Serializer):
         environment = serializers.ChoiceField(choices=Environment.choices)

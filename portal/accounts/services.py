@@ -3,12 +3,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from auditlog.models import LogEntry
+from axes.models import AccessAttempt
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_ipv46_address
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.accounts.models import ApiToken, User
-from portal.errors import ApplicationError, ConflictError
+from portal.accounts.selectors import login_lockouts
+from portal.errors import ApplicationError, ConflictError, NotFoundError
 
 TOKEN_BYTES = 30
 
@@ -85,3 +89,62 @@ def user_update_contact(*, user: User, **changes: str) -> User:
             raise ApplicationError(" ".join(messages), field=field) from exc
         user.save(update_fields=list(changes))
     return user
+
+
+def _attempt_repr(attempt: AccessAttempt) -> str:
+    return f"sign-ins as {attempt.username or '(no username)'} from {attempt.ip_address or '(unknown address)'}"
+
+
+def login_lockout_audit(
+    *, username: str | None, ip_address: str | None, user_agent: str, now: datetime
+) -> LogEntry | None:
+    """Record in the audit log that django-axes just locked out sign-ins, against the failed attempt that tipped it
+    (None when axes kept no record of it)."""
+    attempt = AccessAttempt.objects.filter(username=username, ip_address=ip_address, user_agent=user_agent).first()
+    if attempt is None:
+        return None
+    locked = [
+        lockout.label
+        for lockout in login_lockouts(now=now)
+        if all(getattr(attempt, field) == value for field, value in lockout.parameters.items())
+    ]
+    entry: LogEntry = LogEntry.objects.log_create(
+        attempt,
+        action=LogEntry.Action.UPDATE,
+        object_repr=_attempt_repr(attempt),
+        changes={
+            "status": ["failing", "locked out"],
+            "locked": "; ".join(locked),
+            "failed sign-ins": attempt.failures_since_start,
+        },
+    )
+    return entry
+
+
+def login_lockout_release(*, actor: User, username: str = "", ip_address: str = "") -> int:
+    """Unlock: forget every failed sign-in by `username`, from `ip_address`, or both, each one audited as done by
+    `actor`. Returns how many attempt records were removed."""
+    parameters = {field: value.strip() for field, value in (("username", username), ("ip_address", ip_address))}
+    parameters = {field: value for field, value in parameters.items() if value}
+    if not parameters:
+        raise ApplicationError("Name the username or the address to unlock.", field="username")
+    if "ip_address" in parameters:
+        try:
+            validate_ipv46_address(parameters["ip_address"])
+        except DjangoValidationError as exc:
+            raise ApplicationError(f"{parameters['ip_address']!r} is not an IP address.", field="ip_address") from exc
+    with transaction.atomic():
+        attempts = list(AccessAttempt.objects.select_for_update().filter(**parameters).order_by("pk"))
+        if not attempts:
+            described = ", ".join(f"{field} {value}" for field, value in parameters.items())
+            raise NotFoundError(f"No failed sign-ins are recorded for {described}.")
+        for attempt in attempts:
+            LogEntry.objects.log_create(
+                attempt,
+                action=LogEntry.Action.DELETE,
+                actor=actor,
+                object_repr=_attempt_repr(attempt),
+                changes={"status": ["locked out", "unlocked"], "failed sign-ins": [attempt.failures_since_start, 0]},
+            )
+        AccessAttempt.objects.filter(pk__in=[attempt.pk for attempt in attempts]).delete()
+    return len(attempts)

@@ -1,14 +1,20 @@
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts.forms import ContactForm, TokenCreateForm
 from portal.accounts.models import ApiToken
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role
-from portal.accounts.selectors import api_tokens
-from portal.accounts.services import api_token_create, api_token_revoke, user_update_contact
+from portal.accounts.selectors import api_tokens, login_lockouts
+from portal.accounts.services import (
+    api_token_create,
+    api_token_revoke,
+    login_lockout_release,
+    user_update_contact,
+)
 from portal.errors import ApplicationError
 
 
@@ -56,3 +62,23 @@ def profile(request: HttpRequest) -> HttpResponse:
             return redirect("profile")
         return render(request, "accounts/profile.html", {"form": form}, status=400)
     return render(request, "accounts/profile.html", {"form": form})
+
+
+@require_GET
+@role_required(Role.ADMIN)
+def lockout_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/lockout_list.html", {"lockouts": login_lockouts(now=timezone.now())})
+
+
+@require_POST
+@role_required(Role.ADMIN)
+def lockout_release(request: HttpRequest) -> HttpResponse:
+    username, ip_address = request.POST.get("username", ""), request.POST.get("ip_address", "")
+    try:
+        released = login_lockout_release(actor=request.user, username=username, ip_address=ip_address)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        who = " from ".join(part for part in (username.strip(), ip_address.strip()) if part)
+        messages.success(request, f"Unlocked {who}: {released} failed sign-in record(s) cleared.")
+    return redirect("lockout-list")

@@ -1,5 +1,7 @@
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -55,3 +57,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     page, query = paginate(request, entries.qs)
     template = "core/audit_log.html#audit-table" if request.htmx else "core/audit_log.html"
     return render(request, template, {"filter": entries, "page": page, "query": query})
+
+
+@login_not_required
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """The icon for pages without an icon link (the admin site): a 404 there would be a console error."""
+    return redirect(static("portal/favicon.svg"))

@@ -1,5 +1,11 @@
-"""The UI in real headless Chromium (Debian's), driven by Playwright."""
+"""The UI in real headless Chromium (Debian's), driven by Playwright.
 
+Every test fails on a console error, an uncaught script error or a Content-Security-Policy violation in the page
+(the `page` fixture checks at the end), unless the test allowed that message with `browser_log.allow(...)`.
+"""
+
+import re
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
@@ -34,16 +40,51 @@ def vera(site, make_user):
     return make_user(Role.VIEWER, username="vera")
 
 
+# Chromium reports CSP violations on the console too; the event also names the directive and the source.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
+    + ` in ${event.sourceFile || document.location.pathname}:${event.lineNumber}`);
+});
+"""
+
+
+@dataclass
+class BrowserLog:
+    """Console errors, uncaught exceptions and CSP violations seen in the test's pages."""
+
+    errors: list[str] = field(default_factory=list)
+    allowed: list[re.Pattern[str]] = field(default_factory=list)
+
+    def allow(self, pattern: str) -> None:
+        """Expect console errors matching `pattern` (e.g. the "status of 403" Chromium logs for a refused page)."""
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected(self) -> list[str]:
+        return [error for error in self.errors if not any(pattern.search(error) for pattern in self.allowed)]
+
+
 @pytest.fixture
-def page(site):
+def browser_log() -> BrowserLog:
+    return BrowserLog()
+
+
+@pytest.fixture
+def page(site, browser_log):
     """A Chromium page on the test server. Request data fixtures before it: the ORM refuses to run (and would
     leak a connection) inside Playwright's event loop."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         context = browser.new_context(base_url=site.url)
-        yield context.new_page()
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        page = context.new_page()
+        page.on("console", lambda message: message.type == "error" and browser_log.errors.append(
+            f"{page.url}: {message.text}"))  # fmt: skip
+        page.on("pageerror", lambda error: browser_log.errors.append(f"{page.url}: uncaught {error}"))
+        yield page
         context.close()
         browser.close()
+    assert not browser_log.unexpected(), "errors in the browser:\n" + "\n".join(browser_log.unexpected())
 
 
 def sign_in(page: Page, username: str) -> None:
@@ -72,7 +113,8 @@ def test_admin_signs_in_sees_live_health_and_filters_the_audit_log(ada, page, tm
     assert page.evaluate("document.querySelectorAll('header.topbar').length") == 1  # swapped the table, not the page
 
 
-def test_viewer_has_no_admin_navigation_and_is_refused_the_audit_page(vera, page):
+def test_viewer_has_no_admin_navigation_and_is_refused_the_audit_page(vera, page, browser_log):
+    browser_log.allow(r"/audit/: Failed to load resource: the server responded with a status of 403")
     sign_in(page, "vera")
 
     nav = page.get_by_role("navigation", name="Main")
@@ -283,3 +325,168 @@ def test_commander_scales_from_the_incident_confirms_and_watches_it_run(scale_se
     expect(page.locator("#progress")).to_contain_text("scaled shop/web from 2 to 3 replicas")
     assert page.evaluate("window.__sameDocument") is True
     assert cluster.get("deployments", "shop", "web")["spec"]["replicas"] == 3
+
+
+# Every page of the UI is walked below with an Admin signed in, so a CSP violation or script error anywhere fails.
+# What is not a page of its own is named here with why; a URL in neither list fails the coverage test.
+NOT_PAGES = {
+    # POST-only: each redirects to, or swaps part of, a page walked here.
+    "token-revoke", "lockout-release", "incident-act", "maintenance-window-materialize", "maintenance-checklist-tick",
+    "maintenance-occurrence-act", "freeze-add", "freeze-exception-request", "freeze-exception-decide",
+    "backup-verify", "drill-record", "checklist-tick", "oncall-override-create", "oncall-override-delete",
+    "oncall-swap-request", "oncall-swap-act", "oncall-handoff-item", "oncall-feed-revoke", "action-act",
+    "delivery-retry", "logout",
+    "oncall-feed-issue",  # POST, answered with a page: walked by pressing its button
+    "oncall-calendar",  # iCalendar, not HTML
+    "system-health",  # the dashboard's htmx panel, loaded by the dashboard
+    "login",  # walked signed out, before the rest
+    "health", "health-detailed", "schema",  # JSON
+    "favicon",  # a redirect to the icon
+}  # fmt: skip
+
+
+@pytest.fixture
+def everything(site, make_user):
+    """The demo data, plus one of each object the demo lacks, and the URL of every page (by URL name)."""
+    import io
+
+    from django.core.management import call_command
+    from django.urls import reverse
+
+    from incidents.models import Incident
+    from maintenance.services import window_create
+    from oncall.models import Handoff, Rotation
+    from operations.models import Deployment, Runbook, Slo
+    from operations.services.checklists import checklists_generate
+    from portal.cluster.models import ActionRun, Target
+
+    admin = make_user(Role.ADMIN, username="ada", is_staff=True, is_superuser=True)  # the admin site too
+    call_command("seed_demo", stdout=io.StringIO())
+    occurrence = window_create(
+        name="LB swap", kind="one_off", actor=admin, starts_at=timezone.now() + timedelta(days=3),
+        duration=timedelta(hours=2), notice_lead=timedelta(hours=24),
+    ).occurrences.get()  # fmt: skip
+    checklist = checklists_generate()[0]
+    rotation = Rotation.objects.first()
+    handoff = Handoff.objects.create(rotation=rotation, at=timezone.now(), outgoing=admin, incoming=admin)
+    target = Target.objects.first()
+    run = ActionRun.objects.create(
+        kind="scale", target=target, environment="production", reason="walk every page", requested_by=admin,
+        parameters={"namespace": "broxiva-production", "deployment": "broxiva-api", "replicas": 3},
+        command="kubectl -n broxiva-production scale deployment/broxiva-api --replicas=3",
+    )  # fmt: skip
+    incident = Incident.objects.order_by("pk").first()
+    resolved = Incident.objects.filter(status="resolved").first()
+    return {
+        "dashboard": reverse("dashboard"),
+        "audit-log": reverse("audit-log"),
+        "token-list": reverse("token-list"),
+        "lockout-list": reverse("lockout-list"),
+        "incident-list": reverse("incident-list"),
+        "incident-declare": reverse("incident-declare"),
+        "incident-detail": reverse("incident-detail", args=[incident.pk]),
+        "incident-review": reverse("incident-review", args=[resolved.pk]),
+        "maintenance-calendar": reverse("maintenance-calendar"),
+        "maintenance-window-create": reverse("maintenance-window-create"),
+        "maintenance-emergency": reverse("maintenance-emergency"),
+        "maintenance-window": reverse("maintenance-window", args=[occurrence.window_id]),
+        "maintenance-occurrence": reverse("maintenance-occurrence", args=[occurrence.pk]),
+        "freeze-calendar": reverse("freeze-calendar"),
+        "status-page": reverse("status-page"),
+        "slo-list": reverse("slo-list"),
+        "slo-detail": reverse("slo-detail", args=[Slo.objects.first().slug]),
+        "runbook-list": reverse("runbook-list"),
+        "runbook-detail": reverse("runbook-detail", args=[Runbook.objects.first().slug]),
+        "deployment-list": reverse("deployment-list"),
+        "deployment-detail": reverse("deployment-detail", args=[Deployment.objects.first().pk]),
+        "recovery": reverse("recovery"),
+        "checklist-list": reverse("checklist-list"),
+        "checklist-detail": reverse("checklist-detail", args=[checklist.pk]),
+        "oncall-index": reverse("oncall-index"),
+        "oncall-rotation-create": reverse("oncall-rotation-create"),
+        "oncall-rotation": reverse("oncall-rotation", args=[rotation.pk]),
+        "oncall-rotation-edit": reverse("oncall-rotation-edit", args=[rotation.pk]),
+        "oncall-handoff": reverse("oncall-handoff", args=[handoff.pk]),
+        "action-list": reverse("action-list"),
+        "action-new": reverse("action-new"),
+        "action-detail": reverse("action-detail", args=[run.pk]),
+        "action-confirm": reverse("action-confirm", args=[run.pk]),
+        "delivery-list": reverse("delivery-list"),
+        "profile": reverse("profile"),
+        "swagger-ui": reverse("swagger-ui"),
+        "admin": reverse("admin:index"),
+        "admin-changelist": reverse("admin:incidents_service_changelist"),
+        "admin-change": reverse("admin:accounts_user_change", args=[admin.pk]),
+    }
+
+
+def ui_url_names() -> set[str]:
+    """Every named URL outside the API and the admin site."""
+    from django.urls import URLResolver, get_resolver
+
+    def walk(patterns, namespace=None):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                if pattern.namespace is None:
+                    yield from walk(pattern.url_patterns)
+            elif pattern.name:
+                yield pattern.name
+
+    return set(walk(get_resolver().url_patterns))
+
+
+def test_every_ui_url_is_walked_or_explained(everything):
+    assert ui_url_names() - set(everything) - NOT_PAGES == set()
+
+
+def test_every_page_loads_without_a_csp_violation_or_script_error(everything, page, browser_log):
+    page.goto("/login/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    sign_in(page, "ada")
+    expect(page.locator("#system-health")).to_contain_text("Database")  # the htmx panel came in
+    for name, url in everything.items():
+        response = page.goto(url)
+        assert response.status == 200, f"{name} {url}: {response.status}"
+        page.wait_for_load_state("networkidle")
+    expect(page.locator("#swagger-ui, body")).not_to_have_count(0)
+
+    page.goto("/oncall/")
+    page.get_by_role("button", name="Feed of my shifts").click()  # answered with a page of its own
+    expect(page.get_by_text(".ics")).not_to_have_count(0)
+
+
+def test_repeated_failed_sign_ins_show_the_lockout_page(vera, page, browser_log):
+    browser_log.allow(r"/login/: Failed to load resource: the server responded with a status of 429")
+    page.goto("/login/")
+    for _ in range(5):
+        page.get_by_label("Username").fill("vera")
+        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_load_state()
+    expect(page.get_by_role("heading", name="Sign-in locked")).to_be_visible()
+    page.get_by_role("link", name="Back to sign-in").click()
+    page.get_by_label("Username").fill("vera")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Sign-in locked")).to_be_visible()  # the right password too
+
+
+@pytest.fixture
+def bot_token(ada):
+    from portal.accounts.services import api_token_create
+
+    return api_token_create(user=ada, name="bot", created_by=None).token
+
+
+def test_revoking_a_token_asks_first(bot_token, page):
+    """The confirmation comes from portal.js (no inline handler)."""
+    sign_in(page, "ada")
+    page.goto("/tokens/")
+    row = page.get_by_role("row", name="bot")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    row.get_by_role("button", name="Revoke").click()
+    expect(row.get_by_role("button", name="Revoke")).to_be_visible()  # not revoked
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("listitem").filter(has_text="Token 'bot' for ada revoked.")).to_be_visible()

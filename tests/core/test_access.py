@@ -17,6 +17,8 @@ PUBLIC = {
     # iCalendar feeds are fetched by calendar apps without a session; the secret token in the URL is the credential,
     # and a bad or revoked token is a 404 (tests/oncall/test_views.py).
     "oncall-calendar",
+    # The icon, which browsers fetch before anyone signs in.
+    "favicon",
 }
 
 

@@ -1,5 +1,7 @@
+from axes.models import AccessAttempt
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -9,8 +11,8 @@ from rest_framework.views import APIView
 from portal.accounts.models import ApiToken, User
 from portal.accounts.permissions import role_permission
 from portal.accounts.roles import Role, user_roles
-from portal.accounts.selectors import api_tokens
-from portal.accounts.services import api_token_create, api_token_revoke, user_update_contact
+from portal.accounts.selectors import Lockout, api_tokens, login_lockouts
+from portal.accounts.services import api_token_create, api_token_revoke, login_lockout_release, user_update_contact
 
 
 class MeApi(APIView):
@@ -89,3 +91,44 @@ class TokenRevokeApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         token = api_token_revoke(token=get_object_or_404(ApiToken, pk=pk))
         return Response(TokenOutput(token).data)
+
+
+class LockoutOutput(serializers.Serializer):
+    parameters = serializers.DictField(
+        child=serializers.CharField(), help_text='What is locked, e.g. {"username": "ada"}.'
+    )
+    label = serializers.CharField()
+    failures = serializers.IntegerField()
+    last_failure_at = serializers.DateTimeField()
+    ends_by = serializers.DateTimeField(help_text="When the lockout ends at the latest, unless unlocked.")
+
+
+class LockoutListApi(generics.ListAPIView):
+    """Sign-in lockouts in force (Admin only), newest first."""
+
+    permission_classes = [role_permission(Role.ADMIN)]
+    serializer_class = LockoutOutput
+    queryset = AccessAttempt.objects.none()  # for the schema: the list is computed from the attempts
+
+    def get_queryset(self) -> list[Lockout]:  # type: ignore[override]
+        return login_lockouts(now=timezone.now())
+
+
+class LockoutReleaseApi(APIView):
+    """Unlock sign-ins (Admin only): clears the failed attempts of a username, an address, or the pair. Audited."""
+
+    permission_classes = [role_permission(Role.ADMIN)]
+
+    class LockoutReleaseInput(serializers.Serializer):
+        username = serializers.CharField(required=False, allow_blank=True, max_length=255)
+        ip_address = serializers.IPAddressField(required=False, allow_blank=True)
+
+    class ReleasedOutput(serializers.Serializer):
+        released = serializers.IntegerField(help_text="Failed-attempt records cleared.")
+
+    @extend_schema(request=LockoutReleaseInput, responses=ReleasedOutput)
+    def post(self, request: Request) -> Response:
+        payload = self.LockoutReleaseInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        released = login_lockout_release(actor=request.user, **payload.validated_data)
+        return Response(self.ReleasedOutput({"released": released}).data)

@@ -17,10 +17,12 @@ from portal.core.selectors import audit_entries
 
 
 class HealthApi(APIView):
-    """Liveness: answers as long as the web process runs. Public, no database access, no writes."""
+    """Liveness: answers as long as the web process runs. Public, no database access, no writes; never throttled,
+    since every replica's probes come from the same few node addresses."""
 
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
+    throttle_classes: list[type] = []
 
     @extend_schema(
         auth=[],
@@ -49,6 +51,7 @@ class ApiRootApi(APIView):
             {
                 "me": reverse("api:me", request=request),
                 "tokens": reverse("api:token-list", request=request),
+                "lockouts": reverse("api:lockout-list", request=request),
                 "audit": reverse("api:audit-list", request=request),
                 "deliveries": reverse("api:delivery-list", request=request),
                 "channels": reverse("api:channel-list", request=request),

@@ -1,0 +1,76 @@
+"""API rate limits: per token (or signed-in user), per anonymous address, and a generous scope for integrations.
+
+Rates are `REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope]`, read when a request is checked rather than when DRF is
+imported, so a changed setting takes effect. Counters live in the default cache, shared by every web process.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from rest_framework import throttling
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+
+from portal.core.audit import client_address
+
+if TYPE_CHECKING:  # rest_framework.views imports the throttle settings: a runtime import would be circular
+    from rest_framework.views import APIView
+
+
+class PortalRateThrottle(throttling.SimpleRateThrottle):
+    def get_rate(self) -> str | None:
+        rate = api_settings.DEFAULT_THROTTLE_RATES[str(self.scope)]
+        return None if rate is None else str(rate)
+
+    def get_ident(self, request: Request) -> str:
+        return client_address(request) or ""
+
+    def wait(self) -> float:
+        """Seconds until a request is allowed again, also when more requests were recorded than the rate allows
+        (after the rate was lowered), where DRF's own answer is None and the 429 would carry no Retry-After."""
+        limit, duration = (value or 0 for value in self.parse_rate(self.rate))
+        blocking = self.history[limit - 1] if 0 < limit <= len(self.history) else self.now
+        return max(duration - (self.now - blocking), 1.0)
+
+    def key_for(self, ident: str) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def credential_ident(request: Request) -> str | None:
+    """Whom a request counts against: its token or integration (each on its own) or its signed-in user."""
+    auth: Any = request.auth
+    if auth is not None and getattr(auth, "pk", None) is not None:
+        return f"{type(auth).__name__.lower()}-{auth.pk}"
+    if request.user and request.user.is_authenticated:
+        return f"user-{request.user.pk}"
+    return None
+
+
+class UserRateThrottle(PortalRateThrottle):
+    """API_THROTTLE_USER per token, or per user for session requests."""
+
+    scope = "user"
+
+    def get_cache_key(self, request: Request, view: "APIView") -> str | None:
+        ident = credential_ident(request)
+        return None if ident is None else self.key_for(ident)
+
+
+class AnonRateThrottle(PortalRateThrottle):
+    """API_THROTTLE_ANON per client address, for requests without credentials."""
+
+    scope = "anon"
+
+    def get_cache_key(self, request: Request, view: "APIView") -> str | None:
+        if credential_ident(request) is not None:
+            return None
+        return self.key_for(f"address-{self.get_ident(request)}")
+
+
+class IntegrationRateThrottle(PortalRateThrottle):
+    """API_THROTTLE_INTEGRATION per integration or token: for the endpoints machines call in bursts (Alertmanager's
+    webhook, the deploy gate). Replaces the user and anonymous throttles on the views that use it."""
+
+    scope = "integration"
+
+    def get_cache_key(self, request: Request, view: "APIView") -> str | None:
+        return self.key_for(credential_ident(request) or f"address-{self.get_ident(request)}")
