@@ -300,3 +300,26 @@ def _frozen_until(rules: Sequence[FreezeRule], active: Sequence[FreezePeriod], a
         if period.span.start <= until:
             until = max(until, period.span.end)
     return until
+
+
+def frozen_since(environment: str, at: datetime) -> datetime | None:
+    """When the frozen stretch of `environment` around `at` began, following freezes that overlap or touch one another
+    back in time; None when nothing freezes it at `at`. Approved exceptions do not thaw a freeze: they let one change
+    through it."""
+    require_environment(environment)
+    relevant = [rule for rule in active_rules() if environment in rule.environments]
+    active = [
+        period
+        for period in freeze_periods(relevant, start=at - timedelta(days=1), end=at + timedelta(days=1))
+        if at in period.span
+    ]
+    if not active:
+        return None
+    since = min(period.span.start for period in active)
+    earlier = freeze_periods(relevant, start=at - _FOLLOW_FREEZES_FOR, end=at)
+    # Latest end first: once one period ends before `since`, every later one does too.
+    for period in sorted(earlier, key=lambda period: period.span.end, reverse=True):
+        if period.span.end < since:
+            break
+        since = min(since, period.span.start)
+    return since

@@ -15,7 +15,7 @@ from operations.charts import budget_chart_svg
 from operations.filters import ChecklistFilter, DeploymentFilter
 from operations.forms import BackupVerificationForm, DrillRecordForm, TickForm
 from operations.models import BackupSchedule, ChecklistItem, RecoveryObjective
-from operations.policy import next_backup, operations_day
+from operations.policy import deploy_freeze, next_backup, operations_day
 from operations.selectors.checklists import checklist_detail as checklist_queryset
 from operations.selectors.checklists import checklist_list as checklists_queryset
 from operations.selectors.deployments import deployment_detail as deployment_queryset
@@ -28,6 +28,7 @@ from operations.services.checklists import checklist_item_set_done
 from operations.services.recovery import backup_verification_record, drill_record
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role, has_role
+from portal.core.models import Environment
 from portal.core.pagination import paginate
 from portal.errors import ApplicationError
 
@@ -78,7 +79,9 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
     found = DeploymentFilter(request.GET, queryset=deployments_queryset())
     page, query = paginate(request, found.qs)
     template = "operations/deployment_list.html#deployment-table" if request.htmx else "operations/deployment_list.html"
-    return render(request, template, {"filter": found, "page": page, "query": query})
+    freeze = deploy_freeze(Environment.PRODUCTION, timezone.now())
+    context = {"filter": found, "page": page, "query": query, "freeze": None if freeze.allowed else freeze}
+    return render(request, template, context)
 
 
 @require_GET

@@ -15,6 +15,7 @@ always may run.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from maintenance.policy import FreezeStatus, freeze_status
@@ -84,14 +85,28 @@ def current_freeze(environment: str, at: datetime) -> FreezeStatus | None:
     return freeze_status(environment, at, change=None)
 
 
-def _emergency(run: ActionRun) -> bool:
+def production_freeze(at: datetime) -> FreezeStatus | None:
+    """The freeze holding production changes at `at`, for pages to show before anyone is refused; None when open."""
+    status = current_freeze(Environment.PRODUCTION, at)
+    return status if status is not None and not status.allowed else None
+
+
+def emergency_shortfall(run: ActionRun) -> str | None:
+    """Why a run flagged as an emergency does not count as one during a freeze (None: it counts, or is not flagged)."""
     incident = run.incident
-    return bool(
-        run.emergency
-        and incident is not None
-        and incident.is_open
-        and incident.severity.rank <= EMERGENCY_MAX_SEVERITY_RANK
-    )
+    if not run.emergency:
+        return None
+    if incident is None:
+        return "An emergency change names the open P1 or P2 incident it answers."
+    if not incident.is_open:
+        return f"{incident.reference} is {incident.get_status_display().lower()}: an emergency needs an open incident."
+    if incident.severity.rank > EMERGENCY_MAX_SEVERITY_RANK:
+        return f"{incident.reference} is {incident.severity.code}: an emergency change answers a P1 or P2 incident."
+    return None
+
+
+def _emergency(run: ActionRun) -> bool:
+    return run.emergency and emergency_shortfall(run) is None
 
 
 def freeze_blocks(run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None) -> str | None:
@@ -104,15 +119,32 @@ def freeze_blocks(run: ActionRun, *, at: datetime, freeze: FreezeLookup | None =
     level = f" ({status.level})" if status.level else ""
     until = f" until {status.until:%Y-%m-%d %H:%M} UTC" if status.until else ""
     why = f": {'; '.join(status.reasons)}" if status.reasons else ""
+    shortfall = f" {shortfall}" if (shortfall := emergency_shortfall(run)) else ""
     return (
         f"Production is frozen{level}{until}{why}. Only an emergency change linked to an open P1 or P2 incident may "
-        "run now; rollbacks and read-only actions always may."
+        f"run now; rollbacks and read-only actions always may.{shortfall}"
     )
 
 
-def request_refusal(run: ActionRun, *, user: User, at: datetime, freeze: FreezeLookup | None = None) -> str | None:
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request is refused, and the field whose change could turn the answer: the action (a role) or the
+    emergency flag (a freeze), so forms show the reason beside the way out."""
+
+    message: str
+    field: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def request_refusal(run: ActionRun, *, user: User, at: datetime, freeze: FreezeLookup | None = None) -> Refusal | None:
     """Why `user` may not request (or confirm) `run` now: their role, then a freeze."""
-    return role_refusal(user, run.kind, run.environment) or freeze_blocks(run, at=at, freeze=freeze)
+    if refused := role_refusal(user, run.kind, run.environment):
+        return Refusal(refused, field="kind")
+    if refused := freeze_blocks(run, at=at, freeze=freeze):
+        return Refusal(refused, field="emergency")
+    return None
 
 
 def start_refusal(run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None) -> str | None:

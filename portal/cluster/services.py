@@ -157,7 +157,7 @@ def action_run_request(
         command=actions.command_for(action, target, clean),
     )
     if refused := policy.request_refusal(run, user=requester, at=now, freeze=freeze):
-        raise ForbiddenError(refused, field="kind")
+        raise ForbiddenError(refused.message, field=refused.field)
     # Reading the cluster happens here, outside any transaction, so a slow API server holds no lock.
     run.expectation = runner.preview(run)
     with transaction.atomic():
@@ -184,7 +184,7 @@ def action_run_confirm(
                 "and the target may have changed since; request it again."
             )
         if refused := policy.request_refusal(run, user=actor, at=now, freeze=freeze):
-            raise ForbiddenError(refused, field="kind")
+            raise ForbiddenError(refused.message, field=refused.field)
         _submit(run, actor=actor, now=now)
     return run
 

@@ -1,9 +1,12 @@
 """Action pages: the list with filters, the request form, a confirmation that says what will happen, and the run
 itself with live progress. Every change goes through the services; htmx swaps the run in place."""
 
+from urllib.parse import urlencode
+
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -74,7 +77,7 @@ def action_new(request: HttpRequest) -> HttpResponse:
     else:
         form = ActionRequestForm(initial=prefill(request.GET.dict()))
     template = "cluster/action_new.html#action-form" if request.htmx else "cluster/action_new.html"
-    return render(request, template, {"form": form}, status=status)
+    return render(request, template, {"form": form, "freeze": policy.production_freeze(timezone.now())}, status=status)
 
 
 def _shown(value: object) -> str:
@@ -135,11 +138,22 @@ def action_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         "spec": SPECS[ActionKind(run.kind)],
         "irreversible": run.kind in IRREVERSIBLE,
         "needs_approval": policy.needs_approval(run.kind, run.environment),
-        "refused": policy.request_refusal(run, user=request.user, at=timezone.now()),
+        "refused": (refused := policy.request_refusal(run, user=request.user, at=timezone.now())),
+        # A freeze began since the request: the way through it is a new request flagged as an emergency.
+        "emergency_url": _request_again_url(run, emergency=True) if refused and refused.field == "emergency" else "",
         "is_requester": request.user.pk == run.requested_by_id,
         "error": error,
     }
     return render(request, "cluster/action_confirm.html", context, status=status)
+
+
+def _request_again_url(run: ActionRun, **changes: object) -> str:
+    """The request form, prefilled with `run`'s target, action, parameters, reason and incident, and `changes`."""
+    values = {"target": run.target.slug, "kind": run.kind, "reason": run.reason, **run.parameters, **changes}
+    if run.incident_id is not None:
+        values["incident"] = run.incident_id
+    query = {name: ("1" if value is True else value) for name, value in values.items() if value not in (None, False)}
+    return f"{reverse('action-new')}?{urlencode(query)}"
 
 
 @require_POST

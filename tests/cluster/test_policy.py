@@ -214,6 +214,14 @@ class TestFreeze:
 
         assert (policy.freeze_blocks(run, at=NOW, freeze=frozen) is not None) is refused
 
+    def test_an_emergency_that_does_not_qualify_says_why(self, severities, people):
+        incident = incident_declare(title="Search stale", severity=severities["P3"], reporter=people.commander)
+
+        reason = policy.freeze_blocks(run_of("scale", emergency=True, incident=incident), at=NOW, freeze=frozen)
+
+        assert reason is not None
+        assert reason.endswith(f"{incident.reference} is P3: an emergency change answers a P1 or P2 incident.")
+
     def test_with_no_freeze_rule_in_force_nothing_is_frozen(self):
         status = policy.current_freeze(PROD, NOW)
         assert status is not None

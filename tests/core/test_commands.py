@@ -1,3 +1,6 @@
+from datetime import UTC, datetime
+
+import time_machine
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
@@ -9,16 +12,18 @@ from portal.core.management.commands.seed_demo import DEMO_PEOPLE, DEMO_SERVICES
 
 
 def test_seed_demo_is_idempotent(db, capsys):
-    call_command("seed_demo")
-    first = User.objects.count(), Group.objects.count()
-    call_command("seed_demo")
+    # Pinned: two runs either side of midnight would rightly add the next day's checklist.
+    with time_machine.travel(datetime(2027, 7, 14, 12, 0, tzinfo=UTC), tick=False):
+        call_command("seed_demo")
+        first = User.objects.count(), Group.objects.count()
+        call_command("seed_demo")
 
     assert (User.objects.count(), Group.objects.count()) == first
     assert first[0] == len(DEMO_PEOPLE)
     out = capsys.readouterr().out
     assert "2 new incidents" in out
     assert (
-        "0 new people, 0 new services, 0 new incidents, 0 maintenance notices, 0 new deployments, "
+        "0 new people, 0 new services, 0 new incidents, 0 maintenance notices, 0 new deployments, 0 new checklists, "
         "0 new rotation schedules, 0 new action targets" in out
     )
     assert Service.objects.count() == len(DEMO_SERVICES)

@@ -144,6 +144,29 @@ class TestFreezeStatus:
         # Independence Day observed (07-03) and the day itself (07-04) touch: frozen until 07-05.
         assert policy.freeze_status("production", utc(2026, 7, 3, 12)).until == utc(2026, 7, 5)
 
+    @pytest.mark.parametrize(
+        ("at", "since"),
+        [
+            (utc(2026, 11, 27, 10), utc(2026, 11, 24)),  # Black Friday week, Thanksgiving inside it
+            (utc(2026, 7, 4, 12), utc(2026, 7, 3)),  # the day before, Independence Day observed, touches it
+            (utc(2027, 3, 31, 15), utc(2027, 3, 30)),  # the quarter's last two days
+            (utc(2026, 11, 23, 23, 59), None),
+        ],
+    )
+    def test_since_follows_adjoining_freezes_back(self, db, at, since):
+        assert policy.frozen_since("production", at) == since
+
+    def test_since_stops_at_a_gap(self, db, admin):
+        # A one-off freeze ending the day before Black Friday week begins does not touch it.
+        one_off = {"kind": "one_off", "environments": ["production"]}
+        freeze_rule_create(actor=admin, name="Sale prep", level="blocked", first_day=date(2026, 11, 20),
+                           last_day=date(2026, 11, 22), **one_off)  # fmt: skip
+        assert policy.frozen_since("production", utc(2026, 11, 27, 10)) == utc(2026, 11, 24)
+        # Another on the day between joins them into one stretch.
+        freeze_rule_create(actor=admin, name="Sale prep 2", level="reduced", first_day=date(2026, 11, 23),
+                           last_day=date(2026, 11, 23), **one_off)  # fmt: skip
+        assert policy.frozen_since("production", utc(2026, 11, 27, 10)) == utc(2026, 11, 20)
+
     def test_an_approved_exception_opens_the_gate_for_its_change_and_window_only(self, db, admin, commander):
         exception = FreezeException.objects.create(
             change="deploy-42",

@@ -3,10 +3,13 @@ from urllib.parse import urlencode
 
 from django import template
 from django.urls import reverse
+from django.utils import timezone
 
 from incidents.models import Incident
-from portal.cluster.models import ActionKind, Target, Workload
+from portal.cluster import policy
+from portal.cluster.models import ActionKind, ActionRun, Target, Workload
 from portal.cluster.selectors import action_runs, workloads_of
+from portal.core.models import Environment
 
 register = template.Library()
 
@@ -35,6 +38,7 @@ class WorkloadActions:
     workload: Workload
     environment: str
     actions: list[QuickAction]
+    environment_value: str
 
 
 def _quick(workload: Workload, incident: Incident) -> WorkloadActions:
@@ -42,20 +46,25 @@ def _quick(workload: Workload, incident: Incident) -> WorkloadActions:
     prefill = {"target": workload.target.slug, "incident": incident.pk, "reason": reason}
     if workload.namespace is not None:
         prefill |= {"namespace": workload.namespace.name, "deployment": workload.deployment}
-    environment = (workload.namespace or workload.target).get_environment_display()
+    where = workload.namespace or workload.target
     links = [
         QuickAction(label, f"{reverse('action-new')}?{urlencode(prefill | {'kind': kind.value})}")
         for kind, label in QUICK_ACTIONS[Target.Kind(workload.target.kind)]
     ]
-    return WorkloadActions(workload, environment, links)
+    return WorkloadActions(workload, where.get_environment_display(), links, where.environment)
 
 
 @register.inclusion_tag("components/incident_actions.html", takes_context=True)
 def incident_actions(context: template.Context, incident: Incident) -> dict[str, object]:
-    """The incident page's Actions card: prefilled actions on what its services run on, and its recent runs."""
+    """The incident page's Actions card: prefilled actions on what its services run on, its recent runs, and the
+    production freeze in force, if any (said here, before a production change is refused)."""
+    workloads = [_quick(workload, incident) for workload in workloads_of(incident)]
+    in_production = any(entry.environment_value == Environment.PRODUCTION for entry in workloads)
     return {
         "incident": incident,
-        "workloads": [_quick(workload, incident) for workload in workloads_of(incident)],
+        "workloads": workloads,
+        "freeze": policy.production_freeze(timezone.now()) if in_production and incident.is_open else None,
+        "emergency_shortfall": policy.emergency_shortfall(ActionRun(emergency=True, incident=incident)),
         "runs": list(action_runs().filter(incident=incident)[:5]),
         "is_responder": context.get("is_responder", False),
     }

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -8,6 +8,7 @@ from django.utils import timezone
 from incidents.models import Service
 from portal.accounts.models import User
 from portal.accounts.roles import Role
+from portal.core.models import Environment
 
 # One demo person per role; each app's demo data joins here as it lands. Re-running adds nothing.
 DEMO_PEOPLE = [
@@ -58,6 +59,19 @@ DEMO_WORKLOADS = [
 ]
 
 
+# The API's deployments, as the simulated cluster runs them (portal/kubesim/seed.py): production on the 2.4.1 hotfix
+# since shortly before the demo's open incident, 2.4.0 before it, and staging on the next release candidate.
+# (CI's run id, environment, version, commit).
+DEMO_API_DEPLOYMENTS = {
+    "previous": ("demo-api-2.4.0-production", Environment.PRODUCTION, "2.4.0", "4be1c07d2a"),
+    "latest": ("demo-api-2.4.1-production", Environment.PRODUCTION, "2.4.1", "9f3c2a71be"),
+    "staging": ("demo-api-2.5.0-rc.1-staging", Environment.STAGING, "2.5.0-rc.1", "c81d0e5f93"),
+}
+DEPLOYMENT_TAKES = timedelta(minutes=12)
+# A deployment the freeze calendar would hold is placed this long before the freeze began: the last one before it.
+BEFORE_FREEZE = timedelta(hours=6)
+
+
 class Command(BaseCommand):
     help = "Load the demo data (idempotent)."
 
@@ -80,15 +94,17 @@ class Command(BaseCommand):
             )[1]
             for name, slug, team, tier, description in DEMO_SERVICES
         )
-        incidents = self._demo_incidents()
+        now = timezone.now()
+        incidents = self._demo_incidents(now=now)
         notices = self._demo_maintenance()
-        deployments = self._demo_operations()
-        rotations = self._demo_rotation()
+        rotations = self._demo_rotation(now=now)
+        deployments = self._demo_operations(now=now)
+        checklists = self._demo_checklists(now=now)
         targets = self._demo_targets()
         self.stdout.write(
             f"Demo data: {created} new people, {services} new services, {incidents} new incidents, "
-            f"{notices} maintenance notices, {deployments} new deployments, {rotations} new rotation schedules, "
-            f"{targets} new action targets."
+            f"{notices} maintenance notices, {deployments} new deployments, {checklists} new checklists, "
+            f"{rotations} new rotation schedules, {targets} new action targets."
         )
 
     def _demo_maintenance(self) -> int:
@@ -134,15 +150,14 @@ class Command(BaseCommand):
             )  # fmt: skip
         return int(created)
 
-    def _demo_incidents(self) -> int:
-        """An open P2 with an update and a resolved P3, so the pages have something to show."""
+    def _demo_incidents(self, *, now: datetime) -> int:
+        """An open P2 detected minutes ago, with an update, and a P3 resolved two days ago within its target."""
         from incidents.models import Incident, Severity
         from incidents.services import incident_declare, incident_post_update, incident_transition
 
         if Incident.objects.filter(title__in=["Checkout latency above SLO", "Search results stale"]).exists():
             return 0
         commander = User.objects.get(username="cora.commander")
-        now = timezone.now()
         checkout = incident_declare(
             title="Checkout latency above SLO", severity=Severity.objects.get(code="P2"), reporter=commander,
             commander=commander, services=Service.objects.filter(slug__in=["api", "payments"]),
@@ -154,40 +169,94 @@ class Command(BaseCommand):
             incident=checkout, label="investigating", actor=commander, now=now,
             description="We are investigating slow checkouts; a payment-provider timeout is suspected.",
         )  # fmt: skip
+        detected = now - timedelta(days=2)
         search = incident_declare(
             title="Search results stale", severity=Severity.objects.get(code="P3"), reporter=commander,
-            services=Service.objects.filter(slug="api"), detected_at=now - timedelta(days=2), now=now,
+            services=Service.objects.filter(slug="api"), detected_at=detected, now=detected + timedelta(minutes=10),
         )  # fmt: skip
-        incident_transition(incident=search, to_status=Incident.Status.RESOLVED, actor=commander, note="Reindexed")
+        incident_transition(incident=search, to_status=Incident.Status.RESOLVED, actor=commander, note="Reindexed",
+                            now=detected + timedelta(hours=5))  # fmt: skip
         return 2
 
-    def _demo_operations(self) -> int:
-        """The seeded SLOs tied to the demo services (the migration ran before they existed), and two deployments."""
+    def _demo_operations(self, *, now: datetime) -> int:
+        """The seeded SLOs tied to the demo services (the migration ran before they existed), and the API's
+        deployments, placed before `now` where the freeze calendar lets them through: during a freeze, production's
+        last deployments are those before it began, as they would have been."""
         from operations.models import Slo
-        from operations.services.deployments import DeploymentFrozenError, deployment_record
 
         for slo, service in SLO_SERVICES.items():
             found = Slo.objects.filter(slug=slo, service__isnull=True).first()
             if found is not None:
                 found.service = Service.objects.get(slug=service)
                 found.save(update_fields=["service"])
-        now = timezone.now()
-        api = Service.objects.get(slug="api")
-        runs = [("demo-run-1", "staging", "v2.14.0", now - timedelta(hours=3)),
-                ("demo-run-2", "production", "v2.14.0", now - timedelta(minutes=40))]  # fmt: skip
-        created = 0
-        for external_id, environment, version, started_at in runs:
-            try:
-                _, was_created = deployment_record(
-                    service=api, environment=environment, version=version, commit="9f3c2a71be", who="cora.commander",
-                    actor=None, status="succeeded", external_id=external_id, started_at=started_at, now=now,
-                )  # fmt: skip
-            except DeploymentFrozenError:
-                continue  # the demo runs during a freeze (Black Friday week...): the gate refuses, as it should
-            created += was_created
-        return created
+        latest = self._unfrozen(Environment.PRODUCTION, now - timedelta(minutes=40))
+        if latest != now - timedelta(minutes=40):
+            self.stdout.write(
+                f"Production is frozen now: the demo's production deployments are placed before the freeze, the "
+                f"latest at {latest:%Y-%m-%d %H:%M} UTC."
+            )
+        placed = {
+            "latest": latest,
+            "previous": self._unfrozen(Environment.PRODUCTION, latest - timedelta(days=3)),
+            "staging": self._unfrozen(Environment.STAGING, now - timedelta(hours=3)),
+        }
+        return sum(
+            self._demo_deployment(*DEMO_API_DEPLOYMENTS[name], started_at=started_at, now=now)
+            for name, started_at in sorted(placed.items(), key=lambda item: item[1])
+        )
 
-    def _demo_rotation(self) -> int:
+    def _demo_checklists(self, *, now: datetime) -> int:
+        """This day's, week's, month's and quarter's operations checklists, given to whoever is on call now, so the
+        demo need not wait for beat's first pass (which then finds them made)."""
+        from operations.services.checklists import checklists_generate
+
+        return len(checklists_generate(now=now))
+
+    @staticmethod
+    def _unfrozen(environment: str, at: datetime) -> datetime:
+        """`at`, or BEFORE_FREEZE before the frozen stretch around it began (and before any freeze just before)."""
+        from maintenance.policy import frozen_since
+
+        for _ in range(12):
+            since = frozen_since(environment, at)
+            if since is None:
+                break
+            at = since - BEFORE_FREEZE
+        return at
+
+    def _demo_deployment(
+        self, external_id: str, environment: str, version: str, commit: str, *, started_at: datetime, now: datetime
+    ) -> int:
+        """One deployment as CI would have reported it when it ended; a production one's checklists ticked as the
+        deployer would have: pre-deployment before it started, post-deployment every 10 minutes after it ended."""
+        from operations.models import ChecklistTemplate
+        from operations.services.checklists import checklist_item_set_done
+        from operations.services.deployments import DeploymentFrozenError, deployment_record
+
+        finished_at = min(started_at + DEPLOYMENT_TAKES, now)
+        deployer = User.objects.get(username="cora.commander")
+        try:
+            deployment, created = deployment_record(
+                service=Service.objects.get(slug="api"), environment=environment, version=version, commit=commit,
+                who=deployer.username, actor=None, status="succeeded", external_id=external_id,
+                started_at=started_at, now=finished_at,
+            )  # fmt: skip
+        except DeploymentFrozenError as refused:  # frozen for longer than _unfrozen follows: say so, record nothing
+            self.stdout.write(f"Demo deployment {version} to {environment} not recorded: {refused.message}")
+            return 0
+        if not created:
+            return 0
+        for checklist in deployment.checklists.prefetch_related("items"):
+            for position, item in enumerate(checklist.items.all()):
+                if checklist.kind == ChecklistTemplate.Kind.PRE_DEPLOYMENT:
+                    done_at = started_at - timedelta(minutes=30 - 5 * position)
+                else:
+                    done_at = finished_at + timedelta(minutes=10 * (position + 1))
+                if done_at <= now:
+                    checklist_item_set_done(item=item, done=True, actor=deployer, now=done_at)
+        return 1
+
+    def _demo_rotation(self, *, now: datetime) -> int:
         """People for the seeded "Platform on-call" rotation, from now on (earlier weeks had nobody)."""
         from oncall.models import Participant, Rotation
         from oncall.services import rotation_create, rotation_update, rotation_version_add
@@ -202,13 +271,12 @@ class Command(BaseCommand):
         lead, services = User.objects.get(username="cora.commander"), Service.objects.all()
         rotation = Rotation.objects.filter(name="Platform on-call").first()
         if rotation is None:  # the migration's rotation was deleted: make it again
-            rotation_create(name="Platform on-call", start_date=timezone.now().date(), participants=people,
+            rotation_create(name="Platform on-call", start_date=now.date(), participants=people,
                             lead=lead, services=services, actor=None)  # fmt: skip
             return 1
         if Participant.objects.filter(version__rotation=rotation).exists():
             return 0
         rotation_update(rotation=rotation, actor=None, lead=lead, services=services)
-        now = timezone.now()
         rotation_version_add(rotation=rotation, actor=None, effective_from=now, participants=people,
                              note="Demo people", now=now)  # fmt: skip
         return 1
