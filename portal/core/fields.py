@@ -16,7 +16,7 @@ from portal.core.encryption import decrypt, encrypt
 
 class EncryptedFieldMixin(models.Field):  # type: ignore[type-arg]
     def get_internal_type(self) -> str:
-        return "TextField"
+        return "TextField"  # the column holds the ciphertext, which outgrows max_length
 
     def get_prep_value(self, value: Any) -> Any:
         value = super().get_prep_value(value)

@@ -111,8 +111,8 @@ class TestAtRest:
         rows = "".join(raw_row(type(obj), obj.pk) for obj in configured.values())
 
         assert leaked(rows) == []
-        assert raw_value(Channel, "webhook_url", configured["slack"].pk).startswith("fernet:gAAAAA")
-        assert raw_value(Target, "url", configured["cache"].pk).startswith("fernet:gAAAAA")
+        assert raw_value(Channel, "webhook_url", configured["slack"].pk).startswith("fernet:")
+        assert raw_value(Target, "url", configured["cache"].pk).startswith("fernet:")
         assert read_back() == PLAINTEXT
 
     def test_an_empty_secret_stays_empty(self, db):
