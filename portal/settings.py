@@ -4,12 +4,15 @@ servers.
 Production sets at least DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL (see README).
 """
 
+import base64
+import hashlib
 import os
 import re
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -48,6 +51,27 @@ if not SECRET_KEY:
             "development, `make run` writes a .env with DEBUG=1 and a generated key."
         )
     SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - only ever used with DEBUG on
+
+# Secrets at rest (channel secrets, data-store URLs): comma-separated Fernet keys; the first encrypts, all decrypt, so
+# a new key goes first and the old one stays until `manage.py rotate_encryption_keys` has re-encrypted every row.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS is not set. Set it to a Fernet key (`python -c 'from cryptography.fernet import "
+            "Fernet; print(Fernet.generate_key().decode())'`); with DEBUG=1 one is derived from SECRET_KEY."
+        )
+    # Development only: tied to SECRET_KEY, so a demo database stays readable as long as its .env does.
+    FIELD_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(b"field-encryption:" + SECRET_KEY.encode()).digest()).decode()
+    ]
+for _number, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEYS: key {_number} is not a Fernet key (32 url-safe base64-encoded bytes)."
+        ) from None
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -11,6 +11,8 @@ import tempfile
 os.environ["PORTAL_ENV_FILE"] = ""
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "k" * 40)
+# A fixed Fernet key, base64 of b"tests-only-field-encryption-key!"; inherited by the portal processes tests start.
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleSE=")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
     os.environ.setdefault(name, "0")  # the browser tests' live server speaks plain HTTP

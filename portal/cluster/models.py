@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from portal.cluster.secrets import mask_url
+from portal.core.fields import EncryptedCharField
 from portal.core.models import Environment
 
 # Lower is more critical.
@@ -37,7 +38,7 @@ class Target(models.Model):
     )
     min_replicas = models.PositiveIntegerField(default=0, help_text="Kubernetes: the least a scale may ask for.")
     max_replicas = models.PositiveIntegerField(default=50, help_text="Kubernetes: the most a scale may ask for.")
-    url = models.CharField(
+    url = EncryptedCharField(
         max_length=500,
         blank=True,
         help_text="Redis or PostgreSQL: the connection URL with its credentials. Stored as a secret, shown masked.",

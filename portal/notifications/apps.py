@@ -11,7 +11,12 @@ class NotificationsConfig(AppConfig):
 
         from portal.notifications.models import Channel, Delivery, RoutingRule, Subscription
 
-        auditlog.register(Channel, mask_fields=["routing_key", "auth_token"])
+        # Its secrets are stored encrypted; the log shows them masked as the API does, never in clear.
+        auditlog.register(
+            Channel,
+            mask_fields=["webhook_url", "routing_key", "auth_token"],
+            mask_callable="portal.notifications.secrets.mask_secret",
+        )
         auditlog.register(RoutingRule)
         auditlog.register(Subscription, m2m_fields={"services"})
         # Status changes only: the worker's bookkeeping (timestamps, attempts) would drown the log.

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from portal.core.fields import EncryptedCharField, EncryptedURLField
+
 
 class Severity(models.TextChoices):
     """Alert-routing severities from the seeds: critical pages, warning chats and mails, info chats."""
@@ -50,11 +52,11 @@ class Channel(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     enabled = models.BooleanField(default=True)
     description = models.CharField(max_length=200, blank=True)
-    webhook_url = models.URLField(blank=True, help_text="Chat: the incoming-webhook URL.")
+    webhook_url = EncryptedURLField(blank=True, help_text="Chat: the incoming-webhook URL.")
     chat_channel = models.CharField(max_length=80, blank=True, help_text="Chat: the channel, e.g. #critical.")
     endpoint_url = models.URLField(blank=True, help_text="Pager: the Events API URL. SMS: the gateway URL.")
-    routing_key = models.CharField(max_length=64, blank=True, help_text="Pager: the integration's routing key.")
-    auth_token = models.CharField(max_length=200, blank=True, help_text="SMS: bearer token for the gateway.")
+    routing_key = EncryptedCharField(max_length=64, blank=True, help_text="Pager: the integration's routing key.")
+    auth_token = EncryptedCharField(max_length=200, blank=True, help_text="SMS: bearer token for the gateway.")
 
     class Meta:
         ordering = ["kind", "name"]

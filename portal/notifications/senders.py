@@ -1,7 +1,7 @@
 """One sender per channel kind. Each returns an `Outcome` and never raises for a bad recipient or a remote error."""
 
 import smtplib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import make_msgid
 from urllib.parse import urlsplit
 
@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from icalendar import Calendar
 
 from portal.notifications.models import Channel, Delivery, Notification, PagerAction, Severity
+from portal.notifications.secrets import scrub
 
 USER_AGENT = "BroxivaOpsPortal/1.0"
 PAGER_SEVERITY = {Severity.CRITICAL: "critical", Severity.WARNING: "warning", Severity.INFO: "info"}
@@ -33,6 +34,14 @@ def failure(error: str, *, permanent: bool = False, address: str = "") -> Outcom
 
 
 def send(row: Delivery) -> Outcome:
+    """Errors and responses, which end up in the delivery log, never quote the channel's secrets."""
+    channel = row.channel
+    outcome = _send(row)
+    secrets = (channel.webhook_url, channel.routing_key, channel.auth_token)
+    return replace(outcome, error=scrub(outcome.error, *secrets), response=scrub(outcome.response, *secrets))
+
+
+def _send(row: Delivery) -> Outcome:
     if errors := row.channel.configuration_errors():
         return failure(f"Channel {row.channel} is misconfigured: {' '.join(errors.values())}", permanent=True)
     if row.channel.kind == Channel.Kind.CHAT:

@@ -8,6 +8,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.management import call_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +55,7 @@ def test_production_environment_passes_check_deploy_without_warnings(tmp_path):
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "ops.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path}/portal.sqlite3",
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     }
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=production, tmp_path=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -61,7 +63,10 @@ def test_production_environment_passes_check_deploy_without_warnings(tmp_path):
 
 
 def test_check_deploy_flags_an_insecure_production_setting(tmp_path):
-    insecure = {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "ops.example.com"}
+    insecure = {
+        "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "ops.example.com",
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }  # fmt: skip
     result = run_manage(
         "check", "--deploy", "--fail-level", "WARNING", env=insecure | {"SESSION_COOKIE_SECURE": "0"}, tmp_path=tmp_path
     )
@@ -73,6 +78,23 @@ def test_missing_secret_key_without_debug_is_a_clear_startup_error(tmp_path):
     result = run_manage("check", env={"DEBUG": "0"}, tmp_path=tmp_path)
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_missing_field_encryption_keys_without_debug_is_a_clear_startup_error(tmp_path):
+    result = run_manage("check", env={"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50)}, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS is not set" in result.stderr
+
+
+def test_a_malformed_field_encryption_key_is_named_but_not_shown(tmp_path):
+    environment = {
+        "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": f"{Fernet.generate_key().decode()},not-a-fernet-key-but-a-secret",
+    }  # fmt: skip
+    result = run_manage("check", env=environment, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS: key 2 is not a Fernet key" in result.stderr
+    assert "not-a-fernet-key-but-a-secret" not in result.stderr
 
 
 def test_debug_runs_without_a_secret_key(tmp_path):

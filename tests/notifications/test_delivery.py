@@ -159,6 +159,18 @@ def test_transient_failures_are_retried_with_backoff_then_marked_failed(live_cha
     assert row.last_error.startswith("Attempt 3:")
 
 
+def test_the_delivery_log_never_quotes_the_webhook_url(live_channels):
+    secret_path = "/services/T0SECRET/B0SECRET/webhookSECRETtoken123"
+    row = only_chat(live_channels, f"http://127.0.0.1:{free_port()}{secret_path}")  # connection refused
+
+    deliver([row.pk])
+
+    row.refresh_from_db()
+    assert "Max retries exceeded" in row.last_error
+    assert "webhookSECRET" not in row.last_error
+    assert "…n123" in row.last_error
+
+
 def test_a_4xx_is_not_retried(live_channels):
     with http_server({("POST", "/hook"): (400, {"error": "invalid_payload"})}) as strict:
         row = only_chat(live_channels, strict.url + "/hook")
