@@ -60,6 +60,19 @@ def test_secrets_are_write_only_and_masked(admin, token_client):
     assert "abcdef0123456789abcdef0123456789" not in str(body)
 
 
+def test_a_chat_webhook_url_is_a_secret_too(admin, token_client):
+    """Whoever holds a Slack webhook URL may post to that channel: Viewers see only its host and last characters."""
+    slack = Channel.objects.filter(kind=Channel.Kind.CHAT).first()
+    url = "https://hooks.slack.com/services/T000/B000/XXXXsecretXXXXf00d"
+    response = admin.patch(reverse("api:channel-detail", args=[slack.pk]), {"webhook_url": url}, format="json")
+    assert response.status_code == 200
+
+    body = token_client(Role.VIEWER).get(reverse("api:channel-detail", args=[slack.pk])).json()
+    assert "webhook_url" not in body
+    assert body["secrets"]["webhook_url"] == "https://hooks.slack.com/…f00d"
+    assert "XXXXsecretXXXX" not in str(body)
+
+
 def test_viewers_read_configuration_but_cannot_change_it(token_client):
     viewer = token_client(Role.INCIDENT_COMMANDER)
     assert viewer.get(reverse("api:routing-rule-list")).status_code == 200

@@ -14,13 +14,15 @@ from portal.accounts.roles import Role
 from portal.core.api.serializers import CleanedModelSerializer
 from portal.notifications.filters import DeliveryFilter
 from portal.notifications.models import Channel, Delivery, EventKind, RoutingRule, Subscription
+from portal.notifications.secrets import mask_secret
 from portal.notifications.selectors import deliveries
 from portal.notifications.services import delivery_retry
 
-SECRET_FIELDS = ("routing_key", "auth_token")
+SECRET_FIELDS = ("webhook_url", "routing_key", "auth_token")
 
 
 class ChannelSerializer(CleanedModelSerializer):
+    webhook_url = serializers.URLField(write_only=True, required=False, allow_blank=True)
     routing_key = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=64)
     auth_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=200)
     secrets = serializers.SerializerMethodField(help_text="Which secrets are set, shown masked.")
@@ -33,15 +35,11 @@ class ChannelSerializer(CleanedModelSerializer):
         ]  # fmt: skip
 
     def get_secrets(self, channel: Channel) -> dict[str, str]:
-        return {
-            field: f"…{value[-4:]}" if len(value) > 8 else "set"
-            for field in SECRET_FIELDS
-            if (value := getattr(channel, field))
-        }
+        return {field: mask_secret(value) for field in SECRET_FIELDS if (value := getattr(channel, field))}
 
 
 class ChannelViewSet(viewsets.ModelViewSet):
-    """Notification channels. Secrets (routing key, gateway token) are write-only and shown masked."""
+    """Notification channels. Secrets (chat webhook URL, routing key, gateway token) are write-only, shown masked."""
 
     queryset = Channel.objects.all()
     serializer_class = ChannelSerializer
