@@ -29,6 +29,7 @@ from incidents.services import incident_declare, timeline_add_many
 from portal.accounts.models import User
 from portal.accounts.services import TOKEN_BYTES, token_hash
 from portal.errors import ApplicationError, ConflictError
+from portal.locking import lock_rows
 
 logger = logging.getLogger(__name__)
 
@@ -234,9 +235,8 @@ class _Intake:
 
     def _lock_current(self) -> dict[str, Alert]:
         """The open alert of each fingerprint, locked: concurrent payloads about the same alert take turns."""
-        rows = (
-            Alert.objects.select_for_update(of=("self",))
-            .select_related("incident", "service")
+        rows = lock_rows(
+            Alert.objects.select_related("incident", "service")
             .filter(integration=self.integration, is_open=True, fingerprint__in=[a.fingerprint for a in self.alerts])
             .order_by("fingerprint")
         )

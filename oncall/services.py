@@ -37,6 +37,7 @@ from oncall.selectors import (
 from portal.accounts.models import User
 from portal.accounts.services import token_hash
 from portal.errors import ApplicationError, ConflictError, ForbiddenError
+from portal.locking import lock_row
 from portal.notifications.models import EventKind
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
@@ -485,7 +486,7 @@ def swap_request(
 
 
 def _lock_pending(swap: Swap) -> Swap:
-    swap = Swap.objects.select_for_update().select_related("rotation").get(pk=swap.pk)
+    swap = lock_row(Swap.objects.select_related("rotation"), swap.pk)
     if swap.status != Swap.Status.PENDING:
         raise ConflictError(f"The swap is already {swap.get_status_display().lower()}.")
     return swap
@@ -678,11 +679,7 @@ def _tell_leads(now: datetime) -> int:
     sent = 0
     for pk in due.values_list("pk", flat=True):
         with transaction.atomic():
-            handoff = (
-                Handoff.objects.select_for_update(of=("self",))
-                .select_related("rotation__lead", "outgoing", "incoming")
-                .get(pk=pk)
-            )
+            handoff = lock_row(Handoff.objects.select_related("rotation__lead", "outgoing", "incoming"), pk)
             lead = handoff.rotation.lead
             if handoff.acknowledged_at is not None or handoff.lead_notified_at is not None or lead is None:
                 continue  # acknowledged or told meanwhile
