@@ -1,6 +1,8 @@
 """Under /api/ every error answer is JSON, {"detail": ...}, including the ones Django gives before or after DRF:
 an unknown URL, a body over the size limit, an unhandled exception. Pages keep their HTML error pages."""
 
+import json
+
 import pytest
 from django.test import Client
 
@@ -36,6 +38,15 @@ def test_a_method_not_allowed_is_a_json_405(token_client, method, path):
     response = getattr(token_client(Role.ADMIN), method)(path)
     assert response.status_code == 405
     assert "not allowed" in _json_detail(response)
+
+
+def test_a_json_body_over_the_size_limit_is_a_json_400(token_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_000
+    body = {"title": "Checkout errors", "severity": "P3", "impact_summary": "x" * 5_000}
+    client = token_client(Role.RESPONDER)
+    response = client.post("/api/v1/incidents/", json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert _json_detail(response) == "The request body is too large."
 
 
 def test_a_form_body_over_the_size_limit_is_a_json_400(token_client, settings):
