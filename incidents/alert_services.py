@@ -30,6 +30,7 @@ from portal.accounts.models import User
 from portal.accounts.services import TOKEN_BYTES, token_hash
 from portal.errors import ApplicationError, ConflictError
 from portal.locking import lock_rows
+from portal.text import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -328,7 +329,7 @@ class _Intake:
             text for key in ("summary", "description") if (text := row.annotations.get(key, "").strip())
         )
         row.incident = incident_declare(
-            title=title[:200],
+            title=one_line(title)[:200],  # labels may hold line breaks; a title is one line
             severity=severities[rules.severity_code(row.labels)],
             reporter=None,
             services=[row.service] if row.service is not None else [],

@@ -24,7 +24,7 @@ from oncall.models import (
     ShiftReminder,
     Swap,
 )
-from oncall.schedule import INSTANT, LAYERS, YEARS, Segment, Takeover, plan_at, planned_shift_at, takeovers
+from oncall.schedule import INSTANT, LAYERS, Segment, Takeover, plan_at, planned_shift_at, takeovers
 from oncall.selectors import (
     open_incidents_for,
     plans,
@@ -37,6 +37,7 @@ from oncall.selectors import (
 from portal.accounts.models import User
 from portal.accounts.services import token_hash
 from portal.errors import ApplicationError, ConflictError, ForbiddenError
+from portal.instants import check_date, check_instant
 from portal.locking import lock_row
 from portal.notifications.models import EventKind
 from portal.notifications.models import Severity as NotificationSeverity
@@ -90,14 +91,11 @@ def _instant(value: datetime, field: str) -> datetime:
     """An aware instant in the years schedules cover, or an error naming `field`."""
     if value.utcoffset() is None:
         raise ApplicationError(f"{field}: give a time zone offset.", field=field)
-    if value.year not in YEARS:
-        raise ApplicationError(f"{field}: must be between {YEARS.start} and {YEARS.stop - 1}.", field=field)
-    return value
+    return check_instant(value, field=field)
 
 
 def _check_start_date(start_date: date) -> None:
-    if start_date.year not in YEARS:
-        raise ApplicationError(f"start_date: must be between {YEARS.start} and {YEARS.stop - 1}.", field="start_date")
+    check_date(start_date, field="start_date")
 
 
 def _check_handoffs(*, zone: str, rrule: str, handoff_time: time, start_date: date, at: datetime) -> None:

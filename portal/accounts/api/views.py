@@ -11,6 +11,7 @@ from portal.accounts.permissions import role_permission
 from portal.accounts.roles import Role, user_roles
 from portal.accounts.selectors import api_tokens
 from portal.accounts.services import api_token_create, api_token_revoke, user_update_contact
+from portal.core.api import fields
 
 
 class MeApi(APIView):
@@ -29,8 +30,8 @@ class MeApi(APIView):
 
     class MeInput(serializers.Serializer):
         email = serializers.EmailField(required=False, allow_blank=True)
-        phone = serializers.CharField(required=False, allow_blank=True, max_length=16)
-        chat_handle = serializers.CharField(required=False, allow_blank=True, max_length=81)
+        phone = fields.LineField(required=False, allow_blank=True, max_length=16)
+        chat_handle = fields.LineField(required=False, allow_blank=True, max_length=81)
 
     @extend_schema(responses=Output)
     def get(self, request: Request) -> Response:
@@ -62,7 +63,7 @@ class TokenListCreateApi(generics.ListAPIView):
 
     class TokenListCreateInput(serializers.Serializer):
         user = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
-        name = serializers.CharField(max_length=100)
+        name = fields.LineField(max_length=100)
 
     class CreatedOutput(TokenOutput):
         key = serializers.CharField()
