@@ -7,15 +7,18 @@ the structural tests at the end keep every endpoint on the shared fields.
 """
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import django_filters
 import pytest
 from django.urls import get_resolver
 from rest_framework import serializers
 
-from incidents.models import Severity
+from incidents.models import Service, Severity
+from operations.models import Checklist, ChecklistTemplate, Deployment, RecoveryObjective
 from portal.accounts.roles import Role
 from portal.core.filters import InstantFilter
+from portal.notifications.models import Channel, Delivery, EventKind, Notification
 
 # (query value, what the 400 says): years datetime arithmetic overflows near, and an offset PostgreSQL cannot store.
 UNUSABLE_INSTANTS = [
@@ -119,6 +122,51 @@ def test_the_declare_page_refuses_a_title_with_a_line_break(client, make_user):
     response = client.post("/incidents/declare/", {"title": "Checkout\r\nerrors", "severity": "P3"})
     assert response.status_code == 400
     assert "control characters" in response.content.decode()
+
+
+# Configuration still referred to: a 409 naming what refers to it, the row kept.
+
+
+def _referenced_service():
+    service = Service.objects.create(name="API", slug="api", tier=Service.Tier.CRITICAL)
+    Deployment.objects.create(service=service, environment="staging", version="1.4.2", commit="a" * 40, who="ci",
+                              started_at=datetime(2026, 1, 5, tzinfo=UTC))  # fmt: skip
+    return f"/api/v1/services/{service.slug}/", "1 deployment"
+
+
+def _referenced_channel():
+    channel = Channel.objects.get(name="Slack #critical")
+    notification = Notification.objects.create(event_kind=EventKind.INCIDENT_UPDATED, severity="critical", title="x")
+    Delivery.objects.create(notification=notification, channel=channel, recipient_key="chat",
+                            next_attempt_at=datetime(2026, 1, 5, tzinfo=UTC))  # fmt: skip
+    return f"/api/v1/notifications/channels/{channel.pk}/", "1 delivery"
+
+
+def _referenced_objective():
+    objective = RecoveryObjective.objects.get(component="Database (PostgreSQL)")  # seeded with its drill plan
+    return f"/api/v1/recovery-objectives/{objective.pk}/", "drill plan"
+
+
+def _referenced_template():
+    template = ChecklistTemplate.objects.get(name="Daily operations tasks")
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    Checklist.objects.create(template=template, title="Daily", kind=template.kind, period_start=start,
+                             period_end=start + timedelta(days=1))  # fmt: skip
+    return f"/api/v1/checklist-templates/{template.pk}/", "1 checklist"
+
+
+@pytest.mark.parametrize(
+    "referenced", [_referenced_service, _referenced_channel, _referenced_objective, _referenced_template],
+    ids=["service", "channel", "recovery-objective", "checklist-template"],
+)  # fmt: skip
+def test_deleting_configuration_still_referred_to_is_a_409_naming_the_references(token_client, referenced):
+    path, says = referenced()
+    admin = token_client(Role.ADMIN)
+    response = admin.delete(path)
+    assert response.status_code == 409, response.content[:300]
+    assert says in response.json()["detail"]
+    assert sum(response.json()["referenced_by"].values()) >= 1
+    assert admin.get(path).status_code == 200
 
 
 # Model constraints are validated before saving: a 400 naming the field, not an IntegrityError.
