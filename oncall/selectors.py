@@ -20,9 +20,14 @@ from portal.instants import instant_problem
 from portal.scheduling import ScheduleError
 
 
+def rotation_detail() -> QuerySet[Rotation]:
+    """Every rotation, archived ones too (read by id: their history stays), with what pages show."""
+    return Rotation.objects.select_related("lead").prefetch_related("services")
+
+
 def rotation_list() -> QuerySet[Rotation]:
     """Rotations in service (not archived), with what list pages show."""
-    return Rotation.objects.filter(archived_at__isnull=True).select_related("lead").prefetch_related("services")
+    return rotation_detail().filter(archived_at__isnull=True)
 
 
 def with_versions(rotations: QuerySet[Rotation]) -> QuerySet[Rotation]:

@@ -40,6 +40,7 @@ from oncall.selectors import (
     handoff_list,
     oncall_for,
     override_list,
+    rotation_detail,
     rotation_list,
     rotation_schedule,
     with_versions,
@@ -156,11 +157,11 @@ class RotationDetailApi(APIView):
                 "secondary_participants")  # fmt: skip
 
     def _out(self, pk: int) -> Response:
-        return Response(RotationOutput(_rotations().get(pk=pk), context={"now": timezone.now()}).data)
+        rotation = get_object_or_404(with_versions(rotation_detail()), pk=pk)  # archived too: read by id, history stays
+        return Response(RotationOutput(rotation, context={"now": timezone.now()}).data)
 
     @extend_schema(responses=RotationOutput)
     def get(self, request: Request, pk: int) -> Response:
-        get_object_or_404(Rotation, pk=pk)
         return self._out(pk)
 
     @extend_schema(request=RotationDetailInput, responses=RotationOutput)
