@@ -29,6 +29,8 @@ from incidents.services import incident_declare, timeline_add_many
 from portal.accounts.models import User
 from portal.accounts.services import TOKEN_BYTES, token_hash
 from portal.errors import ApplicationError, ConflictError
+from portal.locking import lock_rows
+from portal.text import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -234,9 +236,8 @@ class _Intake:
 
     def _lock_current(self) -> dict[str, Alert]:
         """The open alert of each fingerprint, locked: concurrent payloads about the same alert take turns."""
-        rows = (
-            Alert.objects.select_for_update(of=("self",))
-            .select_related("incident", "service")
+        rows = lock_rows(
+            Alert.objects.select_related("incident", "service")
             .filter(integration=self.integration, is_open=True, fingerprint__in=[a.fingerprint for a in self.alerts])
             .order_by("fingerprint")
         )
@@ -328,7 +329,7 @@ class _Intake:
             text for key in ("summary", "description") if (text := row.annotations.get(key, "").strip())
         )
         row.incident = incident_declare(
-            title=title[:200],
+            title=one_line(title)[:200],  # labels may hold line breaks; a title is one line
             severity=severities[rules.severity_code(row.labels)],
             reporter=None,
             services=[row.service] if row.service is not None else [],

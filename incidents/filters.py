@@ -2,6 +2,7 @@ import django_filters
 from drf_spectacular.utils import extend_schema_field
 
 from incidents.models import Incident, Service, Severity
+from portal.core.filters import InstantFilter
 
 
 @extend_schema_field({"type": "array", "items": {"type": "string", "example": "P1"}})
@@ -19,8 +20,8 @@ class IncidentFilter(django_filters.FilterSet):
         field_name="services", queryset=Service.objects.all(), to_field_name="slug"
     )
     commander = django_filters.CharFilter(field_name="commander__username", lookup_expr="iexact")
-    since = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte", label="Detected from")
-    until = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt", label="Detected until")
+    since = InstantFilter(field_name="detected_at", lookup_expr="gte", label="Detected from")
+    until = InstantFilter(field_name="detected_at", lookup_expr="lt", label="Detected until")
 
     class Meta:
         model = Incident

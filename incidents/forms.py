@@ -2,10 +2,11 @@ from django import forms
 
 from incidents.models import Incident, Service, Severity, StatusUpdate
 from portal.accounts.models import User
+from portal.core import forms as portal_forms
 
 
 class DeclareForm(forms.Form):
-    title = forms.CharField(max_length=200)
+    title = portal_forms.LineField(max_length=200)
     severity = forms.ModelChoiceField(queryset=Severity.objects.all(), to_field_name="code", empty_label=None)
     services = forms.ModelMultipleChoiceField(queryset=Service.objects.all(), to_field_name="slug", required=False)
     impact_summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
@@ -72,7 +73,7 @@ class AssignForm(VersionForm):
 
 
 class EscalateForm(forms.Form):
-    reason = forms.CharField(max_length=300)
+    reason = portal_forms.LineField(max_length=300)
 
 
 class FlagForm(forms.Form):
@@ -87,6 +88,6 @@ class ReviewForm(forms.Form):
 
 
 class ActionItemForm(forms.Form):
-    title = forms.CharField(max_length=200)
+    title = portal_forms.LineField(max_length=200)
     owner = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True), to_field_name="username")
-    due_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    due_date = portal_forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))

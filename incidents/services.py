@@ -22,6 +22,7 @@ from incidents.models import (
 )
 from portal.accounts.models import User
 from portal.errors import ApplicationError, ConflictError
+from portal.locking import lock_row
 from portal.notifications.models import EventKind, PagerAction
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
@@ -48,7 +49,7 @@ def timeline_add_many(*, events: list[TimelineEvent]) -> list[TimelineEvent]:
 
 def _lock(incident: Incident, version: int | None) -> Incident:
     """The incident's row, locked for this transaction, after checking the caller saw its latest version."""
-    locked = Incident.objects.select_for_update().select_related("severity").get(pk=incident.pk)
+    locked = lock_row(Incident.objects.select_related("severity"), incident.pk)
     if version is not None and version != locked.version:
         raise ConflictError(
             f"{locked.reference} was changed by someone else (it is at version {locked.version}, you had {version}); "
@@ -253,7 +254,7 @@ def incident_change_severity(
                 f"{incident.reference} is {incident.get_status_display()}; re-open it first.", field="severity"
             )
         if severity.pk == incident.severity_id:
-            raise ApplicationError(f"{incident.reference} is already {severity.code}.", field="severity")
+            raise ConflictError(f"{incident.reference} is already {severity.code}.", field="severity")
         previous = incident.severity
         incident.severity = severity
         _save(incident)
@@ -279,7 +280,7 @@ def incident_assign(
     with transaction.atomic():
         incident = _lock(incident, version)
         if incident.commander_id == commander.pk:
-            raise ApplicationError(f"{commander} already commands {incident.reference}.", field="commander")
+            raise ConflictError(f"{commander} already commands {incident.reference}.", field="commander")
         incident.commander = commander
         _save(incident)
         timeline_add(incident=incident, kind=TimelineEvent.Kind.ASSIGNMENT, message=f"Commander: {commander}",
@@ -443,7 +444,7 @@ def review_publish(*, review: PostIncidentReview, actor: User, now: datetime | N
     """Freeze the review with a snapshot of the timeline; P1/P2 incidents may then close."""
     now = now or timezone.now()
     with transaction.atomic():
-        review = PostIncidentReview.objects.select_for_update().select_related("incident").get(pk=review.pk)
+        review = lock_row(PostIncidentReview.objects.select_related("incident"), review.pk)
         if review.status == PostIncidentReview.Status.PUBLISHED:
             raise ConflictError("The review is already published.")
         missing = [field for field in ("summary", "root_cause") if not getattr(review, field).strip()]

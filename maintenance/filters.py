@@ -2,6 +2,7 @@ import django_filters
 
 from incidents.models import Service
 from maintenance.models import FreezeException, MaintenanceOccurrence, MaintenanceWindow
+from portal.core.filters import InstantFilter
 from portal.core.models import Environment
 
 
@@ -24,8 +25,8 @@ class OccurrenceFilter(django_filters.FilterSet):
     service = django_filters.ModelChoiceFilter(
         field_name="window__services", queryset=Service.objects.all(), to_field_name="slug"
     )
-    since = django_filters.IsoDateTimeFilter(field_name="ends_at", lookup_expr="gt", label="Ending after")
-    until = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt", label="Starting before")
+    since = InstantFilter(field_name="ends_at", lookup_expr="gt", label="Ending after")
+    until = InstantFilter(field_name="starts_at", lookup_expr="lt", label="Starting before")
 
     class Meta:
         model = MaintenanceOccurrence

@@ -3,6 +3,7 @@ from django import forms
 from incidents.models import Service
 from maintenance.models import FreezeLevel, MaintenanceOccurrence, MaintenanceWindow
 from portal.accounts.models import User
+from portal.core import forms as portal_forms
 from portal.core.models import Environment
 
 # Browsers send datetime-local without an offset; the pages say "times in UTC" and these fields read them so.
@@ -11,11 +12,11 @@ DATE = forms.DateInput(attrs={"type": "date"})
 
 
 class MonthForm(forms.Form):
-    month = forms.DateField(input_formats=["%Y-%m"], required=False, help_text="YYYY-MM")
+    month = portal_forms.DateField(input_formats=["%Y-%m"], required=False, help_text="YYYY-MM")
 
 
 class WindowForm(forms.Form):
-    name = forms.CharField(max_length=120)
+    name = portal_forms.LineField(max_length=120)
     kind = forms.ChoiceField(
         choices=[(MaintenanceWindow.Kind.ONE_OFF, "One-off"), (MaintenanceWindow.Kind.RECURRING, "Recurring")]
     )
@@ -26,28 +27,28 @@ class WindowForm(forms.Form):
     expected_impact = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     environment = forms.ChoiceField(choices=Environment.choices, initial=Environment.PRODUCTION)
-    starts_at = forms.DateTimeField(widget=DATETIME, required=False, label="Starts at (one-off, UTC)")
-    rrule = forms.CharField(
+    starts_at = portal_forms.DateTimeField(widget=DATETIME, required=False, label="Starts at (one-off, UTC)")
+    rrule = portal_forms.LineField(
         max_length=200, required=False, label="RRULE (recurring)", help_text="e.g. FREQ=WEEKLY;BYDAY=TU"
     )
-    dtstart = forms.DateField(widget=DATE, required=False, label="From (recurring)")
+    dtstart = portal_forms.DateField(widget=DATE, required=False, label="From (recurring)")
     start_time = forms.TimeField(
         widget=forms.TimeInput(attrs={"type": "time"}), required=False, label="Start time (recurring, local)"
     )
-    zone = forms.CharField(max_length=64, initial="UTC")
+    zone = portal_forms.LineField(max_length=64, initial="UTC")
     duration_minutes = forms.IntegerField(min_value=1, max_value=7 * 24 * 60, label="Duration (minutes)")
     notice_hours = forms.IntegerField(min_value=0, max_value=90 * 24, initial=24, label="Notice (hours ahead)")
 
 
 class EmergencyForm(forms.Form):
-    name = forms.CharField(max_length=90, label="What")
+    name = portal_forms.LineField(max_length=90, label="What")
     services = forms.ModelMultipleChoiceField(queryset=Service.objects.all(), to_field_name="slug", required=False)
     duration_minutes = forms.IntegerField(min_value=1, max_value=2 * 24 * 60, initial=60, label="Duration (minutes)")
     expected_impact = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
 class WindowEditForm(forms.Form):
-    name = forms.CharField(max_length=120)
+    name = portal_forms.LineField(max_length=120)
     owner = forms.ModelChoiceField(
         queryset=User.objects.filter(is_active=True), to_field_name="username", required=False
     )
@@ -57,19 +58,19 @@ class WindowEditForm(forms.Form):
 
 
 class MaterializeForm(forms.Form):
-    original_start = forms.DateTimeField()
+    original_start = portal_forms.DateTimeField()
 
 
 class TransitionForm(forms.Form):
     to_status = forms.ChoiceField(choices=MaintenanceOccurrence.Status.choices)
-    note = forms.CharField(max_length=500, required=False)
-    ends_at = forms.DateTimeField(widget=DATETIME, required=False, label="New end (UTC)")
+    note = portal_forms.LineField(max_length=500, required=False)
+    ends_at = portal_forms.DateTimeField(widget=DATETIME, required=False, label="New end (UTC)")
 
 
 class RescheduleForm(forms.Form):
-    starts_at = forms.DateTimeField(widget=DATETIME, label="New start (UTC)")
-    ends_at = forms.DateTimeField(widget=DATETIME, label="New end (UTC)")
-    reason = forms.CharField(max_length=500, required=False)
+    starts_at = portal_forms.DateTimeField(widget=DATETIME, label="New start (UTC)")
+    ends_at = portal_forms.DateTimeField(widget=DATETIME, label="New end (UTC)")
+    reason = portal_forms.LineField(max_length=500, required=False)
 
 
 class TickForm(forms.Form):
@@ -77,24 +78,24 @@ class TickForm(forms.Form):
 
 
 class FreezeForm(forms.Form):
-    name = forms.CharField(max_length=120)
+    name = portal_forms.LineField(max_length=120)
     level = forms.ChoiceField(choices=FreezeLevel.choices)
     environments = forms.MultipleChoiceField(
         choices=Environment.choices, initial=[Environment.PRODUCTION], widget=forms.CheckboxSelectMultiple
     )
-    first_day = forms.DateField(widget=DATE)
-    last_day = forms.DateField(widget=DATE)
-    zone = forms.CharField(max_length=64, initial="UTC")
-    reason = forms.CharField(max_length=300, required=False)
+    first_day = portal_forms.DateField(widget=DATE)
+    last_day = portal_forms.DateField(widget=DATE)
+    zone = portal_forms.LineField(max_length=64, initial="UTC")
+    reason = portal_forms.LineField(max_length=300, required=False)
 
 
 class ExceptionForm(forms.Form):
-    change = forms.CharField(max_length=300, label="Change (id or link)")
+    change = portal_forms.LineField(max_length=300, label="Change (id or link)")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
     environment = forms.ChoiceField(choices=Environment.choices, initial=Environment.PRODUCTION)
-    starts_at = forms.DateTimeField(widget=DATETIME, label="From (UTC)")
-    ends_at = forms.DateTimeField(widget=DATETIME, label="Until (UTC)")
+    starts_at = portal_forms.DateTimeField(widget=DATETIME, label="From (UTC)")
+    ends_at = portal_forms.DateTimeField(widget=DATETIME, label="Until (UTC)")
 
 
 class DecisionForm(forms.Form):
-    note = forms.CharField(max_length=300, required=False)
+    note = portal_forms.LineField(max_length=300, required=False)

@@ -22,6 +22,7 @@ from maintenance.models import (
 )
 from portal.core.models import Environment
 from portal.errors import ApplicationError
+from portal.instants import check_date, check_instant
 from portal.scheduling import (
     Recurrence,
     RecurringWindow,
@@ -177,6 +178,8 @@ def validate_freeze_rule(rule: FreezeRule) -> None:
     if rule.kind == FreezeRule.Kind.ONE_OFF:
         if rule.first_day is None or rule.last_day is None:
             raise ApplicationError("A one-off freeze needs its first and last day.", field="first_day")
+        check_date(rule.first_day, field="first_day")
+        check_date(rule.last_day, field="last_day")
         if rule.last_day < rule.first_day:
             raise ApplicationError("The last day cannot be before the first day.", field="last_day")
 
@@ -261,6 +264,7 @@ def freeze_status(
     require_environment(environment)
     if at.utcoffset() is None:
         raise ApplicationError("Give a time with its UTC offset, e.g. 2026-11-27T10:00:00Z.", field="at")
+    check_instant(at, field="at")
     relevant = [rule for rule in active_rules() if environment in rule.environments]
     periods = freeze_periods(relevant, start=at - timedelta(days=1), end=at + timedelta(days=1))
     active = [period for period in periods if at in period.span]

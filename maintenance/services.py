@@ -20,6 +20,7 @@ from maintenance.models import (
 from portal.accounts.models import User
 from portal.core.models import Environment
 from portal.errors import ApplicationError, ConflictError, ForbiddenError
+from portal.locking import lock_row
 from portal.notifications.models import EventKind
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
@@ -270,11 +271,7 @@ def occurrence_materialize(
 
 
 def _lock(occurrence: MaintenanceOccurrence) -> MaintenanceOccurrence:
-    return (
-        MaintenanceOccurrence.objects.select_for_update(of=("self",))
-        .select_related("window", "owner")
-        .get(pk=occurrence.pk)
-    )
+    return lock_row(MaintenanceOccurrence.objects.select_related("window", "owner"), occurrence.pk)
 
 
 def occurrence_transition(
@@ -486,7 +483,7 @@ def _send_due_notice(occurrence_id: int, *, now: datetime) -> bool:
 def checklist_item_tick(*, item: ChecklistItem, done: bool, actor: User, now: datetime | None = None) -> ChecklistItem:
     now = now or timezone.now()
     with transaction.atomic():
-        item = ChecklistItem.objects.select_for_update(of=("self",)).select_related("occurrence").get(pk=item.pk)
+        item = lock_row(ChecklistItem.objects.select_related("occurrence"), item.pk)
         if not item.occurrence.is_open:
             raise ApplicationError(
                 f"The occurrence is {item.occurrence.get_status_display().lower()}; its checklist is closed.",

@@ -3,6 +3,7 @@ from django.db.models import Q, QuerySet
 
 from incidents.models import Service
 from oncall.models import Handoff, Layer, Override, Rotation, Swap
+from portal.core.filters import InstantFilter
 
 
 class RotationFilter(django_filters.FilterSet):
@@ -20,8 +21,8 @@ class OverrideFilter(django_filters.FilterSet):
     rotation = django_filters.NumberFilter(field_name="rotation_id")
     layer = django_filters.ChoiceFilter(choices=Layer.choices)
     user = django_filters.CharFilter(field_name="user__username", lookup_expr="iexact", label="Who covers")
-    since = django_filters.IsoDateTimeFilter(field_name="end", lookup_expr="gt", label="Still running after")
-    until = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt", label="Starting before")
+    since = InstantFilter(field_name="end", lookup_expr="gt", label="Still running after")
+    until = InstantFilter(field_name="start", lookup_expr="lt", label="Starting before")
 
     class Meta:
         model = Override
@@ -44,8 +45,8 @@ class SwapFilter(django_filters.FilterSet):
 class HandoffFilter(django_filters.FilterSet):
     rotation = django_filters.NumberFilter(field_name="rotation_id")
     open = django_filters.BooleanFilter(field_name="acknowledged_at", lookup_expr="isnull", label="Not acknowledged")
-    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    since = InstantFilter(field_name="at", lookup_expr="gte")
+    until = InstantFilter(field_name="at", lookup_expr="lt")
 
     class Meta:
         model = Handoff

@@ -7,9 +7,10 @@ from django.db.models import Q, QuerySet
 
 from incidents.models import Service
 from oncall.models import Layer
-from oncall.schedule import YEARS
 from portal.accounts.models import User
 from portal.accounts.roles import Role
+from portal.core import forms as portal_forms
+from portal.instants import YEARS
 from portal.scheduling import ScheduleError, local_instant
 
 WEEKDAYS = [
@@ -70,7 +71,7 @@ def _localise(form: forms.Form, zone: str) -> None:
 
 
 class RotationForm(forms.Form):
-    name = forms.CharField(max_length=100)
+    name = portal_forms.LineField(max_length=100)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     lead = forms.ModelChoiceField(
         queryset=User.objects.filter(is_active=True),
@@ -87,14 +88,14 @@ class RotationForm(forms.Form):
     )
     every = forms.IntegerField(min_value=1, max_value=52, initial=1, label="Every (weeks or days)")
     weekday = forms.ChoiceField(choices=WEEKDAYS, initial="MO", required=False, label="Weekday (weekly)")
-    custom_rrule = forms.CharField(
+    custom_rrule = portal_forms.LineField(
         max_length=200,
         required=False,
         label="Custom RRULE",
         help_text="e.g. FREQ=HOURLY;INTERVAL=12 for 12-hour shifts.",
     )
     handoff_time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}), label="Handoff time (local)")
-    start_date = forms.DateField(
+    start_date = portal_forms.DateField(
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="The first handoff is on or after this date; it goes to the first person.",
     )
@@ -142,7 +143,7 @@ class OverrideForm(forms.Form):
     user = forms.ModelChoiceField(queryset=on_call_people(), to_field_name="username", label="Who covers")
     start = LocalDateTimeField()
     end = LocalDateTimeField()
-    reason = forms.CharField(max_length=200, required=False)
+    reason = portal_forms.LineField(max_length=200, required=False)
 
     def __init__(self, *args: object, zone: str = "UTC", **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -155,7 +156,7 @@ class SwapForm(forms.Form):
 
     shift = forms.ChoiceField(label="Your shift")
     counterparty_shift = forms.ChoiceField(label="Their shift")
-    note = forms.CharField(max_length=200, required=False)
+    note = portal_forms.LineField(max_length=200, required=False)
 
     def __init__(
         self, *args: object, mine: list[tuple[str, str]], theirs: list[tuple[str, str]], **kwargs: object

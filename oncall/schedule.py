@@ -19,9 +19,6 @@ PRIMARY, SECONDARY = "primary", "secondary"
 LAYERS = (PRIMARY, SECONDARY)
 # The smallest step of a datetime: [at, at + INSTANT) holds exactly the instant `at`.
 INSTANT = timedelta(microseconds=1)
-# Schedules are asked about these years only: far enough either way, and clear of datetime's own limits, which the
-# engine's search margins around an instant would otherwise cross.
-YEARS = range(1970, 3000)
 
 
 @dataclass(frozen=True, kw_only=True)

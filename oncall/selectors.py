@@ -13,15 +13,21 @@ from django.utils import timezone
 
 from incidents.models import Incident, Service
 from oncall.models import CalendarFeed, Handoff, HandoffItem, Layer, Override, Participant, Rotation, RotationVersion
-from oncall.schedule import INSTANT, LAYERS, YEARS, Cover, Plan, Segment, planned_segments, segment_at, segments_between
+from oncall.schedule import INSTANT, LAYERS, Cover, Plan, Segment, planned_segments, segment_at, segments_between
 from portal.accounts.models import User
 from portal.accounts.services import token_hash
+from portal.instants import instant_problem
 from portal.scheduling import ScheduleError
+
+
+def rotation_detail() -> QuerySet[Rotation]:
+    """Every rotation, archived ones too (read by id: their history stays), with what pages show."""
+    return Rotation.objects.select_related("lead").prefetch_related("services")
 
 
 def rotation_list() -> QuerySet[Rotation]:
     """Rotations in service (not archived), with what list pages show."""
-    return Rotation.objects.filter(archived_at__isnull=True).select_related("lead").prefetch_related("services")
+    return rotation_detail().filter(archived_at__isnull=True)
 
 
 def with_versions(rotations: QuerySet[Rotation]) -> QuerySet[Rotation]:
@@ -86,8 +92,8 @@ class RotationSchedule:
 def _require_aware(at: datetime, name: str) -> None:
     if at.utcoffset() is None:
         raise ScheduleError(f"needs a timezone-aware datetime, got naive {at.isoformat()}", field=name)
-    if at.year not in YEARS:
-        raise ScheduleError(f"must be between {YEARS.start} and {YEARS.stop - 1}", field=name)
+    if problem := instant_problem(at):
+        raise ScheduleError(problem.removesuffix("."), field=name)
 
 
 def schedules(rotations: Iterable[Rotation], *, start: datetime, end: datetime) -> list[RotationSchedule]:

@@ -24,7 +24,7 @@ from oncall.models import (
     ShiftReminder,
     Swap,
 )
-from oncall.schedule import INSTANT, LAYERS, YEARS, Segment, Takeover, plan_at, planned_shift_at, takeovers
+from oncall.schedule import INSTANT, LAYERS, Segment, Takeover, plan_at, planned_shift_at, takeovers
 from oncall.selectors import (
     open_incidents_for,
     plans,
@@ -37,6 +37,8 @@ from oncall.selectors import (
 from portal.accounts.models import User
 from portal.accounts.services import token_hash
 from portal.errors import ApplicationError, ConflictError, ForbiddenError
+from portal.instants import check_date, check_instant
+from portal.locking import lock_row
 from portal.notifications.models import EventKind
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
@@ -89,14 +91,11 @@ def _instant(value: datetime, field: str) -> datetime:
     """An aware instant in the years schedules cover, or an error naming `field`."""
     if value.utcoffset() is None:
         raise ApplicationError(f"{field}: give a time zone offset.", field=field)
-    if value.year not in YEARS:
-        raise ApplicationError(f"{field}: must be between {YEARS.start} and {YEARS.stop - 1}.", field=field)
-    return value
+    return check_instant(value, field=field)
 
 
 def _check_start_date(start_date: date) -> None:
-    if start_date.year not in YEARS:
-        raise ApplicationError(f"start_date: must be between {YEARS.start} and {YEARS.stop - 1}.", field="start_date")
+    check_date(start_date, field="start_date")
 
 
 def _check_handoffs(*, zone: str, rrule: str, handoff_time: time, start_date: date, at: datetime) -> None:
@@ -485,7 +484,7 @@ def swap_request(
 
 
 def _lock_pending(swap: Swap) -> Swap:
-    swap = Swap.objects.select_for_update().select_related("rotation").get(pk=swap.pk)
+    swap = lock_row(Swap.objects.select_related("rotation"), swap.pk)
     if swap.status != Swap.Status.PENDING:
         raise ConflictError(f"The swap is already {swap.get_status_display().lower()}.")
     return swap
@@ -678,11 +677,7 @@ def _tell_leads(now: datetime) -> int:
     sent = 0
     for pk in due.values_list("pk", flat=True):
         with transaction.atomic():
-            handoff = (
-                Handoff.objects.select_for_update(of=("self",))
-                .select_related("rotation__lead", "outgoing", "incoming")
-                .get(pk=pk)
-            )
+            handoff = lock_row(Handoff.objects.select_related("rotation__lead", "outgoing", "incoming"), pk)
             lead = handoff.rotation.lead
             if handoff.acknowledged_at is not None or handoff.lead_notified_at is not None or lead is None:
                 continue  # acknowledged or told meanwhile

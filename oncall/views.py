@@ -19,7 +19,7 @@ from oncall import policy
 from oncall.calendar import feed_calendar
 from oncall.forms import OverrideForm, RotationForm, SwapForm
 from oncall.models import CalendarFeed, Handoff, HandoffItem, Layer, Override, Rotation, Swap
-from oncall.schedule import LAYERS, YEARS, Segment, joined, takeovers
+from oncall.schedule import LAYERS, Segment, joined, takeovers
 from oncall.selectors import (
     RotationSchedule,
     calendar_feed_by_token,
@@ -51,6 +51,7 @@ from portal.accounts.models import User
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role
 from portal.errors import ApplicationError
+from portal.instants import YEARS
 from portal.scheduling import get_zone, local_days
 
 UPCOMING = timedelta(days=28)

@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from incidents.models import Service
 from operations.models import BurnAlert, Checklist, ChecklistTemplate, Deployment
+from portal.core.filters import InstantFilter
 from portal.core.models import Environment
 
 
@@ -13,8 +14,8 @@ class DeploymentFilter(django_filters.FilterSet):
     service = django_filters.ModelChoiceFilter(queryset=Service.objects.all(), to_field_name="slug")
     environment = django_filters.ChoiceFilter(choices=Environment.choices)
     status = django_filters.ChoiceFilter(choices=Deployment.Status.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="Started from")
-    until = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started until")
+    since = InstantFilter(field_name="started_at", lookup_expr="gte", label="Started from")
+    until = InstantFilter(field_name="started_at", lookup_expr="lt", label="Started until")
 
     class Meta:
         model = Deployment

@@ -1,10 +1,11 @@
 from django import forms
 
 from operations.models import BackupVerification, DrillPlan, RecoveryObjective
+from portal.core import forms as portal_forms
 
 
 class BackupVerificationForm(forms.Form):
-    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    day = portal_forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     result = forms.ChoiceField(choices=BackupVerification.Result.choices)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -14,7 +15,7 @@ class DrillRecordForm(forms.Form):
     objective = forms.ModelChoiceField(
         queryset=RecoveryObjective.objects.all(), required=False, help_text="Empty: the plan's objective."
     )
-    performed_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    performed_at = portal_forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
                                        help_text="UTC")  # fmt: skip
     measured_rto_minutes = forms.IntegerField(min_value=0, label="Measured RTO (min)")
     measured_rpo_minutes = forms.IntegerField(min_value=0, label="Measured RPO (min)")

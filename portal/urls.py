@@ -11,6 +11,12 @@ from portal.core import views as core_views
 from portal.core.api.views import HealthApi, HealthDetailedApi
 from portal.notifications import views as notification_views
 
+# Under /api/ Django's own error answers are JSON, as DRF's are.
+handler400 = "portal.core.errors.bad_request"
+handler403 = "portal.core.errors.permission_denied"
+handler404 = "portal.core.errors.page_not_found"
+handler500 = "portal.core.errors.server_error"
+
 urlpatterns = [
     path("", core_views.dashboard, name="dashboard"),
     path("system-health/", core_views.system_health, name="system-health"),

@@ -29,6 +29,8 @@ from incidents.alerts import RESOLVED, IncomingAlert
 from incidents.models import Alert, Integration, SuppressionRule
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
+from portal.core.api import fields
+from portal.core.api.serializers import ModelSerializer
 from portal.core.api.throttling import IntegrationRateThrottle
 from portal.errors import ApplicationError
 
@@ -220,7 +222,7 @@ class IntegrationListCreateApi(generics.ListAPIView):
     filterset_fields = ["kind", "enabled"]
 
     class IntegrationInput(serializers.Serializer):
-        name = serializers.CharField(max_length=100)
+        name = fields.LineField(max_length=100)
         kind = serializers.ChoiceField(choices=Integration.Kind.choices, default=Integration.Kind.ALERTMANAGER)
 
     def get_queryset(self) -> QuerySet[Integration]:
@@ -323,7 +325,7 @@ class AlertDetailApi(generics.RetrieveAPIView):
 
 
 class Matchers(serializers.ListField):
-    child = serializers.CharField()
+    child = fields.LineField()
 
     def to_internal_value(self, data: object) -> list[str]:
         texts = super().to_internal_value(data)
@@ -334,10 +336,10 @@ class Matchers(serializers.ListField):
         return texts
 
 
-class SuppressionRuleSerializer(serializers.ModelSerializer):
+class SuppressionRuleSerializer(ModelSerializer):
     source_matchers = Matchers(help_text='Alertmanager matchers the suppressing alert meets, e.g. alertname="X".')
     target_matchers = Matchers(help_text="Matchers the suppressed alert meets.")
-    equal = serializers.ListField(child=serializers.CharField(), required=False, help_text="Labels equal on both.")
+    equal = serializers.ListField(child=fields.LineField(), required=False, help_text="Labels equal on both.")
 
     class Meta:
         model = SuppressionRule

@@ -15,10 +15,10 @@ from incidents.models import (
 )
 from incidents.services import status_update_text
 from portal.accounts.models import User
-from portal.core.api.serializers import CleanedModelSerializer
+from portal.core.api.serializers import CleanedModelSerializer, ModelSerializer
 
 
-class SeveritySerializer(serializers.ModelSerializer):
+class SeveritySerializer(CleanedModelSerializer):
     class Meta:
         model = Severity
         fields = [
@@ -28,7 +28,7 @@ class SeveritySerializer(serializers.ModelSerializer):
         read_only_fields = ["code", "rank"]
 
 
-class ServiceSerializer(serializers.ModelSerializer):
+class ServiceSerializer(ModelSerializer):
     class Meta:
         model = Service
         fields = ["id", "name", "slug", "owner_team", "tier", "description"]
@@ -106,7 +106,7 @@ class EscalationLevelSerializer(CleanedModelSerializer):
                   "manual_only"]  # fmt: skip
 
 
-class EscalationPolicySerializer(serializers.ModelSerializer):
+class EscalationPolicySerializer(ModelSerializer):
     levels = EscalationLevelSerializer(many=True, read_only=True)
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
 

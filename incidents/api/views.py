@@ -42,6 +42,7 @@ from incidents.services import (
 from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
+from portal.core.api import fields
 
 Responders = role_permission(Role.RESPONDER)
 Commanders = role_permission(Role.INCIDENT_COMMANDER)
@@ -100,17 +101,17 @@ class IncidentListApi(generics.ListAPIView):
     filterset_class = IncidentFilter
 
     class IncidentListInput(serializers.Serializer):
-        title = serializers.CharField(max_length=200)
+        title = fields.LineField(max_length=200)
         severity = serializers.SlugRelatedField(slug_field="code", queryset=Severity.objects.all())
         services = serializers.SlugRelatedField(
             slug_field="slug", queryset=Service.objects.all(), many=True, required=False
         )
-        impact_summary = serializers.CharField(required=False, allow_blank=True, default="")
+        impact_summary = fields.TextField(required=False, allow_blank=True, default="")
         commander = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True),
                                                  required=False, allow_null=True)  # fmt: skip
         is_public = serializers.BooleanField(required=False, default=False)
         flags = serializers.ListField(child=serializers.ChoiceField(choices=Incident.Flag.choices), required=False)
-        detected_at = serializers.DateTimeField(required=False)
+        detected_at = fields.DateTimeField(required=False)
 
     def get_queryset(self) -> QuerySet[Incident]:
         return incident_list()
@@ -130,8 +131,8 @@ class IncidentDetailApi(APIView):
     """One incident; PATCH changes title, impact, services or visibility (Incident Commanders)."""
 
     class IncidentDetailInput(Version):
-        title = serializers.CharField(max_length=200, required=False)
-        impact_summary = serializers.CharField(required=False, allow_blank=True)
+        title = fields.LineField(max_length=200, required=False)
+        impact_summary = fields.TextField(required=False, allow_blank=True)
         services = serializers.SlugRelatedField(
             slug_field="slug", queryset=Service.objects.all(), many=True, required=False
         )
@@ -168,7 +169,7 @@ class IncidentTransitionApi(APIView):
 
     class IncidentTransitionInput(Version):
         to_status = serializers.ChoiceField(choices=Incident.Status.choices)
-        note = serializers.CharField(required=False, allow_blank=True, default="")
+        note = fields.TextField(required=False, allow_blank=True, default="")
 
     @extend_schema(request=IncidentTransitionInput, responses=IncidentOutput)
     def post(self, request: Request, pk: int) -> Response:
@@ -182,7 +183,7 @@ class IncidentSeverityApi(APIView):
 
     class IncidentSeverityInput(Version):
         severity = serializers.SlugRelatedField(slug_field="code", queryset=Severity.objects.all())
-        reason = serializers.CharField()
+        reason = fields.TextField()
 
     @extend_schema(request=IncidentSeverityInput, responses=IncidentOutput)
     def post(self, request: Request, pk: int) -> Response:
@@ -225,7 +226,7 @@ class IncidentEscalateApi(APIView):
     permission_classes = [Commanders]
 
     class IncidentEscalateInput(serializers.Serializer):
-        reason = serializers.CharField(max_length=300)
+        reason = fields.LineField(max_length=300)
 
     @extend_schema(request=IncidentEscalateInput, responses=IncidentOutput)
     def post(self, request: Request, pk: int) -> Response:
@@ -240,8 +241,8 @@ class IncidentStatusUpdatesApi(APIView):
 
     class IncidentStatusUpdatesInput(serializers.Serializer):
         label = serializers.ChoiceField(choices=StatusUpdateOutput.Meta.model.Label.choices)
-        description = serializers.CharField()
-        impact = serializers.CharField(required=False, allow_blank=True, default="")
+        description = fields.TextField()
+        impact = fields.TextField(required=False, allow_blank=True, default="")
         next_update_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10080)
 
     def get_permissions(self) -> list:
@@ -266,7 +267,7 @@ class IncidentTimelineApi(generics.ListAPIView):
     serializer_class = TimelineEventOutput
 
     class IncidentTimelineInput(serializers.Serializer):
-        text = serializers.CharField()
+        text = fields.TextField()
 
     def get_queryset(self) -> QuerySet[TimelineEvent]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no incident
@@ -288,10 +289,10 @@ class ReviewApi(APIView):
     """The post-incident review (opened once the incident is resolved); PATCH edits the draft (Incident Commanders)."""
 
     class ReviewInput(Version):
-        summary = serializers.CharField(required=False, allow_blank=True)
-        root_cause = serializers.CharField(required=False, allow_blank=True)
-        contributing_factors = serializers.CharField(required=False, allow_blank=True)
-        scheduled_for = serializers.DateTimeField(required=False)
+        summary = fields.TextField(required=False, allow_blank=True)
+        root_cause = fields.TextField(required=False, allow_blank=True)
+        contributing_factors = fields.TextField(required=False, allow_blank=True)
+        scheduled_for = fields.DateTimeField(required=False)
 
     def get_permissions(self) -> list:
         return [Commanders()] if self.request.method == "PATCH" else super().get_permissions()
@@ -322,9 +323,9 @@ class ActionItemsApi(APIView):
     permission_classes = [Commanders]
 
     class ActionItemsInput(serializers.Serializer):
-        title = serializers.CharField(max_length=200)
+        title = fields.LineField(max_length=200)
         owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
-        due_date = serializers.DateField()
+        due_date = fields.DateField()
 
     @extend_schema(request=ActionItemsInput, responses={201: ActionItemOutput})
     def post(self, request: Request, pk: int) -> Response:

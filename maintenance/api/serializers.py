@@ -14,14 +14,19 @@ from maintenance.models import (
     MaintenanceWindow,
     OccurrenceEvent,
 )
+from portal.core.api import fields
+from portal.core.api.serializers import ModelSerializer
 from portal.core.models import Environment
 
 
-class AwareDateTimeField(serializers.DateTimeField):
+class AwareDateTimeField(fields.DateTimeField):
     """An ISO 8601 instant with its offset: a naive time would silently mean UTC to some callers and not others."""
 
     def to_internal_value(self, value: object) -> datetime:
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:  # well-formed but impossible, e.g. a 13th month
+            parsed = None
         if parsed is None:
             self.fail("invalid", format="ISO 8601, e.g. 2026-11-27T10:00:00Z")
         if parsed.utcoffset() is None:
@@ -168,7 +173,7 @@ class CalendarOutput(serializers.Serializer):
     freezes = FreezePeriodOutput(many=True)
 
 
-class FreezeRuleSerializer(serializers.ModelSerializer):
+class FreezeRuleSerializer(ModelSerializer):
     environments = serializers.ListField(child=serializers.ChoiceField(choices=Environment.choices), allow_empty=False)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 

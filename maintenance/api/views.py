@@ -53,6 +53,7 @@ from portal.accounts.authentication import ApiTokenAuthentication
 from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
+from portal.core.api import fields
 from portal.core.api.throttling import IntegrationRateThrottle
 from portal.core.audit import bind_actor
 from portal.core.models import Environment
@@ -82,10 +83,10 @@ class WindowListApi(generics.ListAPIView):
     filterset_class = WindowFilter
 
     class WindowListInput(serializers.Serializer):
-        name = serializers.CharField(max_length=120)
+        name = fields.LineField(max_length=120)
         kind = serializers.ChoiceField(choices=MaintenanceWindow.Kind.choices, help_text="recurring or one_off")
-        description = serializers.CharField(required=False, allow_blank=True, default="")
-        expected_impact = serializers.CharField(required=False, allow_blank=True, default="")
+        description = fields.TextField(required=False, allow_blank=True, default="")
+        expected_impact = fields.TextField(required=False, allow_blank=True, default="")
         environment = serializers.ChoiceField(choices=Environment.choices, default=Environment.PRODUCTION)
         services = serializers.SlugRelatedField(
             slug_field="slug", queryset=Service.objects.all(), many=True, required=False
@@ -93,10 +94,10 @@ class WindowListApi(generics.ListAPIView):
         owner = serializers.SlugRelatedField(
             slug_field="username", queryset=User.objects.filter(is_active=True), required=False, allow_null=True
         )
-        rrule = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
-        dtstart = serializers.DateField(required=False)
+        rrule = fields.LineField(required=False, allow_blank=True, default="", max_length=200)
+        dtstart = fields.DateField(required=False)
         start_time = serializers.TimeField(required=False)
-        zone = serializers.CharField(required=False, default="UTC", max_length=64)
+        zone = fields.LineField(required=False, default="UTC", max_length=64)
         starts_at = AwareDateTimeField(required=False)
         duration = serializers.DurationField(help_text="e.g. 02:00:00")
         notice_lead = serializers.DurationField(help_text="e.g. 1 00:00:00 for 24 hours")
@@ -118,9 +119,9 @@ class WindowDetailApi(APIView):
     """One window with its coming overlaps; PATCH edits it (Admins)."""
 
     class WindowDetailInput(serializers.Serializer):
-        name = serializers.CharField(max_length=120, required=False)
-        description = serializers.CharField(required=False, allow_blank=True)
-        expected_impact = serializers.CharField(required=False, allow_blank=True)
+        name = fields.LineField(max_length=120, required=False)
+        description = fields.TextField(required=False, allow_blank=True)
+        expected_impact = fields.TextField(required=False, allow_blank=True)
         services = serializers.SlugRelatedField(
             slug_field="slug", queryset=Service.objects.all(), many=True, required=False
         )
@@ -169,13 +170,13 @@ class EmergencyApi(APIView):
     permission_classes = [Commanders]
 
     class EmergencyInput(serializers.Serializer):
-        name = serializers.CharField(max_length=90)
+        name = fields.LineField(max_length=90)
         duration = serializers.DurationField(help_text="e.g. 01:00:00")
         services = serializers.SlugRelatedField(
             slug_field="slug", queryset=Service.objects.all(), many=True, required=False
         )
-        expected_impact = serializers.CharField(required=False, allow_blank=True, default="")
-        description = serializers.CharField(required=False, allow_blank=True, default="")
+        expected_impact = fields.TextField(required=False, allow_blank=True, default="")
+        description = fields.TextField(required=False, allow_blank=True, default="")
         environment = serializers.ChoiceField(choices=Environment.choices, default=Environment.PRODUCTION)
 
     @extend_schema(request=EmergencyInput, responses={201: OccurrenceDetailOutput})
@@ -209,7 +210,7 @@ class OccurrenceTransitionApi(APIView):
 
     class OccurrenceTransitionInput(serializers.Serializer):
         to_status = serializers.ChoiceField(choices=MaintenanceOccurrence.Status.choices)
-        note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+        note = fields.LineField(required=False, allow_blank=True, default="", max_length=500)
         ends_at = AwareDateTimeField(required=False)
 
     @extend_schema(request=OccurrenceTransitionInput, responses=OccurrenceDetailOutput)
@@ -230,7 +231,7 @@ class OccurrenceRescheduleApi(APIView):
     class OccurrenceRescheduleInput(serializers.Serializer):
         starts_at = AwareDateTimeField()
         ends_at = AwareDateTimeField()
-        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+        reason = fields.LineField(required=False, allow_blank=True, default="", max_length=500)
 
     @extend_schema(request=OccurrenceRescheduleInput, responses=OccurrenceDetailOutput)
     def post(self, request: Request, pk: int) -> Response:
@@ -390,7 +391,7 @@ class FreezeCheckApi(APIView):
     class FreezeCheckInput(serializers.Serializer):
         environment = serializers.ChoiceField(choices=Environment.choices)
         at = AwareDateTimeField(required=False, help_text="ISO 8601 with offset; default: now.")
-        change = serializers.CharField(required=False, max_length=300, help_text="The change's id or link.")
+        change = fields.LineField(required=False, max_length=300, help_text="The change's id or link.")
         emergency = serializers.BooleanField(
             required=False, default=False, help_text="An emergency fix (passes emergency-only freezes)."
         )
@@ -413,8 +414,8 @@ class ExceptionListApi(generics.ListAPIView):
     filterset_class = ExceptionFilter
 
     class ExceptionListInput(serializers.Serializer):
-        change = serializers.CharField(max_length=300)
-        reason = serializers.CharField()
+        change = fields.LineField(max_length=300)
+        reason = fields.TextField()
         environment = serializers.ChoiceField(choices=Environment.choices, default=Environment.PRODUCTION)
         starts_at = AwareDateTimeField()
         ends_at = AwareDateTimeField()
@@ -434,7 +435,7 @@ class ExceptionListApi(generics.ListAPIView):
 
 
 class ExceptionDecisionInput(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+    note = fields.LineField(required=False, allow_blank=True, default="", max_length=300)
 
 
 class ExceptionApproveApi(APIView):

@@ -6,9 +6,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from oncall.models import CalendarFeed, Handoff, HandoffItem, Layer, Override, Rotation, RotationVersion, Swap
-from oncall.schedule import YEARS, Segment
+from oncall.schedule import Segment
 from oncall.selectors import OnCall
 from portal.accounts.models import User
+from portal.instants import instant_problem
 
 # A "+01:00" offset sent unencoded in a query string arrives as " 01:00"; that is what the client meant.
 _SPACED_OFFSET = re.compile(r" (\d{2}(?::?\d{2})?)$")
@@ -21,7 +22,6 @@ class InstantField(serializers.Field):
     default_error_messages = {
         "invalid": "Give an ISO 8601 date and time with a UTC offset, e.g. 2026-03-29T01:30:00+01:00 or ...Z.",
         "naive": "{value} has no UTC offset; add one (e.g. +00:00 or Z).",
-        "range": "must be between {first} and {last}.",
     }
 
     def to_internal_value(self, data: object) -> datetime:
@@ -32,8 +32,8 @@ class InstantField(serializers.Field):
             self.fail("invalid")
         if value.utcoffset() is None:
             self.fail("naive", value=text)
-        if value.year not in YEARS:
-            self.fail("range", first=YEARS.start, last=YEARS.stop - 1)
+        if problem := instant_problem(value):
+            raise serializers.ValidationError(problem, code="range")
         return value
 
     def to_representation(self, value: datetime) -> str:

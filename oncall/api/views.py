@@ -40,6 +40,7 @@ from oncall.selectors import (
     handoff_list,
     oncall_for,
     override_list,
+    rotation_detail,
     rotation_list,
     rotation_schedule,
     with_versions,
@@ -63,6 +64,7 @@ from oncall.services import (
 from portal.accounts.models import User
 from portal.accounts.permissions import writes_need
 from portal.accounts.roles import Role
+from portal.core.api import fields
 
 MAX_SCHEDULE_RANGE = timedelta(days=92)
 
@@ -98,16 +100,16 @@ class RotationListApi(generics.ListAPIView):
     permission_classes = [writes_need(Role.ADMIN)]
 
     class RotationListInput(serializers.Serializer):
-        name = serializers.CharField(max_length=100)
-        description = serializers.CharField(required=False, allow_blank=True, default="")
+        name = fields.LineField(max_length=100)
+        description = fields.TextField(required=False, allow_blank=True, default="")
         lead = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True),
                                             required=False, allow_null=True)  # fmt: skip
         services = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all(), many=True,
                                                 required=False)  # fmt: skip
-        timezone = serializers.CharField(max_length=64, required=False, default="UTC")
-        handoff_rrule = serializers.CharField(max_length=200, required=False, default="FREQ=WEEKLY;BYDAY=MO")
+        timezone = fields.LineField(max_length=64, required=False, default="UTC")
+        handoff_rrule = fields.LineField(max_length=200, required=False, default="FREQ=WEEKLY;BYDAY=MO")
         handoff_time = serializers.TimeField(required=False, default=time(9))
-        start_date = serializers.DateField()
+        start_date = fields.DateField()
         participants = _people_field()
         secondary_participants = _people_field(required=False)
 
@@ -135,31 +137,31 @@ class RotationDetailApi(APIView):
     permission_classes = [writes_need(Role.ADMIN)]
 
     class RotationDetailInput(serializers.Serializer):
-        name = serializers.CharField(max_length=100, required=False)
-        description = serializers.CharField(required=False, allow_blank=True)
+        name = fields.LineField(max_length=100, required=False)
+        description = fields.TextField(required=False, allow_blank=True)
         lead = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True),
                                             required=False, allow_null=True)  # fmt: skip
         services = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all(), many=True,
                                                 required=False)  # fmt: skip
         effective_from = InstantField(required=False)
-        timezone = serializers.CharField(max_length=64, required=False)
-        handoff_rrule = serializers.CharField(max_length=200, required=False)
+        timezone = fields.LineField(max_length=64, required=False)
+        handoff_rrule = fields.LineField(max_length=200, required=False)
         handoff_time = serializers.TimeField(required=False)
-        start_date = serializers.DateField(required=False)
+        start_date = fields.DateField(required=False)
         participants = _people_field(required=False)
         secondary_participants = _people_field(required=False)
-        note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        note = fields.LineField(max_length=200, required=False, allow_blank=True, default="")
 
     DETAILS = ("name", "description", "lead", "services")
     SCHEDULE = ("effective_from", "timezone", "handoff_rrule", "handoff_time", "start_date", "participants",
                 "secondary_participants")  # fmt: skip
 
     def _out(self, pk: int) -> Response:
-        return Response(RotationOutput(_rotations().get(pk=pk), context={"now": timezone.now()}).data)
+        rotation = get_object_or_404(with_versions(rotation_detail()), pk=pk)  # archived too: read by id, history stays
+        return Response(RotationOutput(rotation, context={"now": timezone.now()}).data)
 
     @extend_schema(responses=RotationOutput)
     def get(self, request: Request, pk: int) -> Response:
-        get_object_or_404(Rotation, pk=pk)
         return self._out(pk)
 
     @extend_schema(request=RotationDetailInput, responses=RotationOutput)
@@ -260,7 +262,7 @@ class OverrideListApi(generics.ListAPIView):
         user = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all())
         start = InstantField()
         end = InstantField()
-        reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        reason = fields.LineField(max_length=200, required=False, allow_blank=True, default="")
 
     def get_queryset(self) -> QuerySet[Override]:
         return override_list()
@@ -283,7 +285,7 @@ class OverrideDetailApi(APIView):
         user = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(), required=False)
         start = InstantField(required=False)
         end = InstantField(required=False)
-        reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        reason = fields.LineField(max_length=200, required=False, allow_blank=True)
 
     @extend_schema(responses=OverrideOutput)
     def get(self, request: Request, pk: int) -> Response:
@@ -320,7 +322,7 @@ class SwapListApi(generics.ListAPIView):
         shift_start = InstantField(help_text="Start of your planned shift.")
         counterparty = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all())
         counterparty_shift_start = InstantField(help_text="Start of their planned shift.")
-        note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        note = fields.LineField(max_length=200, required=False, allow_blank=True, default="")
 
     def get_queryset(self) -> QuerySet[Swap]:
         return _swaps()

@@ -23,6 +23,7 @@ from operations.models import (
     Slo,
 )
 from operations.selectors.slo import SloStatus
+from portal.core.api import fields
 from portal.core.api.serializers import CleanedModelSerializer
 
 
@@ -154,7 +155,7 @@ class BackupVerificationOutput(serializers.ModelSerializer):
         fields = ["id", "day", "result", "notes", "verified_by", "verified_at"]
 
 
-class DrillPlanSerializer(serializers.ModelSerializer):
+class DrillPlanSerializer(CleanedModelSerializer):
     objective = serializers.SlugRelatedField(slug_field="component", queryset=RecoveryObjective.objects.all())
 
     class Meta:
@@ -260,7 +261,7 @@ class ChecklistTemplateSerializer(CleanedModelSerializer):
     service = serializers.SlugRelatedField(
         slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
     )
-    items = serializers.ListField(child=serializers.CharField(max_length=200), allow_empty=False)
+    items = serializers.ListField(child=fields.LineField(max_length=200), allow_empty=False)
 
     class Meta:
         model = ChecklistTemplate

@@ -60,6 +60,7 @@ from operations.services.slo import sli_sample_record
 from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
+from portal.core.api import fields
 from portal.core.models import Environment
 
 Responders = role_permission(Role.RESPONDER)
@@ -110,7 +111,7 @@ class SliSampleListApi(ReadOrRespond, generics.ListAPIView):
     serializer_class = SliSampleOutput
 
     class SliSampleInput(serializers.Serializer):
-        start = serializers.DateTimeField()
+        start = fields.DateTimeField()
         seconds = serializers.IntegerField(required=False, min_value=1, help_text="Default: SLI_STEP_SECONDS.")
         value = serializers.FloatField()
 
@@ -174,9 +175,9 @@ class BackupVerificationListApi(ReadOrRespond, generics.ListAPIView):
     serializer_class = BackupVerificationOutput
 
     class BackupVerificationInput(serializers.Serializer):
-        day = serializers.DateField()
+        day = fields.DateField()
         result = serializers.ChoiceField(choices=BackupVerification.Result.choices)
-        notes = serializers.CharField(required=False, allow_blank=True, default="")
+        notes = fields.TextField(required=False, allow_blank=True, default="")
 
     def get_queryset(self) -> QuerySet[BackupVerification]:
         return backup_verifications()
@@ -206,10 +207,10 @@ class DrillRecordListApi(ReadOrRespond, generics.ListAPIView):
         objective = serializers.SlugRelatedField(slug_field="component", queryset=RecoveryObjective.objects.all(),
                                                  required=False, allow_null=True)  # fmt: skip
         year = serializers.IntegerField(required=False, min_value=2000, max_value=2100)
-        performed_at = serializers.DateTimeField()
+        performed_at = fields.DateTimeField()
         measured_rto_minutes = serializers.IntegerField(min_value=0)
         measured_rpo_minutes = serializers.IntegerField(min_value=0)
-        notes = serializers.CharField(required=False, allow_blank=True, default="")
+        notes = fields.TextField(required=False, allow_blank=True, default="")
 
     def get_queryset(self) -> QuerySet[DrillRecord]:
         return drill_records()
@@ -226,25 +227,25 @@ class DrillRecordListApi(ReadOrRespond, generics.ListAPIView):
 
 
 class QuickActionInput(serializers.Serializer):
-    label = serializers.CharField(max_length=100)
+    label = fields.LineField(max_length=100)
     kind = serializers.ChoiceField(choices=ActionKind.choices)
-    target = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
-    deployment = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
-    namespace = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    target = fields.LineField(required=False, allow_blank=True, default="", max_length=200)
+    deployment = fields.LineField(required=False, allow_blank=True, default="", max_length=200)
+    namespace = fields.LineField(required=False, allow_blank=True, default="", max_length=200)
     replicas = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=1000)
 
 
 class RunbookInput(serializers.Serializer):
     slug = serializers.SlugField(max_length=100)
-    title = serializers.CharField(max_length=200)
-    when = serializers.CharField(max_length=300)
-    body = serializers.CharField()
+    title = fields.LineField(max_length=200)
+    when = fields.LineField(max_length=300)
+    body = fields.TextField()
     owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True),
                                          required=False, allow_null=True)  # fmt: skip
-    owner_team = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    last_reviewed_on = serializers.DateField()
+    owner_team = fields.LineField(required=False, allow_blank=True, max_length=100)
+    last_reviewed_on = fields.DateField()
     review_interval_days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
-    alertnames = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+    alertnames = serializers.ListField(child=fields.LineField(max_length=200), required=False)
     quick_actions = QuickActionInput(many=True, required=False)
 
 
@@ -307,15 +308,15 @@ class DeploymentListApi(ReadOrRespond, generics.ListAPIView):
     class DeploymentInput(serializers.Serializer):
         service = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all())
         environment = serializers.ChoiceField(choices=Environment.choices)
-        version = serializers.CharField(max_length=100)
+        version = fields.LineField(max_length=100)
         commit = serializers.RegexField(r"^[0-9a-f]{7,40}$", max_length=40,
                                         error_messages={"invalid": "Give 7 to 40 lowercase hex digits."})  # fmt: skip
-        who = serializers.CharField(max_length=150)
+        who = fields.LineField(max_length=150)
         status = serializers.ChoiceField(choices=Deployment.Status.choices, required=False,
                                          default=Deployment.Status.STARTED)  # fmt: skip
-        change = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
-        external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
-        started_at = serializers.DateTimeField(required=False)
+        change = fields.LineField(required=False, allow_blank=True, default="", max_length=200)
+        external_id = fields.LineField(required=False, allow_blank=True, default="", max_length=200)
+        started_at = fields.DateTimeField(required=False)
 
     def get_queryset(self) -> QuerySet[Deployment]:
         return deployment_list()

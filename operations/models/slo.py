@@ -159,6 +159,8 @@ class BurnRateRule(models.Model):
         return self.name
 
     def clean(self) -> None:
+        if self.factor is not None and self.factor <= 0:
+            raise ValidationError({"factor": "The burn rate factor must be above 0."})
         if self.short_window_minutes and self.long_window_minutes <= self.short_window_minutes:
             raise ValidationError({"long_window_minutes": "The long window must be longer than the short one."})
 

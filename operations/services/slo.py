@@ -16,6 +16,7 @@ from operations.prometheus import MAX_POINTS, Point, PrometheusError, query_rang
 from operations.selectors.slo import burn_rules, rule_windows, slo_tallies
 from portal.accounts.models import User
 from portal.errors import ApplicationError
+from portal.locking import lock_row
 from portal.notifications.models import EventKind, PagerAction
 from portal.notifications.services import notify
 
@@ -123,8 +124,7 @@ def slo_evaluate(
     the open episodes whose rule stopped firing. Returns the episodes started or ended."""
     now = now or timezone.now()
     with transaction.atomic():
-        # One evaluation per SLO at a time; "of" keeps the lock off the (nullable, outer-joined) service.
-        slo = Slo.objects.select_for_update(of=("self",)).select_related("service").get(pk=slo.pk)
+        slo = lock_row(Slo.objects.select_related("service"), slo.pk)  # one evaluation per SLO at a time
         rules = burn_rules()
         tallies = slo_tallies(slo_ids=[slo.pk], now=now, windows=rule_windows(rules))[slo.pk]
         allowed = slo.allowed_bad_fraction

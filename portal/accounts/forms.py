@@ -1,13 +1,14 @@
 from django import forms
 
 from portal.accounts.models import User
+from portal.core import forms as portal_forms
 
 
 class TokenCreateForm(forms.Form):
     user = forms.ModelChoiceField(
         queryset=User.objects.filter(is_active=True), to_field_name="username", help_text="Whose rights it carries."
     )
-    name = forms.CharField(max_length=100, help_text="What uses it, e.g. alertmanager or ci-deploy.")
+    name = portal_forms.LineField(max_length=100, help_text="What uses it, e.g. alertmanager or ci-deploy.")
 
 
 class ContactForm(forms.ModelForm):

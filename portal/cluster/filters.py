@@ -2,6 +2,7 @@ import django_filters
 from django.db.models import QuerySet
 
 from portal.cluster.models import FINISHED, ActionKind, ActionRun, Target
+from portal.core.filters import InstantFilter
 from portal.core.models import Environment
 
 
@@ -17,8 +18,8 @@ class ActionRunFilter(django_filters.FilterSet):
     requested_by = django_filters.CharFilter(
         field_name="requested_by__username", lookup_expr="iexact", label="Requested by (username)"
     )
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label="From")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", label="Until")
+    since = InstantFilter(field_name="created_at", lookup_expr="gte", label="From")
+    until = InstantFilter(field_name="created_at", lookup_expr="lt", label="Until")
 
     class Meta:
         model = ActionRun

@@ -5,6 +5,7 @@ from django import forms
 from incidents.models import Incident
 from portal.cluster.actions import PARAMETER_NAMES, SPECS, Param, kinds_for
 from portal.cluster.models import ActionKind, Target
+from portal.core import forms as portal_forms
 
 CLOSED = (Incident.Status.RESOLVED, Incident.Status.REVIEW, Incident.Status.CLOSED)
 
@@ -16,7 +17,7 @@ def _parameter_field(param: Param) -> forms.Field:
         return forms.BooleanField(**options)
     if param.type is int:
         return forms.IntegerField(min_value=param.minimum, max_value=param.maximum, initial=param.default, **options)
-    return forms.CharField(max_length=253, **options)
+    return portal_forms.LineField(max_length=253, **options)
 
 
 def prefill(query: Mapping[str, str]) -> dict[str, str]:

@@ -30,6 +30,7 @@ from portal.cluster.datastores import DataStoreError
 from portal.cluster.models import ActionApproval, ActionKind, ActionRun, ProgressLine, Target
 from portal.cluster.secrets import scrub
 from portal.errors import ApplicationError, ConflictError, ForbiddenError
+from portal.locking import lock_row
 from portal.notifications.models import EventKind
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
@@ -40,11 +41,7 @@ CANCELLABLE = (Status.REQUESTED, Status.AWAITING_APPROVAL, Status.QUEUED)
 
 
 def _lock(run_id: int) -> ActionRun:
-    return (
-        ActionRun.objects.select_for_update(of=("self",))
-        .select_related("target", "requested_by", "incident__severity")
-        .get(pk=run_id)
-    )
+    return lock_row(ActionRun.objects.select_related("target", "requested_by", "incident__severity"), run_id)
 
 
 def _timeline(run: ActionRun, message: str, *, actor: User | None, at: datetime) -> None:

@@ -5,6 +5,15 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from portal.core.forms import IsoInstantField
+
+
+class InstantFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 instant (`since`, `until`) bounded like every instant the portal takes: a 400 naming the filter for
+    a year or UTC offset the database or the calendars cannot handle."""
+
+    field_class = IsoInstantField
+
 
 def _audited_models() -> list[tuple[str, str]]:
     types = ContentType.objects.filter(pk__in=LogEntry.objects.values("content_type")).order_by("app_label", "model")
@@ -29,8 +38,8 @@ class AuditLogFilter(django_filters.FilterSet):
     model = ModelFilter(choices=_audited_models, label="Model")
     object_pk = django_filters.CharFilter(field_name="object_pk", label="Object id")
     action = django_filters.ChoiceFilter(choices=LogEntry.Action.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte", label="From")
-    until = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt", label="Until")
+    since = InstantFilter(field_name="timestamp", lookup_expr="gte", label="From")
+    until = InstantFilter(field_name="timestamp", lookup_expr="lt", label="Until")
 
     class Meta:
         model = LogEntry

@@ -1,5 +1,6 @@
 import django_filters
 
+from portal.core.filters import InstantFilter
 from portal.notifications.models import Channel, Delivery, EventKind
 
 
@@ -9,8 +10,8 @@ class DeliveryFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Delivery.Status.choices)
     channel = django_filters.ModelChoiceFilter(queryset=Channel.objects.order_by("name"))
     event = django_filters.ChoiceFilter(field_name="notification__event_kind", choices=EventKind.choices, label="Event")
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label="From")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", label="Until")
+    since = InstantFilter(field_name="created_at", lookup_expr="gte", label="From")
+    until = InstantFilter(field_name="created_at", lookup_expr="lt", label="Until")
 
     class Meta:
         model = Delivery

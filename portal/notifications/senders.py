@@ -14,6 +14,7 @@ from icalendar import Calendar
 
 from portal.notifications.models import Channel, Delivery, Notification, PagerAction, Severity
 from portal.notifications.secrets import scrub
+from portal.text import one_line
 
 USER_AGENT = "BroxivaOpsPortal/1.0"
 PAGER_SEVERITY = {Severity.CRITICAL: "critical", Severity.WARNING: "warning", Severity.INFO: "info"}
@@ -130,9 +131,11 @@ def sms_payload(notification: Notification, phone: str) -> dict[str, object]:
 
 
 def email_subject(notification: Notification) -> str:
+    """One line whatever the title and names hold (input refuses line breaks, but rows may predate that): a CR or LF
+    in a header makes Django refuse the whole message."""
     services = ", ".join(service.name for service in notification.services.all())
     prefix = f"[{notification.get_severity_display().upper()}]"
-    return f"{prefix} {services}: {notification.title}" if services else f"{prefix} {notification.title}"
+    return one_line(f"{prefix} {services}: {notification.title}" if services else f"{prefix} {notification.title}")
 
 
 def email_message(row: Delivery, address: str) -> EmailMultiAlternatives:

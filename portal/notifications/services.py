@@ -11,6 +11,7 @@ from django.utils import timezone
 from incidents.models import Service
 from portal.accounts.models import User
 from portal.errors import ApplicationError, ConflictError
+from portal.locking import lock_row
 from portal.notifications.models import (
     Channel,
     Delivery,
@@ -159,7 +160,7 @@ def enqueue_on_commit(deliveries: Sequence[Delivery]) -> None:
 def delivery_retry(*, delivery: Delivery, actor: User, now: datetime | None = None) -> Delivery:
     """Send a failed delivery again (audited through the status change)."""
     with transaction.atomic():
-        delivery = Delivery.objects.select_for_update(of=("self",)).select_related("channel").get(pk=delivery.pk)
+        delivery = lock_row(Delivery.objects.select_related("channel"), delivery.pk)
         if delivery.status != Delivery.Status.FAILED:
             raise ConflictError(f"Only failed deliveries can be retried; this one is {delivery.get_status_display()}.")
         if not delivery.channel.enabled:

@@ -131,6 +131,13 @@ class TestLifecycleOverApi:
         assert body["ack_due_at"] is None
         assert client.post(url("incident-acknowledge", incident)).status_code == 409
 
+    def test_a_change_already_made_is_a_conflict_naming_the_field(self, commander_client, incident, commander):
+        same = commander_client.post(url("incident-severity", incident), {"severity": "P2", "reason": "still P2"})
+        assert (same.status_code, same.json()["field"]) == (409, "severity")
+        assert commander_client.post(url("incident-assign", incident), {"commander": "cora"}).status_code == 200
+        again = commander_client.post(url("incident-assign", incident), {"commander": "cora"})
+        assert (again.status_code, again.json()["field"]) == (409, "commander")
+
     def test_flag_raises_to_p1(self, token_client, incident):
         response = token_client(Role.RESPONDER).post(url("incident-flag", incident), {"flag": "data_breach"})
         assert response.json()["severity"] == "P1"

@@ -66,6 +66,19 @@ class TestFreezeCheck:
         assert response.status_code == 400
         assert response.json()["field"] == field
 
+    @pytest.mark.parametrize(
+        ("at", "says"),
+        [
+            ("9999-12-31T00:00:00Z", "between 1970 and 2999"),
+            ("0001-01-02T00:00:00Z", "between 1970 and 2999"),
+            ("2026-01-01T00:00:00-17:19", "between -14:00 and +14:00"),
+        ],
+    )
+    def test_an_instant_the_freeze_calendar_cannot_compute_around_is_a_400_naming_at(self, token_client, at, says):
+        response = token_client(Role.VIEWER).get(CHECK, {"environment": "production", "at": at})
+        assert response.status_code == 400
+        assert (response.json()["field"], says in response.json()["detail"]) == ("at", True)
+
     def test_needs_a_token_or_a_session(self, api_client, db):
         assert api_client.get(CHECK, {"environment": "production"}).status_code == 401
 
@@ -184,6 +197,24 @@ class TestFreezeRules:
         assert response.status_code == 400
         assert response.json()["field"] == "last_day"
 
+    @pytest.mark.parametrize(
+        ("first_day", "last_day", "field"),
+        [
+            ("9999-12-30", "9999-12-31", "first_day"),
+            ("0001-01-01", "0001-01-02", "first_day"),
+            ("2026-12-30", "9999-12-31", "last_day"),
+        ],
+    )
+    def test_a_one_off_freeze_in_year_1_or_9999_is_a_400_and_the_gate_keeps_answering(
+        self, token_client, first_day, last_day, field
+    ):
+        rule = {"name": "Far", "kind": "one_off", "level": "blocked", "environments": ["production"],
+                "first_day": first_day, "last_day": last_day}  # fmt: skip
+        response = token_client(Role.ADMIN).post(reverse("api:freeze-rule-list"), rule, format="json")
+        assert response.status_code == 400
+        assert response.json()["field"] == field
+        assert token_client(Role.VIEWER).get(CHECK, {"environment": "production"}).status_code == 200
+
     def test_admins_edit_the_seeded_rules(self, token_client):
         rule = FreezeRule.objects.get(kind="quarter_end")
         url = reverse("api:freeze-rule-detail", args=[rule.pk])
@@ -248,6 +279,24 @@ class TestWindows:
             reverse("api:maintenance-window-list"), payload | {"name": "y", "kind": "emergency"}, format="json"
         )
         assert (emergency.status_code, emergency.json()["field"]) == (400, "kind")
+
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [
+            ({"kind": "one_off", "starts_at": "9999-12-31T23:00:00Z"}, "starts_at"),
+            ({"kind": "one_off", "starts_at": "0001-01-01T01:00:00Z"}, "starts_at"),
+            ({"kind": "one_off", "starts_at": "2027-01-01T01:00:00+23:00"}, "starts_at"),
+            ({"dtstart": "9999-12-31"}, "dtstart"),
+            ({"dtstart": "0001-01-01"}, "dtstart"),
+        ],
+    )
+    def test_a_window_in_year_1_or_9999_is_a_400_naming_the_field(self, token_client, changes, field):
+        payload = {"name": "Far", "kind": "recurring", "rrule": "FREQ=WEEKLY;BYDAY=WE", "dtstart": "2026-12-01",
+                   "start_time": "01:00", "duration": "02:00:00", "notice_lead": "1 00:00:00"}  # fmt: skip
+        url = reverse("api:maintenance-window-list")
+        response = token_client(Role.ADMIN).post(url, payload | changes, format="json")
+        assert response.status_code == 400
+        assert response.json()["field"] == field
 
     @pytest.mark.parametrize(("role", "expected"), [(Role.INCIDENT_COMMANDER, 403), (Role.ADMIN, 200)])
     def test_only_admins_edit_windows(self, token_client, window, role, expected):
@@ -346,6 +395,23 @@ class TestCalendars:
             reverse("api:maintenance-calendar"), {"start": "2026-11-23T00:00:00Z", "end": "2026-11-01T00:00:00Z"}
         )
         assert (response.status_code, response.json()["field"]) == (400, "end")
+
+    @pytest.mark.parametrize("url", ["api:maintenance-calendar", "api:freeze-periods"])
+    @pytest.mark.parametrize(
+        ("params", "field"),
+        [
+            ({"start": "9999-12-01T00:00:00Z", "end": "9999-12-31T00:00:00Z"}, "start"),
+            ({"start": "0001-01-01T00:00:00Z", "end": "0001-01-31T00:00:00Z"}, "start"),
+            ({"start": "9999-12-31T00:00:00Z"}, "start"),
+            ({"start": "0001-01-02T00:00:00Z"}, "start"),
+            ({"start": "2998-12-01T00:00:00Z", "end": "9999-12-31T00:00:00Z"}, "end"),
+            ({"start": "2026-01-01T00:00:00-17:19"}, "start"),
+        ],
+    )
+    def test_a_range_in_year_1_or_9999_is_a_400_naming_the_field(self, token_client, url, params, field):
+        response = token_client(Role.VIEWER).get(reverse(url), params)
+        assert response.status_code == 400
+        assert response.json()["field"] == field
 
     def test_feed_by_token_and_by_personal_key(self, token_client, api_client, window):
         client = token_client(Role.VIEWER)

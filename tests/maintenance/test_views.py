@@ -56,6 +56,13 @@ class TestCalendar:
         assert response.status_code == 400
         assert "month:" in response.content.decode()
 
+    @pytest.mark.parametrize("month", ["9999-12", "0001-01"])
+    def test_a_month_the_calendar_cannot_show_is_a_400_naming_it(self, client, make_user, month):
+        as_role(client, make_user, Role.VIEWER)
+        response = client.get(reverse("maintenance-calendar"), {"month": month})
+        assert response.status_code == 400
+        assert "month:" in response.content.decode()
+
     def test_nav_links_are_real(self, client, make_user):
         as_role(client, make_user, Role.VIEWER)
         html = client.get(reverse("dashboard")).content.decode()

@@ -49,6 +49,23 @@ def test_email_arrives_with_subject_both_bodies_and_headers(live_channels, smtp,
     assert set(notification.deliveries.values_list("status", flat=True)) == {Delivery.Status.DELIVERED}
 
 
+def test_a_title_or_service_name_with_line_breaks_still_makes_a_one_line_subject(
+    live_channels, smtp, make_user, api_service
+):
+    """Input refuses line breaks in titles and names, but rows written before that may hold them: the email goes."""
+    api_service.name = "API\r\nBcc: everyone@example.com"
+    api_service.save()
+    person = make_user(Role.RESPONDER, email="oncall@example.com")
+    notification = notify(event=EventKind.INCIDENT_OPENED, severity=Severity.WARNING, title="Checkout\r\nerrors\n",
+                          services=[api_service], recipients=[person])  # fmt: skip
+
+    send_all(notification)
+
+    assert notification.deliveries.get(channel__kind=Channel.Kind.EMAIL).status == Delivery.Status.DELIVERED
+    assert smtp.messages[0]["Subject"] == "[WARNING] API Bcc: everyone@example.com: Checkout errors"
+    assert [r[0] for r in smtp.handler.recipients] == ["oncall@example.com"]
+
+
 def test_a_user_without_email_is_a_failed_row_with_the_reason(live_channels, smtp, make_user):
     person = make_user(Role.RESPONDER, username="noemail", email="")
     notification = notify(event=EventKind.REMINDER, severity=Severity.WARNING, title="x", recipients=[person])

@@ -216,6 +216,18 @@ class TestRotations:
         assert Rotation.objects.get(pk=steady.pk).archived_at is not None
         assert "Steady" not in [row["name"] for row in viewer_api.get(api("oncall-now")).json()["results"]]
 
+    def test_an_archived_rotation_still_reads_by_id_and_refuses_changes(self, admin_api, viewer_api, steady):
+        url = api("oncall-rotation-detail", steady.pk)
+        assert admin_api.delete(url).status_code == 204
+        read = viewer_api.get(url)
+        assert (read.status_code, read.json()["name"]) == (200, "Steady")
+        assert read.json()["archived_at"] is not None
+        assert admin_api.patch(url, {}, format="json").status_code == 200
+        renamed = admin_api.patch(url, {"name": "Steadier"}, format="json")
+        assert (renamed.status_code, renamed.json()["field"]) == (400, "rotation")
+        assert admin_api.delete(url).status_code == 400
+        assert viewer_api.get(api("oncall-rotation-detail", steady.pk + 1000)).status_code == 404
+
     def test_list_query_count_is_constant(self, viewer_api, make_rotation):
         make_rotation("R0")
         viewer_api.get(api("oncall-rotation-list"))

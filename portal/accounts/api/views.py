@@ -13,6 +13,7 @@ from portal.accounts.permissions import role_permission
 from portal.accounts.roles import Role, user_roles
 from portal.accounts.selectors import Lockout, api_tokens, login_lockouts
 from portal.accounts.services import api_token_create, api_token_revoke, login_lockout_release, user_update_contact
+from portal.core.api import fields
 
 
 class MeApi(APIView):
@@ -31,8 +32,8 @@ class MeApi(APIView):
 
     class MeInput(serializers.Serializer):
         email = serializers.EmailField(required=False, allow_blank=True)
-        phone = serializers.CharField(required=False, allow_blank=True, max_length=16)
-        chat_handle = serializers.CharField(required=False, allow_blank=True, max_length=81)
+        phone = fields.LineField(required=False, allow_blank=True, max_length=16)
+        chat_handle = fields.LineField(required=False, allow_blank=True, max_length=81)
 
     @extend_schema(responses=Output)
     def get(self, request: Request) -> Response:
@@ -64,7 +65,7 @@ class TokenListCreateApi(generics.ListAPIView):
 
     class TokenListCreateInput(serializers.Serializer):
         user = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
-        name = serializers.CharField(max_length=100)
+        name = fields.LineField(max_length=100)
 
     class CreatedOutput(TokenOutput):
         key = serializers.CharField()

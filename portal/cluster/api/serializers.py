@@ -2,7 +2,8 @@ from rest_framework import serializers
 
 from incidents.models import Service
 from portal.cluster.models import ActionApproval, ActionRun, Namespace, ProgressLine, Target, Workload
-from portal.core.api.serializers import CleanedModelSerializer
+from portal.core.api import fields
+from portal.core.api.serializers import CleanedModelSerializer, ModelSerializer
 
 
 class NamespaceSerializer(CleanedModelSerializer):
@@ -13,7 +14,7 @@ class NamespaceSerializer(CleanedModelSerializer):
         fields = ["id", "target", "name", "environment"]
 
 
-class NamespaceOfTarget(serializers.ModelSerializer):
+class NamespaceOfTarget(ModelSerializer):
     class Meta:
         model = Namespace
         fields = ["id", "name", "environment"]
@@ -22,7 +23,7 @@ class NamespaceOfTarget(serializers.ModelSerializer):
 class TargetSerializer(CleanedModelSerializer):
     """The URL is a secret: written, never read back; `url_masked` shows it without its password."""
 
-    url = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=500)
+    url = fields.LineField(write_only=True, required=False, allow_blank=True, max_length=500)
     url_masked = serializers.CharField(read_only=True, help_text="The URL with its password hidden.")
     namespaces = NamespaceOfTarget(many=True, read_only=True)
 

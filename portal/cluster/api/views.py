@@ -30,6 +30,7 @@ from portal.cluster.services import (
     action_run_reject,
     action_run_request,
 )
+from portal.core.api import fields
 
 Responders = role_permission(Role.RESPONDER)
 
@@ -56,7 +57,7 @@ class ActionRunListApi(generics.ListAPIView):
     class ActionRunCreateInput(serializers.Serializer):
         kind = serializers.ChoiceField(choices=ActionKind.choices, help_text=f"Parameters per kind: {KIND_HELP}.")
         target = serializers.SlugRelatedField(slug_field="slug", queryset=Target.objects.all())
-        reason = serializers.CharField(help_text="Why: on the record and on the incident's timeline.")
+        reason = fields.TextField(help_text="Why: on the record and on the incident's timeline.")
         incident = serializers.PrimaryKeyRelatedField(
             queryset=Incident.objects.select_related("severity"), required=False, allow_null=True
         )
@@ -69,16 +70,16 @@ class ActionRunListApi(generics.ListAPIView):
             help_text="False records a preview (status requested, with its command and expectation) to confirm "
             "with POST .../confirm/ within the confirmation window.",
         )
-        namespace = serializers.CharField(required=False, max_length=63)
-        deployment = serializers.CharField(required=False, max_length=253)
-        node = serializers.CharField(required=False, max_length=253)
+        namespace = fields.LineField(required=False, max_length=63)
+        deployment = fields.LineField(required=False, max_length=253)
+        node = fields.LineField(required=False, max_length=253)
         replicas = serializers.IntegerField(required=False, min_value=0)
         to_revision = serializers.IntegerField(required=False, min_value=1, help_text="Rollback; empty: previous.")
         timeout_seconds = serializers.IntegerField(required=False, min_value=1)
         grace_period_seconds = serializers.IntegerField(required=False, min_value=-1)
         delete_emptydir_data = serializers.BooleanField(required=False)
         force = serializers.BooleanField(required=False)
-        pattern = serializers.CharField(required=False, max_length=200)
+        pattern = fields.LineField(required=False, max_length=200)
         batch_size = serializers.IntegerField(required=False, min_value=1)
         idle_minutes = serializers.IntegerField(required=False, min_value=0)
 
@@ -130,7 +131,7 @@ class ActionRunApproveApi(APIView):
     permission_classes = [Responders]
 
     class ActionRunApproveInput(serializers.Serializer):
-        comment = serializers.CharField(required=False, allow_blank=True, default="")
+        comment = fields.TextField(required=False, allow_blank=True, default="")
 
     @extend_schema(request=ActionRunApproveInput, responses=ActionRunDetailOutput)
     def post(self, request: Request, pk: int) -> Response:
@@ -145,7 +146,7 @@ class ActionRunRejectApi(APIView):
     permission_classes = [Responders]
 
     class ActionRunRejectInput(serializers.Serializer):
-        comment = serializers.CharField()
+        comment = fields.TextField()
 
     @extend_schema(request=ActionRunRejectInput, responses=ActionRunDetailOutput)
     def post(self, request: Request, pk: int) -> Response:

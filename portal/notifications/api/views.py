@@ -11,7 +11,8 @@ from incidents.models import Service
 from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
-from portal.core.api.serializers import CleanedModelSerializer
+from portal.core.api import fields
+from portal.core.api.serializers import CleanedModelSerializer, ModelSerializer
 from portal.notifications.filters import DeliveryFilter
 from portal.notifications.models import Channel, Delivery, EventKind, RoutingRule, Subscription
 from portal.notifications.secrets import mask_secret
@@ -23,8 +24,8 @@ SECRET_FIELDS = ("webhook_url", "routing_key", "auth_token")
 
 class ChannelSerializer(CleanedModelSerializer):
     webhook_url = serializers.URLField(write_only=True, required=False, allow_blank=True)
-    routing_key = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=64)
-    auth_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=200)
+    routing_key = fields.LineField(write_only=True, required=False, allow_blank=True, max_length=64)
+    auth_token = fields.LineField(write_only=True, required=False, allow_blank=True, max_length=200)
     secrets = serializers.SerializerMethodField(help_text="Which secrets are set, shown masked.")
 
     class Meta:
@@ -47,7 +48,7 @@ class ChannelViewSet(viewsets.ModelViewSet):
     filterset_fields = ["kind", "enabled"]
 
 
-class RoutingRuleSerializer(serializers.ModelSerializer):
+class RoutingRuleSerializer(ModelSerializer):
     class Meta:
         model = RoutingRule
         fields = ["id", "severity", "channel"]

@@ -1,0 +1,41 @@
+"""The HTML forms' fields for text, instants and dates: Django's, refusing what the portal cannot store or compute with,
+as the API's fields do (portal.core.api.fields)."""
+
+from datetime import date, datetime
+
+from django import forms
+from django.utils.text import capfirst
+from django_filters.fields import IsoDateTimeField
+
+from portal.instants import date_problem, instant_problem
+from portal.text import one_line_validator
+
+
+class LineField(forms.CharField):
+    """One line of text (what a model CharField stores): no line breaks, no control characters."""
+
+    default_validators = [one_line_validator]
+
+
+class DateTimeField(forms.DateTimeField):
+    """An instant in the years the portal computes with (portal.instants) and with a real UTC offset."""
+
+    def to_python(self, value: object) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is not None and (problem := instant_problem(parsed)):
+            raise forms.ValidationError(capfirst(problem), code="range")
+        return parsed
+
+
+class IsoInstantField(DateTimeField, IsoDateTimeField):
+    """The list filters' ISO 8601 instant (`since`, `until`), bounded like DateTimeField."""
+
+
+class DateField(forms.DateField):
+    """A date in the years the portal computes with (portal.instants)."""
+
+    def to_python(self, value: object) -> date | None:
+        parsed = super().to_python(value)
+        if parsed is not None and (problem := date_problem(parsed)):
+            raise forms.ValidationError(capfirst(problem), code="range")
+        return parsed
