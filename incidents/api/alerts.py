@@ -195,7 +195,7 @@ class AlertmanagerWebhookApi(APIView):
 
 
 class IntegrationOutput(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Integration
@@ -291,8 +291,8 @@ class AlertFilter(django_filters.FilterSet):
 
 class AlertOutput(serializers.ModelSerializer):
     integration = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    suppression_rule = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    suppression_rule = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
 
     class Meta:
         model = Alert

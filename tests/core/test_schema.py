@@ -1,7 +1,9 @@
 import re
 
 import yaml
+from django.core.exceptions import FieldDoesNotExist
 from django.urls import reverse
+from rest_framework import serializers
 
 from portal.accounts.roles import Role
 
@@ -39,3 +41,39 @@ def test_swagger_ui_uses_only_local_assets(client, make_user):
     assert "cdn" not in html.lower()
     for source in sources:
         assert client.get(source).status_code == 200, source
+
+
+def _project_model_serializers() -> list[type[serializers.ModelSerializer]]:
+    import portal.api_urls  # noqa: F401 - the API's URLs import every serializer
+
+    found, pending = [], list(serializers.ModelSerializer.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.split(".")[0] in PROJECT_PACKAGES and hasattr(cls, "Meta"):
+            found.append(cls)
+    return found
+
+
+PROJECT_PACKAGES = {"portal", "incidents", "maintenance", "oncall", "operations"}
+
+
+def test_declared_fields_over_nullable_columns_allow_null():
+    """A field declared by hand (`SlugRelatedField(slug_field="username", read_only=True)`) does not inherit the
+    column's null=True as generated fields do; without allow_null the schema promises a value that may be null."""
+    missing = []
+    for cls in _project_model_serializers():
+        model = cls.Meta.model
+        for name, declared in cls._declared_fields.items():
+            source = declared.source or name
+            if isinstance(declared, serializers.SerializerMethodField | serializers.ManyRelatedField) or "." in source:
+                continue
+            if getattr(declared, "many", False) or getattr(declared, "allow_null", True):
+                continue
+            try:
+                column = model._meta.get_field(source)
+            except FieldDoesNotExist:
+                continue
+            if getattr(column, "null", False):
+                missing.append(f"{cls.__module__}.{cls.__qualname__}.{name}")
+    assert not missing, f"declare allow_null=True on: {sorted(set(missing))}"

@@ -100,7 +100,7 @@ class DeliveryOutput(serializers.ModelSerializer):
     event = serializers.CharField(source="notification.event_kind")
     severity = serializers.CharField(source="notification.severity")
     title = serializers.CharField(source="notification.title")
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Delivery
