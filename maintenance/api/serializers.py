@@ -21,7 +21,10 @@ class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 instant with its offset: a naive time would silently mean UTC to some callers and not others."""
 
     def to_internal_value(self, value: object) -> datetime:
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:  # well formed but no such time, e.g. 12:99
+            parsed = None
         if parsed is None:
             self.fail("invalid", format="ISO 8601, e.g. 2026-11-27T10:00:00Z")
         if parsed.utcoffset() is None:
