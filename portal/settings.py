@@ -254,7 +254,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["portal.accounts.permissions.IsViewer"],
     "DEFAULT_PAGINATION_CLASS": "portal.core.api.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "portal.core.api.exceptions.exception_handler",
     "PAGE_SIZE": 50,
 }

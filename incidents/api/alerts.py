@@ -29,6 +29,7 @@ from incidents.alerts import RESOLVED, IncomingAlert
 from incidents.models import Alert, Integration, SuppressionRule
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
+from portal.core.api.schema import error_response
 from portal.errors import ApplicationError
 
 # Webhook
@@ -257,7 +258,10 @@ class IntegrationDisableApi(APIView):
     permission_classes = [role_permission(Role.ADMIN)]
     enabled = False
 
-    @extend_schema(request=None, responses=IntegrationOutput)
+    @extend_schema(
+        request=None,
+        responses={200: IntegrationOutput, 409: error_response("The integration is in that state already.")},
+    )
     def post(self, request: Request, pk: int) -> Response:
         integration = get_object_or_404(Integration, pk=pk)
         return Response(IntegrationOutput(integration_set_enabled(integration=integration, enabled=self.enabled)).data)

@@ -11,6 +11,7 @@ from portal.accounts.permissions import role_permission
 from portal.accounts.roles import Role, user_roles
 from portal.accounts.selectors import api_tokens
 from portal.accounts.services import api_token_create, api_token_revoke, user_update_contact
+from portal.core.api.schema import error_response
 
 
 class MeApi(APIView):
@@ -85,7 +86,7 @@ class TokenListCreateApi(generics.ListAPIView):
 class TokenRevokeApi(APIView):
     permission_classes = [role_permission(Role.ADMIN)]
 
-    @extend_schema(request=None, responses=TokenOutput)
+    @extend_schema(request=None, responses={200: TokenOutput, 409: error_response("The token is revoked already.")})
     def post(self, request: Request, pk: int) -> Response:
         token = api_token_revoke(token=get_object_or_404(ApiToken, pk=pk))
         return Response(TokenOutput(token).data)
