@@ -94,8 +94,8 @@ def test_every_operation_documents_the_errors_it_can_answer(token_client):
 
     assert codes("/api/v1/incidents/{id}/", "get") == ["200", "401", "403", "404"]
     assert codes("/api/v1/incidents/", "get") == ["200", "400", "401", "403", "404"]  # filters; a page past the end
-    assert codes("/api/v1/incidents/", "post") == ["201", "400", "401", "403"]
-    assert codes("/api/v1/incidents/{id}/transition/", "post") == ["200", "400", "401", "403", "404", "409"]
+    assert codes("/api/v1/incidents/", "post") == ["201", "400", "401", "403", "415"]  # 415: a body it cannot read
+    assert codes("/api/v1/incidents/{id}/transition/", "post") == ["200", "400", "401", "403", "404", "409", "415"]
     assert codes("/api/health/", "get") == ["200"]
     assert paths["/api/v1/incidents/{id}/"]["get"]["responses"]["404"]["content"] == error
     assert paths["/api/v1/tokens/{id}/revoke/"]["post"]["responses"]["409"]["content"] == error

@@ -19,7 +19,7 @@ class MeApi(APIView):
 
     class Output(serializers.Serializer):
         username = serializers.CharField()
-        email = serializers.EmailField()
+        email = serializers.EmailField(allow_blank=True)
         full_name = serializers.CharField(source="get_full_name")
         phone = serializers.CharField()
         chat_handle = serializers.CharField()

@@ -27,6 +27,7 @@ GENERIC_ERRORS = {
     401: "No valid token (or session) came with the request.",
     403: "The caller's role, or the rules, do not allow this.",
     404: "No such object, or no such page of a list.",
+    415: "The body's Content-Type is not one the operation reads.",
 }
 # A wall-clock time as TimeField reads and writes it. JSON Schema's `time` format, which drf-spectacular would
 # declare, is RFC 3339's full-time and requires a UTC offset; these are local times of day and have none.
@@ -52,6 +53,8 @@ class AutoSchema(openapi.AutoSchema):
         if isinstance(field, serializers.TimeField) and schema.get("format") == "time":
             del schema["format"]
             schema.update(pattern=WALL_CLOCK_TIME, example="09:00:00")
+        if isinstance(field, serializers.CharField) and field.allow_blank and schema.get("format") in ("email", "uri"):
+            del schema["format"]  # "" is no email address or URI, and a blank field may hold it
         return schema
 
     def _generic_error_codes(self, operation: dict[str, Any]) -> list[int]:
@@ -59,6 +62,8 @@ class AutoSchema(openapi.AutoSchema):
         codes = []
         if "requestBody" in operation or any(p["in"] == "query" and p["name"] not in PAGING for p in parameters):
             codes.append(400)
+        if "requestBody" in operation:
+            codes.append(415)
         if not all(isinstance(permission, AllowAny) for permission in self.view.get_permissions()):
             codes += [401, 403]
         if any(p["in"] == "path" or p["name"] == "page" for p in parameters):
