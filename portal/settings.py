@@ -295,7 +295,7 @@ REST_FRAMEWORK = {
         "portal.core.api.parsers.FormParser",
         "portal.core.api.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "portal.core.api.exceptions.exception_handler",
     "PAGE_SIZE": 50,
 }

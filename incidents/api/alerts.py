@@ -30,6 +30,7 @@ from incidents.models import Alert, Integration, SuppressionRule
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
 from portal.core.api import fields
+from portal.core.api.schema import error_response
 from portal.core.api.serializers import ModelSerializer
 from portal.core.api.throttling import IntegrationRateThrottle
 from portal.errors import ApplicationError
@@ -199,7 +200,7 @@ class AlertmanagerWebhookApi(APIView):
 
 
 class IntegrationOutput(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Integration
@@ -261,7 +262,10 @@ class IntegrationDisableApi(APIView):
     permission_classes = [role_permission(Role.ADMIN)]
     enabled = False
 
-    @extend_schema(request=None, responses=IntegrationOutput)
+    @extend_schema(
+        request=None,
+        responses={200: IntegrationOutput, 409: error_response("The integration is in that state already.")},
+    )
     def post(self, request: Request, pk: int) -> Response:
         integration = get_object_or_404(Integration, pk=pk)
         return Response(IntegrationOutput(integration_set_enabled(integration=integration, enabled=self.enabled)).data)
@@ -295,8 +299,8 @@ class AlertFilter(django_filters.FilterSet):
 
 class AlertOutput(serializers.ModelSerializer):
     integration = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    suppression_rule = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    suppression_rule = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
 
     class Meta:
         model = Alert

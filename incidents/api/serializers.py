@@ -37,8 +37,8 @@ class ServiceSerializer(ModelSerializer):
 class IncidentOutput(serializers.ModelSerializer):
     severity = serializers.SlugRelatedField(slug_field="code", read_only=True)
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    commander = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    commander = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     reference = serializers.CharField(read_only=True)
     allowed_transitions = serializers.SerializerMethodField()
 
@@ -56,7 +56,7 @@ class IncidentOutput(serializers.ModelSerializer):
 
 
 class TimelineEventOutput(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = TimelineEvent
@@ -64,7 +64,7 @@ class TimelineEventOutput(serializers.ModelSerializer):
 
 
 class StatusUpdateOutput(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     text = serializers.SerializerMethodField(help_text="The update in the seeds' status-page template.")
 
     class Meta:
@@ -86,7 +86,7 @@ class ActionItemOutput(serializers.ModelSerializer):
 
 class ReviewOutput(serializers.ModelSerializer):
     action_items = ActionItemOutput(many=True, read_only=True)
-    published_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    published_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = PostIncidentReview

@@ -43,9 +43,11 @@ from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
 from portal.core.api import fields
+from portal.core.api.schema import error_response
 
 Responders = role_permission(Role.RESPONDER)
 Commanders = role_permission(Role.INCIDENT_COMMANDER)
+STALE = error_response("The incident changed since the `version` sent: read it again.")
 
 
 def _incident(pk: int) -> Incident:
@@ -145,7 +147,7 @@ class IncidentDetailApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         return Response(IncidentOutput(get_object_or_404(incident_list(), pk=pk)).data)
 
-    @extend_schema(request=IncidentDetailInput, responses=IncidentOutput)
+    @extend_schema(request=IncidentDetailInput, responses={200: IncidentOutput, 409: STALE})
     def patch(self, request: Request, pk: int) -> Response:
         payload = self.IncidentDetailInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -155,7 +157,10 @@ class IncidentDetailApi(APIView):
 class IncidentAcknowledgeApi(APIView):
     permission_classes = [Responders]
 
-    @extend_schema(request=Version, responses=IncidentOutput)
+    @extend_schema(
+        request=Version,
+        responses={200: IncidentOutput, 409: error_response("Already acknowledged, or changed since `version`.")},
+    )
     def post(self, request: Request, pk: int) -> Response:
         payload = Version(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -171,7 +176,7 @@ class IncidentTransitionApi(APIView):
         to_status = serializers.ChoiceField(choices=Incident.Status.choices)
         note = fields.TextField(required=False, allow_blank=True, default="")
 
-    @extend_schema(request=IncidentTransitionInput, responses=IncidentOutput)
+    @extend_schema(request=IncidentTransitionInput, responses={200: IncidentOutput, 409: STALE})
     def post(self, request: Request, pk: int) -> Response:
         payload = self.IncidentTransitionInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -185,7 +190,7 @@ class IncidentSeverityApi(APIView):
         severity = serializers.SlugRelatedField(slug_field="code", queryset=Severity.objects.all())
         reason = fields.TextField()
 
-    @extend_schema(request=IncidentSeverityInput, responses=IncidentOutput)
+    @extend_schema(request=IncidentSeverityInput, responses={200: IncidentOutput, 409: STALE})
     def post(self, request: Request, pk: int) -> Response:
         payload = self.IncidentSeverityInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -198,7 +203,7 @@ class IncidentAssignApi(APIView):
     class IncidentAssignInput(Version):
         commander = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
 
-    @extend_schema(request=IncidentAssignInput, responses=IncidentOutput)
+    @extend_schema(request=IncidentAssignInput, responses={200: IncidentOutput, 409: STALE})
     def post(self, request: Request, pk: int) -> Response:
         payload = self.IncidentAssignInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -213,7 +218,10 @@ class IncidentFlagApi(APIView):
     class IncidentFlagInput(serializers.Serializer):
         flag = serializers.ChoiceField(choices=Incident.Flag.choices)
 
-    @extend_schema(request=IncidentFlagInput, responses=IncidentOutput)
+    @extend_schema(
+        request=IncidentFlagInput,
+        responses={200: IncidentOutput, 409: error_response("The incident has that flag already.")},
+    )
     def post(self, request: Request, pk: int) -> Response:
         payload = self.IncidentFlagInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -297,12 +305,15 @@ class ReviewApi(APIView):
     def get_permissions(self) -> list:
         return [Commanders()] if self.request.method == "PATCH" else super().get_permissions()
 
-    @extend_schema(responses=ReviewOutput)
+    @extend_schema(responses={200: ReviewOutput, 400: error_response("The incident is not resolved yet.")})
     def get(self, request: Request, pk: int) -> Response:
         review = review_for(incident=_incident(pk))
         return Response(ReviewOutput(review_detail().get(pk=review.pk)).data)
 
-    @extend_schema(request=ReviewInput, responses=ReviewOutput)
+    @extend_schema(
+        request=ReviewInput,
+        responses={200: ReviewOutput, 409: error_response("The review is published, or changed since `version`.")},
+    )
     def patch(self, request: Request, pk: int) -> Response:
         payload = self.ReviewInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -313,7 +324,14 @@ class ReviewApi(APIView):
 class ReviewPublishApi(APIView):
     permission_classes = [Commanders]
 
-    @extend_schema(request=None, responses=ReviewOutput)
+    @extend_schema(
+        request=None,
+        responses={
+            200: ReviewOutput,
+            400: error_response("The incident is not resolved, or the review lacks a section it needs."),
+            409: error_response("The review is published already."),
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         review = review_publish(review=review_for(incident=_incident(pk)), actor=request.user)
         return Response(ReviewOutput(review_detail().get(pk=review.pk)).data)
@@ -327,7 +345,10 @@ class ActionItemsApi(APIView):
         owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
         due_date = fields.DateField()
 
-    @extend_schema(request=ActionItemsInput, responses={201: ActionItemOutput})
+    @extend_schema(
+        request=ActionItemsInput,
+        responses={201: ActionItemOutput, 409: error_response("The review is published: track the work elsewhere.")},
+    )
     def post(self, request: Request, pk: int) -> Response:
         payload = self.ActionItemsInput(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -36,7 +36,7 @@ class AwareDateTimeField(fields.DateTimeField):
 
 class WindowOutput(serializers.ModelSerializer):
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = MaintenanceWindow
@@ -63,7 +63,7 @@ class WindowOutput(serializers.ModelSerializer):
 class OccurrenceOutput(serializers.ModelSerializer):
     window_name = serializers.CharField(source="window.name", read_only=True)
     services = serializers.SerializerMethodField()
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     allowed_transitions = serializers.SerializerMethodField()
     uid = serializers.SerializerMethodField(help_text="The iCalendar UID: stable across reschedules.")
 
@@ -100,7 +100,7 @@ class OccurrenceOutput(serializers.ModelSerializer):
 
 
 class ChecklistItemOutput(serializers.ModelSerializer):
-    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     done = serializers.SerializerMethodField()
 
     class Meta:
@@ -112,7 +112,7 @@ class ChecklistItemOutput(serializers.ModelSerializer):
 
 
 class OccurrenceEventOutput(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = OccurrenceEvent
@@ -175,7 +175,7 @@ class CalendarOutput(serializers.Serializer):
 
 class FreezeRuleSerializer(ModelSerializer):
     environments = serializers.ListField(child=serializers.ChoiceField(choices=Environment.choices), allow_empty=False)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = FreezeRule
@@ -209,7 +209,7 @@ class FreezeStatusOutput(serializers.Serializer):
 
 class ExceptionOutput(serializers.ModelSerializer):
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = FreezeException

@@ -54,6 +54,7 @@ from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
 from portal.core.api import fields
+from portal.core.api.schema import error_response
 from portal.core.api.throttling import IntegrationRateThrottle
 from portal.core.audit import bind_actor
 from portal.core.models import Environment
@@ -444,7 +445,10 @@ class ExceptionApproveApi(APIView):
     permission_classes = [Commanders]
     approve = True
 
-    @extend_schema(request=ExceptionDecisionInput, responses=ExceptionOutput)
+    @extend_schema(
+        request=ExceptionDecisionInput,
+        responses={200: ExceptionOutput, 409: error_response("The exception was decided already.")},
+    )
     def post(self, request: Request, pk: int) -> Response:
         payload = ExceptionDecisionInput(data=request.data)
         payload.is_valid(raise_exception=True)

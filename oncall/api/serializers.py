@@ -77,7 +77,7 @@ class OnCallOutput(serializers.Serializer):
 class VersionOutput(serializers.ModelSerializer):
     participants = serializers.SerializerMethodField()
     secondary_participants = serializers.SerializerMethodField()
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = RotationVersion
@@ -97,7 +97,7 @@ class VersionOutput(serializers.ModelSerializer):
 class RotationOutput(serializers.ModelSerializer):
     """A rotation and the schedule version in force at the time of the request (`current_version`)."""
 
-    lead = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    lead = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     current_version = serializers.SerializerMethodField()
 
@@ -115,7 +115,7 @@ class RotationOutput(serializers.ModelSerializer):
 
 class OverrideOutput(serializers.ModelSerializer):
     user = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Override
@@ -125,7 +125,7 @@ class OverrideOutput(serializers.ModelSerializer):
 class SwapOutput(serializers.ModelSerializer):
     requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
     counterparty = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Swap
@@ -134,7 +134,7 @@ class SwapOutput(serializers.ModelSerializer):
 
 
 class HandoffItemOutput(serializers.ModelSerializer):
-    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = HandoffItem
@@ -142,8 +142,8 @@ class HandoffItemOutput(serializers.ModelSerializer):
 
 
 class HandoffOutput(serializers.ModelSerializer):
-    outgoing = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    incoming = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    outgoing = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    incoming = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     items = HandoffItemOutput(many=True, read_only=True)
 
     class Meta:

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -65,6 +65,7 @@ from portal.accounts.models import User
 from portal.accounts.permissions import writes_need
 from portal.accounts.roles import Role
 from portal.core.api import fields
+from portal.core.api.schema import error_response
 
 MAX_SCHEDULE_RANGE = timedelta(days=92)
 
@@ -299,7 +300,7 @@ class OverrideDetailApi(APIView):
                                    **payload.validated_data)  # fmt: skip
         return Response(OverrideOutput(override).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, 400: error_response("The override has started: set its end instead.")})
     def delete(self, request: Request, pk: int) -> Response:
         override_delete(override=get_object_or_404(Override, pk=pk), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -342,15 +343,28 @@ class SwapDetailApi(generics.RetrieveAPIView):
         return _swaps()
 
 
+SWAP_DECIDED = error_response("The swap was decided already.")
+
+
 class _SwapDecisionApi(APIView):
     decide = staticmethod(swap_accept)
 
-    @extend_schema(request=None, responses=SwapOutput)
+    @extend_schema(request=None, responses={200: SwapOutput, 409: SWAP_DECIDED})
     def post(self, request: Request, pk: int) -> Response:
         swap = self.decide(swap=get_object_or_404(Swap, pk=pk), actor=request.user)
         return Response(SwapOutput(_swaps().get(pk=swap.pk)).data)
 
 
+@extend_schema_view(
+    post=extend_schema(
+        request=None,
+        responses={
+            200: SwapOutput,
+            400: error_response("The schedule changed since the request: a shift is no longer planned as it was."),
+            409: SWAP_DECIDED,
+        },
+    )
+)
 class SwapAcceptApi(_SwapDecisionApi):
     """The other party or an Admin accepts: the trade becomes two overrides."""
 
@@ -388,7 +402,13 @@ class HandoffItemApi(APIView):
     class HandoffItemInput(serializers.Serializer):
         done = serializers.BooleanField()
 
-    @extend_schema(request=HandoffItemInput, responses=HandoffItemOutput)
+    @extend_schema(
+        request=HandoffItemInput,
+        responses={
+            200: HandoffItemOutput,
+            409: error_response("The handoff is acknowledged: its checklist is closed."),
+        },
+    )
     def patch(self, request: Request, pk: int, item_pk: int) -> Response:
         payload = self.HandoffItemInput(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -103,7 +103,7 @@ class SloSerializer(CleanedModelSerializer):
 
 
 class SliSampleOutput(serializers.ModelSerializer):
-    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     end = serializers.DateTimeField(read_only=True)
 
     class Meta:
@@ -148,7 +148,7 @@ class BackupScheduleSerializer(CleanedModelSerializer):
 
 
 class BackupVerificationOutput(serializers.ModelSerializer):
-    verified_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    verified_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = BackupVerification
@@ -164,9 +164,9 @@ class DrillPlanSerializer(CleanedModelSerializer):
 
 
 class DrillRecordOutput(serializers.ModelSerializer):
-    plan = serializers.StringRelatedField()
+    plan = serializers.StringRelatedField(allow_null=True)
     objective = serializers.SlugRelatedField(slug_field="component", read_only=True)
-    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     rto_verdict = serializers.CharField(read_only=True)
     rpo_verdict = serializers.CharField(read_only=True)
     verdict = serializers.CharField(read_only=True)
@@ -190,7 +190,7 @@ class QuickActionOutput(serializers.ModelSerializer):
 
 
 class RunbookOutput(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     alertnames = serializers.SerializerMethodField()
     quick_actions = QuickActionOutput(many=True, read_only=True)
     body_html = serializers.SerializerMethodField(help_text="The Markdown body, rendered and sanitized.")
@@ -209,8 +209,8 @@ class RunbookOutput(serializers.ModelSerializer):
 
 class DeploymentOutput(serializers.ModelSerializer):
     service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    deployed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    deployed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Deployment
@@ -220,7 +220,7 @@ class DeploymentOutput(serializers.ModelSerializer):
 
 
 class OperationsChecklistItemOutput(serializers.ModelSerializer):
-    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ChecklistItem
@@ -228,7 +228,7 @@ class OperationsChecklistItemOutput(serializers.ModelSerializer):
 
 
 class ChecklistOutput(serializers.ModelSerializer):
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     template = serializers.StringRelatedField()
     item_count = serializers.IntegerField(read_only=True)
     done_count = serializers.IntegerField(read_only=True)

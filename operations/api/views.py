@@ -61,6 +61,7 @@ from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
 from portal.core.api import fields
+from portal.core.api.schema import error_response
 from portal.core.models import Environment
 
 Responders = role_permission(Role.RESPONDER)
@@ -182,7 +183,10 @@ class BackupVerificationListApi(ReadOrRespond, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[BackupVerification]:
         return backup_verifications()
 
-    @extend_schema(request=BackupVerificationInput, responses={201: BackupVerificationOutput})
+    @extend_schema(
+        request=BackupVerificationInput,
+        responses={201: BackupVerificationOutput, 409: error_response("That day's backups are verified already.")},
+    )
     def post(self, request: Request) -> Response:
         payload = self.BackupVerificationInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -321,7 +325,15 @@ class DeploymentListApi(ReadOrRespond, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Deployment]:
         return deployment_list()
 
-    @extend_schema(request=DeploymentInput, responses={201: DeploymentDetailOutput, 200: DeploymentDetailOutput})
+    @extend_schema(
+        request=DeploymentInput,
+        responses={
+            201: DeploymentDetailOutput,
+            200: DeploymentDetailOutput,
+            409: error_response("A freeze refuses the deployment (its reasons are in the body), or `external_id` "
+                                "names another deployment."),
+        },
+    )  # fmt: skip
     def post(self, request: Request) -> Response:
         payload = self.DeploymentInput(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -62,6 +62,8 @@ class Target(models.Model):
     def clean(self) -> None:
         from portal.cluster.datastores import url_errors
 
+        if self.min_replicas is not None and self.max_replicas is not None and self.min_replicas > self.max_replicas:
+            raise ValidationError({"max_replicas": f"Must be at least min_replicas ({self.min_replicas})."})
         if self.kind == self.Kind.KUBERNETES:
             if self.url:
                 raise ValidationError({"url": "A Kubernetes target is reached through its kubeconfig context."})

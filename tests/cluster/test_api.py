@@ -269,6 +269,15 @@ class TestTargets:
         assert client.patch(reverse("api:action-target-detail", args=["sim"]), {"max_replicas": 99},
                             format="json").status_code == 403  # fmt: skip
 
+    def test_replica_bounds_out_of_order_are_a_400_not_a_constraint_error(self, token_client, k8s):
+        client = token_client(Role.ADMIN)
+        url = reverse("api:action-target-detail", args=["sim"])
+
+        response = client.patch(url, {"min_replicas": 60, "max_replicas": 5}, format="json")
+
+        assert (response.status_code, response.json()["field"]) == (400, "max_replicas")
+        assert client.patch(url, {"min_replicas": 60}, format="json").json()["field"] == "max_replicas"
+
 
 def test_the_schema_documents_the_actions_api(token_client):
     schema = token_client(Role.VIEWER).get(reverse("schema"), {"format": "json"}).json()

@@ -1,7 +1,10 @@
 import re
 
 import yaml
+from django.core.exceptions import FieldDoesNotExist
+from django.core.management import call_command
 from django.urls import reverse
+from rest_framework import serializers
 
 from portal.accounts.roles import Role
 
@@ -42,3 +45,69 @@ def test_swagger_ui_uses_only_local_assets(client, make_user):
     assert "cdn" not in html.lower()
     for source in sources:
         assert client.get(source).status_code == 200, source
+
+
+def _project_model_serializers() -> list[type[serializers.ModelSerializer]]:
+    import portal.api_urls  # noqa: F401 - the API's URLs import every serializer
+
+    found, pending = [], list(serializers.ModelSerializer.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.split(".")[0] in PROJECT_PACKAGES and hasattr(cls, "Meta"):
+            found.append(cls)
+    return found
+
+
+PROJECT_PACKAGES = {"portal", "incidents", "maintenance", "oncall", "operations"}
+
+
+def test_declared_fields_over_nullable_columns_allow_null():
+    """A field declared by hand (`SlugRelatedField(slug_field="username", read_only=True)`) does not inherit the
+    column's null=True as generated fields do; without allow_null the schema promises a value that may be null."""
+    missing = []
+    for cls in _project_model_serializers():
+        model = cls.Meta.model
+        for name, declared in cls._declared_fields.items():
+            source = declared.source or name
+            if isinstance(declared, serializers.SerializerMethodField | serializers.ManyRelatedField) or "." in source:
+                continue
+            if getattr(declared, "many", False) or getattr(declared, "allow_null", True):
+                continue
+            try:
+                column = model._meta.get_field(source)
+            except FieldDoesNotExist:
+                continue
+            if getattr(column, "null", False):
+                missing.append(f"{cls.__module__}.{cls.__qualname__}.{name}")
+    assert not missing, f"declare allow_null=True on: {sorted(set(missing))}"
+
+
+def test_schema_generates_without_warnings_and_validates(tmp_path):
+    """What the deploy check runs: a warning means part of the schema is guessed."""
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+
+
+def test_every_operation_documents_the_errors_it_can_answer(token_client):
+    paths = token_client(Role.VIEWER).get(reverse("schema"), {"format": "json"}).json()["paths"]
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+    def codes(path: str, method: str) -> list[str]:
+        return list(paths[path][method]["responses"])
+
+    assert codes("/api/v1/incidents/{id}/", "get") == ["200", "401", "403", "404"]
+    assert codes("/api/v1/incidents/", "get") == ["200", "400", "401", "403", "404"]  # filters; a page past the end
+    assert codes("/api/v1/incidents/", "post") == ["201", "400", "401", "403", "415"]  # 415: a body it cannot read
+    assert codes("/api/v1/incidents/{id}/transition/", "post") == ["200", "400", "401", "403", "404", "409", "415"]
+    assert codes("/api/health/", "get") == ["200"]
+    assert paths["/api/v1/incidents/{id}/"]["get"]["responses"]["404"]["content"] == error
+    assert paths["/api/v1/tokens/{id}/revoke/"]["post"]["responses"]["409"]["content"] == error
+
+
+def test_times_of_day_are_documented_without_a_utc_offset(token_client):
+    """JSON Schema's `time` format requires an offset; a window's start time is a local wall-clock time."""
+    schema = token_client(Role.VIEWER).get(reverse("schema"), {"format": "json"}).json()
+    start_time = schema["components"]["schemas"]["WindowOutput"]["properties"]["start_time"]
+
+    assert "format" not in start_time
+    assert re.fullmatch(start_time["pattern"], "02:00:00")

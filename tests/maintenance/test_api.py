@@ -353,6 +353,8 @@ class TestOccurrences:
         assert first.status_code == 201, first.json()
         assert client.post(url, {"original_start": "2030-01-01T02:00:00Z"}).status_code == 200
         assert client.post(url, {"original_start": "2030-01-02T02:00:00Z"}).json()["field"] == "original_start"
+        no_such_minute = client.post(url, {"original_start": "2030-01-01T02:99:00Z"})
+        assert (no_such_minute.status_code, no_such_minute.json()["field"]) == (400, "original_start")
 
     def test_list_is_filtered_paginated_and_constant_in_queries(self, token_client, db, api):
         window = MaintenanceWindow.objects.get(name="Standard updates")

@@ -14,6 +14,7 @@ from portal.accounts.roles import Role, user_roles
 from portal.accounts.selectors import Lockout, api_tokens, login_lockouts
 from portal.accounts.services import api_token_create, api_token_revoke, login_lockout_release, user_update_contact
 from portal.core.api import fields
+from portal.core.api.schema import error_response
 
 
 class MeApi(APIView):
@@ -21,7 +22,7 @@ class MeApi(APIView):
 
     class Output(serializers.Serializer):
         username = serializers.CharField()
-        email = serializers.EmailField()
+        email = serializers.EmailField(allow_blank=True)
         full_name = serializers.CharField(source="get_full_name")
         phone = serializers.CharField()
         chat_handle = serializers.CharField()
@@ -49,7 +50,7 @@ class MeApi(APIView):
 
 class TokenOutput(serializers.ModelSerializer):
     user = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ApiToken
@@ -88,7 +89,7 @@ class TokenListCreateApi(generics.ListAPIView):
 class TokenRevokeApi(APIView):
     permission_classes = [role_permission(Role.ADMIN)]
 
-    @extend_schema(request=None, responses=TokenOutput)
+    @extend_schema(request=None, responses={200: TokenOutput, 409: error_response("The token is revoked already.")})
     def post(self, request: Request, pk: int) -> Response:
         token = api_token_revoke(token=get_object_or_404(ApiToken, pk=pk))
         return Response(TokenOutput(token).data)

@@ -31,8 +31,10 @@ from portal.cluster.services import (
     action_run_request,
 )
 from portal.core.api import fields
+from portal.core.api.schema import error_response
 
 Responders = role_permission(Role.RESPONDER)
+NOT_NOW = error_response("The run is not in a state that allows this (any more).")
 
 
 def _detail(run: ActionRun, status_code: int = 200) -> Response:
@@ -120,7 +122,13 @@ class ActionRunConfirmApi(APIView):
 
     permission_classes = [Responders]
 
-    @extend_schema(request=None, responses=ActionRunDetailOutput)
+    @extend_schema(
+        request=None,
+        responses={
+            200: ActionRunDetailOutput,
+            409: error_response("Not a request awaiting confirmation, or its preview is too old to confirm."),
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         return _detail(action_run_confirm(run=_run(pk), actor=request.user))
 
@@ -133,7 +141,7 @@ class ActionRunApproveApi(APIView):
     class ActionRunApproveInput(serializers.Serializer):
         comment = fields.TextField(required=False, allow_blank=True, default="")
 
-    @extend_schema(request=ActionRunApproveInput, responses=ActionRunDetailOutput)
+    @extend_schema(request=ActionRunApproveInput, responses={200: ActionRunDetailOutput, 409: NOT_NOW})
     def post(self, request: Request, pk: int) -> Response:
         payload = self.ActionRunApproveInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -148,7 +156,7 @@ class ActionRunRejectApi(APIView):
     class ActionRunRejectInput(serializers.Serializer):
         comment = fields.TextField()
 
-    @extend_schema(request=ActionRunRejectInput, responses=ActionRunDetailOutput)
+    @extend_schema(request=ActionRunRejectInput, responses={200: ActionRunDetailOutput, 409: NOT_NOW})
     def post(self, request: Request, pk: int) -> Response:
         payload = self.ActionRunRejectInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -160,7 +168,7 @@ class ActionRunCancelApi(APIView):
 
     permission_classes = [Responders]
 
-    @extend_schema(request=None, responses=ActionRunDetailOutput)
+    @extend_schema(request=None, responses={200: ActionRunDetailOutput, 409: NOT_NOW})
     def post(self, request: Request, pk: int) -> Response:
         return _detail(action_run_cancel(run=_run(pk), actor=request.user))
 

@@ -12,6 +12,7 @@ from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
 from portal.core.api import fields
+from portal.core.api.schema import error_response
 from portal.core.api.serializers import CleanedModelSerializer, ModelSerializer
 from portal.notifications.filters import DeliveryFilter
 from portal.notifications.models import Channel, Delivery, EventKind, RoutingRule, Subscription
@@ -99,7 +100,7 @@ class DeliveryOutput(serializers.ModelSerializer):
     event = serializers.CharField(source="notification.event_kind")
     severity = serializers.CharField(source="notification.severity")
     title = serializers.CharField(source="notification.title")
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Delivery
@@ -131,7 +132,14 @@ class DeliveryRetryApi(APIView):
 
     permission_classes = [role_permission(Role.RESPONDER)]
 
-    @extend_schema(request=None, responses=DeliveryOutput)
+    @extend_schema(
+        request=None,
+        responses={
+            200: DeliveryOutput,
+            400: error_response("The delivery's channel is disabled."),
+            409: error_response("Only a failed delivery is retried."),
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         delivery = delivery_retry(delivery=get_object_or_404(Delivery, pk=pk), actor=request.user)
         return Response(DeliveryOutput(deliveries().get(pk=delivery.pk)).data)
