@@ -88,23 +88,6 @@ log = logging.getLogger(__name__)
 EXAMPLES = {Role.ADMIN: 12, Role.VIEWER: 6}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
-# Failures branch `badinput` fixes, excused while it is open: (operation, or "*" for any; text in the exception or a
-# failed check's message) -> why. An answer that matches is counted, not failed. Delete the entries once it is merged.
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("*", "Received: text/html"): "fixed on branch badinput: HTML error pages under /api/ (a path no route matches, "
-    "e.g. /api/v1/incidents/abc/, is Django's HTML 404)",
-    ("*", "ProtectedError"): "fixed on branch badinput: ProtectedError on deleting referenced config",
-    ("*", "cannot contain NUL (0x00) bytes"): "fixed on branch badinput: NUL bytes in lookups (e.g. a username)",
-    ("*", "time zone displacement out of range"): "fixed on branch badinput: UTC offsets PostgreSQL can't store on "
-    "since/until filters",
-    ("PUT /api/v1/burn-rate-rules/{id}/", "burn_rule_factor_positive"): "fixed on branch badinput: burn-rate factor 0 "
-    "constraint",
-    ("PATCH /api/v1/burn-rate-rules/{id}/", "burn_rule_factor_positive"): "fixed on branch badinput: burn-rate factor "
-    "0 constraint",
-    ("POST /api/v1/burn-rate-rules/", "burn_rule_factor_positive"): "fixed on branch badinput: burn-rate factor 0 "
-    "constraint",
-}
-
 # Where requests by id find real rows: the path up to a parameter, the model, and the column each parameter of that
 # prefix takes its value from (a nested item names its parent too).
 EXISTING: dict[str, tuple[type[models.Model], dict[str, str]]] = {
@@ -186,7 +169,6 @@ class Finding:
 class Tally:
     requests: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
-    known: Counter[str] = field(default_factory=Counter)
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -289,11 +271,6 @@ def send(case: Case, role: Role, token: str, tally: Tally) -> None:
         failures += [f"{failure.title}: {failure.message}" for failure in group.exceptions]
     if not failures:
         return
-    text = "\n".join(failures)
-    for (operation, needle), reason in KNOWN_FAILURES.items():
-        if operation in ("*", case.operation.label) and needle in text:
-            tally.known[reason] += 1
-            return
     kinds = {finding.failures[0] for finding in tally.findings if finding.role == role.value}
     first = " ".join(failures[0].split())[:300]
     if first not in kinds:  # one example of each failure is enough to act on
@@ -303,14 +280,12 @@ def send(case: Case, role: Role, token: str, tally: Tally) -> None:
 
 def report(tallies: dict[str, Tally], chosen_seed: int) -> str:
     statuses = sum((tally.statuses for tally in tallies.values()), Counter())
-    known = sum((tally.known for tally in tallies.values()), Counter())
     findings = [finding for tally in tallies.values() for finding in tally.findings]
     slowest = sorted(tallies.items(), key=lambda item: -item[1].seconds)[:3]
     lines = [
         f"seed {chosen_seed}: {len(tallies)} operations, {sum(t.requests for t in tallies.values())} requests in "
         f"{sum(t.seconds for t in tallies.values()):.0f} s, statuses {dict(sorted(statuses.items()))}",
         "slowest: " + ", ".join(f"{label} {tally.seconds:.1f} s" for label, tally in slowest),
-        *(f"excused {count}x: {reason}" for reason, count in known.items()),
         f"{len(findings)} failures (rerun with PORTAL_FUZZ_SEED={chosen_seed}):",
     ]
     for finding in findings:
