@@ -346,6 +346,16 @@ AUDITLOG_INCLUDE_ALL_MODELS = False
 # Raw saves (loaddata, test-database restores) are not user changes; logging them would also create content types
 # ahead of the restore.
 AUDITLOG_DISABLE_ON_RAW_SAVE = True
+# Tamper-evident audit chain (README "Audit chain"). On PostgreSQL a trigger lets only this role update or delete
+# audit rows (audit_prune runs as it); it is written into the trigger when migrations run. Beat verifies the whole
+# chain this often.
+AUDIT_MAINTENANCE_ROLE = os.environ.get("AUDIT_MAINTENANCE_ROLE", "portal_maintenance")
+if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", AUDIT_MAINTENANCE_ROLE):
+    raise ImproperlyConfigured(f"AUDIT_MAINTENANCE_ROLE must be a plain role name, got {AUDIT_MAINTENANCE_ROLE!r}")
+CELERY_BEAT_SCHEDULE["verify-audit-chain"] = {
+    "task": "portal.core.tasks.verify_audit_chain",
+    "schedule": float(os.environ.get("AUDIT_VERIFY_EVERY_SECONDS", "3600")),
+}
 
 LOGGING = {
     "version": 1,

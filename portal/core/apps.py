@@ -10,6 +10,12 @@ class CoreConfig(AppConfig):
     verbose_name = "Portal core"
 
     def ready(self) -> None:
+        from auditlog.models import LogEntry
+        from django.db.models.signals import post_save
+
+        from portal.core.audit import seal_log_entry
+
+        post_save.connect(seal_log_entry, sender=LogEntry, dispatch_uid="portal.core.seal_log_entry")
         # The filesystem broker (the zero-setup default) needs its folders before the first publish or poll,
         # in the web process, the worker and beat alike.
         options = settings.CELERY_BROKER_TRANSPORT_OPTIONS

@@ -1,5 +1,8 @@
 """Audit plumbing around django-auditlog.
 
+Every entry is sealed into a hash chain as it is written (`seal_log_entry`, see `portal.core.services`), which
+`manage.py audit_verify` checks.
+
 Web and API changes get their actor and remote address from `AuditMiddleware`. Celery tasks act on
 someone's behalf by wrapping their work in `acting_as(user_id)`:
 
@@ -14,9 +17,12 @@ from collections.abc import Iterator
 
 from auditlog.context import auditlog_value, set_actor
 from auditlog.middleware import AuditlogMiddleware
+from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
+
+from portal.core.services import audit_chain_seal
 
 
 def client_address(request: HttpRequest) -> str | None:
@@ -33,6 +39,16 @@ class AuditMiddleware(AuditlogMiddleware):
     @staticmethod
     def _get_remote_addr(request: HttpRequest) -> str | None:
         return client_address(request)
+
+
+def seal_log_entry(
+    sender: type[LogEntry], instance: LogEntry, created: bool, raw: bool = False, **kwargs: object
+) -> None:
+    """post_save of LogEntry: seal each new entry in its own transaction. A signal because LogEntry is
+    django-auditlog's model and this is the one hook every way of writing an entry passes (model changes,
+    many-to-many changes, `log_create`). Raw saves (loaddata) bring their seals with them."""
+    if created and not raw:
+        audit_chain_seal(entry_id=instance.pk)
 
 
 def bind_actor(user: object) -> None:

@@ -1,7 +1,7 @@
 import django_filters
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -34,7 +34,7 @@ class ModelFilter(django_filters.ChoiceFilter):
 class AuditLogFilter(django_filters.FilterSet):
     """Filters shared by the audit log page and the audit API."""
 
-    actor = django_filters.CharFilter(field_name="actor__username", lookup_expr="iexact", label="Actor (username)")
+    actor = django_filters.CharFilter(method="filter_actor", label="Actor (username)")
     model = ModelFilter(choices=_audited_models, label="Model")
     object_pk = django_filters.CharFilter(field_name="object_pk", label="Object id")
     action = django_filters.ChoiceFilter(choices=LogEntry.Action.choices)
@@ -44,3 +44,9 @@ class AuditLogFilter(django_filters.FilterSet):
     class Meta:
         model = LogEntry
         fields = ["actor", "model", "object_pk", "action", "since", "until"]
+
+    def filter_actor(self, qs: QuerySet[LogEntry], name: str, value: str) -> QuerySet[LogEntry]:
+        """The username recorded with the entry (which outlives the user), or the actor's current one."""
+        if not value:
+            return qs
+        return qs.filter(Q(seal__actor_username__iexact=value) | Q(actor__username__iexact=value))

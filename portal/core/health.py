@@ -13,6 +13,7 @@ from kombu import Connection
 
 from portal import kube
 from portal.core.models import WorkerHeartbeat
+from portal.core.selectors import audit_chain_state
 
 OK, DOWN, DEGRADED, NOT_CONFIGURED = "ok", "down", "degraded", "not_configured"
 # Without these the portal cannot record or hand off work: their failure makes the whole answer a 503.
@@ -105,12 +106,23 @@ def check_email() -> ComponentHealth:
     return _timed(probe)
 
 
+def check_audit(*, now: datetime | None = None) -> ComponentHealth:
+    """The audit chain: the last full verification (beat's) and the links added since."""
+    now = now or timezone.now()
+    try:
+        state = audit_chain_state(now=now)
+    except DatabaseError as exc:
+        return ComponentHealth(DOWN, detail=f"Cannot read the audit chain: {exc}"[:300])
+    return ComponentHealth(OK if state.ok else DOWN, detail=state.detail[:300], last_seen=state.verified_at)
+
+
 CHECKS: dict[str, Callable[[], ComponentHealth]] = {
     "database": check_database,
     "broker": check_broker,
     "worker": check_worker,
     "kubernetes": check_kubernetes,
     "email": check_email,
+    "audit": check_audit,
 }
 
 

@@ -17,7 +17,7 @@ from portal.accounts.roles import Role
 from portal.core import health
 from portal.core.filters import AuditLogFilter
 from portal.core.pagination import paginate
-from portal.core.selectors import audit_entries
+from portal.core.selectors import audit_chain_state, audit_entries
 from portal.notifications.models import Delivery
 
 OPEN_STATUSES = [s for s in Incident.Status.values if s not in {"resolved", "review", "closed"}]
@@ -55,8 +55,10 @@ def system_health(request: HttpRequest) -> HttpResponse:
 def audit_log(request: HttpRequest) -> HttpResponse:
     entries = AuditLogFilter(request.GET, queryset=audit_entries())
     page, query = paginate(request, entries.qs)
-    template = "core/audit_log.html#audit-table" if request.htmx else "core/audit_log.html"
-    return render(request, template, {"filter": entries, "page": page, "query": query})
+    if request.htmx:
+        return render(request, "core/audit_log.html#audit-table", {"filter": entries, "page": page, "query": query})
+    chain = audit_chain_state(now=timezone.now())
+    return render(request, "core/audit_log.html", {"filter": entries, "page": page, "query": query, "chain": chain})
 
 
 @login_not_required

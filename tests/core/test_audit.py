@@ -4,6 +4,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from django.utils import timezone
 
 from portal.accounts.models import ApiToken, User
 from portal.accounts.roles import Role
@@ -11,13 +12,18 @@ from portal.core.audit import acting_as, describe_changes
 
 
 def make_entries(count: int, *, actor: User | None, when: datetime | None = None) -> None:
-    """`count` audit entries by `actor` on one group, at `when` (default: now)."""
+    """`count` audit entries by `actor` on one group, at `when` (default: now). Written with their actor and time,
+    as entries are sealed when written and cannot be changed afterwards."""
     group = Group.objects.create(name=f"audited-{Group.objects.count()}")
     for _ in range(count):
-        entry = LogEntry.objects.log_create(
-            group, action=LogEntry.Action.UPDATE, changes={"name": ["a", "b"]}, force_log=True
+        LogEntry.objects.log_create(
+            group,
+            action=LogEntry.Action.UPDATE,
+            changes={"name": ["a", "b"]},
+            force_log=True,
+            actor=actor,
+            timestamp=when or timezone.now(),
         )
-        LogEntry.objects.filter(pk=entry.pk).update(actor=actor, timestamp=when or entry.timestamp)
 
 
 def test_web_change_records_actor_and_remote_address(client, admin_user, make_user):

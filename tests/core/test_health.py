@@ -35,7 +35,7 @@ def test_detailed_health_reports_each_component(token_client):
 
     assert response.status_code == 200
     body = response.json()
-    assert set(body["components"]) == {"database", "broker", "worker", "kubernetes", "email"}
+    assert set(body["components"]) == {"database", "broker", "worker", "kubernetes", "email", "audit"}
     assert body["components"]["database"]["status"] == "ok"
     assert body["components"]["database"]["latency_ms"] >= 0
     assert body["components"]["broker"]["status"] == "ok"
@@ -45,6 +45,8 @@ def test_detailed_health_reports_each_component(token_client):
         "last_seen": body["components"]["worker"]["last_seen"],
     }
     assert body["components"]["kubernetes"]["status"] == "not_configured"
+    assert body["components"]["audit"]["status"] == "ok"
+    assert body["components"]["audit"]["detail"].startswith("intact through entry")
     assert body["status"] == "ok"
 
 

@@ -79,7 +79,7 @@ class ApiRootApi(APIView):
 
 
 class AuditEntryOutput(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    actor = serializers.CharField(source="actor_name", read_only=True, allow_null=True)
     model = serializers.SerializerMethodField()
     action = serializers.CharField(source="get_action_display")
     changes = serializers.JSONField(source="changes_dict")
