@@ -403,7 +403,7 @@ class Cluster:
         # Pods being deleted with a grace period, and the step number after which they are gone.
         self._leaving: dict[tuple[str, str], int] = {}
         self._event_serial = itertools.count(1)
-        self._addresses = itertools.count(1)
+        self._addresses = itertools.count(0)
 
     # -- storage ---------------------------------------------------------------------------------------------------
 
