@@ -403,6 +403,8 @@ class Cluster:
         # Pods being deleted with a grace period, and the step number after which they are gone.
         self._leaving: dict[tuple[str, str], int] = {}
         self._event_serial = itertools.count(1)
+        # What makes events the same (the correlator's key) -> where the event is stored.
+        self._event_keys: dict[tuple[str, ...], tuple[str, str]] = {}
         self._addresses = itertools.count(0)
 
     # -- storage ---------------------------------------------------------------------------------------------------
@@ -902,20 +904,14 @@ class Cluster:
         event correlator's aggregation). Events of cluster-scoped objects live in `default`."""
         meta, now = involved["metadata"], self._now()
         source = {"component": component, **({"host": host} if host else {})}
-        for event in self._objects["events"].values():
-            seen = event["involvedObject"]
-            if (seen["uid"], seen.get("fieldPath", ""), event["reason"], event["message"], event["source"]) == (
-                meta["uid"],
-                field_path,
-                reason,
-                message,
-                source,
-            ):
-                repeated = copy.deepcopy(event)
-                repeated["count"] += 1
-                repeated["lastTimestamp"] = now
-                self._commit("events", repeated, "MODIFIED")
-                return
+        same = (meta["uid"], field_path, reason, message, component, host)
+        stored = self._objects["events"].get(self._event_keys.get(same, ("", "")))
+        if stored is not None:
+            repeated = copy.deepcopy(stored)
+            repeated["count"] += 1
+            repeated["lastTimestamp"] = now
+            self._commit("events", repeated, "MODIFIED")
+            return
         reference = {
             "kind": involved["kind"],
             "namespace": meta.get("namespace", ""),
@@ -928,8 +924,9 @@ class Cluster:
             reference["fieldPath"] = field_path
         # Named like the client's recorder names them: the object's name and a timestamp in hex (kept unique here).
         unique = int(self.clock().timestamp() * 1_000_000_000) + next(self._event_serial)
-        event = {
-            "metadata": {"name": f"{meta['name']}.{unique:x}", "namespace": meta.get("namespace") or "default"},
+        key = (str(meta.get("namespace") or "default"), f"{meta['name']}.{unique:x}")
+        event: Obj = {
+            "metadata": {"name": key[1], "namespace": key[0]},
             "involvedObject": reference,
             "reason": reason,
             "message": message,
@@ -943,6 +940,7 @@ class Cluster:
             "reportingInstance": host,
         }
         self._create("events", event)
+        self._event_keys[same] = key
 
     def _expire_events(self) -> None:
         """Events go an hour after they last happened, as with the API server's default `--event-ttl`."""
@@ -950,6 +948,8 @@ class Cluster:
         for event in self._sorted("events"):
             if _parse_time(event["lastTimestamp"]) < cutoff:
                 self._commit("events", event, "DELETED")
+        if len(self._event_keys) > len(self._objects["events"]):
+            self._event_keys = {same: key for same, key in self._event_keys.items() if key in self._objects["events"]}
 
     # -- controllers -------------------------------------------------------------------------------------------------
 
