@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -308,8 +309,9 @@ class Api:
         run = logs.run_of(pod, request.query.get("container") or None, previous=previous)
         now = self.cluster.clock()
         since: datetime | None = None
-        if request.number("sinceSeconds") is not None:
-            since = now - timedelta(seconds=request.number("sinceSeconds") or 0)
+        seconds = request.number("sinceSeconds")
+        if seconds is not None:
+            since = now - timedelta(seconds=seconds)
         elif request.query.get("sinceTime"):
             try:
                 since = datetime.fromisoformat(request.query["sinceTime"])
@@ -379,9 +381,10 @@ class Api:
         else:
             nodes = self.cluster.list_objects("nodes", label_selector=request.query.get("labelSelector", ""))["items"]
         pods = self.cluster.list_objects("pods")["items"]
-        on = {node["metadata"]["name"]: [p for p in pods if p["spec"].get("nodeName") == node["metadata"]["name"]]
-              for node in nodes}  # fmt: skip
-        items = [node_metrics(node, on[node["metadata"]["name"]], now) for node in nodes]
+        items = []
+        for node in nodes:
+            on_node = [pod for pod in pods if pod["spec"].get("nodeName") == node["metadata"]["name"]]
+            items.append(node_metrics(node, on_node, now))
         if name is not None:
             return 200, items[0]
         return 200, {"kind": "NodeMetricsList", "apiVersion": discovery.METRICS, "metadata": {}, "items": items}
@@ -414,8 +417,11 @@ class _Server(ThreadingHTTPServer):
             super().finish_request(secure, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client hanging up mid-stream, or without TLS's goodbye, is ordinary: no traceback on stderr.
-        logger.debug("connection from %s ended with an error", client_address, exc_info=True)
+        # A client hanging up mid-stream, or without TLS's goodbye, is ordinary; anything else is the simulator's bug.
+        if isinstance(sys.exc_info()[1], OSError):
+            logger.debug("connection from %s ended: %s", client_address, sys.exc_info()[1])
+        else:
+            logger.exception("serving %s failed", client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
