@@ -399,7 +399,7 @@ def _skip_deleted(pod: Mapping[str, Any], options: DrainOptions) -> PodDeleteSta
 
 
 def _daemon_set(pod: Mapping[str, Any], options: DrainOptions) -> PodDeleteStatus:
-    # kubectl also looks the DaemonSet up so --force can remove orphans; the simulator serves no DaemonSets.
+    # kubectl also looks the DaemonSet up so --force can remove orphans; this trusts the owner reference.
     controller = _controller_of(pod)
     if controller is None or controller.get("kind") != "DaemonSet" or _finished(pod):
         return OKAY

@@ -7,17 +7,23 @@ resource, and `dryRun=All` runs everything but the store. Errors are `ApiError`s
 
 `step()` is one deterministic pass of the controllers, run after every write and whenever a test asks:
 
-- deployment controller: reuses the owned ReplicaSet whose template equals the deployment's (ignoring
-  `pod-template-hash`), renumbering it to max+1 as an undo does, or creates one at max+1; copies the deployment's
+- deployment controller: reuses the owned ReplicaSet whose template equals the deployment's semantically (ignoring
+  `pod-template-hash`, and empty or null fields such as the `creationTimestamp: null` kubectl's `rollout undo`
+  sends), renumbering it to max+1 as an undo does, or creates one at max+1; copies the deployment's
   annotations (e.g. `kubernetes.io/change-cause`) onto it; scales old ReplicaSets down as new pods become available
   (a rolling update with maxSurge 100% and maxUnavailable 0, whatever the strategy says); keeps
   `revisionHistoryLimit` old ReplicaSets; honours `spec.paused`; writes status and the Available and Progressing
   conditions, including `ProgressDeadlineExceeded` once the cluster's clock passes `progressDeadlineSeconds`;
-- replica set controller, scheduler (the schedulable node with the fewest pods) and kubelet (a scheduled pod starts
-  Running and Ready at once, or stays Pending while `hold_pods` is set, so rollouts lag and disruption budgets see
-  unready replacements); `minReadySeconds` is not modelled: ready is available;
+- replica set and DaemonSet controllers (one pod per node, cordoned ones included), scheduler (the schedulable node
+  with the fewest pods) and kubelet (a scheduled pod starts Running and Ready at once, with container statuses, or
+  stays Pending while `hold_pods` is set, so rollouts lag and disruption budgets see unready replacements);
+  `minReadySeconds` is not modelled: ready is available;
 - terminating pods (evicted or deleted with a grace period) disappear at the step after the one that follows their
-  deletion; node taints follow `spec.unschedulable`.
+  deletion; node taints follow `spec.unschedulable`; PodDisruptionBudget status follows the pods.
+
+Each controller records the Events its real counterpart records (ScalingReplicaSet, SuccessfulCreate, Scheduled,
+Pulled/Created/Started, Killing, NodeNotSchedulable, ...), a repeat counting up; they expire an hour after they last
+happened. Namespaces appear when something is first created in them.
 """
 
 import base64
@@ -47,6 +53,8 @@ from portal.kubesim.selectors import (
 
 Obj = dict[str, Any]
 
+# The version the simulated API server and kubelets report: clearly not a real cluster's.
+GIT_VERSION = "v1.31.0+portal-simulator"
 REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 HASH_LABEL = "pod-template-hash"
@@ -65,32 +73,76 @@ NOT_COPIED_ANNOTATIONS = frozenset(
 # The alphabet Kubernetes uses for generated name suffixes: no vowels, no look-alike characters.
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _TYPE_META = frozenset({"kind", "apiVersion"})
+EVENT_TTL = timedelta(hours=1)
 _SCALE_METADATA = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+
+
+READ_VERBS = ("get", "list", "watch")
 
 
 @dataclass(frozen=True)
 class Resource:
+    """A resource type as the API serves it, and as discovery describes it to clients such as kubectl."""
+
     plural: str
     kind: str
     group: str
     api_version: str
     field_selectors: frozenset[str]
+    namespaced: bool = True
+    verbs: tuple[str, ...] = READ_VERBS
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
 
     @property
     def qualified(self) -> str:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
+    @property
+    def prefix(self) -> str:
+        """The URL path its group version lives under: `api/v1` or `apis/GROUP/VERSION`."""
+        return "api/v1" if not self.group else f"apis/{self.api_version}"
+
 
 _NAME_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
+_EVENT_FIELDS = (
+    _NAME_FIELDS
+    | {
+        f"involvedObject.{field}"
+        for field in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+    }
+    | {"reason", "type", "reportingComponent"}
+)
 RESOURCES = {
     resource.plural: resource
     for resource in (
-        Resource("deployments", "Deployment", "apps", "apps/v1", _NAME_FIELDS),
-        Resource("replicasets", "ReplicaSet", "apps", "apps/v1", _NAME_FIELDS | {"status.replicas"}),
-        Resource("pods", "Pod", "", "v1", _NAME_FIELDS | {"spec.nodeName", "status.phase", "spec.restartPolicy"}),
-        Resource("nodes", "Node", "", "v1", frozenset({"metadata.name"})),
+        Resource(
+            "deployments", "Deployment", "apps", "apps/v1", _NAME_FIELDS,
+            verbs=(*READ_VERBS, "patch", "update"), short_names=("deploy",), categories=("all",),
+        ),
+        Resource(
+            "replicasets", "ReplicaSet", "apps", "apps/v1", _NAME_FIELDS | {"status.replicas"},
+            short_names=("rs",), categories=("all",),
+        ),
+        Resource("daemonsets", "DaemonSet", "apps", "apps/v1", _NAME_FIELDS, short_names=("ds",), categories=("all",)),
+        Resource(
+            "pods", "Pod", "", "v1", _NAME_FIELDS | {"spec.nodeName", "status.phase", "spec.restartPolicy"},
+            verbs=(*READ_VERBS, "delete"), short_names=("po",), categories=("all",),
+        ),
+        Resource(
+            "nodes", "Node", "", "v1", frozenset({"metadata.name", "spec.unschedulable"}),
+            namespaced=False, verbs=(*READ_VERBS, "patch"), short_names=("no",),
+        ),
+        Resource("services", "Service", "", "v1", _NAME_FIELDS, short_names=("svc",), categories=("all",)),
+        Resource("events", "Event", "", "v1", _EVENT_FIELDS, short_names=("ev",)),
+        Resource(
+            "namespaces", "Namespace", "", "v1", frozenset({"metadata.name", "status.phase"}),
+            namespaced=False, short_names=("ns",),
+        ),
+        Resource("poddisruptionbudgets", "PodDisruptionBudget", "policy", "policy/v1", _NAME_FIELDS,
+                 short_names=("pdb",)),
     )
-}
+}  # fmt: skip
 
 _REASONS = {
     400: "BadRequest",
@@ -166,16 +218,6 @@ class ManualClock:
 
 
 @dataclass(frozen=True)
-class DisruptionBudget:
-    """A PodDisruptionBudget as the eviction subresource sees it: a selector and `minAvailable`."""
-
-    namespace: str
-    name: str
-    match_labels: dict[str, str]
-    min_available: int
-
-
-@dataclass(frozen=True)
 class _Event:
     resource_version: int
     resource: str
@@ -207,10 +249,22 @@ def _revision(obj: Obj) -> int:
         return 0
 
 
+def _semantic(value: Any) -> Any:
+    """Empty, null and missing compare equal, as in apimachinery's semantic equality of typed objects: a template
+    written back by a client (kubectl's `rollout undo` sends `creationTimestamp: null`) equals the stored one."""
+    if isinstance(value, dict):
+        cleaned = {key: _semantic(item) for key, item in value.items()}
+        return {key: item for key, item in cleaned.items() if item not in (None, {}, [], "")}
+    if isinstance(value, list):
+        return [_semantic(item) for item in value]
+    return value
+
+
 def _without_hash(template: Obj) -> Obj:
+    """The template as the deployment controller compares it: semantically, without the `pod-template-hash` label."""
     stripped = copy.deepcopy(template)
     stripped.get("metadata", {}).get("labels", {}).pop(HASH_LABEL, None)
-    return stripped
+    return cast(Obj, _semantic(stripped))
 
 
 def _controller_uid(obj: Obj) -> str | None:
@@ -238,6 +292,35 @@ def _ready(pod: Obj) -> bool:
 
 def _terminating(obj: Obj) -> bool:
     return "deletionTimestamp" in obj["metadata"]
+
+
+def _namespace(name: str) -> Obj:
+    return {
+        "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"},
+    }
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
+
+
+def _running(container: Obj, pod_uid: str, restarts: int, started: str) -> Obj:
+    """A container's status as the kubelet reports it once the container runs."""
+    image = str(container["image"])
+    repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    return {
+        "name": container["name"],
+        "state": {"running": {"startedAt": started}},
+        "lastState": {},
+        "ready": True,
+        "restartCount": restarts,
+        "image": image,
+        "imageID": f"{repository}@sha256:{_digest('image', image)}",
+        "containerID": f"containerd://{_digest(pod_uid, container['name'], restarts)}",
+        "started": True,
+    }
 
 
 def _default_pod_spec(spec: Obj) -> None:
@@ -312,7 +395,6 @@ class Cluster:
         self.lock = threading.RLock()
         self._changed = threading.Condition(self.lock)
         self.hold_pods = False
-        self.budgets: list[DisruptionBudget] = []
         self._objects: dict[str, dict[tuple[str, str], Obj]] = {plural: {} for plural in RESOURCES}
         self._events: deque[_Event] = deque(maxlen=history)
         self._resource_version = 0
@@ -320,6 +402,10 @@ class Cluster:
         self._steps = 0
         # Pods being deleted with a grace period, and the step number after which they are gone.
         self._leaving: dict[tuple[str, str], int] = {}
+        self._event_serial = itertools.count(1)
+        # What makes events the same (the correlator's key) -> where the event is stored.
+        self._event_keys: dict[tuple[str, ...], tuple[str, str]] = {}
+        self._addresses = itertools.count(0)
 
     # -- storage ---------------------------------------------------------------------------------------------------
 
@@ -351,10 +437,12 @@ class Cluster:
         key = (meta.get("namespace", ""), meta["name"])
         if key in self._objects[plural]:
             raise ApiError(409, f'{resource.qualified} "{meta["name"]}" already exists')
+        if resource.namespaced and ("", key[0]) not in self._objects["namespaces"]:
+            self._create("namespaces", _namespace(key[0]))
         obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
         meta["uid"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"portal-simulator/{plural}/{key}/{next(self._serial)}"))
         meta["creationTimestamp"] = self._now()
-        if plural in {"deployments", "replicasets"}:
+        if plural in {"deployments", "replicasets", "daemonsets", "poddisruptionbudgets"}:
             meta["generation"] = 1
         return self._commit(plural, obj, "ADDED")
 
@@ -615,6 +703,18 @@ class Cluster:
                     ],
                     "capacity": capacity,
                     "allocatable": dict(capacity),
+                    "nodeInfo": {
+                        "machineID": _digest("machine", name)[:32],
+                        "systemUUID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"portal-simulator/node/{name}")),
+                        "bootID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"portal-simulator/boot/{name}")),
+                        "kernelVersion": "6.1.0-simulated",
+                        "osImage": "Simulated node (portal/kubesim)",
+                        "containerRuntimeVersion": "containerd://1.7.0-simulated",
+                        "kubeletVersion": GIT_VERSION,
+                        "kubeProxyVersion": GIT_VERSION,
+                        "operatingSystem": "linux",
+                        "architecture": "amd64",
+                    },
                 },
             }
             created = self._create("nodes", node)
@@ -653,9 +753,44 @@ class Cluster:
             self._start(self._find("pods", created["metadata"]["namespace"], created["metadata"]["name"]))
             return self.get("pods", created["metadata"]["namespace"], created["metadata"]["name"])
 
-    def add_budget(self, namespace: str, name: str, *, match_labels: dict[str, str], min_available: int) -> None:
+    def restart_container(self, namespace: str, name: str, *, reason: str = "Error", exit_code: int = 1) -> Obj:
+        """The kubelet restarting the pod's first container after it exited (`reason` "OOMKilled", say): RESTARTS
+        counts it, and `kubectl logs --previous` reads the run that ended."""
         with self.lock:
-            self.budgets.append(DisruptionBudget(namespace, name, dict(match_labels), min_available))
+            pod = self._find("pods", namespace, name)
+            statuses = pod["status"].get("containerStatuses")
+            if not statuses:
+                raise ApiError(400, f'container in pod "{name}" is not running')
+            restarted = copy.deepcopy(pod)
+            last = statuses[0]
+            container = next(c for c in pod["spec"]["containers"] if c["name"] == last["name"])
+            now = self._now()
+            fresh = _running(container, pod["metadata"]["uid"], last["restartCount"] + 1, now)
+            fresh["lastState"] = {
+                "terminated": {
+                    "exitCode": exit_code,
+                    "reason": reason,
+                    "startedAt": last["state"]["running"]["startedAt"],
+                    "finishedAt": now,
+                    "containerID": last["containerID"],
+                }
+            }
+            restarted["status"]["containerStatuses"][0] = fresh
+            stored = self._commit("pods", restarted, "MODIFIED")
+            self._record_start(stored, container)
+            return stored
+
+    def add_budget(self, namespace: str, name: str, *, match_labels: dict[str, str], min_available: int) -> Obj:
+        """A PodDisruptionBudget with a `matchLabels` selector and `minAvailable`, which evictions respect."""
+        with self.lock:
+            budget = {
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"minAvailable": min_available, "selector": {"matchLabels": dict(match_labels)}},
+                "status": {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0},
+            }
+            self._create("poddisruptionbudgets", budget)
+            self.step()
+            return self.get("poddisruptionbudgets", namespace, name)
 
     def delete_pod(self, namespace: str, name: str, options: Obj, *, dry_run: bool = False) -> Obj:
         with self.lock:
@@ -670,6 +805,12 @@ class Cluster:
         if grace is None:
             grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
         key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+        if not _terminating(pod) and pod["status"].get("containerStatuses"):
+            for container in pod["spec"]["containers"]:
+                self._record(
+                    pod, "Normal", "Killing", f"Stopping container {container['name']}", "kubelet",
+                    host=pod["spec"]["nodeName"], field_path=f"spec.containers{{{container['name']}}}",
+                )  # fmt: skip
         if grace == 0:
             self._leaving.pop(key, None)
             return self._commit("pods", pod, "DELETED")
@@ -695,37 +836,120 @@ class Cluster:
                 self.step()
             return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
-    def _check_budgets(self, pod: Obj) -> None:
-        namespace, labels = pod["metadata"]["namespace"], pod["metadata"].get("labels", {})
-        budgets = [
-            budget
-            for budget in self.budgets
-            if budget.namespace == namespace and all(labels.get(k) == v for k, v in budget.match_labels.items())
+    def _budget_pods(self, budget: Obj) -> list[Obj]:
+        requirements = label_selector_requirements(budget["spec"]["selector"])
+        return [
+            pod
+            for pod in self._sorted("pods")
+            if pod["metadata"]["namespace"] == budget["metadata"]["namespace"]
+            and labels_match(requirements, pod["metadata"].get("labels"))
+            and not _terminating(pod)
         ]
+
+    def _check_budgets(self, pod: Obj) -> None:
+        budgets = [budget for budget in self._sorted("poddisruptionbudgets") if pod in self._budget_pods(budget)]
         if len(budgets) > 1:
             message = "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
             raise ApiError(500, message)
         for budget in budgets:
-            healthy = sum(
-                1
-                for other in self._objects["pods"].values()
-                if other["metadata"]["namespace"] == namespace
-                and all(other["metadata"].get("labels", {}).get(k) == v for k, v in budget.match_labels.items())
-                and _ready(other)
-                and not _terminating(other)
-            )
+            healthy = sum(1 for other in self._budget_pods(budget) if _ready(other))
+            minimum = budget["spec"]["minAvailable"]
             # An unhealthy pod may go while the budget holds; a healthy one only if the budget still holds after.
             left = healthy - 1 if _ready(pod) else healthy
-            if left < budget.min_available:
-                cause = (
-                    f"The disruption budget {budget.name} needs {budget.min_available} healthy pods "
-                    f"and has {healthy} currently"
-                )
+            if left < minimum:
+                name = budget["metadata"]["name"]
+                cause = f"The disruption budget {name} needs {minimum} healthy pods and has {healthy} currently"
                 raise ApiError(
                     429,
                     "Cannot evict pod as it would violate the pod's disruption budget.",
                     details={"causes": [{"reason": "DisruptionBudget", "message": cause}]},
                 )
+
+    # -- services and events -----------------------------------------------------------------------------------------
+
+    def add_service(self, manifest: Obj) -> Obj:
+        """A Service with the API server's defaults and the next free cluster IP (10.96.0.1 first, as for
+        `kubernetes`)."""
+        with self.lock:
+            service = copy.deepcopy(manifest)
+            service.setdefault("metadata", {}).setdefault("namespace", "default")
+            spec = service.setdefault("spec", {})
+            spec.setdefault("type", "ClusterIP")
+            if "clusterIP" not in spec:
+                number = next(self._addresses)
+                spec["clusterIP"] = f"10.96.{number // 254}.{number % 254 + 1}"
+            spec.setdefault("clusterIPs", [spec["clusterIP"]])
+            spec.setdefault("sessionAffinity", "None")
+            spec.setdefault("ipFamilies", ["IPv4"])
+            spec.setdefault("ipFamilyPolicy", "SingleStack")
+            spec.setdefault("internalTrafficPolicy", "Cluster")
+            for port in spec.get("ports", []):
+                port.setdefault("protocol", "TCP")
+                port.setdefault("targetPort", port["port"])
+            service["status"] = {"loadBalancer": {}}
+            return self._create("services", service)
+
+    def _record(
+        self,
+        involved: Obj,
+        kind: str,
+        reason: str,
+        message: str,
+        component: str,
+        *,
+        host: str = "",
+        field_path: str = "",
+    ) -> None:
+        """An Event about `involved` as its controller or kubelet records it; a repeat of the same one counts up (the
+        event correlator's aggregation). Events of cluster-scoped objects live in `default`."""
+        meta, now = involved["metadata"], self._now()
+        source = {"component": component, **({"host": host} if host else {})}
+        same = (meta["uid"], field_path, reason, message, component, host)
+        stored = self._objects["events"].get(self._event_keys.get(same, ("", "")))
+        if stored is not None:
+            repeated = copy.deepcopy(stored)
+            repeated["count"] += 1
+            repeated["lastTimestamp"] = now
+            self._commit("events", repeated, "MODIFIED")
+            return
+        reference = {
+            "kind": involved["kind"],
+            "namespace": meta.get("namespace", ""),
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "apiVersion": involved["apiVersion"],
+            "resourceVersion": meta.get("resourceVersion", ""),
+        }
+        if field_path:
+            reference["fieldPath"] = field_path
+        # Named like the client's recorder names them: the object's name and a timestamp in hex (kept unique here).
+        unique = int(self.clock().timestamp() * 1_000_000_000) + next(self._event_serial)
+        key = (str(meta.get("namespace") or "default"), f"{meta['name']}.{unique:x}")
+        event: Obj = {
+            "metadata": {"name": key[1], "namespace": key[0]},
+            "involvedObject": reference,
+            "reason": reason,
+            "message": message,
+            "source": source,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "type": kind,
+            "eventTime": None,
+            "reportingComponent": component,
+            "reportingInstance": host,
+        }
+        self._create("events", event)
+        self._event_keys[same] = key
+
+    def _expire_events(self) -> None:
+        """Events go an hour after they last happened, as with the API server's default `--event-ttl`."""
+        cutoff = self.clock() - EVENT_TTL
+        for event in self._sorted("events"):
+            if _parse_time(event["lastTimestamp"]) < cutoff:
+                self._commit("events", event, "DELETED")
+        if len(self._event_keys) > len(self._objects["events"]):
+            self._event_keys = {same: key for same, key in self._event_keys.items() if key in self._objects["events"]}
 
     # -- controllers -------------------------------------------------------------------------------------------------
 
@@ -743,6 +967,7 @@ class Cluster:
                     del self._leaving[key]
                     if key in self._objects["pods"]:
                         self._commit("pods", self._objects["pods"][key], "DELETED")
+            self._expire_events()
             self._sync_node_taints()
             created = {}
             for deployment in self._sorted("deployments"):
@@ -750,6 +975,7 @@ class Cluster:
                 if new is not None:
                     created[deployment["metadata"]["uid"]] = new
             self._sync_replica_sets()
+            self._sync_daemon_sets()
             self._schedule()
             if not self.hold_pods:
                 for pod in self._sorted("pods"):
@@ -762,6 +988,10 @@ class Cluster:
             for deployment in self._sorted("deployments"):
                 self._deployment_status(deployment, created.get(deployment["metadata"]["uid"]))
                 self._clean_up_history(deployment)
+            for daemon_set in self._sorted("daemonsets"):
+                self._daemon_set_status(daemon_set)
+            for budget in self._sorted("poddisruptionbudgets"):
+                self._budget_status(budget)
 
     def _sync_node_taints(self) -> None:
         for node in self._sorted("nodes"):
@@ -774,6 +1004,11 @@ class Cluster:
                 updated["spec"]["taints"] = taints
             else:
                 updated["spec"].pop("taints", None)
+            if updated != node:
+                tainted = any(t["key"] == UNSCHEDULABLE_TAINT for t in taints)
+                condition = "NodeNotSchedulable" if tainted else "NodeSchedulable"
+                name = node["metadata"]["name"]
+                self._record(node, "Normal", condition, f"Node {name} status is now: {condition}", "kubelet", host=name)
             self._update("nodes", node, updated)
 
     def _owned(self, plural: str, owner: Obj) -> list[Obj]:
@@ -799,7 +1034,7 @@ class Cluster:
             # Paused: no new ReplicaSet, but the running one still follows scaling.
             active = new or max(owned, key=_revision, default=None)
             if active is not None:
-                self._set_replicas(active, replicas)
+                self._set_replicas(deployment, active, replicas)
             return None
         revision = max((_revision(rs) for rs in owned if rs is not new), default=0) + 1
         created = None
@@ -821,6 +1056,7 @@ class Cluster:
         stored = self._find_obj("replicasets", new)
         if updated["spec"] != stored["spec"]:
             updated["metadata"]["generation"] += 1
+        self._scaled(deployment, stored, replicas)
         new = self._update("replicasets", stored, updated)
         marked = copy.deepcopy(deployment)
         marked["metadata"].setdefault("annotations", {})[REVISION] = new["metadata"]["annotations"][REVISION]
@@ -834,7 +1070,7 @@ class Cluster:
         template = copy.deepcopy(deployment["spec"]["template"])
         meta, attempt = deployment["metadata"], 0
         while True:
-            seed = json.dumps([template, attempt], sort_keys=True)
+            seed = json.dumps([_without_hash(template), attempt], sort_keys=True)
             template_hash = _encode(seed, 10)
             name = f"{meta['name']}-{template_hash}"
             if (meta["namespace"], name) not in self._objects["replicasets"]:
@@ -858,12 +1094,20 @@ class Cluster:
         }
         return self._create("replicasets", replica_set)
 
-    def _set_replicas(self, replica_set: Obj, replicas: int) -> None:
+    def _set_replicas(self, deployment: Obj, replica_set: Obj, replicas: int) -> None:
         updated = copy.deepcopy(replica_set)
         updated["spec"]["replicas"] = replicas
         if updated != replica_set:
             updated["metadata"]["generation"] += 1
+            self._scaled(deployment, replica_set, replicas)
         self._update("replicasets", replica_set, updated)
+
+    def _scaled(self, deployment: Obj, replica_set: Obj, replicas: int) -> None:
+        before = replica_set["spec"]["replicas"]
+        if before != replicas:
+            direction = "up" if replicas > before else "down"
+            message = f"Scaled {direction} replica set {replica_set['metadata']['name']} from {before} to {replicas}"
+            self._record(deployment, "Normal", "ScalingReplicaSet", message, "deployment-controller")
 
     def _scale_down_old(self, deployment: Obj) -> None:
         """Old ReplicaSets keep only what the new one cannot yet serve, newest revisions first."""
@@ -878,14 +1122,14 @@ class Cluster:
         for replica_set in sorted((rs for rs in owned if rs is not new), key=_revision, reverse=True):
             keep = min(replica_set["spec"]["replicas"], allowed)
             allowed -= keep
-            self._set_replicas(self._find_obj("replicasets", replica_set), keep)
+            self._set_replicas(deployment, self._find_obj("replicasets", replica_set), keep)
 
     def _sync_replica_sets(self) -> None:
         for replica_set in self._sorted("replicasets"):
             pods = [pod for pod in self._owned("pods", replica_set) if not _terminating(pod)]
             missing = replica_set["spec"]["replicas"] - len(pods)
             for _ in range(missing):
-                self._create_pod(replica_set)
+                self._create_pod(replica_set, "replicaset-controller")
             order = {key: index for index, key in enumerate(self._objects["pods"])}
             # Delete unscheduled, then unready, then the newest pods first, as the ReplicaSet controller prefers.
             victims = sorted(
@@ -898,21 +1142,54 @@ class Cluster:
             )
             for pod in victims[: max(0, -missing)]:
                 self._commit("pods", pod, "DELETED")
+                message = f"Deleted pod: {pod['metadata']['name']}"
+                self._record(replica_set, "Normal", "SuccessfulDelete", message, "replicaset-controller")
 
-    def _create_pod(self, replica_set: Obj) -> None:
-        template, meta = replica_set["spec"]["template"], replica_set["metadata"]
-        suffix = _encode(f"{meta['name']}/{next(self._serial)}", 5)
-        name = f"{meta['name']}-{suffix}"
+    def _sync_daemon_sets(self) -> None:
+        """One pod per node whose labels match the template's `nodeSelector`, cordoned nodes included: DaemonSet pods
+        tolerate the unschedulable taint. They are named after their node (not randomly) so tests can name them."""
+        for daemon_set in self._sorted("daemonsets"):
+            meta = daemon_set["metadata"]
+            nodes = self._daemon_set_nodes(daemon_set)
+            pods = [pod for pod in self._owned("pods", daemon_set) if not _terminating(pod)]
+            placed = {pod["spec"].get("nodeName") for pod in pods}
+            for node in nodes:
+                name = f"{meta['name']}-{node}"
+                # A pod of that name still terminating is replaced once it is gone.
+                if node not in placed and (meta["namespace"], name) not in self._objects["pods"]:
+                    self._create_pod(daemon_set, "daemonset-controller", name=name, node=node)
+            for pod in pods:
+                if pod["spec"].get("nodeName") not in nodes:
+                    self._commit("pods", pod, "DELETED")
+                    message = f"Deleted pod: {pod['metadata']['name']}"
+                    self._record(daemon_set, "Normal", "SuccessfulDelete", message, "daemonset-controller")
+
+    def _daemon_set_nodes(self, daemon_set: Obj) -> list[str]:
+        wanted = daemon_set["spec"]["template"]["spec"].get("nodeSelector") or {}
+        return [
+            node["metadata"]["name"]
+            for node in self._sorted("nodes")
+            if all(node["metadata"].get("labels", {}).get(key) == value for key, value in wanted.items())
+        ]
+
+    def _create_pod(self, owner: Obj, component: str, *, name: str | None = None, node: str | None = None) -> None:
+        template, meta = owner["spec"]["template"], owner["metadata"]
+        if name is None:
+            suffix = _encode(f"{meta['name']}/{next(self._serial)}", 5)
+            name = f"{meta['name']}-{suffix}"
         pod_meta: Obj = {
             "name": name,
             "namespace": meta["namespace"],
             "labels": dict(template.get("metadata", {}).get("labels", {})),
-            "ownerReferences": [_owner_reference(replica_set)],
+            "ownerReferences": [_owner_reference(owner)],
         }
         if template.get("metadata", {}).get("annotations"):
             pod_meta["annotations"] = dict(template["metadata"]["annotations"])
-        pod = {"metadata": pod_meta, "spec": copy.deepcopy(template["spec"]), "status": {"phase": "Pending"}}
-        self._create("pods", pod)
+        spec = copy.deepcopy(template["spec"])
+        if node is not None:
+            spec["nodeName"] = node
+        self._create("pods", {"metadata": pod_meta, "spec": spec, "status": {"phase": "Pending"}})
+        self._record(owner, "Normal", "SuccessfulCreate", f"Created pod: {name}", component)
 
     def _schedule(self) -> None:
         nodes = [
@@ -931,8 +1208,11 @@ class Cluster:
                 if other["spec"].get("nodeName") in load and not _terminating(other):
                     load[other["spec"]["nodeName"]] += 1
             scheduled = copy.deepcopy(pod)
-            scheduled["spec"]["nodeName"] = min(nodes, key=lambda node: (load[node], node))
-            self._commit("pods", scheduled, "MODIFIED")
+            node = min(nodes, key=lambda node: (load[node], node))
+            scheduled["spec"]["nodeName"] = node
+            stored = self._commit("pods", scheduled, "MODIFIED")
+            message = f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} to {node}"
+            self._record(stored, "Normal", "Scheduled", message, "default-scheduler")
 
     def _start(self, pod: Obj) -> None:
         """The kubelet's part: a scheduled Pending pod starts and is Ready."""
@@ -949,10 +1229,28 @@ class Cluster:
             ],
             "podIP": f"10.244.{number // 250 % 250}.{number % 250 + 1}",
             "startTime": now,
+            "containerStatuses": [
+                _running(container, pod["metadata"]["uid"], 0, now) for container in pod["spec"]["containers"]
+            ],
+            "qosClass": "BestEffort",
         }
         if node is not None:
             started["status"]["hostIP"] = node["status"]["addresses"][0]["address"]
-        self._commit("pods", started, "MODIFIED")
+        stored = self._commit("pods", started, "MODIFIED")
+        for container in pod["spec"]["containers"]:
+            self._record_start(stored, container)
+
+    def _record_start(self, pod: Obj, container: Obj) -> None:
+        name, image = container["name"], container["image"]
+        for reason, message in (
+            ("Pulled", f'Container image "{image}" already present on machine'),
+            ("Created", f"Created container {name}"),
+            ("Started", f"Started container {name}"),
+        ):
+            self._record(
+                pod, "Normal", reason, message, "kubelet",
+                host=pod["spec"]["nodeName"], field_path=f"spec.containers{{{name}}}",
+            )  # fmt: skip
 
     def _replica_set_status(self, replica_set: Obj) -> None:
         pods = [pod for pod in self._owned("pods", replica_set) if not _terminating(pod)]
@@ -1065,3 +1363,67 @@ class Cluster:
         )
         for replica_set in idle[: max(0, len(idle) - deployment["spec"]["revisionHistoryLimit"])]:
             self._commit("replicasets", replica_set, "DELETED")
+
+    # -- daemon sets and disruption budgets --------------------------------------------------------------------------
+
+    def create_daemonset(self, manifest: Obj) -> Obj:
+        with self.lock:
+            daemon_set = copy.deepcopy(manifest)
+            daemon_set.setdefault("metadata", {}).setdefault("namespace", "default")
+            spec = daemon_set.setdefault("spec", {})
+            spec.setdefault("revisionHistoryLimit", 10)
+            spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}})
+            _default_pod_spec(spec["template"].setdefault("spec", {}))
+            daemon_set["status"] = {
+                "currentNumberScheduled": 0,
+                "numberMisscheduled": 0,
+                "desiredNumberScheduled": 0,
+                "numberReady": 0,
+            }
+            self._create("daemonsets", daemon_set)
+            self.step()
+            return self.get("daemonsets", daemon_set["metadata"]["namespace"], daemon_set["metadata"]["name"])
+
+    def _daemon_set_status(self, daemon_set: Obj) -> None:
+        pods = [pod for pod in self._owned("pods", daemon_set) if not _terminating(pod)]
+        ready = sum(1 for pod in pods if _ready(pod))
+        status = {
+            "currentNumberScheduled": len(pods),
+            "numberMisscheduled": 0,
+            "desiredNumberScheduled": len(self._daemon_set_nodes(daemon_set)),
+            "numberReady": ready,
+            "observedGeneration": daemon_set["metadata"]["generation"],
+            "updatedNumberScheduled": len(pods),
+            "numberAvailable": ready,
+        }
+        updated = copy.deepcopy(daemon_set)
+        # The first four are always there; zero counts of the others are omitted, as in the API server's JSON.
+        updated["status"] = {key: value for index, (key, value) in enumerate(status.items()) if value or index < 4}
+        self._update("daemonsets", daemon_set, updated)
+
+    def _budget_status(self, budget: Obj) -> None:
+        pods = self._budget_pods(budget)
+        healthy, desired = sum(1 for pod in pods if _ready(pod)), budget["spec"]["minAvailable"]
+        allowed = max(0, healthy - desired)
+        generation = budget["metadata"]["generation"]
+        value = ("True", "SufficientPods") if allowed else ("False", "InsufficientPods")
+        previous = next(iter(budget["status"].get("conditions", [])), None)
+        same = previous is not None and (previous["status"], previous["reason"]) == value
+        condition = {
+            "type": "DisruptionAllowed",
+            "status": value[0],
+            "reason": value[1],
+            "message": "",
+            "observedGeneration": generation,
+            "lastTransitionTime": previous["lastTransitionTime"] if previous is not None and same else self._now(),
+        }
+        updated = copy.deepcopy(budget)
+        updated["status"] = {
+            "observedGeneration": generation,
+            "disruptionsAllowed": allowed,
+            "currentHealthy": healthy,
+            "desiredHealthy": desired,
+            "expectedPods": len(pods),
+            "conditions": [condition],
+        }
+        self._update("poddisruptionbudgets", budget, updated)

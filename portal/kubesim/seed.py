@@ -1,4 +1,5 @@
-"""Seed helpers: deployments with rollout history, nodes, DaemonSet, mirror and bare pods, disruption budgets."""
+"""Seed helpers: deployments with rollout history, nodes, DaemonSets, mirror and bare pods, services, disruption
+budgets."""
 
 import uuid
 from collections.abc import Sequence
@@ -84,31 +85,45 @@ def add_pod(
 
 
 def add_daemonset(cluster: Cluster, namespace: str, name: str, *, image: str) -> list[Obj]:
-    """One pod per node owned by a DaemonSet (the simulator serves no DaemonSet objects, only their pods)."""
-    owner = {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "name": name,
-        "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
-    }
-    nodes = cluster.list_objects("nodes")["items"]
-    return [
-        add_pod(
-            cluster,
-            namespace,
-            f"{name}-{node['metadata']['name']}",
-            node=node["metadata"]["name"],
-            image=image,
-            labels={"app": name},
-            owner=owner,
-        )
-        for node in nodes
-    ]
+    """A DaemonSet (label `app=NAME`); its controller runs one pod per node, named NAME-NODE. Returns those pods."""
+    labels = {"app": name}
+    daemon_set = cluster.create_daemonset(
+        {
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": name, "image": image}]}},
+            },
+        }
+    )
+    pods = cluster.list_objects("pods", namespace=namespace, label_selector=f"app={name}")["items"]
+    uid = daemon_set["metadata"]["uid"]
+    return [pod for pod in pods if any(ref["uid"] == uid for ref in pod["metadata"].get("ownerReferences", []))]
+
+
+def add_service(cluster: Cluster, namespace: str, name: str, *, port: int, target_port: int) -> Obj:
+    """A ClusterIP Service in front of the pods labelled `app=NAME`."""
+    return cluster.add_service(
+        {
+            "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+            "spec": {
+                "selector": {"app": name},
+                "ports": [{"name": "http", "port": port, "targetPort": target_port, "protocol": "TCP"}],
+            },
+        }
+    )
 
 
 def seed_demo(cluster: Cluster) -> None:
     """Something resembling the seeds' platform: three nodes, the shop's production deployments with some history,
     and a staging namespace running release candidates."""
+    # What every cluster has: the API server's own Service, at the first cluster IP.
+    cluster.add_service(
+        {
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver"}},
+            "spec": {"ports": [{"name": "https", "port": 443, "targetPort": 6443}]},
+        }
+    )
     for number in (1, 2, 3):
         cluster.add_node(
             f"broxiva-node-{number}", labels={"topology.kubernetes.io/zone": f"eu-west-1{'abc'[number - 1]}"}
@@ -155,6 +170,15 @@ def seed_demo(cluster: Cluster) -> None:
         images=[f"{registry}/broxiva-web:{version}" for version in ("5.2.0", "5.3.0-rc.1")],
         change_causes=["release 5.2.0: new product pages", "release candidate 5.3.0-rc.1"],
     )
+    for namespace in ("broxiva-production", "broxiva-staging"):
+        for name in ("broxiva-api", "broxiva-web"):
+            add_service(cluster, namespace, name, port=80, target_port=3000)
     add_daemonset(cluster, "kube-system", "kube-proxy", image="registry.k8s.io/kube-proxy:v1.31.0")
     add_daemonset(cluster, "broxiva-monitoring", "node-exporter", image="quay.io/prometheus/node-exporter:v1.8.2")
+    add_service(cluster, "broxiva-monitoring", "node-exporter", port=9100, target_port=9100)
     cluster.add_budget("broxiva-production", "broxiva-api", match_labels={"app": "broxiva-api"}, min_available=2)
+    # One API pod ran out of memory once and was restarted: `kubectl logs --previous` has something to show.
+    first_api_pod = cluster.list_objects("pods", namespace="broxiva-production", label_selector="app=broxiva-api")
+    cluster.restart_container(
+        "broxiva-production", first_api_pod["items"][0]["metadata"]["name"], reason="OOMKilled", exit_code=137
+    )

@@ -1,5 +1,6 @@
-"""Each adapter function end to end: the real client over HTTP against the simulator, nothing mocked."""
+"""Each adapter function end to end: the real client over HTTPS against the simulator, nothing mocked."""
 
+import base64
 import threading
 from datetime import UTC, datetime
 
@@ -466,7 +467,13 @@ def test_using_context_sends_calls_to_that_clusters_context(simulator, settings,
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
-            {"name": "sim", "cluster": {"server": simulator.url}},
+            {
+                "name": "sim",
+                "cluster": {
+                    "server": simulator.url,
+                    "certificate-authority-data": base64.b64encode(simulator.certificates.ca).decode(),
+                },
+            },
             {"name": "gone", "cluster": {"server": "http://127.0.0.1:9"}},
         ],
         "users": [{"name": "sim", "user": {"token": simulator.token}}],

@@ -1,5 +1,6 @@
 """The simulator's HTTP semantics, driven by the official client over real HTTP, as the adapter drives it."""
 
+import base64
 import json
 import os
 import signal
@@ -9,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+import urllib3
+import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
@@ -55,14 +58,46 @@ def test_version_says_it_is_a_simulator(api):
     assert info.platform == "simulated"
 
 
-def test_requests_without_the_kubeconfig_token_are_unauthorized(simulator):
-    anonymous = client.ApiClient(client.Configuration(host=simulator.url))
+def configured(simulator: Simulator, tmp_path: Path, token: str | None) -> client.ApiClient:
+    """A client that trusts the simulator's CA and sends `token`, if any."""
+    authority = tmp_path / "ca.crt"
+    authority.write_bytes(simulator.certificates.ca)
+    configuration = client.Configuration(host=simulator.url)
+    configuration.ssl_ca_cert = str(authority)
+    if token is not None:
+        configuration.api_key = {"authorization": f"Bearer {token}"}
+    return client.ApiClient(configuration)
+
+
+def test_requests_without_the_kubeconfig_token_are_unauthorized_except_the_public_paths(simulator, tmp_path):
+    anonymous = configured(simulator, tmp_path, token=None)
 
     with pytest.raises(ApiException) as raised:
-        client.VersionApi(anonymous).get_code()
+        client.AppsV1Api(anonymous).list_namespaced_deployment(NS)
+    with pytest.raises(ApiException) as wrong:
+        client.VersionApi(configured(simulator, tmp_path, token="guess")).get_code()
 
     assert raised.value.status == 401
     assert status_of(raised)["reason"] == "Unauthorized"
+    assert wrong.value.status == 401, "a token that does not match is refused even where none is needed"
+    assert client.VersionApi(anonymous).get_code().git_version == "v1.31.0+portal-simulator"
+    for path in ("/healthz", "/livez", "/readyz"):
+        response = anonymous.rest_client.request("GET", simulator.url + path)
+        assert (response.status, response.read()) == (200, b"ok")
+
+
+def test_the_server_is_verified_against_the_kubeconfigs_own_ca(simulator, tmp_path):
+    """HTTPS with a CA of its own: the kubeconfig carries it, and a client without it refuses the server."""
+    written = yaml.safe_load(simulator.write_kubeconfig(tmp_path / "kubeconfig.yaml").read_text())
+    (cluster_entry,) = written["clusters"]
+    untrusting = client.Configuration(host=simulator.url)
+    untrusting.retries = 0
+
+    assert cluster_entry["cluster"]["server"] == simulator.url
+    assert simulator.url.startswith("https://127.0.0.1:")
+    assert base64.b64decode(cluster_entry["cluster"]["certificate-authority-data"]) == simulator.certificates.ca
+    with pytest.raises(urllib3.exceptions.MaxRetryError, match="CERTIFICATE_VERIFY_FAILED"):
+        client.VersionApi(client.ApiClient(untrusting)).get_code()
 
 
 def test_errors_are_status_bodies(apps):
@@ -577,7 +612,7 @@ def test_the_command_serves_the_demo_and_writes_a_kubeconfig(settings, tmp_path)
         settings.KUBECONFIG = str(kubeconfig)
         kube._api_client.cache_clear()
 
-        assert banner == f"SIMULATED Kubernetes API (not a real cluster) on http://127.0.0.1:{port}\n"
+        assert banner == f"SIMULATED Kubernetes API (not a real cluster) on https://127.0.0.1:{port}\n"
         assert kube.server_version().git_version == "v1.31.0+portal-simulator"
         history = kube.rollout_history("broxiva-production", "broxiva-api")
         assert [entry.images[0].rsplit(":", 1)[1] for entry in history] == ["2.3.0", "2.4.0", "2.4.1"]
@@ -588,6 +623,8 @@ def test_the_command_serves_the_demo_and_writes_a_kubeconfig(settings, tmp_path)
     assert rest.endswith("Simulator stopped.\n")
     assert process.returncode == 0
     assert kubeconfig.read_text().startswith("# A SIMULATED cluster")
+    authority = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["certificate-authority-data"]
+    assert base64.b64decode(authority) == (tmp_path / "kubesim-tls" / "ca.crt").read_bytes(), "kept for restarts"
 
 
 def test_a_denied_verb_is_rbacs_403_status(simulator, apps, core, web):
