@@ -3,8 +3,9 @@ from datetime import datetime
 from django.db.models import Prefetch, QuerySet
 
 from incidents.models import Incident
-from operations.models import Checklist, ChecklistItem, Deployment
+from operations.models import Deployment
 from operations.policy import RECENT_CHANGES_BEFORE
+from operations.selectors.checklists import checklist_detail
 
 
 def deployment_list() -> QuerySet[Deployment]:
@@ -12,13 +13,7 @@ def deployment_list() -> QuerySet[Deployment]:
 
 
 def deployment_detail() -> QuerySet[Deployment]:
-    checklists = (
-        Checklist.objects.select_related("assignee")
-        .order_by("kind")
-        .prefetch_related(
-            Prefetch("items", queryset=ChecklistItem.objects.select_related("done_by").order_by("position"))
-        )
-    )
+    checklists = checklist_detail().order_by("kind")  # with the counts ChecklistDetailOutput declares
     return deployment_list().prefetch_related(Prefetch("checklists", queryset=checklists))
 
 

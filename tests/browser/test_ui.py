@@ -356,7 +356,7 @@ def everything(site, make_user):
     from incidents.models import Incident
     from maintenance.services import window_create
     from oncall.models import Handoff, Rotation
-    from operations.models import Deployment, Runbook, Slo
+    from operations.models import Checklist, Deployment, Runbook, Slo
     from operations.services.checklists import checklists_generate
     from portal.cluster.models import ActionRun, Target
 
@@ -366,7 +366,8 @@ def everything(site, make_user):
         name="LB swap", kind="one_off", actor=admin, starts_at=timezone.now() + timedelta(days=3),
         duration=timedelta(hours=2), notice_lead=timedelta(hours=24),
     ).occurrences.get()  # fmt: skip
-    checklist = checklists_generate()[0]
+    checklists_generate()  # seed_demo made the current periods' checklists
+    checklist = Checklist.objects.first()
     rotation = Rotation.objects.first()
     handoff = Handoff.objects.create(rotation=rotation, at=timezone.now(), outgoing=admin, incoming=admin)
     target = Target.objects.first()

@@ -233,6 +233,9 @@ class TestMigrations:
     def test_audit_entries_written_before_masking_are_masked(self, configured):
         slack = configured["slack"]
         entry = LogEntry.objects.get_for_object(slack).get()
+        if connection.vendor == "postgresql":  # as it was before core's 0003 made audit history append-only
+            with connection.cursor() as cursor:
+                cursor.execute("ALTER TABLE auditlog_logentry DISABLE TRIGGER USER")
         LogEntry.objects.filter(pk=entry.pk).update(
             changes={"webhook_url": ["", WEBHOOK], "routing_key": ["", "****************00000000000042"]}
         )

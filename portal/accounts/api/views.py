@@ -122,7 +122,7 @@ class LockoutReleaseApi(APIView):
     permission_classes = [role_permission(Role.ADMIN)]
 
     class LockoutReleaseInput(serializers.Serializer):
-        username = serializers.CharField(required=False, allow_blank=True, max_length=255)
+        username = fields.LineField(required=False, allow_blank=True, max_length=255)
         ip_address = serializers.IPAddressField(required=False, allow_blank=True)
 
     class ReleasedOutput(serializers.Serializer):

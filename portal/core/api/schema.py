@@ -27,6 +27,7 @@ GENERIC_ERRORS = {
     401: "No valid token (or session) came with the request.",
     403: "The caller's role, or the rules, do not allow this.",
     404: "No such object, or no such page of a list.",
+    409: "Other objects still refer to it (`referenced_by` counts them): change or remove those first.",
     415: "The body's Content-Type is not one the operation reads.",
 }
 # A wall-clock time as TimeField reads and writes it. JSON Schema's `time` format, which drf-spectacular would
@@ -68,4 +69,6 @@ class AutoSchema(openapi.AutoSchema):
             codes += [401, 403]
         if any(p["in"] == "path" or p["name"] == "page" for p in parameters):
             codes.append(404)
-        return codes
+        if self.method == "DELETE":  # configuration still referred to is protected (portal.core.api.exceptions)
+            codes.append(409)
+        return sorted(codes)
