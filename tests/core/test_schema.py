@@ -95,11 +95,14 @@ def test_every_operation_documents_the_errors_it_can_answer(token_client):
     def codes(path: str, method: str) -> list[str]:
         return list(paths[path][method]["responses"])
 
-    assert codes("/api/v1/incidents/{id}/", "get") == ["200", "401", "403", "404"]
-    assert codes("/api/v1/incidents/", "get") == ["200", "400", "401", "403", "404"]  # filters; a page past the end
-    assert codes("/api/v1/incidents/", "post") == ["201", "400", "401", "403", "415"]  # 415: a body it cannot read
-    assert codes("/api/v1/incidents/{id}/transition/", "post") == ["200", "400", "401", "403", "404", "409", "415"]
-    assert codes("/api/health/", "get") == ["200"]
+    assert codes("/api/v1/incidents/{id}/", "get") == ["200", "401", "403", "404", "429"]  # 429: throttled
+    assert codes("/api/v1/incidents/", "get") == ["200", "400", "401", "403", "404", "429"]  # filters; a page past end
+    assert codes("/api/v1/incidents/", "post") == ["201", "400", "401", "403", "415", "429"]  # 415: an unread body
+    assert codes("/api/v1/incidents/{id}/transition/", "post") == [
+        "200", "400", "401", "403", "404", "409", "415", "429"
+    ]  # fmt: skip
+    assert codes("/api/v1/status/", "get") == ["200", "429"]  # public, and throttled per address
+    assert codes("/api/health/", "get") == ["200"]  # never throttled: probes must always get an answer
     assert paths["/api/v1/incidents/{id}/"]["get"]["responses"]["404"]["content"] == error
     assert paths["/api/v1/tokens/{id}/revoke/"]["post"]["responses"]["409"]["content"] == error
 

@@ -29,6 +29,7 @@ GENERIC_ERRORS = {
     404: "No such object, or no such page of a list.",
     409: "Other objects still refer to it (`referenced_by` counts them): change or remove those first.",
     415: "The body's Content-Type is not one the operation reads.",
+    429: "Too many requests from this caller; `Retry-After` says how many seconds to wait.",
 }
 # A wall-clock time as TimeField reads and writes it. JSON Schema's `time` format, which drf-spectacular would
 # declare, is RFC 3339's full-time and requires a UTC offset; these are local times of day and have none.
@@ -71,4 +72,6 @@ class AutoSchema(openapi.AutoSchema):
             codes.append(404)
         if self.method == "DELETE":  # configuration still referred to is protected (portal.core.api.exceptions)
             codes.append(409)
+        if self.view.get_throttles():
+            codes.append(429)
         return sorted(codes)
