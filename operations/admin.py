@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from operations.models import (
+    AlertRule,
     BackupSchedule,
     BackupVerification,
     BurnAlert,
@@ -119,3 +120,11 @@ class ChecklistAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     readonly_fields = ["template", "kind", "period_start", "period_end", "deployment", "completed_at"]
     inlines = [ChecklistItemInline]
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "metric", "comparison", "threshold", "unit", "for_seconds", "severity", "owner_team",
+                    "runbook", "is_critical_alert", "enabled"]  # fmt: skip
+    list_filter = ["severity", "owner_team", "is_critical_alert", "enabled"]
+    search_fields = ["name", "metric", "trigger"]

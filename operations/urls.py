@@ -5,6 +5,7 @@ from operations import views
 urlpatterns = [
     path("slos/", views.slo_list, name="slo-list"),
     path("slos/<slug:slug>/", views.slo_detail, name="slo-detail"),
+    path("alert-rules/", views.alert_catalogue, name="alert-catalogue"),
     path("runbooks/", views.runbook_list, name="runbook-list"),
     path("runbooks/<slug:slug>/", views.runbook_detail, name="runbook-detail"),
     path("deployments/", views.deployment_list, name="deployment-list"),

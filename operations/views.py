@@ -14,8 +14,9 @@ from operations.budget import WINDOW
 from operations.charts import budget_chart_svg
 from operations.filters import ChecklistFilter, DeploymentFilter
 from operations.forms import BackupVerificationForm, DrillRecordForm, TickForm
-from operations.models import BackupSchedule, ChecklistItem, RecoveryObjective
+from operations.models import AlertRule, BackupSchedule, ChecklistItem, RecoveryObjective
 from operations.policy import deploy_freeze, next_backup, operations_day
+from operations.selectors.alerting import alert_rule_list
 from operations.selectors.checklists import checklist_detail as checklist_queryset
 from operations.selectors.checklists import checklist_list as checklists_queryset
 from operations.selectors.deployments import deployment_detail as deployment_queryset
@@ -71,6 +72,23 @@ def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
     actions = [(action, action.url(incident.pk if incident else None)) for action in runbook.quick_actions.all()]
     context = {"runbook": runbook, "incident": incident, "actions": actions, "today": timezone.now().date()}
     return render(request, "operations/runbook_detail.html", context)
+
+
+@require_GET
+def alert_catalogue(request: HttpRequest) -> HttpResponse:
+    """The seeds' critical alerts, their key metrics' thresholds side by side, and the SLOs' burn-rate alerts."""
+    rules = list(alert_rule_list())
+    metrics: dict[str, list[AlertRule]] = {}
+    for rule in rules:
+        if not rule.is_critical_alert:
+            metrics.setdefault(rule.metric, []).append(rule)
+    context = {
+        "critical": [rule for rule in rules if rule.is_critical_alert],
+        "metrics": [(metric, sorted(found, key=lambda rule: -rule.severity.rank)) for metric, found in metrics.items()],
+        "burn_rules": burn_rules(),
+        "slos": slos_queryset().filter(active=True).order_by("name"),
+    }
+    return render(request, "operations/alert_catalogue.html", context)
 
 
 @require_GET

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "oncall",
     "maintenance",
     "operations",
+    "contacts",
 ]
 
 MIDDLEWARE = [

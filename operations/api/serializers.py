@@ -2,10 +2,13 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from incidents.models import Service
+from contacts.models import Team
+from incidents.alerts import severity_label
+from incidents.models import Service, Severity
 from operations import policy
 from operations.markdown import render_markdown
 from operations.models import (
+    AlertRule,
     BackupSchedule,
     BackupVerification,
     BurnAlert,
@@ -266,3 +269,27 @@ class ChecklistTemplateSerializer(CleanedModelSerializer):
     class Meta:
         model = ChecklistTemplate
         fields = ["id", "name", "kind", "items", "service", "active"]
+
+
+class AlertRuleSerializer(CleanedModelSerializer):
+    """An alert of the catalogue (Admins write it), with the label and runbook URL its exported rule carries."""
+
+    severity = serializers.SlugRelatedField(slug_field="code", queryset=Severity.objects.all())
+    owner_team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+    runbook = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Runbook.objects.all(), required=False, allow_null=True
+    )
+    service = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
+    )
+    severity_label = serializers.SerializerMethodField(help_text="The `severity` label of the exported rule.")
+    condition = serializers.CharField(read_only=True, help_text="The exported PromQL.")
+
+    class Meta:
+        model = AlertRule
+        fields = ["id", "name", "metric", "expr", "comparison", "threshold", "unit", "for_seconds", "trigger",
+                  "severity", "severity_label", "owner_team", "runbook", "service", "is_critical_alert", "enabled",
+                  "position", "condition"]  # fmt: skip
+
+    def get_severity_label(self, rule: AlertRule) -> str:
+        return severity_label(rule.severity.code)

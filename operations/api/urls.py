@@ -9,9 +9,11 @@ router.register("burn-rate-rules", views.BurnRateRuleViewSet, basename="burn-rat
 router.register("recovery-objectives", views.RecoveryObjectiveViewSet, basename="recovery-objective")
 router.register("backup-schedules", views.BackupScheduleViewSet, basename="backup-schedule")
 router.register("dr-drill-plans", views.DrillPlanViewSet, basename="drill-plan")
+router.register("alert-rules", views.AlertRuleViewSet, basename="alert-rule")
 router.register("checklist-templates", views.ChecklistTemplateViewSet, basename="checklist-template")
 
 urlpatterns = [
+    path("alerts/rules.yaml", views.AlertRulesFileApi.as_view(), name="alert-rules-file"),
     path("slos/<slug:slug>/samples/", views.SliSampleListApi.as_view(), name="slo-samples"),
     path("burn-alerts/", views.BurnAlertListApi.as_view(), name="burn-alert-list"),
     path("backup-verifications/", views.BackupVerificationListApi.as_view(), name="backup-verification-list"),

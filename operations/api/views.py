@@ -1,17 +1,21 @@
 """The operations API: Viewers read; Responders record (deployments, SLI values, drills, backup checks) and tick
 checklists; Admins configure (SLOs, burn-rate rules, objectives, schedules, runbooks, checklist templates)."""
 
+import yaml
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers, status, viewsets
+from rest_framework import generics, renderers, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.models import Service
 from operations.api.serializers import (
+    AlertRuleSerializer,
     BackupScheduleSerializer,
     BackupVerificationOutput,
     BurnAlertOutput,
@@ -31,6 +35,7 @@ from operations.api.serializers import (
 )
 from operations.filters import BurnAlertFilter, ChecklistFilter, DeploymentFilter
 from operations.models import (
+    AlertRule,
     BackupSchedule,
     BackupVerification,
     BurnAlert,
@@ -47,6 +52,7 @@ from operations.models import (
     Slo,
 )
 from operations.quick_actions import ActionKind
+from operations.selectors.alerting import alert_rule_list, rules_file
 from operations.selectors.checklists import checklist_detail, checklist_list
 from operations.selectors.deployments import deployment_detail, deployment_list
 from operations.selectors.recovery import backup_verifications, drill_records
@@ -411,3 +417,42 @@ class ChecklistItemApi(APIView):
         return Response(
             OperationsChecklistItemOutput(ChecklistItem.objects.select_related("done_by").get(pk=item.pk)).data
         )
+
+
+# The alert catalogue
+
+
+class AlertRuleViewSet(viewsets.ModelViewSet):
+    """The alert catalogue: the seeds' critical alerts and key-metric thresholds, each with its owner team, severity
+    and runbook (Admins configure it). `GET /api/v1/alerts/rules.yaml` exports it for Prometheus."""
+
+    serializer_class = AlertRuleSerializer
+    permission_classes = [AdminsWrite]
+    filterset_fields = ["enabled", "is_critical_alert", "name"]
+
+    def get_queryset(self) -> QuerySet[AlertRule]:
+        return alert_rule_list()
+
+
+class YamlRenderer(renderers.BaseRenderer):
+    """application/yaml, for the rules file; errors render as YAML too when that is all the client accepts."""
+
+    media_type = "application/yaml"
+    format = "yaml"
+    charset = "utf-8"
+
+    def render(self, data: object, accepted_media_type: str | None = None, renderer_context: object = None) -> bytes:
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode() if data is not None else b""
+
+
+class AlertRulesFileApi(APIView):
+    """The alert catalogue and the SLOs' multiwindow burn-rate alerts as a Prometheus rules file (`rule_files:`).
+    Alerts carry a `severity` label the alert intake maps back to the catalogue's severity, and `runbook_url`."""
+
+    renderer_classes = [renderers.JSONRenderer, YamlRenderer]
+
+    @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.STR})
+    def get(self, request: Request) -> HttpResponse:
+        response = HttpResponse(rules_file(), content_type="application/yaml; charset=utf-8")
+        response["Content-Disposition"] = 'inline; filename="broxiva-rules.yaml"'
+        return response

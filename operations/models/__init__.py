@@ -1,5 +1,6 @@
 """The operations models, one file per part of the seeds: SLOs, runbooks, deployments, recovery, checklists."""
 
+from operations.models.alerting import AlertRule
 from operations.models.checklists import Checklist, ChecklistItem, ChecklistTemplate
 from operations.models.deployments import Deployment
 from operations.models.recovery import (
@@ -14,6 +15,7 @@ from operations.models.runbooks import QuickAction, Runbook, RunbookAlert
 from operations.models.slo import BurnAlert, BurnRateRule, SliSample, Slo
 
 __all__ = [
+    "AlertRule",
     "BackupSchedule",
     "BackupVerification",
     "BurnAlert",

@@ -1,6 +1,8 @@
 from django import template
 from django.utils.safestring import SafeString
 
+from incidents import alerts
+from operations import alert_rules
 from operations.budget import window_label
 from operations.markdown import render_markdown
 from operations.models import QuickAction
@@ -34,3 +36,14 @@ def burn(rate: float | None) -> str:
 def quick_action_url(action: QuickAction, incident_id: int | None = None) -> str:
     """The quick action's prefilled cluster-action form, linked to the incident when there is one."""
     return action.url(incident_id)
+
+
+@register.filter
+def severity_label(code: str) -> str:
+    """The Alertmanager `severity` label that opens an incident of this severity."""
+    return alerts.severity_label(code)
+
+
+@register.filter
+def prom_duration(seconds: int) -> str:
+    return alert_rules.duration(seconds)

@@ -60,6 +60,8 @@ class ApiRootApi(APIView):
                 "integrations": reverse("api:integration-list", request=request),
                 "alerts": reverse("api:alert-list", request=request),
                 "suppression_rules": reverse("api:suppression-rule-list", request=request),
+                "alert_rules": reverse("api:alert-rule-list", request=request),
+                "alert_rules_file": reverse("api:alert-rules-file", request=request),
                 "slos": reverse("api:slo-list", request=request),
                 "burn_alerts": reverse("api:burn-alert-list", request=request),
                 "runbooks": reverse("api:runbook-list", request=request),

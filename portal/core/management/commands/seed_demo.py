@@ -72,6 +72,11 @@ DEPLOYMENT_TAKES = timedelta(minutes=12)
 BEFORE_FREEZE = timedelta(hours=6)
 
 
+# The alert catalogue's entries about one service (the migration ran before the demo services existed).
+ALERT_SERVICES = {"HighErrorRate": "api", "HighLatency": "api", "DatabaseDown": "database",
+                  "PostgresqlTooManyConnections": "database"}  # fmt: skip
+
+
 class Command(BaseCommand):
     help = "Load the demo data (idempotent)."
 
@@ -182,13 +187,16 @@ class Command(BaseCommand):
         """The seeded SLOs tied to the demo services (the migration ran before they existed), and the API's
         deployments, placed before `now` where the freeze calendar lets them through: during a freeze, production's
         last deployments are those before it began, as they would have been."""
-        from operations.models import Slo
+        from operations.models import AlertRule, Slo
 
         for slo, service in SLO_SERVICES.items():
             found = Slo.objects.filter(slug=slo, service__isnull=True).first()
             if found is not None:
                 found.service = Service.objects.get(slug=service)
                 found.save(update_fields=["service"])
+        for rule in AlertRule.objects.filter(name__in=ALERT_SERVICES, service__isnull=True):
+            rule.service = Service.objects.get(slug=ALERT_SERVICES[rule.name])
+            rule.save(update_fields=["service"])
         latest = self._unfrozen(Environment.PRODUCTION, now - timedelta(minutes=40))
         if latest != now - timedelta(minutes=40):
             self.stdout.write(

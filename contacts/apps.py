@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class ContactsConfig(AppConfig):
+    """Who to reach and where to look: teams, vendors, environments, key URLs and dashboards, from the seeds."""
+
+    name = "contacts"
+    verbose_name = "Contacts"
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from contacts.models import Team
+
+        auditlog.register(Team)
