@@ -10,6 +10,10 @@ class ContactsConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from contacts.models import Team
+        from contacts.models import Dashboard, DeploymentEnvironment, KeyLink, Team, Vendor
 
         auditlog.register(Team)
+        auditlog.register(Vendor, m2m_fields={"services"})
+        auditlog.register(DeploymentEnvironment)
+        auditlog.register(KeyLink)
+        auditlog.register(Dashboard, m2m_fields={"services"})

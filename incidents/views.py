@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from contacts.selectors import incident_contacts
 from incidents import policy
 from incidents.escalation import incident_escalate
 from incidents.filters import IncidentFilter
@@ -84,6 +85,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         "incident": incident,
         "now": now,
         "runbooks": runbooks_for_incident(incident),
+        "contacts": incident_contacts(incident),
         "recent_changes": recent_changes(incident, now=now),
         "allowed": [Incident.Status(status) for status in policy.allowed_transitions(incident)],
         "update_form": StatusUpdateForm.prefilled(incident),
