@@ -3,6 +3,7 @@
 from operations.models.alerting import AlertRule
 from operations.models.checklists import Checklist, ChecklistItem, ChecklistTemplate
 from operations.models.deployments import Deployment
+from operations.models.procedures import Procedure, ProcedureRun, ProcedureRunStep, ProcedureStep
 from operations.models.recovery import (
     BackupSchedule,
     BackupVerification,
@@ -27,6 +28,10 @@ __all__ = [
     "DrillPlan",
     "DrillRecord",
     "Priority",
+    "Procedure",
+    "ProcedureRun",
+    "ProcedureRunStep",
+    "ProcedureStep",
     "QuickAction",
     "RecoveryObjective",
     "Runbook",
