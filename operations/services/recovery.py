@@ -27,7 +27,8 @@ def drill_record(
 ) -> DrillRecord:
     """Record a drill's measured RTO and RPO against its objective (the plan's, unless another is named); the
     objective's numbers are copied onto the record, so its verdict stays what it was. A drill that ran a procedure
-    names the run: its start, its plan and its duration (the measured RTO) are taken from it unless given."""
+    names the run: its start, its plan (else its procedure's objective) and its duration (the measured RTO) are the
+    defaults."""
     now = now or timezone.now()
     if procedure_run is not None:
         if procedure_run.kind != ProcedureRun.Kind.DRILL or procedure_run.status != ProcedureRun.Status.COMPLETED:
@@ -36,6 +37,7 @@ def drill_record(
             raise ConflictError("That run is recorded already.", field="procedure_run")
         performed_at = performed_at or procedure_run.started_at
         plan = plan or procedure_run.drill_plan
+        objective = objective or (plan.objective if plan else procedure_run.procedure.objective)
         if measured_rto_minutes is None:
             measured_rto_minutes = math.ceil(procedure_run.elapsed(now).total_seconds() / 60)
     if performed_at is None:
@@ -49,13 +51,17 @@ def drill_record(
     if objective is None:
         raise ApplicationError("Name the drill's plan or the recovery objective it is measured against.",
                                field="objective")  # fmt: skip
-    return DrillRecord.objects.create(
-        plan=plan, objective=objective, year=year or performed_at.year, performed_at=performed_at,
-        measured_rto_minutes=measured_rto_minutes, measured_rpo_minutes=measured_rpo_minutes,
-        target_rto_minutes=objective.rto_minutes, max_rto_minutes=objective.rto_max_minutes,
-        target_rpo_minutes=objective.rpo_minutes, max_rpo_minutes=objective.rpo_max_minutes,
-        notes=notes, recorded_by=actor, procedure_run=procedure_run,
-    )  # fmt: skip
+    try:
+        with transaction.atomic():
+            return DrillRecord.objects.create(
+                plan=plan, objective=objective, year=year or performed_at.year, performed_at=performed_at,
+                measured_rto_minutes=measured_rto_minutes, measured_rpo_minutes=measured_rpo_minutes,
+                target_rto_minutes=objective.rto_minutes, max_rto_minutes=objective.rto_max_minutes,
+                target_rpo_minutes=objective.rpo_minutes, max_rpo_minutes=objective.rpo_max_minutes,
+                notes=notes, recorded_by=actor, procedure_run=procedure_run,
+            )  # fmt: skip
+    except IntegrityError as exc:  # the same run recorded at the same time by someone else
+        raise ConflictError("That run is recorded already.", field="procedure_run") from exc
 
 
 def backup_verification_record(
