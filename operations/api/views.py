@@ -461,7 +461,7 @@ class AlertRulesFileApi(APIView):
 
     renderer_classes = [renderers.JSONRenderer, YamlRenderer]
 
-    @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.STR})
+    @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.OBJECT})
     def get(self, request: Request) -> HttpResponse:
         response = HttpResponse(rules_file(), content_type="application/yaml; charset=utf-8")
         response["Content-Disposition"] = 'inline; filename="broxiva-rules.yaml"'
