@@ -29,8 +29,17 @@ FIRING, RESOLVED = "firing", "resolved"
 SERVICE_LABELS: Final = ("service", "job")
 
 
+# What the portal writes into the rules it exports (operations/alert_rules.py): the label each code maps back from.
+LABEL_BY_SEVERITY: Final[Mapping[str, str]] = {"P1": "critical", "P2": "high", "P3": "warning", "P4": "info"}
+
+
 def severity_code(labels: Mapping[str, str]) -> str:
     return SEVERITY_BY_LABEL.get(labels.get("severity", "").strip().lower(), DEFAULT_SEVERITY)
+
+
+def severity_label(code: str) -> str:
+    """The `severity` label that `severity_code` maps back to `code`."""
+    return LABEL_BY_SEVERITY.get(code, "info")
 
 
 def service_label(labels: Mapping[str, str]) -> str:

@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 
 from incidents.alerts import parse_label_names, parse_matchers
+from portal.accounts.models import chat_handle_validator
 from portal.notifications.models import Severity as NotificationSeverity
 
 
@@ -290,6 +291,20 @@ class EscalationLevel(models.Model):
     )
     after_minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Page when unresolved this long.")
     manual_only = models.BooleanField(default=False, help_text="Only a commander escalates here (business impact).")
+    # The matrix's "contact method" column: how people reach this level by hand, beside the pages the portal sends.
+    contact_methods = models.JSONField(default=list, blank=True, help_text='e.g. ["chat", "phone"].')
+    chat_handle = models.CharField(
+        max_length=81,
+        blank=True,
+        validators=[chat_handle_validator],
+        help_text="The level's handle, e.g. @platform-lead.",
+    )
+
+    class ContactMethod(models.TextChoices):
+        PAGER = "pager", "PagerDuty"
+        CHAT = "chat", "Slack"
+        PHONE = "phone", "Phone"
+        EMAIL = "email", "Email"
 
     class Meta:
         ordering = ["policy", "level"]
@@ -303,6 +318,11 @@ class EscalationLevel(models.Model):
             raise ValidationError({"group": "Choose the group to page."})
         if self.target != self.Target.GROUP and self.group_id is not None:
             raise ValidationError({"group": "Only group levels name a group."})
+        methods = self.contact_methods
+        if not isinstance(methods, list) or not set(methods) <= set(self.ContactMethod.values):
+            raise ValidationError(
+                {"contact_methods": f"Give a list of contact methods from {', '.join(self.ContactMethod.values)}."}
+            )
         if not self.manual_only and self.immediate_max_rank is None and self.after_minutes is None:
             raise ValidationError(
                 {"after_minutes": "Say when this level is paged: a severity, a delay, or mark it manual only."}

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from contacts.selectors import incident_contacts
 from incidents import policy
 from incidents.escalation import incident_escalate
 from incidents.filters import IncidentFilter
@@ -44,7 +45,9 @@ from incidents.services import (
     review_publish,
     review_update,
 )
+from operations.forms import ProcedureStartForm
 from operations.selectors.deployments import recent_changes
+from operations.selectors.procedures import procedure_run_list
 from operations.selectors.runbooks import runbooks_for_incident
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role, has_role
@@ -84,6 +87,9 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         "incident": incident,
         "now": now,
         "runbooks": runbooks_for_incident(incident),
+        "contacts": incident_contacts(incident),
+        "procedure_runs": procedure_run_list().filter(incident=incident),
+        "procedure_form": ProcedureStartForm(initial={"kind": "incident", "incident": incident.pk}),
         "recent_changes": recent_changes(incident, now=now),
         "allowed": [Incident.Status(status) for status in policy.allowed_transitions(incident)],
         "update_form": StatusUpdateForm.prefilled(incident),

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from operations.models import (
+    AlertRule,
     BackupSchedule,
     BackupVerification,
     BurnAlert,
@@ -11,6 +12,9 @@ from operations.models import (
     Deployment,
     DrillPlan,
     DrillRecord,
+    Procedure,
+    ProcedureRun,
+    ProcedureStep,
     QuickAction,
     RecoveryObjective,
     Runbook,
@@ -119,3 +123,37 @@ class ChecklistAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     readonly_fields = ["template", "kind", "period_start", "period_end", "deployment", "completed_at"]
     inlines = [ChecklistItemInline]
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "metric", "comparison", "threshold", "unit", "for_seconds", "severity", "owner_team",
+                    "runbook", "is_critical_alert", "enabled"]  # fmt: skip
+    list_filter = ["severity", "owner_team", "is_critical_alert", "enabled"]
+    search_fields = ["name", "metric", "trigger"]
+
+
+class ProcedureStepInline(admin.TabularInline):
+    model = ProcedureStep
+    extra = 0
+
+
+@admin.register(Procedure)
+class ProcedureAdmin(admin.ModelAdmin):
+    list_display = ["name", "when", "runbook", "objective", "active"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [ProcedureStepInline]
+
+
+@admin.register(ProcedureRun)
+class ProcedureRunAdmin(admin.ModelAdmin):
+    """Runs are written through the portal's pages and API, step by step."""
+
+    list_display = ["procedure", "kind", "incident", "status", "started_at", "finished_at"]
+    list_filter = ["kind", "status", "procedure"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False

@@ -11,6 +11,7 @@ class OperationsConfig(AppConfig):
         from auditlog.registry import auditlog
 
         from operations.models import (
+            AlertRule,
             BackupSchedule,
             BackupVerification,
             BurnRateRule,
@@ -20,6 +21,10 @@ class OperationsConfig(AppConfig):
             Deployment,
             DrillPlan,
             DrillRecord,
+            Procedure,
+            ProcedureRun,
+            ProcedureRunStep,
+            ProcedureStep,
             QuickAction,
             RecoveryObjective,
             Runbook,
@@ -42,4 +47,9 @@ class OperationsConfig(AppConfig):
         auditlog.register(ChecklistTemplate)
         auditlog.register(Checklist)
         auditlog.register(ChecklistItem)
+        auditlog.register(AlertRule)
+        auditlog.register(Procedure)
+        auditlog.register(ProcedureStep)
+        auditlog.register(ProcedureRun)
+        auditlog.register(ProcedureRunStep)
         # SLI samples and burn-alert episodes are machine data (like alerts): not audited.

@@ -1,6 +1,7 @@
 from django import forms
 
-from operations.models import BackupVerification, DrillPlan, RecoveryObjective
+from incidents.models import Incident
+from operations.models import BackupVerification, DrillPlan, Procedure, ProcedureRun, RecoveryObjective
 from portal.core import forms as portal_forms
 
 
@@ -24,3 +25,24 @@ class DrillRecordForm(forms.Form):
 
 class TickForm(forms.Form):
     done = forms.BooleanField(required=False)
+
+
+class ProcedureStartForm(forms.Form):
+    procedure = forms.ModelChoiceField(queryset=Procedure.objects.filter(active=True), to_field_name="slug")
+    kind = forms.ChoiceField(choices=ProcedureRun.Kind.choices)
+    incident = forms.ModelChoiceField(queryset=Incident.objects.all(), required=False, widget=forms.HiddenInput)
+    drill_plan = forms.ModelChoiceField(queryset=DrillPlan.objects.all(), required=False, help_text="Drills only.")
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class StepDoneForm(forms.Form):
+    note = forms.CharField(required=False, max_length=500)
+
+
+class AbandonForm(forms.Form):
+    reason = forms.CharField(max_length=500)
+
+
+class DrillFromRunForm(forms.Form):
+    measured_rpo_minutes = forms.IntegerField(min_value=0, label="Measured RPO (min)")
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

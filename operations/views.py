@@ -1,6 +1,9 @@
 """Operations pages: SLOs, runbooks, deployments, recovery (DR and backups) and checklists. Writes go through the
 services; checklist ticks swap the checklist in place through htmx."""
 
+from collections.abc import Callable
+
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -13,18 +16,31 @@ from incidents.models import Incident
 from operations.budget import WINDOW
 from operations.charts import budget_chart_svg
 from operations.filters import ChecklistFilter, DeploymentFilter
-from operations.forms import BackupVerificationForm, DrillRecordForm, TickForm
-from operations.models import BackupSchedule, ChecklistItem, RecoveryObjective
+from operations.forms import (
+    AbandonForm,
+    BackupVerificationForm,
+    DrillFromRunForm,
+    DrillRecordForm,
+    ProcedureStartForm,
+    StepDoneForm,
+    TickForm,
+)
+from operations.models import AlertRule, BackupSchedule, ChecklistItem, ProcedureRun, RecoveryObjective
 from operations.policy import deploy_freeze, next_backup, operations_day
+from operations.selectors.alerting import alert_rule_list
 from operations.selectors.checklists import checklist_detail as checklist_queryset
 from operations.selectors.checklists import checklist_list as checklists_queryset
 from operations.selectors.deployments import deployment_detail as deployment_queryset
 from operations.selectors.deployments import deployment_list as deployments_queryset
+from operations.selectors.procedures import procedure_list as procedures_queryset
+from operations.selectors.procedures import procedure_run_list as procedure_runs_queryset
+from operations.selectors.procedures import timed_steps
 from operations.selectors.recovery import backup_status, drill_plans, drill_records
 from operations.selectors.runbooks import runbook_list as runbooks_queryset
 from operations.selectors.slo import burn_alerts, burn_rules, slo_budget_history, slo_statuses
 from operations.selectors.slo import slo_list as slos_queryset
 from operations.services.checklists import checklist_item_set_done
+from operations.services.procedures import procedure_run_abandon, procedure_run_start, procedure_step_done
 from operations.services.recovery import backup_verification_record, drill_record
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role, has_role
@@ -71,6 +87,23 @@ def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
     actions = [(action, action.url(incident.pk if incident else None)) for action in runbook.quick_actions.all()]
     context = {"runbook": runbook, "incident": incident, "actions": actions, "today": timezone.now().date()}
     return render(request, "operations/runbook_detail.html", context)
+
+
+@require_GET
+def alert_catalogue(request: HttpRequest) -> HttpResponse:
+    """The seeds' critical alerts, their key metrics' thresholds side by side, and the SLOs' burn-rate alerts."""
+    rules = list(alert_rule_list())
+    metrics: dict[str, list[AlertRule]] = {}
+    for rule in rules:
+        if not rule.is_critical_alert:
+            metrics.setdefault(rule.metric, []).append(rule)
+    context = {
+        "critical": [rule for rule in rules if rule.is_critical_alert],
+        "metrics": [(metric, sorted(found, key=lambda rule: -rule.severity.rank)) for metric, found in metrics.items()],
+        "burn_rules": burn_rules(),
+        "slos": slos_queryset().filter(active=True).order_by("name"),
+    }
+    return render(request, "operations/alert_catalogue.html", context)
 
 
 @require_GET
@@ -169,3 +202,83 @@ def checklist_tick(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     return render(
         request, "operations/checklist_detail.html#checklist-card", {"checklist": checklist, "now": timezone.now()}
     )
+
+
+# Procedures
+
+
+@require_GET
+def procedure_list(request: HttpRequest) -> HttpResponse:
+    context = {
+        "procedures": procedures_queryset(),
+        "runs": procedure_runs_queryset()[:20],
+        "form": ProcedureStartForm(initial={"kind": ProcedureRun.Kind.DRILL}),
+        "now": timezone.now(),
+    }
+    return render(request, "operations/procedure_list.html", context)
+
+
+@require_POST
+@role_required(Role.RESPONDER)
+def procedure_run_start_view(request: HttpRequest) -> HttpResponse:
+    form = ProcedureStartForm(request.POST)
+    if form.is_valid():
+        try:
+            run = procedure_run_start(actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            return redirect("procedure-run-detail", pk=run.pk)
+    else:
+        field, errors = next(iter(form.errors.items()))
+        messages.error(request, f"{field.replace('_', ' ')}: {' '.join(errors)}")
+    incident = form.cleaned_data.get("incident") if form.is_valid() else None
+    return redirect("incident-detail", pk=incident.pk) if incident else redirect("procedure-list")
+
+
+def _run_context(run_pk: int, **extra: object) -> dict[str, object]:
+    run = get_object_or_404(procedure_runs_queryset(), pk=run_pk)
+    steps = timed_steps(run)
+    pending = [item.step.position for item in steps if item.step.done_at is None]
+    return {
+        "run": run, "steps": steps, "next_position": pending[0] if pending else None, "now": timezone.now(),
+        "done_form": StepDoneForm(),
+        "abandon_form": AbandonForm(), "drill_form": DrillFromRunForm(), **extra,
+    }  # fmt: skip
+
+
+@require_GET
+def procedure_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "operations/procedure_run.html", _run_context(pk))
+
+
+def _run_write(
+    request: HttpRequest, pk: int, form_class: type[forms.Form], write: Callable[..., object]
+) -> HttpResponse:
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            write(run=get_object_or_404(ProcedureRun, pk=pk), actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            return redirect("procedure-run-detail", pk=pk)
+    return render(request, "operations/procedure_run.html", _run_context(pk, error_form=form), status=400)
+
+
+@require_POST
+@role_required(Role.RESPONDER)
+def procedure_step_done_view(request: HttpRequest, pk: int, position: int) -> HttpResponse:
+    return _run_write(request, pk, StepDoneForm, lambda **data: procedure_step_done(position=position, **data))
+
+
+@require_POST
+@role_required(Role.RESPONDER)
+def procedure_run_abandon_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _run_write(request, pk, AbandonForm, procedure_run_abandon)
+
+
+@require_POST
+@role_required(Role.RESPONDER)
+def procedure_run_record_drill(request: HttpRequest, pk: int) -> HttpResponse:
+    return _run_write(request, pk, DrillFromRunForm, lambda run, **data: drill_record(procedure_run=run, **data))

@@ -24,4 +24,5 @@ urlpatterns = [
     path("alerts/", include(alert_urls.alert_urlpatterns)),
     path("", include("maintenance.api.urls")),
     path("", include("operations.api.urls")),
+    path("contacts/", include("contacts.api.urls")),
 ]

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "oncall",
     "maintenance",
     "operations",
+    "contacts",
 ]
 
 MIDDLEWARE = [
@@ -330,6 +331,9 @@ SPECTACULAR_SETTINGS = {
         "DeploymentStatusEnum": "operations.models.Deployment.Status",
         "ChecklistKindEnum": "operations.models.ChecklistTemplate.Kind",
         "QuickActionKindEnum": "operations.quick_actions.ActionKind",
+        "ProcedureRunKindEnum": "operations.models.ProcedureRun.Kind",
+        "ProcedureRunStatusEnum": "operations.models.ProcedureRun.Status",
+        "ProcedureStepEffectEnum": "operations.models.ProcedureStep.Effect",
         "OncallLayerEnum": "oncall.models.Layer",
         "SwapStatusEnum": "oncall.models.Swap.Status",
         "HandoffSideEnum": "oncall.models.HandoffItem.Side",

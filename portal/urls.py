@@ -31,6 +31,7 @@ urlpatterns = [
     path("status/", maintenance_views.status_page, name="status-page"),
     path("", include("operations.urls")),
     path("oncall/", include("oncall.urls")),
+    path("contacts/", include("contacts.urls")),
     path("actions/", include("portal.cluster.urls")),
     path("notifications/", notification_views.delivery_list, name="delivery-list"),
     path("notifications/<int:pk>/retry/", notification_views.delivery_retry_view, name="delivery-retry"),

@@ -103,7 +103,7 @@ class EscalationLevelSerializer(CleanedModelSerializer):
     class Meta:
         model = EscalationLevel
         fields = ["id", "policy", "level", "name", "target", "users", "group", "immediate_max_rank", "after_minutes",
-                  "manual_only"]  # fmt: skip
+                  "manual_only", "contact_methods", "chat_handle"]  # fmt: skip
 
 
 class EscalationPolicySerializer(ModelSerializer):

@@ -2,10 +2,13 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from incidents.models import Service
+from contacts.models import Team
+from incidents.alerts import severity_label
+from incidents.models import Service, Severity
 from operations import policy
 from operations.markdown import render_markdown
 from operations.models import (
+    AlertRule,
     BackupSchedule,
     BackupVerification,
     BurnAlert,
@@ -16,12 +19,17 @@ from operations.models import (
     Deployment,
     DrillPlan,
     DrillRecord,
+    Procedure,
+    ProcedureRun,
+    ProcedureRunStep,
+    ProcedureStep,
     QuickAction,
     RecoveryObjective,
     Runbook,
     SliSample,
     Slo,
 )
+from operations.selectors.procedures import timed_steps
 from operations.selectors.slo import SloStatus
 from portal.core.api import fields
 from portal.core.api.serializers import CleanedModelSerializer
@@ -175,7 +183,7 @@ class DrillRecordOutput(serializers.ModelSerializer):
         model = DrillRecord
         fields = ["id", "plan", "objective", "year", "performed_at", "measured_rto_minutes", "measured_rpo_minutes",
                   "target_rto_minutes", "max_rto_minutes", "target_rpo_minutes", "max_rpo_minutes", "rto_verdict",
-                  "rpo_verdict", "verdict", "notes", "recorded_by", "created_at"]  # fmt: skip
+                  "rpo_verdict", "verdict", "notes", "recorded_by", "procedure_run", "created_at"]  # fmt: skip
 
 
 class QuickActionOutput(serializers.ModelSerializer):
@@ -266,3 +274,83 @@ class ChecklistTemplateSerializer(CleanedModelSerializer):
     class Meta:
         model = ChecklistTemplate
         fields = ["id", "name", "kind", "items", "service", "active"]
+
+
+class AlertRuleSerializer(CleanedModelSerializer):
+    """An alert of the catalogue (Admins write it), with the label and runbook URL its exported rule carries."""
+
+    severity = serializers.SlugRelatedField(slug_field="code", queryset=Severity.objects.all())
+    owner_team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+    runbook = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Runbook.objects.all(), required=False, allow_null=True
+    )
+    service = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True
+    )
+    severity_label = serializers.SerializerMethodField(help_text="The `severity` label of the exported rule.")
+    condition = serializers.CharField(read_only=True, help_text="The exported PromQL.")
+
+    class Meta:
+        model = AlertRule
+        fields = ["id", "name", "metric", "expr", "comparison", "threshold", "unit", "for_seconds", "trigger",
+                  "severity", "severity_label", "owner_team", "runbook", "service", "is_critical_alert", "enabled",
+                  "position", "condition"]  # fmt: skip
+
+    def get_severity_label(self, rule: AlertRule) -> str:
+        return severity_label(rule.severity.code)
+
+
+class ProcedureStepOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ProcedureStep
+        fields = ["position", "text", "effect"]
+
+
+class ProcedureOutput(serializers.ModelSerializer):
+    runbook = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    objective = serializers.SlugRelatedField(slug_field="component", read_only=True, allow_null=True)
+    steps = ProcedureStepOutput(many=True, read_only=True)
+
+    class Meta:
+        model = Procedure
+        fields = ["id", "slug", "name", "when", "runbook", "objective", "active", "steps"]
+
+
+class ProcedureRunStepOutput(serializers.ModelSerializer):
+    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    took_seconds = serializers.SerializerMethodField(help_text="Since the step before was done (or the run began).")
+
+    class Meta:
+        model = ProcedureRunStep
+        fields = ["position", "text", "effect", "done_at", "done_by", "note", "outcome", "took_seconds"]
+
+    def get_took_seconds(self, step: ProcedureRunStep) -> float | None:
+        took = self.context.get("took", {}).get(step.pk)
+        return took.total_seconds() if took is not None else None
+
+
+class ProcedureRunOutput(serializers.ModelSerializer):
+    procedure = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    drill_plan = serializers.SlugRelatedField(slug_field="quarter", read_only=True, allow_null=True)
+    started_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    steps = serializers.SerializerMethodField()
+    elapsed_seconds = serializers.SerializerMethodField()
+    rto_verdict = serializers.SerializerMethodField(help_text="met, acceptable, missed, or empty without a target.")
+
+    class Meta:
+        model = ProcedureRun
+        fields = ["id", "procedure", "kind", "incident", "drill_plan", "status", "started_at", "started_by",
+                  "finished_at", "target_rto_minutes", "max_rto_minutes", "elapsed_seconds", "rto_verdict", "notes",
+                  "steps"]  # fmt: skip
+
+    @extend_schema_field(ProcedureRunStepOutput(many=True))
+    def get_steps(self, run: ProcedureRun) -> list[dict[str, object]]:
+        timed = timed_steps(run)
+        took = {item.step.pk: item.took for item in timed}
+        return list(ProcedureRunStepOutput([item.step for item in timed], many=True, context={"took": took}).data)
+
+    def get_elapsed_seconds(self, run: ProcedureRun) -> float:
+        return run.elapsed(timezone.now()).total_seconds()
+
+    def get_rto_verdict(self, run: ProcedureRun) -> str:
+        return run.rto_verdict(timezone.now())

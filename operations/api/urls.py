@@ -9,9 +9,12 @@ router.register("burn-rate-rules", views.BurnRateRuleViewSet, basename="burn-rat
 router.register("recovery-objectives", views.RecoveryObjectiveViewSet, basename="recovery-objective")
 router.register("backup-schedules", views.BackupScheduleViewSet, basename="backup-schedule")
 router.register("dr-drill-plans", views.DrillPlanViewSet, basename="drill-plan")
+router.register("alert-rules", views.AlertRuleViewSet, basename="alert-rule")
+router.register("procedures", views.ProcedureViewSet, basename="procedure")
 router.register("checklist-templates", views.ChecklistTemplateViewSet, basename="checklist-template")
 
 urlpatterns = [
+    path("alerts/rules.yaml", views.AlertRulesFileApi.as_view(), name="alert-rules-file"),
     path("slos/<slug:slug>/samples/", views.SliSampleListApi.as_view(), name="slo-samples"),
     path("burn-alerts/", views.BurnAlertListApi.as_view(), name="burn-alert-list"),
     path("backup-verifications/", views.BackupVerificationListApi.as_view(), name="backup-verification-list"),
@@ -24,5 +27,13 @@ urlpatterns = [
     path("checklists/", views.ChecklistListApi.as_view(), name="checklist-list"),
     path("checklists/<int:pk>/", views.ChecklistDetailApi.as_view(), name="checklist-detail"),
     path("checklists/<int:pk>/items/<int:item_pk>/", views.ChecklistItemApi.as_view(), name="checklist-item"),
+    path("procedure-runs/", views.ProcedureRunListApi.as_view(), name="procedure-run-list"),
+    path("procedure-runs/<int:pk>/", views.ProcedureRunDetailApi.as_view(), name="procedure-run-detail"),
+    path(
+        "procedure-runs/<int:pk>/steps/<int:position>/done/",
+        views.ProcedureRunStepDoneApi.as_view(),
+        name="procedure-run-step-done",
+    ),  # fmt: skip
+    path("procedure-runs/<int:pk>/abandon/", views.ProcedureRunAbandonApi.as_view(), name="procedure-run-abandon"),
     *router.urls,
 ]

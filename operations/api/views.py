@@ -1,17 +1,21 @@
 """The operations API: Viewers read; Responders record (deployments, SLI values, drills, backup checks) and tick
 checklists; Admins configure (SLOs, burn-rate rules, objectives, schedules, runbooks, checklist templates)."""
 
+import yaml
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers, status, viewsets
+from rest_framework import generics, renderers, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents.models import Service
+from incidents.models import Incident, Service
 from operations.api.serializers import (
+    AlertRuleSerializer,
     BackupScheduleSerializer,
     BackupVerificationOutput,
     BurnAlertOutput,
@@ -24,6 +28,8 @@ from operations.api.serializers import (
     DrillPlanSerializer,
     DrillRecordOutput,
     OperationsChecklistItemOutput,
+    ProcedureOutput,
+    ProcedureRunOutput,
     RecoveryObjectiveSerializer,
     RunbookOutput,
     SliSampleOutput,
@@ -31,6 +37,7 @@ from operations.api.serializers import (
 )
 from operations.filters import BurnAlertFilter, ChecklistFilter, DeploymentFilter
 from operations.models import (
+    AlertRule,
     BackupSchedule,
     BackupVerification,
     BurnAlert,
@@ -41,19 +48,24 @@ from operations.models import (
     Deployment,
     DrillPlan,
     DrillRecord,
+    Procedure,
+    ProcedureRun,
     RecoveryObjective,
     Runbook,
     SliSample,
     Slo,
 )
 from operations.quick_actions import ActionKind
+from operations.selectors.alerting import alert_rule_list, rules_file
 from operations.selectors.checklists import checklist_detail, checklist_list
 from operations.selectors.deployments import deployment_detail, deployment_list
+from operations.selectors.procedures import procedure_list, procedure_run_list
 from operations.selectors.recovery import backup_verifications, drill_records
 from operations.selectors.runbooks import runbook_list
 from operations.selectors.slo import burn_alerts, slo_list, slo_statuses
 from operations.services.checklists import checklist_item_set_done
 from operations.services.deployments import deployment_record, deployment_set_status
+from operations.services.procedures import procedure_run_abandon, procedure_run_start, procedure_step_done
 from operations.services.recovery import backup_verification_record, drill_record
 from operations.services.runbooks import QuickActionSpec, runbook_save
 from operations.services.slo import sli_sample_record
@@ -211,8 +223,12 @@ class DrillRecordListApi(ReadOrRespond, generics.ListAPIView):
         objective = serializers.SlugRelatedField(slug_field="component", queryset=RecoveryObjective.objects.all(),
                                                  required=False, allow_null=True)  # fmt: skip
         year = serializers.IntegerField(required=False, min_value=2000, max_value=2100)
-        performed_at = fields.DateTimeField()
-        measured_rto_minutes = serializers.IntegerField(min_value=0)
+        procedure_run = serializers.PrimaryKeyRelatedField(
+            queryset=ProcedureRun.objects.select_related("drill_plan__objective"), required=False, allow_null=True,
+            help_text="The completed drill run: its start, plan and duration are the defaults.",
+        )  # fmt: skip
+        performed_at = fields.DateTimeField(required=False)
+        measured_rto_minutes = serializers.IntegerField(min_value=0, required=False)
         measured_rpo_minutes = serializers.IntegerField(min_value=0)
         notes = fields.TextField(required=False, allow_blank=True, default="")
 
@@ -411,3 +427,124 @@ class ChecklistItemApi(APIView):
         return Response(
             OperationsChecklistItemOutput(ChecklistItem.objects.select_related("done_by").get(pk=item.pk)).data
         )
+
+
+# The alert catalogue
+
+
+class AlertRuleViewSet(viewsets.ModelViewSet):
+    """The alert catalogue: the seeds' critical alerts and key-metric thresholds, each with its owner team, severity
+    and runbook (Admins configure it). `GET /api/v1/alerts/rules.yaml` exports it for Prometheus."""
+
+    serializer_class = AlertRuleSerializer
+    permission_classes = [AdminsWrite]
+    filterset_fields = ["enabled", "is_critical_alert", "name"]
+
+    def get_queryset(self) -> QuerySet[AlertRule]:
+        return alert_rule_list()
+
+
+class YamlRenderer(renderers.BaseRenderer):
+    """application/yaml, for the rules file; errors render as YAML too when that is all the client accepts."""
+
+    media_type = "application/yaml"
+    format = "yaml"
+    charset = "utf-8"
+
+    def render(self, data: object, accepted_media_type: str | None = None, renderer_context: object = None) -> bytes:
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode() if data is not None else b""
+
+
+class AlertRulesFileApi(APIView):
+    """The alert catalogue and the SLOs' multiwindow burn-rate alerts as a Prometheus rules file (`rule_files:`).
+    Alerts carry a `severity` label the alert intake maps back to the catalogue's severity, and `runbook_url`."""
+
+    renderer_classes = [renderers.JSONRenderer, YamlRenderer]
+
+    @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> HttpResponse:
+        response = HttpResponse(rules_file(), content_type="application/yaml; charset=utf-8")
+        response["Content-Disposition"] = 'inline; filename="broxiva-rules.yaml"'
+        return response
+
+
+# Procedures
+
+
+class ProcedureViewSet(viewsets.ReadOnlyModelViewSet):
+    """The seeds' step lists (Admins edit them in the admin); runs are started at /procedure-runs/."""
+
+    queryset = procedure_list()
+    serializer_class = ProcedureOutput
+    lookup_field = "slug"
+
+
+class ProcedureRunListApi(ReadOrRespond, generics.ListAPIView):
+    """Runs of procedures, newest first; POST starts one for an incident or as a DR drill (Responders)."""
+
+    serializer_class = ProcedureRunOutput
+    filterset_fields = ["procedure__slug", "incident", "kind", "status"]
+
+    class ProcedureRunInput(serializers.Serializer):
+        procedure = serializers.SlugRelatedField(slug_field="slug", queryset=Procedure.objects.all())
+        kind = serializers.ChoiceField(choices=ProcedureRun.Kind.choices)
+        incident = serializers.PrimaryKeyRelatedField(queryset=Incident.objects.all(), required=False, allow_null=True)
+        drill_plan = serializers.SlugRelatedField(
+            slug_field="quarter", queryset=DrillPlan.objects.select_related("objective"), required=False,
+            allow_null=True, help_text="A drill's plan, by quarter (1-4).",
+        )  # fmt: skip
+        notes = fields.TextField(required=False, allow_blank=True, default="")
+
+    def get_queryset(self) -> QuerySet[ProcedureRun]:
+        return procedure_run_list()
+
+    @extend_schema(request=ProcedureRunInput, responses={201: ProcedureRunOutput})
+    def post(self, request: Request) -> Response:
+        payload = self.ProcedureRunInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        run = procedure_run_start(actor=request.user, **payload.validated_data)
+        return Response(ProcedureRunOutput(procedure_run_list().get(pk=run.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class ProcedureRunDetailApi(generics.RetrieveAPIView):
+    serializer_class = ProcedureRunOutput
+
+    def get_queryset(self) -> QuerySet[ProcedureRun]:
+        return procedure_run_list()
+
+
+class ProcedureRunStepDoneApi(APIView):
+    """Record the run's next step as done by the caller, now; its effect runs with it (Responders)."""
+
+    permission_classes = [Responders]
+
+    class StepDoneInput(serializers.Serializer):
+        note = fields.TextField(required=False, allow_blank=True, default="", max_length=500)
+
+    @extend_schema(
+        request=StepDoneInput,
+        responses={200: ProcedureRunOutput, 409: error_response("Not the next step, or the run is finished.")},
+    )
+    def post(self, request: Request, pk: int, position: int) -> Response:
+        payload = self.StepDoneInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        run = get_object_or_404(ProcedureRun, pk=pk)
+        procedure_step_done(run=run, position=position - 1, actor=request.user, **payload.validated_data)
+        return Response(ProcedureRunOutput(procedure_run_list().get(pk=pk)).data)
+
+
+class ProcedureRunAbandonApi(APIView):
+    permission_classes = [Responders]
+
+    class AbandonInput(serializers.Serializer):
+        reason = fields.TextField()
+
+    @extend_schema(
+        request=AbandonInput, responses={200: ProcedureRunOutput, 409: error_response("The run is finished.")}
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.AbandonInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        procedure_run_abandon(run=get_object_or_404(ProcedureRun, pk=pk), actor=request.user,
+                              **payload.validated_data)  # fmt: skip
+        return Response(ProcedureRunOutput(procedure_run_list().get(pk=pk)).data)

@@ -114,6 +114,10 @@ class DrillRecord(models.Model):
 
     plan = models.ForeignKey(DrillPlan, on_delete=models.PROTECT, null=True, blank=True, related_name="records")
     objective = models.ForeignKey(RecoveryObjective, on_delete=models.PROTECT, related_name="drills")
+    procedure_run = models.OneToOneField(
+        "operations.ProcedureRun", on_delete=models.PROTECT, null=True, blank=True, related_name="drill_record",
+        help_text="The procedure the drill ran, step by step.",
+    )  # fmt: skip
     year = models.PositiveSmallIntegerField()
     performed_at = models.DateTimeField()
     measured_rto_minutes = models.PositiveIntegerField()

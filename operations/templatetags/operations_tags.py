@@ -1,9 +1,13 @@
+from datetime import datetime, timedelta
+
 from django import template
 from django.utils.safestring import SafeString
 
+from incidents import alerts
+from operations import alert_rules
 from operations.budget import window_label
 from operations.markdown import render_markdown
-from operations.models import QuickAction
+from operations.models import ProcedureRun, QuickAction
 
 register = template.Library()
 
@@ -34,3 +38,30 @@ def burn(rate: float | None) -> str:
 def quick_action_url(action: QuickAction, incident_id: int | None = None) -> str:
     """The quick action's prefilled cluster-action form, linked to the incident when there is one."""
     return action.url(incident_id)
+
+
+@register.filter
+def severity_label(code: str) -> str:
+    """The Alertmanager `severity` label that opens an incident of this severity."""
+    return alerts.severity_label(code)
+
+
+@register.filter
+def prom_duration(seconds: int) -> str:
+    return alert_rules.duration(seconds)
+
+
+@register.filter
+def duration_minutes(value: timedelta) -> str:
+    """A step's or a run's duration for people: '0 min', '12 min', '1 h 30 min'."""
+    return minutes(int(value.total_seconds() // 60))
+
+
+@register.filter
+def run_minutes(run: ProcedureRun, now: datetime) -> str:
+    return duration_minutes(run.elapsed(now))
+
+
+@register.filter
+def rto_verdict(run: ProcedureRun, now: datetime) -> str:
+    return run.rto_verdict(now)

@@ -335,7 +335,8 @@ NOT_PAGES = {
     "maintenance-occurrence-act", "freeze-add", "freeze-exception-request", "freeze-exception-decide",
     "backup-verify", "drill-record", "checklist-tick", "oncall-override-create", "oncall-override-delete",
     "oncall-swap-request", "oncall-swap-act", "oncall-handoff-item", "oncall-feed-revoke", "action-act",
-    "delivery-retry", "logout",
+    "delivery-retry", "logout", "procedure-run-start", "procedure-step-done", "procedure-run-abandon",
+    "procedure-run-drill",
     "oncall-feed-issue",  # POST, answered with a page: walked by pressing its button
     "oncall-calendar",  # iCalendar, not HTML
     "system-health",  # the dashboard's htmx panel, loaded by the dashboard
@@ -356,8 +357,9 @@ def everything(site, make_user):
     from incidents.models import Incident
     from maintenance.services import window_create
     from oncall.models import Handoff, Rotation
-    from operations.models import Checklist, Deployment, Runbook, Slo
+    from operations.models import Checklist, Deployment, Procedure, Runbook, Slo
     from operations.services.checklists import checklists_generate
+    from operations.services.procedures import procedure_run_start
     from portal.cluster.models import ActionRun, Target
 
     admin = make_user(Role.ADMIN, username="ada", is_staff=True, is_superuser=True)  # the admin site too
@@ -378,6 +380,8 @@ def everything(site, make_user):
     )  # fmt: skip
     incident = Incident.objects.order_by("pk").first()
     resolved = Incident.objects.filter(status="resolved").first()
+    procedure_run = procedure_run_start(procedure=Procedure.objects.get(slug="emergency-maintenance"),
+                                        kind="incident", incident=incident, actor=admin)  # fmt: skip
     return {
         "dashboard": reverse("dashboard"),
         "audit-log": reverse("audit-log"),
@@ -401,6 +405,10 @@ def everything(site, make_user):
         "deployment-list": reverse("deployment-list"),
         "deployment-detail": reverse("deployment-detail", args=[Deployment.objects.first().pk]),
         "recovery": reverse("recovery"),
+        "alert-catalogue": reverse("alert-catalogue"),
+        "contacts": reverse("contacts"),
+        "procedure-list": reverse("procedure-list"),
+        "procedure-run-detail": reverse("procedure-run-detail", args=[procedure_run.pk]),
         "checklist-list": reverse("checklist-list"),
         "checklist-detail": reverse("checklist-detail", args=[checklist.pk]),
         "oncall-index": reverse("oncall-index"),
@@ -491,3 +499,31 @@ def test_revoking_a_token_asks_first(bot_token, page):
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Revoke").click()
     expect(page.get_by_role("listitem").filter(has_text="Token 'bot' for ada revoked.")).to_be_visible()
+
+
+@pytest.fixture
+def rami(site, make_user):
+    return make_user(Role.RESPONDER, username="rami")
+
+
+def test_responder_runs_a_dr_drill_step_by_step_and_records_it(rami, page):
+    sign_in(page, "rami")
+    page.get_by_role("link", name="Procedures").click()
+    page.locator("#start-drill select[name=procedure]").select_option("database-failover")
+    page.get_by_role("button", name="Start drill").click()
+    expect(page.get_by_role("heading", name=re.compile("Database failover"))).to_be_visible()
+    steps = page.locator("#run-steps tbody tr")
+    expect(steps).to_have_count(5)
+
+    page.locator("#run-steps input[name=note]").fill("replica lag 2 s")
+    page.get_by_role("button", name="Done").click()
+    expect(steps.nth(0)).to_contain_text("by rami")
+    expect(steps.nth(0)).to_contain_text("replica lag 2 s")
+    for _ in range(4):
+        page.get_by_role("button", name="Done").click()
+    expect(page.get_by_role("heading", name=re.compile("Completed"))).to_be_visible()
+    expect(page.locator("#rto-verdict")).to_have_text("met")  # well inside the database's 30-minute RTO
+
+    page.get_by_label("Measured RPO (min)").fill("5")
+    page.get_by_role("button", name="Record the drill").click()
+    expect(page.locator("#drill-record")).to_contain_text("Recorded: RTO 1 min, RPO 5 min (Met the target)")

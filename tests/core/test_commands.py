@@ -8,7 +8,7 @@ from incidents.models import Service
 from portal.accounts.models import User
 from portal.accounts.roles import Role, highest_role
 from portal.cluster.models import Target, Workload
-from portal.core.management.commands.seed_demo import DEMO_PEOPLE, DEMO_SERVICES
+from portal.core.management.commands.seed_demo import DEMO_LEADERS, DEMO_PEOPLE, DEMO_SERVICES
 
 
 def test_seed_demo_is_idempotent(db, capsys):
@@ -19,7 +19,7 @@ def test_seed_demo_is_idempotent(db, capsys):
         call_command("seed_demo")
 
     assert (User.objects.count(), Group.objects.count()) == first
-    assert first[0] == len(DEMO_PEOPLE)
+    assert first[0] == len(DEMO_PEOPLE) + len(DEMO_LEADERS)
     out = capsys.readouterr().out
     assert "2 new incidents" in out
     assert (

@@ -41,6 +41,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from contacts.models import Dashboard, DeploymentEnvironment, KeyLink, Team, Vendor
 from incidents.alert_services import alert_ingest, integration_create
 from incidents.alerts import IncomingAlert
 from incidents.models import (
@@ -61,6 +62,7 @@ from maintenance.services import freeze_exception_request, window_create_emergen
 from oncall.models import CalendarFeed, Handoff, HandoffItem, Layer, Override, Rotation, Swap
 from oncall.services import calendar_feed_issue, override_create
 from operations.models import (
+    AlertRule,
     BackupSchedule,
     BurnRateRule,
     Checklist,
@@ -68,11 +70,15 @@ from operations.models import (
     ChecklistTemplate,
     Deployment,
     DrillPlan,
+    Procedure,
+    ProcedureRun,
+    ProcedureRunStep,
     RecoveryObjective,
     Runbook,
     Slo,
 )
 from operations.services.checklists import checklists_generate
+from operations.services.procedures import procedure_run_start
 from portal.accounts.models import ApiToken, User
 from portal.accounts.roles import Role
 from portal.accounts.services import api_token_create
@@ -95,6 +101,7 @@ EXISTING: dict[str, tuple[type[models.Model], dict[str, str]]] = {
     "/api/v1/actions/namespaces/{id}/": (Namespace, {"id": "pk"}),
     "/api/v1/actions/targets/{slug}/": (Target, {"slug": "slug"}),
     "/api/v1/actions/workloads/{id}/": (Workload, {"id": "pk"}),
+    "/api/v1/alert-rules/{id}/": (AlertRule, {"id": "pk"}),
     "/api/v1/alerts/{id}/": (Alert, {"id": "pk"}),
     "/api/v1/alerts/suppression-rules/{id}/": (SuppressionRule, {"id": "pk"}),
     "/api/v1/backup-schedules/{id}/": (BackupSchedule, {"id": "pk"}),
@@ -102,6 +109,12 @@ EXISTING: dict[str, tuple[type[models.Model], dict[str, str]]] = {
     "/api/v1/checklist-templates/{id}/": (ChecklistTemplate, {"id": "pk"}),
     "/api/v1/checklists/{id}/": (Checklist, {"id": "pk"}),
     "/api/v1/checklists/{id}/items/{item_pk}/": (ChecklistItem, {"id": "checklist_id", "item_pk": "pk"}),
+    "/api/v1/contacts/dashboards/{id}/": (Dashboard, {"id": "pk"}),
+    "/api/v1/contacts/environments/{id}/": (DeploymentEnvironment, {"id": "pk"}),
+    "/api/v1/contacts/incidents/{id}/": (Incident, {"id": "pk"}),
+    "/api/v1/contacts/links/{id}/": (KeyLink, {"id": "pk"}),
+    "/api/v1/contacts/teams/{slug}/": (Team, {"slug": "slug"}),
+    "/api/v1/contacts/vendors/{slug}/": (Vendor, {"slug": "slug"}),
     "/api/v1/deployments/{id}/": (Deployment, {"id": "pk"}),
     "/api/v1/dr-drill-plans/{id}/": (DrillPlan, {"id": "pk"}),
     "/api/v1/escalation-levels/{id}/": (EscalationLevel, {"id": "pk"}),
@@ -130,6 +143,9 @@ EXISTING: dict[str, tuple[type[models.Model], dict[str, str]]] = {
     "/api/v1/oncall/overrides/{id}/": (Override, {"id": "pk"}),
     "/api/v1/oncall/rotations/{id}/": (Rotation, {"id": "pk"}),
     "/api/v1/oncall/swaps/{id}/": (Swap, {"id": "pk"}),
+    "/api/v1/procedure-runs/{id}/": (ProcedureRun, {"id": "pk"}),
+    "/api/v1/procedure-runs/{id}/steps/{position}/": (ProcedureRunStep, {"id": "run_id", "position": "position"}),
+    "/api/v1/procedures/{slug}/": (Procedure, {"slug": "slug"}),
     "/api/v1/recovery-objectives/{id}/": (RecoveryObjective, {"id": "pk"}),
     "/api/v1/runbooks/{slug}/": (Runbook, {"slug": "slug"}),
     "/api/v1/services/{slug}/": (Service, {"slug": "slug"}),
@@ -339,6 +355,7 @@ def seed_rows() -> None:
     action_item_add(review=review_for(incident=resolved, now=now), title="Alert on stale index", owner=cora,
                     due_date=now.date() + timedelta(days=7), actor=cora)  # fmt: skip
     window_create_emergency(name="Fuzz emergency", actor=cora, duration=timedelta(hours=1), now=now)
+    procedure_run_start(procedure=Procedure.objects.get(slug="database-failover"), kind="drill", actor=rami, now=now)
     Subscription.objects.create(email="status@example.com", event_kinds=["incident.opened"])
     calendar_feed_issue(owner=rami, rotation=rotation, now=now)
     handoff = Handoff.objects.create(rotation=rotation, at=now, outgoing=rami, incoming=sam)

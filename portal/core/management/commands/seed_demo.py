@@ -17,6 +17,22 @@ DEMO_PEOPLE = [
     ("cora.commander", "Cora", "Commander", Role.INCIDENT_COMMANDER),
     ("sam.sre", "Sam", "Sre", Role.RESPONDER),
 ]
+# People in the escalation matrix's groups, so level 2 and 3 pages (and level 4 by hand) reach someone.
+DEMO_LEADERS = [
+    # username, first name, last name, role, group, phone, chat handle
+    ("pia.lead", "Pia", "Lead", Role.INCIDENT_COMMANDER, "Platform Leads", "+14155550111", "@platform-lead"),
+    ("eli.manager", "Eli", "Manager", Role.INCIDENT_COMMANDER, "Engineering Managers", "+14155550112", "@eng-manager"),
+    ("cai.cto", "Cai", "Cto", Role.ADMIN, "Engineering Managers", "+14155550113", "@cto"),
+    ("eve.exec", "Eve", "Exec", Role.VIEWER, "Executives", "+14155550114", "@ceo"),
+]
+# Which services the seeded vendors and dashboards are about (the migration ran before the services existed).
+VENDOR_SERVICES = {"stripe": ["payments"], "aws": ["storage"], "sendgrid": ["workers"]}
+DASHBOARD_SERVICES = {
+    "API Detailed Metrics": ["api", "payments"],
+    "Infrastructure Metrics": ["workers", "storage"],
+    "Database Performance": ["database", "redis"],
+    "Business Metrics": ["payments", "web"],
+}
 # The seeds' weekly rotation, in this order; Cora leads it. Contact methods show on the on-call board.
 DEMO_ONCALL = [
     ("rami.responder", "+14155550101", "@rami"),
@@ -72,6 +88,11 @@ DEPLOYMENT_TAKES = timedelta(minutes=12)
 BEFORE_FREEZE = timedelta(hours=6)
 
 
+# The alert catalogue's entries about one service (the migration ran before the demo services existed).
+ALERT_SERVICES = {"HighErrorRate": "api", "HighLatency": "api", "DatabaseDown": "database",
+                  "PostgresqlTooManyConnections": "database"}  # fmt: skip
+
+
 class Command(BaseCommand):
     help = "Load the demo data (idempotent)."
 
@@ -88,12 +109,14 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
                 created += 1
             user.groups.add(Group.objects.get(name=role))
+        created += self._demo_leaders()
         services = sum(
             Service.objects.get_or_create(
                 slug=slug, defaults={"name": name, "owner_team": team, "tier": tier, "description": description}
             )[1]
             for name, slug, team, tier, description in DEMO_SERVICES
         )
+        self._demo_contacts()
         now = timezone.now()
         incidents = self._demo_incidents(now=now)
         notices = self._demo_maintenance()
@@ -106,6 +129,36 @@ class Command(BaseCommand):
             f"{notices} maintenance notices, {deployments} new deployments, {checklists} new checklists, "
             f"{rotations} new rotation schedules, {targets} new action targets."
         )
+
+    @staticmethod
+    def _demo_leaders() -> int:
+        created = 0
+        for username, first, last, role, group, phone, chat_handle in DEMO_LEADERS:
+            user, was_created = User.objects.get_or_create(
+                username=username,
+                defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com", "phone": phone,
+                          "chat_handle": chat_handle},
+            )  # fmt: skip
+            if was_created:
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+                created += 1
+            user.groups.add(Group.objects.get(name=role), Group.objects.get_or_create(name=group)[0])
+        return created
+
+    @staticmethod
+    def _demo_contacts() -> None:
+        """Tie the seeded vendors and dashboards to the demo services, unless an Admin already chose some."""
+        from contacts.models import Dashboard, Vendor
+
+        for slug, services in VENDOR_SERVICES.items():
+            vendor = Vendor.objects.filter(slug=slug).first()
+            if vendor is not None and not vendor.services.exists():
+                vendor.services.add(*Service.objects.filter(slug__in=services))
+        for name, services in DASHBOARD_SERVICES.items():
+            dashboard = Dashboard.objects.filter(name=name).first()
+            if dashboard is not None and not dashboard.services.exists():
+                dashboard.services.add(*Service.objects.filter(slug__in=services))
 
     def _demo_maintenance(self) -> int:
         """The seeded windows get an owner and the services they touch; the sweep then materializes what is within
@@ -182,13 +235,16 @@ class Command(BaseCommand):
         """The seeded SLOs tied to the demo services (the migration ran before they existed), and the API's
         deployments, placed before `now` where the freeze calendar lets them through: during a freeze, production's
         last deployments are those before it began, as they would have been."""
-        from operations.models import Slo
+        from operations.models import AlertRule, Slo
 
         for slo, service in SLO_SERVICES.items():
             found = Slo.objects.filter(slug=slo, service__isnull=True).first()
             if found is not None:
                 found.service = Service.objects.get(slug=service)
                 found.save(update_fields=["service"])
+        for rule in AlertRule.objects.filter(name__in=ALERT_SERVICES, service__isnull=True):
+            rule.service = Service.objects.get(slug=ALERT_SERVICES[rule.name])
+            rule.save(update_fields=["service"])
         latest = self._unfrozen(Environment.PRODUCTION, now - timedelta(minutes=40))
         if latest != now - timedelta(minutes=40):
             self.stdout.write(

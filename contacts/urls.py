@@ -1,0 +1,5 @@
+from django.urls import path
+
+from contacts import views
+
+urlpatterns = [path("", views.contacts, name="contacts")]
