@@ -1,6 +1,6 @@
 from django import forms
 
-from incidents.models import Service
+from incidents.models import Incident, Service
 from maintenance.models import FreezeLevel, MaintenanceOccurrence, MaintenanceWindow
 from portal.accounts.models import User
 from portal.core import forms as portal_forms
@@ -65,6 +65,12 @@ class TransitionForm(forms.Form):
     to_status = forms.ChoiceField(choices=MaintenanceOccurrence.Status.choices)
     note = portal_forms.LineField(max_length=500, required=False)
     ends_at = portal_forms.DateTimeField(widget=DATETIME, required=False, label="New end (UTC)")
+    incident = forms.ModelChoiceField(
+        queryset=Incident.objects.all(), required=False, label="Emergency for incident (during a freeze)"
+    )
+    override_reason = portal_forms.LineField(
+        max_length=300, required=False, label="Override reason (checklist items left open)"
+    )
 
 
 class RescheduleForm(forms.Form):
@@ -95,6 +101,11 @@ class ExceptionForm(forms.Form):
     environment = forms.ChoiceField(choices=Environment.choices, initial=Environment.PRODUCTION)
     starts_at = portal_forms.DateTimeField(widget=DATETIME, label="From (UTC)")
     ends_at = portal_forms.DateTimeField(widget=DATETIME, label="Until (UTC)")
+    incident = forms.ModelChoiceField(
+        queryset=Incident.objects.all(),
+        required=False,
+        label="Emergency for incident (open P1/P2; passes blocked freezes)",
+    )
 
 
 class DecisionForm(forms.Form):

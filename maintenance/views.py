@@ -282,6 +282,8 @@ def _freeze_context(**extra: object) -> dict[str, object]:
         "periods": selectors.freeze_periods(start=year_start, end=datetime(now.year + 2, 1, 1, tzinfo=UTC)),
         "rules": policy.active_rules(),
         "exceptions": selectors.exception_list()[:50],
+        "passes": selectors.freeze_pass_list()[:50],
+        "level_rules": list(policy.LEVEL_RULES.items()),
         "freeze_form": extra.pop("freeze_form", FreezeForm()),
         "exception_form": extra.pop("exception_form", ExceptionForm()),
         **extra,

@@ -1,5 +1,6 @@
 from django import forms
 
+from incidents.models import Incident
 from operations.models import BackupVerification, DrillPlan, RecoveryObjective
 from portal.core import forms as portal_forms
 
@@ -24,3 +25,12 @@ class DrillRecordForm(forms.Form):
 
 class TickForm(forms.Form):
     done = forms.BooleanField(required=False)
+
+
+class DeploymentStartForm(forms.Form):
+    override_reason = portal_forms.LineField(
+        max_length=300, required=False, label="Override reason (pre-deployment items left open)"
+    )
+    incident = forms.ModelChoiceField(
+        queryset=Incident.objects.all(), required=False, label="Emergency for incident (during a freeze)"
+    )

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents.models import Service
+from incidents.models import Incident, Service
 from incidents.services import status_update_text
 from maintenance import ical, policy, selectors
 from maintenance.api.serializers import (
@@ -26,6 +26,7 @@ from maintenance.api.serializers import (
     CalendarOutput,
     ChecklistItemOutput,
     ExceptionOutput,
+    FreezePassOutput,
     FreezePeriodOutput,
     FreezeRuleSerializer,
     FreezeStatusOutput,
@@ -34,8 +35,15 @@ from maintenance.api.serializers import (
     WindowDetailOutput,
     WindowOutput,
 )
-from maintenance.filters import ExceptionFilter, OccurrenceFilter, WindowFilter
-from maintenance.models import ChecklistItem, FreezeException, FreezeRule, MaintenanceOccurrence, MaintenanceWindow
+from maintenance.filters import ExceptionFilter, FreezePassFilter, OccurrenceFilter, WindowFilter
+from maintenance.models import (
+    ChecklistItem,
+    FreezeException,
+    FreezePass,
+    FreezeRule,
+    MaintenanceOccurrence,
+    MaintenanceWindow,
+)
 from maintenance.services import (
     checklist_item_tick,
     freeze_exception_decide,
@@ -213,8 +221,25 @@ class OccurrenceTransitionApi(APIView):
         to_status = serializers.ChoiceField(choices=MaintenanceOccurrence.Status.choices)
         note = fields.LineField(required=False, allow_blank=True, default="", max_length=500)
         ends_at = AwareDateTimeField(required=False)
+        incident = serializers.PrimaryKeyRelatedField(
+            queryset=Incident.objects.all(), required=False, allow_null=True,
+            help_text="Starting during a freeze: the open P1/P2 this emergency maintenance answers.",
+        )  # fmt: skip
+        override_reason = fields.LineField(
+            required=False, allow_blank=True, default="", max_length=300,
+            help_text="Why it starts with pre-maintenance (or completes with post-maintenance) items open.",
+        )  # fmt: skip
 
-    @extend_schema(request=OccurrenceTransitionInput, responses=OccurrenceDetailOutput)
+    @extend_schema(
+        request=OccurrenceTransitionInput,
+        responses={
+            200: OccurrenceDetailOutput,
+            409: error_response(
+                "Checklist items are open (`open_items` lists them; give `override_reason`), or a freeze refuses the "
+                "start (`freeze` says which rule applied)."
+            ),
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         payload = self.OccurrenceTransitionInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -394,8 +419,12 @@ class FreezeCheckApi(APIView):
         at = AwareDateTimeField(required=False, help_text="ISO 8601 with offset; default: now.")
         change = fields.LineField(required=False, max_length=300, help_text="The change's id or link.")
         emergency = serializers.BooleanField(
-            required=False, default=False, help_text="An emergency fix (passes emergency-only freezes)."
+            required=False, default=False, help_text="An emergency fix linked to `incident` (an open P1/P2)."
         )
+        incident = serializers.PrimaryKeyRelatedField(
+            queryset=Incident.objects.select_related("severity"), required=False, allow_null=True,
+            help_text="The incident an emergency answers.",
+        )  # fmt: skip
 
     @extend_schema(parameters=[FreezeCheckInput], responses=FreezeStatusOutput)
     def get(self, request: Request) -> Response:
@@ -403,8 +432,9 @@ class FreezeCheckApi(APIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         answer = policy.freeze_status(
-            data["environment"], data.get("at") or timezone.now(), data.get("change"), emergency=data["emergency"]
-        )
+            data["environment"], data.get("at") or timezone.now(), data.get("change"), emergency=data["emergency"],
+            incident=data.get("incident"),
+        )  # fmt: skip
         return Response(FreezeStatusOutput(answer).data)
 
 
@@ -420,6 +450,10 @@ class ExceptionListApi(generics.ListAPIView):
         environment = serializers.ChoiceField(choices=Environment.choices, default=Environment.PRODUCTION)
         starts_at = AwareDateTimeField()
         ends_at = AwareDateTimeField()
+        incident = serializers.PrimaryKeyRelatedField(
+            queryset=Incident.objects.all(), required=False, allow_null=True,
+            help_text="An emergency: the open P1/P2 it answers. Approved, it passes blocked freezes.",
+        )  # fmt: skip
 
     def get_queryset(self) -> QuerySet[FreezeException]:
         return selectors.exception_list()
@@ -433,6 +467,17 @@ class ExceptionListApi(generics.ListAPIView):
         payload.is_valid(raise_exception=True)
         exception = freeze_exception_request(actor=request.user, **payload.validated_data)
         return Response(ExceptionOutput(exception).data, status=status.HTTP_201_CREATED)
+
+
+class FreezePassListApi(generics.ListAPIView):
+    """What went through a freeze in force (deployments, cluster actions, maintenance), newest first, with the pass
+    that let it through."""
+
+    serializer_class = FreezePassOutput
+    filterset_class = FreezePassFilter
+
+    def get_queryset(self) -> QuerySet[FreezePass]:
+        return selectors.freeze_pass_list()
 
 
 class ExceptionDecisionInput(serializers.Serializer):

@@ -44,6 +44,10 @@ class TestFreezeCheck:
             "reasons": [],
             "until": None,
             "exception": None,
+            "rule": "",
+            "passed_by": None,
+            "incident": None,
+            "approved_by": None,
         }
         from maintenance.policy import freeze_status
 
@@ -111,7 +115,19 @@ class TestExceptionFlow:
 
         at = {"environment": "production", "at": "2026-11-27T10:00:00Z"}
         gate = requester.get(CHECK, at | {"change": "https://ci.example.com/runs/981"}).json()
-        assert (gate["allowed"], gate["level"], gate["exception"]) == (True, "blocked", pk)
+        # Black Friday is blocked: an exception without an emergency does not get through (test_freeze_levels.py).
+        assert (gate["allowed"], gate["level"], gate["exception"]) == (False, "blocked", None)
+        at = {"environment": "production", "at": "2026-12-31T10:00:00Z"}  # end of quarter: reduced
+        payload |= {"starts_at": "2026-12-31T09:00:00Z", "ends_at": "2026-12-31T12:00:00Z"}
+        pk = requester.post(reverse("api:freeze-exception-list"), payload, format="json").json()["id"]
+        assert approver.post(reverse("api:freeze-exception-approve", args=[pk])).status_code == 200
+        gate = requester.get(CHECK, at | {"change": "https://ci.example.com/runs/981"}).json()
+        assert (gate["allowed"], gate["level"], gate["exception"], gate["passed_by"]) == (
+            True,
+            "reduced",
+            pk,
+            "exception",
+        )
         assert not requester.get(CHECK, at | {"change": "https://ci.example.com/runs/982"}).json()["allowed"]
         assert approver.post(reverse("api:freeze-exception-reject", args=[pk])).status_code == 409
 
