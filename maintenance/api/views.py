@@ -13,7 +13,9 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import authentication, exceptions, generics, serializers, status, viewsets
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -124,6 +126,18 @@ class WindowListApi(generics.ListAPIView):
         return _window_out(window_create(actor=request.user, **payload.validated_data), status.HTTP_201_CREATED)
 
 
+SCHEDULE_FIELDS = frozenset({"kind", "environment", "rrule", "dtstart", "start_time", "zone", "starts_at", "duration"})
+
+
+def _read_only(name: str) -> str:
+    if name in SCHEDULE_FIELDS:
+        return (
+            f"{name} cannot change here: the window's occurrences keep their identity. Move one occurrence with POST "
+            "/api/v1/maintenance/occurrences/<id>/reschedule/ (or cancel it and create a new window)."
+        )
+    return f"{name} is read-only or unknown here."
+
+
 class WindowDetailApi(APIView):
     """One window with its coming overlaps; PATCH edits it (Admins)."""
 
@@ -139,6 +153,12 @@ class WindowDetailApi(APIView):
         )
         active = serializers.BooleanField(required=False)
         notice_lead = serializers.DurationField(required=False)
+
+        def to_internal_value(self, data: object) -> dict[str, object]:
+            # DRF drops fields it does not know; a client changing the schedule here would get a 200 and no change.
+            if isinstance(data, dict) and (refused := sorted(set(data) - set(self.fields))):
+                raise serializers.ValidationError({name: [_read_only(name)] for name in refused})
+            return super().to_internal_value(data)
 
     def get_permissions(self) -> list:
         return [Admins()] if self.request.method == "PATCH" else super().get_permissions()
@@ -353,12 +373,26 @@ class FeedKeyScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "query", "name": "key"}
 
 
+class AnyAcceptNegotiation(DefaultContentNegotiation):
+    """The feed answers text/calendar whatever it is asked for (calendar apps send `Accept: text/calendar`); DRF's
+    renderers are only for its errors, which then fall back to JSON instead of a 406."""
+
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except exceptions.NotAcceptable:
+            return renderers[0], renderers[0].media_type
+
+
 class CalendarFeedApi(APIView):
     """iCalendar feed of maintenance in the next 90 days and freezes this year and next. Calendar apps subscribe
     with the personal URL shown on the calendar page (`?key=`); scripts may use a token or a session."""
 
     # Token first: its WWW-Authenticate header makes an anonymous request a 401, as everywhere in the API.
     authentication_classes = [ApiTokenAuthentication, FeedKeyAuthentication, authentication.SessionAuthentication]
+    content_negotiation_class = AnyAcceptNegotiation
 
     @extend_schema(
         parameters=[OpenApiParameter("key", str, description="Personal feed key from the calendar page.")],

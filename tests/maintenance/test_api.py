@@ -320,6 +320,23 @@ class TestWindows:
         assert token_client(Role.VIEWER).get(url).status_code == 200
         assert token_client(role).patch(url, {"expected_impact": "none"}, format="json").status_code == expected
 
+    @pytest.mark.parametrize("field", ["starts_at", "duration", "rrule"])
+    def test_patching_the_schedule_is_refused_pointing_at_reschedule(self, token_client, window, field):
+        url = reverse("api:maintenance-window-detail", args=[window.pk])
+        before = token_client(Role.VIEWER).get(url).json()
+        new = {"starts_at": "2026-12-01T02:00:00Z", "duration": "05:00:00", "rrule": "FREQ=DAILY"}[field]
+
+        response = token_client(Role.ADMIN).patch(url, {field: new, "expected_impact": "x"}, format="json")
+
+        assert response.status_code == 400
+        assert "occurrences/<id>/reschedule/" in response.json()["errors"][field][0]
+        assert token_client(Role.VIEWER).get(url).json() == before  # nothing changed, the allowed field neither
+
+    def test_patching_an_unknown_field_is_refused(self, token_client, window):
+        url = reverse("api:maintenance-window-detail", args=[window.pk])
+        response = token_client(Role.ADMIN).patch(url, {"colour": "red"}, format="json")
+        assert (response.status_code, response.json()["field"]) == (400, "colour")
+
     def test_commanders_declare_emergency_maintenance(self, token_client, api):
         payload = {"name": "Kernel CVE patch", "duration": "00:45:00", "services": ["api"]}
         assert token_client(Role.RESPONDER).post(reverse("api:maintenance-emergency"), payload).status_code == 403
@@ -443,6 +460,12 @@ class TestCalendars:
         occurrence = window.occurrences.get()
         [event] = [e for e in calendar.walk("VEVENT") if str(e["SUMMARY"]) == "Maintenance: LB swap"]
         assert str(event["UID"]) == f"maintenance-{window.pk}-{occurrence.original_start:%Y%m%dT%H%M%SZ}@127.0.0.1"
+
+        # Calendar apps ask for text/calendar, as the schema promises; errors still answer (in JSON).
+        asked = client.get(reverse("api:maintenance-feed"), HTTP_ACCEPT="text/calendar")
+        assert (asked.status_code, asked["Content-Type"]) == (200, "text/calendar; charset=utf-8")
+        assert api_client.get(reverse("api:maintenance-feed"), HTTP_ACCEPT="text/calendar").status_code == 401
+        assert client.head(reverse("api:maintenance-feed")).status_code == 200
 
         keyed = api_client.get(reverse("api:maintenance-feed"), {"key": feed_key(client.user)})
         assert keyed.status_code == 200
