@@ -1,10 +1,19 @@
 from django import forms
+from django.db.models import QuerySet
 
 from incidents.models import Incident, Service
+from maintenance import policy
 from maintenance.models import FreezeLevel, MaintenanceOccurrence, MaintenanceWindow
 from portal.accounts.models import User
 from portal.core import forms as portal_forms
 from portal.core.models import Environment
+
+
+def emergency_incidents() -> QuerySet[Incident]:
+    """What a form offers as an emergency's incident: the open P1s and P2s."""
+    closed = [Incident.Status.RESOLVED, Incident.Status.REVIEW, Incident.Status.CLOSED]
+    return Incident.objects.exclude(status__in=closed).filter(severity__rank__lte=policy.EMERGENCY_MAX_SEVERITY_RANK)
+
 
 # Browsers send datetime-local without an offset; the pages say "times in UTC" and these fields read them so.
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"})
@@ -66,7 +75,7 @@ class TransitionForm(forms.Form):
     note = portal_forms.LineField(max_length=500, required=False)
     ends_at = portal_forms.DateTimeField(widget=DATETIME, required=False, label="New end (UTC)")
     incident = forms.ModelChoiceField(
-        queryset=Incident.objects.all(), required=False, label="Emergency for incident (during a freeze)"
+        queryset=emergency_incidents(), required=False, label="Emergency for incident (during a freeze)"
     )
     override_reason = portal_forms.LineField(
         max_length=300, required=False, label="Override reason (checklist items left open)"
@@ -102,7 +111,7 @@ class ExceptionForm(forms.Form):
     starts_at = portal_forms.DateTimeField(widget=DATETIME, label="From (UTC)")
     ends_at = portal_forms.DateTimeField(widget=DATETIME, label="Until (UTC)")
     incident = forms.ModelChoiceField(
-        queryset=Incident.objects.all(),
+        queryset=emergency_incidents(),
         required=False,
         label="Emergency for incident (open P1/P2; passes blocked freezes)",
     )

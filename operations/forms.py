@@ -1,6 +1,6 @@
 from django import forms
 
-from incidents.models import Incident
+from maintenance.forms import emergency_incidents
 from operations.models import BackupVerification, DrillPlan, RecoveryObjective
 from portal.core import forms as portal_forms
 
@@ -32,5 +32,5 @@ class DeploymentStartForm(forms.Form):
         max_length=300, required=False, label="Override reason (pre-deployment items left open)"
     )
     incident = forms.ModelChoiceField(
-        queryset=Incident.objects.all(), required=False, label="Emergency for incident (during a freeze)"
+        queryset=emergency_incidents(), required=False, label="Emergency for incident (during a freeze)"
     )
