@@ -18,6 +18,7 @@ def seed(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("incidents", "0002_seed_severities_escalation_and_suppression"),
+        ("notifications", "0004_mask_secrets_in_audit_log"),
         ("operations", "0002_seed_operations"),
     ]
 
@@ -92,6 +93,39 @@ class Migration(migrations.Migration):
                 default="started",
                 max_length=12,
             ),
+        ),
+        migrations.CreateModel(
+            name="SloBreach",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("started_at", models.DateTimeField()),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("value", models.FloatField(help_text="The value that began the episode.")),
+                (
+                    "notified",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="notifications.notification",
+                    ),
+                ),
+                (
+                    "slo",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="breaches", to="operations.slo"
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["-started_at", "-pk"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("ended_at__isnull", True)), fields=("slo",), name="one_open_breach_per_slo"
+                    )
+                ],
+            },
         ),
         migrations.RunPython(seed, migrations.RunPython.noop),
     ]
