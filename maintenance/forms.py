@@ -54,6 +54,9 @@ class EmergencyForm(forms.Form):
     services = forms.ModelMultipleChoiceField(queryset=Service.objects.all(), to_field_name="slug", required=False)
     duration_minutes = forms.IntegerField(min_value=1, max_value=2 * 24 * 60, initial=60, label="Duration (minutes)")
     expected_impact = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    incident = forms.ModelChoiceField(
+        queryset=emergency_incidents(), required=False, label="For incident (during a freeze: an open P1/P2)"
+    )
 
 
 class WindowEditForm(forms.Form):

@@ -154,7 +154,8 @@ def window_create_emergency(
     now: datetime | None = None,
 ) -> MaintenanceOccurrence:
     """Emergency maintenance: starts now, stakeholders told as soon as possible (the notice goes out with it). Its
-    pre-maintenance items cannot be done beforehand; during a freeze it names the open P1/P2 `incident` it answers."""
+    pre-maintenance items cannot be done beforehand. During a freeze it names the open P1/P2 `incident` it answers;
+    a freeze that still holds it (blocked: a second person approves) leaves it notified, the reason on its history."""
     now = now or timezone.now()
     if not name.strip():
         raise ApplicationError("Say what the emergency maintenance is.", field="name")
@@ -177,6 +178,18 @@ def window_create_emergency(
         window.services.set(services)
         occurrence = _materialize(window, original_start=now, actor=actor, now=now)
         occurrence = occurrence_transition(occurrence=occurrence, to_status=Status.NOTIFIED, actor=actor, now=now)
+        verdict = policy.freeze_status(
+            environment, now, policy.occurrence_change(occurrence), emergency=incident is not None, incident=incident
+        )
+        if not verdict.allowed:
+            # Declared and announced; a freeze holds its start until what the level asks is there (for a blocked
+            # freeze, an approved exception for this occurrence's change).
+            _event(
+                occurrence, kind=OccurrenceEvent.Kind.TRANSITION, actor=actor, at=now,
+                message=f"Not started: {' '.join(verdict.reasons)} {verdict.rule} Start it once a freeze exception "
+                f"for {policy.occurrence_change(occurrence)!r} is approved.",
+            )  # fmt: skip
+            return occurrence
         return occurrence_transition(
             occurrence=occurrence, to_status=Status.IN_PROGRESS, actor=actor, incident=incident, now=now,
             override_reason="Emergency maintenance starts at once.",

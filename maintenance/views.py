@@ -151,6 +151,7 @@ def emergency_view(request: HttpRequest) -> HttpResponse:
                 services=data["services"],
                 expected_impact=data["expected_impact"],
                 duration=timedelta(minutes=data["duration_minutes"]),
+                incident=data["incident"],
             )
         except ApplicationError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)

@@ -194,7 +194,8 @@ class WindowOccurrencesApi(APIView):
 
 
 class EmergencyApi(APIView):
-    """Emergency maintenance: starts now; stakeholders are notified at once (Incident Commanders)."""
+    """Emergency maintenance: starts now; stakeholders are notified at once (Incident Commanders). During a freeze it
+    names the open P1/P2 `incident` it answers; a freeze that still holds it leaves it `notified` (see its history)."""
 
     permission_classes = [Commanders]
 
@@ -207,6 +208,10 @@ class EmergencyApi(APIView):
         expected_impact = fields.TextField(required=False, allow_blank=True, default="")
         description = fields.TextField(required=False, allow_blank=True, default="")
         environment = serializers.ChoiceField(choices=Environment.choices, default=Environment.PRODUCTION)
+        incident = serializers.PrimaryKeyRelatedField(
+            queryset=Incident.objects.select_related("severity"), required=False, allow_null=True,
+            help_text="During a freeze: the open P1/P2 it answers.",
+        )  # fmt: skip
 
     @extend_schema(request=EmergencyInput, responses={201: OccurrenceDetailOutput})
     def post(self, request: Request) -> Response:

@@ -205,3 +205,23 @@ class TestPassesAreListed:
         assert started.status == S.IN_PROGRESS
         listed = FreezePass.objects.get()
         assert (listed.subject, listed.passed_by, listed.approved_by) == ("maintenance", "approved-emergency", admin)
+
+
+def test_emergency_maintenance_in_a_blocked_freeze_is_announced_and_waits_for_the_second_person(
+    admin, commander, api, time_machine
+):
+    from maintenance.services import window_create_emergency
+
+    time_machine.move_to(BLOCKED_AT, tick=False)
+    incident = declare("P1", commander)
+
+    occurrence = window_create_emergency(name="DB failover", actor=commander, duration=timedelta(hours=1),
+                                         services=[api], incident=incident, now=BLOCKED_AT)  # fmt: skip
+
+    assert occurrence.status == S.NOTIFIED  # stakeholders told; the start waits
+    assert "Not started: " in occurrence.history.filter(kind="transition").last().message
+    approved_exception(policy.occurrence_change(occurrence), BLOCKED_AT, requester=commander, approver=admin,
+                       incident=incident)  # fmt: skip
+    started = occurrence_transition(occurrence=occurrence, to_status=S.IN_PROGRESS, actor=commander,
+                                    incident=incident, override_reason="emergency", now=BLOCKED_AT)  # fmt: skip
+    assert started.status == S.IN_PROGRESS
