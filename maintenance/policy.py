@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import holidays
 from django.conf import settings
+from django.db.models import F
 
 from incidents.models import Incident
 from maintenance.models import (
@@ -361,7 +362,7 @@ def freeze_status(
                 ends_at__gt=at,
             )
             .select_related("decided_by", "incident__severity")
-            .order_by("-incident_id", "pk")  # one linked to an incident first: it passes more
+            .order_by(F("incident_id").desc(nulls_last=True), "pk")  # one linked to an incident first: it passes more
             .first()
         )
     if exception is not None:

@@ -102,6 +102,15 @@ class TestTheGate:
             "(P2)."
         )
 
+    def test_of_two_approved_exceptions_for_a_change_the_emergency_one_counts(self, admin, commander):
+        approved_exception("CHG-9", BLOCKED_AT, requester=admin, approver=commander)  # plain, and first
+        emergency = approved_exception("CHG-9", BLOCKED_AT, requester=admin, approver=commander,
+                                       incident=declare("P1", admin))  # fmt: skip
+
+        status = policy.freeze_status("production", BLOCKED_AT, "CHG-9")
+
+        assert (status.allowed, status.exception_id) == (True, emergency.pk)
+
     def test_an_approved_emergency_stops_passing_once_its_incident_is_resolved(self, admin, commander):
         incident = declare("P1", admin)
         approved_exception("CHG-3", BLOCKED_AT, requester=admin, approver=commander, incident=incident)
