@@ -51,14 +51,15 @@ def snapshot(policy: EscalationPolicy | None) -> dict[str, object]:
 
 
 def level_due(level: dict[str, Any], *, severity: Severity, detected_at: datetime) -> datetime | None:
-    """When a snapshotted level is paged: at once for severe enough incidents, else after its delay, else by hand."""
+    """When a snapshotted level is paged: at once for severe enough incidents, else after its delay (counted on the
+    severity's own clock: P3/P4 have a slower one), else by hand."""
     if level["manual_only"]:
         return None
     dues = []
     if level["immediate_max_rank"] is not None and severity.rank <= level["immediate_max_rank"]:
         dues.append(detected_at)
     if level["after_minutes"] is not None:
-        dues.append(detected_at + timedelta(minutes=level["after_minutes"]))
+        dues.append(detected_at + timedelta(minutes=level["after_minutes"] * severity.escalation_factor))
     return min(dues, default=None)
 
 

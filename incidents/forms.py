@@ -61,6 +61,7 @@ class VersionForm(forms.Form):
 class TransitionForm(VersionForm):
     to_status = forms.ChoiceField(choices=Incident.Status.choices)
     note = forms.CharField(required=False)
+    confirm = forms.BooleanField(required=False)
 
 
 class SeverityForm(VersionForm):

@@ -49,6 +49,11 @@ class Severity(models.Model):
     update_minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: updates as needed.")
     notification_severity = models.CharField(max_length=10, choices=NotificationSeverity.choices)
     review_required = models.BooleanField(default=False, help_text="A published post-incident review before closing.")
+    escalation_factor = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="The escalation levels' 'unresolved after' delays count this many times slower for this severity: "
+        "P1/P2 keep the matrix's 30/60 min; P3 and P4 escalate on their own, slower clock.",
+    )
 
     class Meta:
         ordering = ["rank"]
@@ -198,6 +203,7 @@ class TimerReminder(models.Model):
         ACKNOWLEDGE = "acknowledge", "Acknowledge"
         UPDATE = "update", "Status update"
         RESOLUTION = "resolution", "Resolution"
+        REVIEW = "review", "Post-incident review"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="reminders")
     timer = models.CharField(max_length=12, choices=Timer.choices)
@@ -221,6 +227,7 @@ class PostIncidentReview(models.Model):
     incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="review")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     scheduled_for = models.DateTimeField(help_text="The review meeting, 24-48 h after resolution.")
+    due_at = models.DateTimeField(null=True, blank=True, help_text="Published by: 48 h after resolution.")
     summary = models.TextField(blank=True)
     root_cause = models.TextField(blank=True)
     contributing_factors = models.TextField(blank=True)

@@ -26,6 +26,24 @@ ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
 IMMEDIATE_ESCALATION_FLAGS = frozenset(Incident.Flag.values)
 ROOT_CAUSE_DEADLINE = timedelta(minutes=15)
 REVIEW_DELAY = timedelta(hours=24)  # the seeds' post-incident review: 24-48 h after resolution
+REVIEW_DUE = timedelta(hours=48)  # published by then
+REVIEW_REMINDER = timedelta(hours=24)  # after resolution, one reminder while still unpublished
+# The seeds' "monitor for 1-2 hours" before resolving: a P1/P2 resolved sooner after mitigation needs a confirmation.
+MONITOR_BEFORE_RESOLVING = timedelta(hours=1)
+CONFIRM_RESOLVE_MAX_RANK = 2
+# Flags that are security events: the Security team's channel (a notification channel of this name) hears of them.
+SECURITY_FLAGS = frozenset({Incident.Flag.DATA_BREACH, Incident.Flag.ACTIVE_ATTACK})
+SECURITY_CHANNEL = "Security team"
+
+# Where the two seeds disagree: response times. The portal keeps the operations manual's on-call policy (business
+# hours / after hours); its severity table and the operations guide's incident table say otherwise.
+SEED_RESPONSE_TIMES: dict[str, tuple[str, str]] = {
+    # code: (operations manual's severity table, operations guide's incident table)
+    "P1": ("< 5 min", "15 min"),
+    "P2": ("15 min", "30 min"),
+    "P3": ("1 h", "2 h"),
+    "P4": ("next business day", "24 h"),
+}
 
 
 def allowed_transitions(incident: Incident) -> tuple[str, ...]:
@@ -107,3 +125,11 @@ def needs_root_cause_escalation(incident: Incident, *, now: datetime) -> bool:
         and Incident.Flag.ROOT_CAUSE_UNKNOWN not in incident.flags
         and now - incident.detected_at >= ROOT_CAUSE_DEADLINE
     )
+
+
+def resolving_too_soon(incident: Incident, *, now: datetime) -> timedelta | None:
+    """How long ago a P1/P2 was mitigated, when that is too soon to resolve it without a confirmation."""
+    if incident.severity.rank > CONFIRM_RESOLVE_MAX_RANK or incident.mitigated_at is None:
+        return None
+    since = now - incident.mitigated_at
+    return since if since < MONITOR_BEFORE_RESOLVING else None

@@ -23,7 +23,7 @@ from incidents.models import (
 from portal.accounts.models import User
 from portal.errors import ApplicationError, ConflictError
 from portal.locking import lock_row
-from portal.notifications.models import EventKind, PagerAction
+from portal.notifications.models import Channel, EventKind, PagerAction
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
 
@@ -183,8 +183,11 @@ def incident_transition(
     actor: User,
     note: str = "",
     version: int | None = None,
+    confirm: bool = False,
     now: datetime | None = None,
 ) -> Incident:
+    """Move the incident along its lifecycle. Resolving a P1/P2 less than MONITOR_BEFORE_RESOLVING after its
+    mitigation needs `confirm` (the seeds: monitor for 1-2 hours first)."""
     now = now or timezone.now()
     with transaction.atomic():
         incident = _lock(incident, version)
@@ -200,6 +203,14 @@ def incident_transition(
                 f"Allowed next: {names}.",
                 field="to_status",
                 extra={"allowed": list(allowed)},
+            )
+        if to_status == Status.RESOLVED and not confirm and (since := policy.resolving_too_soon(incident, now=now)):
+            minutes = int(since.total_seconds() // 60)
+            raise ConflictError(
+                f"{incident.reference} was mitigated {minutes} min ago: monitor a {incident.severity.code} for 1-2 "
+                "hours before resolving it. Resolve anyway with confirm.",
+                field="confirm",
+                extra={"mitigated_at": incident.mitigated_at.isoformat() if incident.mitigated_at else None},
             )
         previous = incident.status
         reopened = previous == Status.RESOLVED and to_status == Status.INVESTIGATING
@@ -224,7 +235,7 @@ def incident_transition(
             incident=incident, kind=TimelineEvent.Kind.TRANSITION, message=verb + (f": {note}" if note else ""),
             actor=actor, at=now, data={"from": previous, "to": to_status},
         )  # fmt: skip
-        if to_status == Status.REVIEW:
+        if to_status in (Status.RESOLVED, Status.REVIEW):
             _review_open(incident, now=now)
         if to_status == Status.RESOLVED:
             _notify(incident, event=EventKind.INCIDENT_RESOLVED, title="resolved", summary=note, actor=actor,
@@ -300,6 +311,8 @@ def incident_flag(*, incident: Incident, flag: str, actor: User | None, now: dat
         _save(incident)
         timeline_add(incident=incident, kind=TimelineEvent.Kind.FLAG, message=f"Flagged: {Incident.Flag(flag).label}",
                      actor=actor, at=now, data={"flag": flag})  # fmt: skip
+        if flag in policy.SECURITY_FLAGS:
+            _tell_security(incident, flag=flag, actor=actor, now=now)
     p1 = Severity.objects.get(rank=1)
     if incident.severity_id != p1.pk and incident.is_open:
         incident = incident_change_severity(
@@ -307,6 +320,28 @@ def incident_flag(*, incident: Incident, flag: str, actor: User | None, now: dat
             now=now,
         )  # fmt: skip
     return incident
+
+
+def _tell_security(incident: Incident, *, flag: str, actor: User | None, now: datetime) -> None:
+    """A security event goes to the Security team's own chat channel (the seeds' #security-incidents)."""
+    channel = Channel.objects.filter(name=policy.SECURITY_CHANNEL).first()
+    if channel is None or not channel.enabled:
+        timeline_add(incident=incident, kind=TimelineEvent.Kind.NOTE, actor=None, at=now,
+                     message=f"The Security team's channel ({policy.SECURITY_CHANNEL!r}) is not configured: tell "
+                     "them another way.")  # fmt: skip
+        return
+    notify(
+        event=EventKind.INCIDENT_UPDATED,
+        severity=NotificationSeverity.CRITICAL,
+        title=f"Security event on {incident.reference}: {Incident.Flag(flag).label}: {incident.title}",
+        summary=f"Flagged by {actor or 'the portal'}. Join the incident: {incident_url(incident)}",
+        url=incident_url(incident),
+        services=list(incident.services.all()),
+        source=f"incident:{incident.pk}:security",
+        channels=[channel],
+        created_by=actor,
+        now=now,
+    )
 
 
 def incident_post_update(
@@ -404,9 +439,10 @@ def incident_update_details(
 
 
 def _review_open(incident: Incident, *, now: datetime) -> PostIncidentReview:
+    resolved_at = incident.resolved_at or now
     review, _ = PostIncidentReview.objects.get_or_create(
         incident=incident,
-        defaults={"scheduled_for": (incident.resolved_at or now) + policy.REVIEW_DELAY},
+        defaults={"scheduled_for": resolved_at + policy.REVIEW_DELAY, "due_at": resolved_at + policy.REVIEW_DUE},
     )
     return review
 
@@ -503,7 +539,41 @@ def incident_sweep_timers(*, now: datetime | None = None) -> int:
                 sent += 1
         if policy.needs_root_cause_escalation(incident, now=now):
             incident_flag(incident=incident, flag=Incident.Flag.ROOT_CAUSE_UNKNOWN, actor=None, now=now)
+    # Reviews still unpublished a day after resolution: one reminder each, ahead of their 48 h due time.
+    waiting = PostIncidentReview.objects.filter(
+        status=PostIncidentReview.Status.DRAFT,
+        incident__status__in=[Status.RESOLVED, Status.REVIEW],
+        incident__resolved_at__lte=now - policy.REVIEW_REMINDER,
+        due_at__isnull=False,
+    ).select_related("incident__severity", "incident__commander", "incident__reporter")
+    for review in waiting:
+        if _remind_review(review, now=now):
+            sent += 1
     return sent
+
+
+def _remind_review(review: PostIncidentReview, *, now: datetime) -> bool:
+    incident = review.incident
+    due = review.due_at or now
+    try:
+        with transaction.atomic():
+            TimerReminder.objects.create(incident=incident, timer=TimerReminder.Timer.REVIEW, due_at=due)
+            timeline_add(incident=incident, kind=TimelineEvent.Kind.REMINDER,
+                         message=f"The post-incident review is due {due:%a %d %b %H:%M} UTC", actor=None, at=now,
+                         data={"timer": TimerReminder.Timer.REVIEW, "due_at": due.isoformat()})  # fmt: skip
+            notify(
+                event=EventKind.REMINDER,
+                severity=NotificationSeverity.WARNING,
+                title=f"{incident.reference} [{incident.severity.code}] post-incident review due "
+                f"{due:%a %d %b %H:%M} UTC: {incident.title}",
+                summary="Resolved a day ago: write the timeline, root cause and action items, then publish it.",
+                url=settings.PORTAL_BASE_URL + reverse("incident-review", args=[incident.pk]),
+                recipients=[user for user in (incident.commander or incident.reporter,) if user is not None],
+                source=f"incident:{incident.pk}:review-reminder",
+            )
+    except IntegrityError:
+        return False  # reminded already
+    return True
 
 
 def _remind(incident: Incident, timer: str, due: datetime, *, now: datetime) -> bool:

@@ -27,7 +27,7 @@ from incidents.forms import (
     TransitionForm,
     VersionForm,
 )
-from incidents.models import Incident
+from incidents.models import EscalationLevel, Incident, Severity
 from incidents.selectors import incident_detail as detail_queryset
 from incidents.selectors import incident_list as list_queryset
 from incidents.selectors import review_detail
@@ -53,6 +53,30 @@ from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role, has_role
 from portal.core.pagination import paginate
 from portal.errors import ApplicationError
+
+
+def _minutes(minutes: int | None) -> str:
+    if minutes is None:
+        return ""
+    if minutes < 60 or minutes % 60:
+        return f"{minutes} min"
+    return f"{minutes // 1440} d" if minutes >= 2880 and not minutes % 1440 else f"{minutes // 60} h"
+
+
+@require_GET
+def severity_list(request: HttpRequest) -> HttpResponse:
+    """The severities in force, with both seeds' response times where they disagree, and the escalation clocks."""
+    levels = EscalationLevel.objects.filter(policy__is_default=True, after_minutes__isnull=False).order_by("level")
+    rows = [
+        {
+            "severity": severity,
+            "seeds": policy.SEED_RESPONSE_TIMES.get(severity.code),
+            "resolve": _minutes(severity.resolution_minutes),
+            "escalation": [(level, _minutes(level.after_minutes * severity.escalation_factor)) for level in levels],
+        }
+        for severity in Severity.objects.all()
+    ]
+    return render(request, "incidents/severities.html", {"rows": rows})
 
 
 @require_GET
@@ -138,7 +162,7 @@ def incident_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         raise PermissionDenied(f"This requires the {role.value} role.")
     incident = get_object_or_404(Incident, pk=pk)
     form = form_class(request.POST)
-    error, status = "", 200
+    error, status, confirm_resolve = "", 200, False
     if not form.is_valid():
         field, messages = next(iter(form.errors.items()))
         error, status = f"{field.replace('_', ' ')}: {' '.join(messages)}", 400
@@ -148,10 +172,12 @@ def incident_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             perform(incident, request.user, **data)
         except ApplicationError as exc:
             error, status = exc.message, exc.status_code
+            confirm_resolve = exc.field == "confirm"
     if not request.htmx:
         return redirect("incident-detail", pk=pk) if not error else HttpResponse(error, status=status)
     incident = get_object_or_404(detail_queryset(), pk=pk)
     context = _detail_context(request, incident, error=error)
+    context["confirm_resolve"] = confirm_resolve
     if error and action == "update":
         context["update_form"] = form  # keep what they typed
     return render(request, "incidents/incident_detail.html#incident-body", context, status=status)

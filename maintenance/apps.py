@@ -11,6 +11,7 @@ class MaintenanceConfig(AppConfig):
         from maintenance.models import (
             ChecklistItem,
             FreezeException,
+            FreezePass,
             FreezeRule,
             MaintenanceOccurrence,
             MaintenanceWindow,
@@ -22,3 +23,4 @@ class MaintenanceConfig(AppConfig):
         auditlog.register(ChecklistItem)
         auditlog.register(FreezeRule)
         auditlog.register(FreezeException)
+        auditlog.register(FreezePass)

@@ -1,7 +1,7 @@
 import django_filters
 
 from incidents.models import Service
-from maintenance.models import FreezeException, MaintenanceOccurrence, MaintenanceWindow
+from maintenance.models import FreezeException, FreezeLevel, FreezePass, MaintenanceOccurrence, MaintenanceWindow
 from portal.core.filters import InstantFilter
 from portal.core.models import Environment
 
@@ -42,3 +42,13 @@ class ExceptionFilter(django_filters.FilterSet):
     class Meta:
         model = FreezeException
         fields = ["status", "environment", "change", "requested_by"]
+
+
+class FreezePassFilter(django_filters.FilterSet):
+    level = django_filters.MultipleChoiceFilter(choices=FreezeLevel.choices)
+    environment = django_filters.ChoiceFilter(choices=Environment.choices)
+    subject = django_filters.ChoiceFilter(choices=FreezePass.Subject.choices)
+
+    class Meta:
+        model = FreezePass
+        fields = ["level", "environment", "subject"]

@@ -1,10 +1,19 @@
 from django import forms
+from django.db.models import QuerySet
 
-from incidents.models import Service
+from incidents.models import Incident, Service
+from maintenance import policy
 from maintenance.models import FreezeLevel, MaintenanceOccurrence, MaintenanceWindow
 from portal.accounts.models import User
 from portal.core import forms as portal_forms
 from portal.core.models import Environment
+
+
+def emergency_incidents() -> QuerySet[Incident]:
+    """What a form offers as an emergency's incident: the open P1s and P2s."""
+    closed = [Incident.Status.RESOLVED, Incident.Status.REVIEW, Incident.Status.CLOSED]
+    return Incident.objects.exclude(status__in=closed).filter(severity__rank__lte=policy.EMERGENCY_MAX_SEVERITY_RANK)
+
 
 # Browsers send datetime-local without an offset; the pages say "times in UTC" and these fields read them so.
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"})
@@ -45,6 +54,9 @@ class EmergencyForm(forms.Form):
     services = forms.ModelMultipleChoiceField(queryset=Service.objects.all(), to_field_name="slug", required=False)
     duration_minutes = forms.IntegerField(min_value=1, max_value=2 * 24 * 60, initial=60, label="Duration (minutes)")
     expected_impact = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    incident = forms.ModelChoiceField(
+        queryset=emergency_incidents(), required=False, label="For incident (during a freeze: an open P1/P2)"
+    )
 
 
 class WindowEditForm(forms.Form):
@@ -65,6 +77,12 @@ class TransitionForm(forms.Form):
     to_status = forms.ChoiceField(choices=MaintenanceOccurrence.Status.choices)
     note = portal_forms.LineField(max_length=500, required=False)
     ends_at = portal_forms.DateTimeField(widget=DATETIME, required=False, label="New end (UTC)")
+    incident = forms.ModelChoiceField(
+        queryset=emergency_incidents(), required=False, label="Emergency for incident (during a freeze)"
+    )
+    override_reason = portal_forms.LineField(
+        max_length=300, required=False, label="Override reason (checklist items left open)"
+    )
 
 
 class RescheduleForm(forms.Form):
@@ -95,6 +113,11 @@ class ExceptionForm(forms.Form):
     environment = forms.ChoiceField(choices=Environment.choices, initial=Environment.PRODUCTION)
     starts_at = portal_forms.DateTimeField(widget=DATETIME, label="From (UTC)")
     ends_at = portal_forms.DateTimeField(widget=DATETIME, label="Until (UTC)")
+    incident = forms.ModelChoiceField(
+        queryset=emergency_incidents(),
+        required=False,
+        label="Emergency for incident (open P1/P2; passes blocked freezes)",
+    )
 
 
 class DecisionForm(forms.Form):

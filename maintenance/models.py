@@ -8,7 +8,8 @@ from portal.core.models import Environment
 
 
 class FreezeLevel(models.TextChoices):
-    """Ordered from the strictest: the gate reports the strictest level in force."""
+    """What gets through each level is one table, `maintenance.policy.LEVEL_RULES`; the gate reports the strictest
+    level in force."""
 
     BLOCKED = "blocked", "Blocked (no deployments)"
     REDUCED = "reduced", "Reduced (deployments need approval)"
@@ -255,6 +256,10 @@ class FreezeException(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.CharField(max_length=300, blank=True)
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, null=True, blank=True, related_name="freeze_exceptions",
+        help_text="The open P1/P2 this emergency answers: approved, it gets the change through a blocked freeze.",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -266,3 +271,37 @@ class FreezeException(models.Model):
 
     def __str__(self) -> str:
         return f"Exception for {self.change} ({self.get_status_display()})"
+
+
+class FreezePass(models.Model):
+    """A change that went through a freeze in force: what, where, under which level and by which pass. The freeze
+    page lists them, so nobody has to dig through deployments, cluster actions and maintenance to see who did."""
+
+    class Subject(models.TextChoices):
+        DEPLOYMENT = "deployment", "Deployment"
+        CLUSTER_ACTION = "cluster_action", "Cluster action"
+        MAINTENANCE = "maintenance", "Maintenance"
+
+    at = models.DateTimeField(db_index=True)
+    environment = models.CharField(max_length=12, choices=Environment.choices)
+    level = models.CharField(max_length=14, choices=FreezeLevel.choices)
+    passed_by = models.CharField(max_length=20, help_text="exception, emergency or approved-emergency.")
+    subject = models.CharField(max_length=16, choices=Subject.choices)
+    description = models.CharField(max_length=300)
+    link = models.CharField(max_length=200, blank=True, help_text="The portal page of what went through.")
+    reasons = models.JSONField(default=list, blank=True)
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.SET_NULL, null=True, blank=True, related_name="freeze_passes"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_subject_display()} through a {self.level} freeze: {self.description}"

@@ -1,17 +1,21 @@
 """The maintenance and freeze rules: occurrence lifecycle, checklists, freeze dates per year, and the deploy gate.
 
-`freeze_status` is the one answer to "may this change deploy to this environment at this instant?": the deploy-gate
-API, the pages and (later) cluster actions all ask it.
+`freeze_status` is the one answer to "may this change deploy to this environment at this instant?", and
+`LEVEL_RULES` the one table of what gets through each level: the deploy gate, the deployments log, cluster actions and
+maintenance all ask them.
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from functools import lru_cache
 
 import holidays
 from django.conf import settings
+from django.db.models import F
 
+from incidents.models import Incident
 from maintenance.models import (
     ChecklistItem,
     FreezeException,
@@ -20,6 +24,7 @@ from maintenance.models import (
     MaintenanceOccurrence,
     MaintenanceWindow,
 )
+from portal.accounts.models import User
 from portal.core.models import Environment
 from portal.errors import ApplicationError
 from portal.instants import check_date, check_instant
@@ -45,6 +50,11 @@ ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
     Status.CANCELLED: (),
 }
 RESCHEDULABLE = frozenset({Status.SCHEDULED, Status.NOTIFIED})
+# Moving to a status with open items of its checklist phase needs an override reason.
+CHECKLIST_GATES: dict[str, str] = {
+    Status.IN_PROGRESS: ChecklistItem.Phase.PRE,
+    Status.COMPLETED: ChecklistItem.Phase.POST,
+}
 
 # The seeds' checklists ("Maintenance Windows": pre-, during- and post-maintenance), copied onto each occurrence.
 CHECKLISTS: dict[str, tuple[str, ...]] = {
@@ -74,6 +84,11 @@ CHECKLISTS: dict[str, tuple[str, ...]] = {
 MATERIALIZE_MARGIN = timedelta(days=1)
 # How far ahead overlaps of a new recurring window are looked for.
 CONFLICT_HORIZON = timedelta(days=92)
+
+
+def occurrence_change(occurrence: MaintenanceOccurrence) -> str:
+    """The `change` a freeze exception names to let this occurrence start during a freeze."""
+    return f"maintenance-occurrence-{occurrence.pk}"
 
 
 def allowed_transitions(occurrence: MaintenanceOccurrence) -> tuple[str, ...]:
@@ -129,7 +144,7 @@ class FreezePeriod:
         return f"{self.name}: {self.level_label}, {days} ({self.zone})"
 
 
-_STRICTNESS = {FreezeLevel.BLOCKED: 0, FreezeLevel.REDUCED: 1, FreezeLevel.EMERGENCY_ONLY: 2}
+_STRICTNESS = {FreezeLevel.BLOCKED: 0, FreezeLevel.EMERGENCY_ONLY: 1, FreezeLevel.REDUCED: 2}
 _THANKSGIVING = "FREQ=YEARLY;BYMONTH=11;BYDAY=4TH"  # Black Friday is the day after the fourth Thursday of November
 _QUARTER_LAST_DAY = "FREQ=MONTHLY;BYMONTH=3,6,9,12;BYMONTHDAY=-1"
 _CYBER_MONDAY_AFTER_BLACK_FRIDAY = timedelta(days=3)
@@ -232,6 +247,57 @@ def active_rules() -> list[FreezeRule]:
     return list(FreezeRule.objects.filter(active=True))
 
 
+# What gets through a freeze
+
+
+class Pass(StrEnum):
+    EXCEPTION = "exception"  # an approved freeze exception for the change
+    EMERGENCY = "emergency"  # an emergency linked to an open P1/P2 incident
+    APPROVED_EMERGENCY = "approved-emergency"  # the same, approved by a second person (Incident Commander or Admin)
+
+
+@dataclass(frozen=True)
+class LevelRule:
+    passes: tuple[Pass, ...]  # weakest first: the answer names the weakest pass that was enough
+    text: str
+
+
+LEVEL_RULES: dict[str, LevelRule] = {
+    FreezeLevel.REDUCED: LevelRule(
+        (Pass.EXCEPTION, Pass.EMERGENCY, Pass.APPROVED_EMERGENCY),
+        "Reduced: a change goes through with an approved freeze exception (or as an emergency linked to an open P1 "
+        "or P2 incident).",
+    ),
+    FreezeLevel.EMERGENCY_ONLY: LevelRule(
+        (Pass.EMERGENCY, Pass.APPROVED_EMERGENCY),
+        "Emergency fixes only: only an emergency linked to an open P1 or P2 incident goes through.",
+    ),
+    FreezeLevel.BLOCKED: LevelRule(
+        (Pass.APPROVED_EMERGENCY,),
+        "Blocked: only an emergency linked to an open P1 or P2 incident and approved by a second person (Admin or "
+        "Incident Commander) goes through.",
+    ),
+}
+EMERGENCY_MAX_SEVERITY_RANK = 2  # P1 and P2
+
+
+def emergency_shortfall(incident: Incident | None) -> str | None:
+    """Why `incident` does not make a change an emergency (None: it does)."""
+    if incident is None:
+        return "An emergency change names the open P1 or P2 incident it answers."
+    if not incident.is_open:
+        return f"{incident.reference} is {incident.get_status_display().lower()}: an emergency needs an open incident."
+    if incident.severity.rank > EMERGENCY_MAX_SEVERITY_RANK:
+        return f"{incident.reference} is {incident.severity.code}: an emergency change answers a P1 or P2 incident."
+    return None
+
+
+def level_admits(level: str, passes: Iterable[str]) -> Pass | None:
+    """The weakest of `passes` that gets a change through a freeze of `level`, or None."""
+    offered = set(passes)
+    return next((each for each in LEVEL_RULES[level].passes if each in offered), None)
+
+
 # The deploy gate
 
 
@@ -242,6 +308,10 @@ class FreezeStatus:
     reasons: list[str] = field(default_factory=list)
     until: datetime | None = None  # when the freezes in force (and those adjoining them) end
     exception_id: int | None = None
+    rule: str = ""  # the LEVEL_RULES text of `level`: what gets a change through
+    passed_by: str | None = None  # the Pass that let the change through a freeze
+    incident_id: int | None = None  # the emergency's incident, when an emergency passed
+    approved_by_id: int | None = None  # the second person, for an approved emergency
 
 
 def require_environment(environment: str) -> str:
@@ -253,13 +323,20 @@ def require_environment(environment: str) -> str:
 
 
 def freeze_status(
-    environment: str, at: datetime, change: str | None = None, *, emergency: bool = False
+    environment: str,
+    at: datetime,
+    change: str | None = None,
+    *,
+    emergency: bool = False,
+    incident: Incident | None = None,
+    approved_by: User | None = None,
 ) -> FreezeStatus:
     """May a change deploy to `environment` at `at`?
 
-    Not frozen: allowed. Frozen: refused, unless an approved exception for `change` covers `at` in that environment,
-    or every freeze in force is emergency-only and the change is an `emergency` fix. Two queries at most: the active
-    rules, then (only when frozen and a change is named) its exception.
+    Not frozen: allowed. Frozen: the strictest level in force decides through LEVEL_RULES which passes the change
+    offers: an approved exception for `change` (itself an approved emergency when linked to an open P1/P2), an
+    `emergency` linked to `incident`, and `approved_by` a second person for that emergency. Two queries at most: the
+    active rules, then (only when frozen and a change is named) its exception.
     """
     require_environment(environment)
     if at.utcoffset() is None:
@@ -273,6 +350,8 @@ def freeze_status(
     level = min((FreezeLevel(period.level) for period in active), key=_STRICTNESS.__getitem__)
     reasons = [period.describe() for period in active]
     until = _frozen_until(relevant, active, at)
+    offered: dict[Pass, tuple[str, Incident | None, User | None]] = {}
+    exception = None
     if change:
         exception = (
             FreezeException.objects.filter(
@@ -282,18 +361,45 @@ def freeze_status(
                 starts_at__lte=at,
                 ends_at__gt=at,
             )
-            .select_related("decided_by")
-            .order_by("pk")
+            .select_related("decided_by", "incident__severity")
+            .order_by(F("incident_id").desc(nulls_last=True), "pk")  # one linked to an incident first: it passes more
             .first()
         )
-        if exception is not None:
-            approver = exception.decided_by.get_username() if exception.decided_by else "someone"
-            reasons.append(f"Exception #{exception.pk} for {change} approved by {approver}.")
-            return FreezeStatus(allowed=True, level=level, reasons=reasons, until=until, exception_id=exception.pk)
-    if emergency and level == FreezeLevel.EMERGENCY_ONLY:
-        reasons.append("Allowed as an emergency fix.")
-        return FreezeStatus(allowed=True, level=level, reasons=reasons, until=until)
-    return FreezeStatus(allowed=False, level=level, reasons=reasons, until=until)
+    if exception is not None:
+        approver = exception.decided_by.get_username() if exception.decided_by else "someone"
+        offered[Pass.EXCEPTION] = (f"Exception #{exception.pk} for {change} approved by {approver}.", None, None)
+        if exception.incident is not None and emergency_shortfall(exception.incident) is None:
+            offered[Pass.APPROVED_EMERGENCY] = (
+                f"Exception #{exception.pk} for {change} approved by {approver} as an emergency for "
+                f"{exception.incident.reference} ({exception.incident.severity.code}).",
+                exception.incident,
+                exception.decided_by,
+            )
+    shortfall = emergency_shortfall(incident) if emergency else None
+    if emergency and shortfall is None and incident is not None:
+        what = f"An emergency for {incident.reference} ({incident.severity.code})"
+        offered[Pass.EMERGENCY] = (f"{what}.", incident, None)
+        if approved_by is not None and Pass.APPROVED_EMERGENCY not in offered:
+            offered[Pass.APPROVED_EMERGENCY] = (
+                f"{what}, approved by {approved_by.get_username()}.",
+                incident,
+                approved_by,
+            )
+    rule = LEVEL_RULES[level]
+    passed = level_admits(level, offered)
+    answer = FreezeStatus(allowed=False, level=level, reasons=reasons, until=until, rule=rule.text)
+    if passed is None:
+        return replace(answer, reasons=[*reasons, *([shortfall] if shortfall else [])])
+    why, through, approver_user = offered[passed]
+    return replace(
+        answer,
+        allowed=True,
+        reasons=[*reasons, f"Allowed: {why}"],
+        exception_id=exception.pk if exception is not None and passed != Pass.EMERGENCY else None,
+        passed_by=passed.value,
+        incident_id=through.pk if through else None,
+        approved_by_id=approver_user.pk if approver_user else None,
+    )
 
 
 def _frozen_until(rules: Sequence[FreezeRule], active: Sequence[FreezePeriod], at: datetime) -> datetime:

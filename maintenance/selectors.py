@@ -13,6 +13,7 @@ from maintenance import ical, policy
 from maintenance.models import (
     ChecklistItem,
     FreezeException,
+    FreezePass,
     MaintenanceOccurrence,
     MaintenanceWindow,
     OccurrenceEvent,
@@ -38,6 +39,10 @@ def occurrence_detail() -> QuerySet[MaintenanceOccurrence]:
         Prefetch("history", queryset=OccurrenceEvent.objects.select_related("actor")),
         "notices",
     )
+
+
+def freeze_pass_list() -> QuerySet[FreezePass]:
+    return FreezePass.objects.select_related("incident", "approved_by", "actor")
 
 
 def exception_list() -> QuerySet[FreezeException]:

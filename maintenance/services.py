@@ -4,13 +4,15 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
-from incidents.models import Service
+from incidents.models import Incident, Service
 from maintenance import ical, policy
 from maintenance.models import (
     ChecklistItem,
     FreezeException,
+    FreezePass,
     FreezeRule,
     MaintenanceNotice,
     MaintenanceOccurrence,
@@ -19,7 +21,7 @@ from maintenance.models import (
 )
 from portal.accounts.models import User
 from portal.core.models import Environment
-from portal.errors import ApplicationError, ConflictError, ForbiddenError
+from portal.errors import ApplicationError, ChecklistOpenError, ConflictError, ForbiddenError
 from portal.locking import lock_row
 from portal.notifications.models import EventKind
 from portal.notifications.models import Severity as NotificationSeverity
@@ -148,9 +150,12 @@ def window_create_emergency(
     expected_impact: str = "",
     description: str = "",
     environment: str = Environment.PRODUCTION,
+    incident: Incident | None = None,
     now: datetime | None = None,
 ) -> MaintenanceOccurrence:
-    """Emergency maintenance: starts now, stakeholders told as soon as possible (the notice goes out with it)."""
+    """Emergency maintenance: starts now, stakeholders told as soon as possible (the notice goes out with it). Its
+    pre-maintenance items cannot be done beforehand. During a freeze it names the open P1/P2 `incident` it answers;
+    a freeze that still holds it (blocked: a second person approves) leaves it notified, the reason on its history."""
     now = now or timezone.now()
     if not name.strip():
         raise ApplicationError("Say what the emergency maintenance is.", field="name")
@@ -173,7 +178,22 @@ def window_create_emergency(
         window.services.set(services)
         occurrence = _materialize(window, original_start=now, actor=actor, now=now)
         occurrence = occurrence_transition(occurrence=occurrence, to_status=Status.NOTIFIED, actor=actor, now=now)
-        return occurrence_transition(occurrence=occurrence, to_status=Status.IN_PROGRESS, actor=actor, now=now)
+        verdict = policy.freeze_status(
+            environment, now, policy.occurrence_change(occurrence), emergency=incident is not None, incident=incident
+        )
+        if not verdict.allowed:
+            # Declared and announced; a freeze holds its start until what the level asks is there (for a blocked
+            # freeze, an approved exception for this occurrence's change).
+            _event(
+                occurrence, kind=OccurrenceEvent.Kind.TRANSITION, actor=actor, at=now,
+                message=f"Not started: {' '.join(verdict.reasons)} {verdict.rule} Start it once a freeze exception "
+                f"for {policy.occurrence_change(occurrence)!r} is approved.",
+            )  # fmt: skip
+            return occurrence
+        return occurrence_transition(
+            occurrence=occurrence, to_status=Status.IN_PROGRESS, actor=actor, incident=incident, now=now,
+            override_reason="Emergency maintenance starts at once.",
+        )  # fmt: skip
 
 
 def window_update(*, window: MaintenanceWindow, actor: User, **changes: object) -> MaintenanceWindow:
@@ -281,14 +301,19 @@ def occurrence_transition(
     actor: User | None,
     note: str = "",
     ends_at: datetime | None = None,
+    incident: Incident | None = None,
+    override_reason: str = "",
     now: datetime | None = None,
 ) -> MaintenanceOccurrence:
     """Move an occurrence along scheduled -> notified -> in progress -> completed (or cancelled / extended).
 
     Each move is on the history; notices go out for notified (the invitation), started, extended (an updated
-    invitation), completed, and cancelled once stakeholders had been invited.
+    invitation), completed, and cancelled once stakeholders had been invited. Starting needs the pre-maintenance
+    items ticked and completing the post-maintenance ones, unless `override_reason` says why not; starting during a
+    freeze needs what the freeze's level asks (an emergency names its `incident`).
     """
     now = now or timezone.now()
+    override_reason = override_reason.strip()
     with transaction.atomic():
         occurrence = _lock(occurrence)
         allowed = policy.allowed_transitions(occurrence)
@@ -301,6 +326,9 @@ def occurrence_transition(
                 extra={"allowed": list(allowed)},
             )
         previous = occurrence.status
+        gate = policy.CHECKLIST_GATES.get(to_status)
+        overridden = _checklist_gate(occurrence, phase=gate, override_reason=override_reason) if gate else []
+        verdict = _freeze_gate(occurrence, incident=incident, now=now) if to_status == Status.IN_PROGRESS else None
         invited = occurrence.notices.filter(kind__in=[Notice.SCHEDULED, Notice.RESCHEDULED]).exists()
         notice = None
         if to_status == Status.NOTIFIED:
@@ -332,9 +360,53 @@ def occurrence_transition(
             message=message + (f": {note}" if note else ""),
             **{"from": previous, "to": to_status},
         )
+        if overridden and gate:
+            phase = ChecklistItem.Phase(gate).label.lower()
+            _event(
+                occurrence, kind=OccurrenceEvent.Kind.CHECKLIST, actor=actor, at=now,
+                message=f"{len(overridden)} {phase} item(s) left open, overridden: {override_reason}",
+                override_reason=override_reason, open_items=overridden,
+            )  # fmt: skip
+        if verdict is not None:
+            freeze_pass_record(
+                verdict=verdict, environment=occurrence.window.environment, subject=FreezePass.Subject.MAINTENANCE,
+                description=str(occurrence), link=reverse("maintenance-occurrence", args=[occurrence.pk]),
+                actor=actor, at=now,
+            )  # fmt: skip
         if notice is not None:
             _send_notice(occurrence, kind=notice, actor=actor, now=now, note=note)
     return occurrence
+
+
+def _checklist_gate(occurrence: MaintenanceOccurrence, *, phase: str, override_reason: str) -> list[str]:
+    """The open items of `phase` that `override_reason` lets the occurrence past (409 without a reason)."""
+    items = occurrence.checklist.filter(phase=phase, done_at__isnull=True).order_by("position")
+    open_items = list(items.values_list("text", flat=True))
+    if open_items and not override_reason:
+        label = ChecklistItem.Phase(phase).label.lower()
+        raise ChecklistOpenError(
+            f"{len(open_items)} {label} item(s) are open: {'; '.join(open_items)}. Tick them, or give override_reason.",
+            field="override_reason",
+            extra={"open_items": open_items},
+        )
+    return open_items
+
+
+def _freeze_gate(occurrence: MaintenanceOccurrence, *, incident: Incident | None, now: datetime) -> policy.FreezeStatus:
+    """Starting maintenance is a change: the freeze calendar's levels decide, as for a deployment."""
+    window = occurrence.window
+    verdict = policy.freeze_status(
+        window.environment, now, policy.occurrence_change(occurrence), emergency=incident is not None,
+        incident=incident,
+    )  # fmt: skip
+    if not verdict.allowed:
+        raise ConflictError(
+            f"{Environment(window.environment).label} is frozen: {' '.join(verdict.reasons)} {verdict.rule} Request a "
+            f"freeze exception for change {policy.occurrence_change(occurrence)!r}, or start it as an emergency.",
+            field="incident",
+            extra={"freeze": {"level": verdict.level, "rule": verdict.rule, "reasons": verdict.reasons}},
+        )
+    return verdict
 
 
 def occurrence_reschedule(
@@ -532,6 +604,26 @@ def _save_rule(rule: FreezeRule) -> FreezeRule:
     return rule
 
 
+def freeze_pass_record(
+    *,
+    verdict: policy.FreezeStatus,
+    environment: str,
+    subject: str,
+    description: str,
+    link: str = "",
+    actor: User | None,
+    at: datetime,
+) -> FreezePass | None:
+    """List a change that went through a freeze on the freeze page (nothing when no freeze held it)."""
+    if verdict.level is None or verdict.passed_by is None:
+        return None
+    return FreezePass.objects.create(
+        at=at, environment=environment, level=verdict.level, passed_by=verdict.passed_by, subject=subject,
+        description=description[:300], link=link, reasons=list(verdict.reasons), incident_id=verdict.incident_id,
+        approved_by_id=verdict.approved_by_id, actor=actor,
+    )  # fmt: skip
+
+
 def freeze_exception_request(
     *,
     change: str,
@@ -540,9 +632,14 @@ def freeze_exception_request(
     starts_at: datetime,
     ends_at: datetime,
     actor: User,
+    incident: Incident | None = None,
     now: datetime | None = None,
 ) -> FreezeException:
+    """Ask to deploy `change` during a freeze. Linked to an open P1/P2 `incident`, it is an emergency: once a second
+    person approves it, it gets through even a blocked freeze."""
     now = now or timezone.now()
+    if incident is not None and (shortfall := policy.emergency_shortfall(incident)):
+        raise ApplicationError(shortfall, field="incident")
     if not change.strip():
         raise ApplicationError("Name the change (its id or link) as the pipeline sends it.", field="change")
     if not reason.strip():
@@ -559,6 +656,7 @@ def freeze_exception_request(
         starts_at=starts_at,
         ends_at=ends_at,
         requested_by=actor,
+        incident=incident,
     )
 
 

@@ -151,6 +151,7 @@ def emergency_view(request: HttpRequest) -> HttpResponse:
                 services=data["services"],
                 expected_impact=data["expected_impact"],
                 duration=timedelta(minutes=data["duration_minutes"]),
+                incident=data["incident"],
             )
         except ApplicationError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
@@ -282,6 +283,8 @@ def _freeze_context(**extra: object) -> dict[str, object]:
         "periods": selectors.freeze_periods(start=year_start, end=datetime(now.year + 2, 1, 1, tzinfo=UTC)),
         "rules": policy.active_rules(),
         "exceptions": selectors.exception_list()[:50],
+        "passes": selectors.freeze_pass_list()[:50],
+        "level_rules": list(policy.LEVEL_RULES.items()),
         "freeze_form": extra.pop("freeze_form", FreezeForm()),
         "exception_form": extra.pop("exception_form", ExceptionForm()),
         **extra,

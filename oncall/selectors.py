@@ -224,11 +224,19 @@ class UpcomingEvent:
     title: str
     start: datetime
     url: str = ""
+    until: datetime | None = None  # set for what is already in force at the start: until when
+
+    @property
+    def in_force(self) -> bool:
+        return self.until is not None
 
 
 def upcoming_events(*, rotation: Rotation, start: datetime, end: datetime) -> Sequence[UpcomingEvent]:
-    """Maintenance occurrences and production freezes starting in [start, end), for the handoff checklist."""
+    """For the handoff checklist: production freezes in force at `start`, and maintenance occurrences, production
+    freezes and planned deployments (to the rotation's services, or any when it covers none) starting in
+    [start, end)."""
     from maintenance.selectors import calendar_entries, freeze_periods
+    from operations.models import Deployment
 
     events = [
         UpcomingEvent(
@@ -243,10 +251,22 @@ def upcoming_events(*, rotation: Rotation, start: datetime, end: datetime) -> Se
     ]
     events += [
         UpcomingEvent(title=f"Freeze ({period.level}): {period.name}", start=period.span.start,
-                      url=reverse("freeze-calendar"))
+                      url=reverse("freeze-calendar"), until=period.span.end if period.span.start < start else None)
         for period in freeze_periods(start=start, end=end, environment="production")
-        if period.span.start >= start
     ]  # fmt: skip
+    planned = Deployment.objects.filter(
+        status=Deployment.Status.PLANNED, started_at__gte=start, started_at__lt=end
+    ).select_related("service")
+    if rotation.services.exists():
+        planned = planned.filter(service__in=rotation.services.all())
+    events += [
+        UpcomingEvent(
+            title=f"Deployment planned: {deployment.service} {deployment.version} to {deployment.environment}",
+            start=deployment.started_at,
+            url=reverse("deployment-detail", args=[deployment.pk]),
+        )
+        for deployment in planned
+    ]
     return sorted(events, key=lambda event: event.start)
 
 

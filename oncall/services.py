@@ -654,7 +654,9 @@ def _checklist(handoff: Handoff) -> None:
         for incident in open_incidents_for(rotation)
     ]  # fmt: skip
     items += [
-        (briefing, f"Upcoming: {event.title} at {event.start:%a %d %b %H:%M} UTC", None)
+        (briefing, f"In force: {event.title} until {event.until:%a %d %b %H:%M} UTC", None)
+        if event.until is not None
+        else (briefing, f"Upcoming: {event.title} at {event.start:%a %d %b %H:%M} UTC", None)
         for event in upcoming_events(rotation=rotation, start=handoff.at, end=handoff.at + UPCOMING_EVENTS_AHEAD)
     ]
     items += [(HandoffItem.Side.INCOMING, text, None) for text in INCOMING_CHECKLIST]

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from oncall import policy
@@ -442,9 +442,10 @@ def feed_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_not_required
-@require_GET
+@require_safe
 def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
-    """Public by design: calendar apps fetch it without a session; the unguessable token is the credential."""
+    """Public by design: calendar apps fetch it without a session; the unguessable token is the credential. HEAD
+    answers too: calendar apps and proxies ask it before fetching."""
     feed = calendar_feed_by_token(token=token)
     if feed is None:
         raise Http404("No such calendar feed.")

@@ -1,6 +1,7 @@
 from django import forms
 
 from incidents.models import Incident
+from maintenance.forms import emergency_incidents
 from operations.models import BackupVerification, DrillPlan, Procedure, ProcedureRun, RecoveryObjective
 from portal.core import forms as portal_forms
 
@@ -46,3 +47,12 @@ class AbandonForm(forms.Form):
 class DrillFromRunForm(forms.Form):
     measured_rpo_minutes = forms.IntegerField(min_value=0, label="Measured RPO (min)")
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DeploymentStartForm(forms.Form):
+    override_reason = portal_forms.LineField(
+        max_length=300, required=False, label="Override reason (pre-deployment items left open)"
+    )
+    incident = forms.ModelChoiceField(
+        queryset=emergency_incidents(), required=False, label="Emergency for incident (during a freeze)"
+    )

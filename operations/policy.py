@@ -8,10 +8,11 @@ from datetime import date, datetime, time, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from incidents.models import Service
+from incidents.models import Incident, Service
 from maintenance.policy import FreezeStatus, freeze_status
 from operations.models import BackupSchedule, BurnRateRule, ChecklistTemplate, Deployment
 from portal.accounts.models import User
+from portal.core.models import Environment
 from portal.notifications.models import Severity
 from portal.scheduling import (
     Recurrence,
@@ -28,11 +29,19 @@ RECENT_CHANGES_BEFORE = timedelta(hours=24)
 
 DeploymentStatus = Deployment.Status
 DEPLOYMENT_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    DeploymentStatus.PLANNED: (DeploymentStatus.STARTED,),
     DeploymentStatus.STARTED: (DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED, DeploymentStatus.ROLLED_BACK),
     DeploymentStatus.SUCCEEDED: (DeploymentStatus.ROLLED_BACK,),
     DeploymentStatus.FAILED: (DeploymentStatus.ROLLED_BACK,),
     DeploymentStatus.ROLLED_BACK: (),
 }
+
+# The checklists a deployment gets, by environment; the pre-deployment one gates its start.
+DEPLOYMENT_CHECKLISTS: dict[str, tuple[str, ...]] = {
+    Environment.PRODUCTION: (ChecklistTemplate.Kind.PRE_DEPLOYMENT, ChecklistTemplate.Kind.POST_DEPLOYMENT),
+    Environment.STAGING: (ChecklistTemplate.Kind.STAGING_VERIFICATION,),
+}
+GATING_CHECKLIST = ChecklistTemplate.Kind.PRE_DEPLOYMENT
 
 # A page wakes someone (the critical route: pager, chat, email, SMS); a ticket waits for working hours (chat, email).
 BURN_ALERT_SEVERITY = {BurnRateRule.Action.PAGE: Severity.CRITICAL, BurnRateRule.Action.TICKET: Severity.WARNING}
@@ -41,12 +50,15 @@ BURN_ALERT_SEVERITY = {BurnRateRule.Action.PAGE: Severity.CRITICAL, BurnRateRule
 # The freeze calendar
 
 
-FreezeCheck = Callable[[str, datetime, str | None], FreezeStatus]
+FreezeCheck = Callable[[str, datetime, str | None, Incident | None], FreezeStatus]
 
 
-def deploy_freeze(environment: str, at: datetime, change: str | None = None) -> FreezeStatus:
-    """May `change` deploy to `environment` at `at`? The freeze calendar's answer, approved exceptions included."""
-    return freeze_status(environment, at, change)
+def deploy_freeze(
+    environment: str, at: datetime, change: str | None = None, incident: Incident | None = None
+) -> FreezeStatus:
+    """May `change` deploy to `environment` at `at`, as an emergency for `incident` if one is named? The freeze
+    calendar's answer, approved exceptions included."""
+    return freeze_status(environment, at, change, emergency=incident is not None, incident=incident)
 
 
 # The on-call schedule

@@ -10,6 +10,7 @@ urlpatterns = [
     path("runbooks/<slug:slug>/", views.runbook_detail, name="runbook-detail"),
     path("deployments/", views.deployment_list, name="deployment-list"),
     path("deployments/<int:pk>/", views.deployment_detail, name="deployment-detail"),
+    path("deployments/<int:pk>/start/", views.deployment_start_view, name="deployment-start"),
     path("recovery/", views.recovery, name="recovery"),
     path("recovery/backups/verify/", views.backup_verify, name="backup-verify"),
     path("recovery/drills/record/", views.drill_record_view, name="drill-record"),

@@ -19,6 +19,7 @@ from operations.filters import ChecklistFilter, DeploymentFilter
 from operations.forms import (
     AbandonForm,
     BackupVerificationForm,
+    DeploymentStartForm,
     DrillFromRunForm,
     DrillRecordForm,
     ProcedureStartForm,
@@ -40,6 +41,7 @@ from operations.selectors.runbooks import runbook_list as runbooks_queryset
 from operations.selectors.slo import burn_alerts, burn_rules, slo_budget_history, slo_statuses
 from operations.selectors.slo import slo_list as slos_queryset
 from operations.services.checklists import checklist_item_set_done
+from operations.services.deployments import deployment_start
 from operations.services.procedures import procedure_run_abandon, procedure_run_start, procedure_step_done
 from operations.services.recovery import backup_verification_record, drill_record
 from portal.accounts.permissions import role_required
@@ -120,7 +122,25 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     deployment = get_object_or_404(deployment_queryset(), pk=pk)
-    return render(request, "operations/deployment_detail.html", {"deployment": deployment, "now": timezone.now()})
+    context = {"deployment": deployment, "now": timezone.now(), "start_form": DeploymentStartForm()}
+    return render(request, "operations/deployment_detail.html", context)
+
+
+@require_POST
+@role_required(Role.RESPONDER)
+def deployment_start_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start a planned deployment; refusals (open items, a freeze) come back on the page beside the form."""
+    deployment = get_object_or_404(deployment_queryset(), pk=pk)
+    form = DeploymentStartForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ApplicationError("Check the form.", field=next(iter(form.errors), None))
+        deployment_start(deployment=deployment, actor=request.user, **form.cleaned_data)
+    except ApplicationError as exc:
+        context = {"deployment": deployment, "now": timezone.now(), "start_form": form, "error": exc.message,
+                   "open_items": exc.extra.get("open_items", [])}  # fmt: skip
+        return render(request, "operations/deployment_detail.html", context, status=exc.status_code)
+    return redirect("deployment-detail", pk=pk)
 
 
 def _recovery_context(now: object, **extra: object) -> dict[str, object]:

@@ -29,6 +29,10 @@ class ConflictError(ApplicationError):
     status_code = 409
 
 
+class ChecklistOpenError(ConflictError):
+    """A gating checklist has open items; `extra["open_items"]` lists them. An override reason lets the step past."""
+
+
 class UpstreamError(ApplicationError):
     """A system the request relies on (a cluster's API) refused or failed it."""
 

@@ -297,6 +297,7 @@ REST_FRAMEWORK = {
         "portal.core.api.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "portal.core.api.schema.AutoSchema",
+    "DEFAULT_METADATA_CLASS": "portal.core.api.metadata.InputMetadata",
     "EXCEPTION_HANDLER": "portal.core.api.exceptions.exception_handler",
     "PAGE_SIZE": 50,
 }

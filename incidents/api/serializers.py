@@ -23,7 +23,7 @@ class SeveritySerializer(CleanedModelSerializer):
         model = Severity
         fields = [
             "id", "code", "name", "rank", "description", "examples", "response_minutes", "response_business_days",
-            "resolution_minutes", "update_minutes", "notification_severity", "review_required",
+            "resolution_minutes", "update_minutes", "notification_severity", "review_required", "escalation_factor",
         ]  # fmt: skip
         read_only_fields = ["code", "rank"]
 
@@ -90,8 +90,9 @@ class ReviewOutput(serializers.ModelSerializer):
 
     class Meta:
         model = PostIncidentReview
-        fields = ["id", "incident", "status", "scheduled_for", "summary", "root_cause", "contributing_factors",
-                  "timeline_snapshot", "published_at", "published_by", "version", "action_items"]  # fmt: skip
+        fields = ["id", "incident", "status", "scheduled_for", "due_at", "summary", "root_cause",
+                  "contributing_factors", "timeline_snapshot", "published_at", "published_by", "version",
+                  "action_items"]  # fmt: skip
 
 
 class EscalationLevelSerializer(CleanedModelSerializer):

@@ -175,8 +175,20 @@ class IncidentTransitionApi(APIView):
     class IncidentTransitionInput(Version):
         to_status = serializers.ChoiceField(choices=Incident.Status.choices)
         note = fields.TextField(required=False, allow_blank=True, default="")
+        confirm = serializers.BooleanField(
+            required=False, default=False, help_text="Resolve a P1/P2 mitigated less than an hour ago anyway."
+        )
 
-    @extend_schema(request=IncidentTransitionInput, responses={200: IncidentOutput, 409: STALE})
+    @extend_schema(
+        request=IncidentTransitionInput,
+        responses={
+            200: IncidentOutput,
+            409: error_response(
+                "The incident changed since the `version` sent, or a P1/P2 mitigated less than an hour ago is "
+                "resolved without `confirm` (`field` is then `confirm`)."
+            ),
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         payload = self.IncidentTransitionInput(data=request.data)
         payload.is_valid(raise_exception=True)

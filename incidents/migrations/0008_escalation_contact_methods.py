@@ -21,7 +21,7 @@ def seed(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0002_seed_severities_escalation_and_suppression"),
+        ("incidents", "0007_review_due_and_slower_clocks"),
     ]
 
     operations = [

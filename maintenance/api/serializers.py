@@ -9,11 +9,13 @@ from maintenance.models import (
     ChecklistItem,
     FreezeException,
     FreezeLevel,
+    FreezePass,
     FreezeRule,
     MaintenanceOccurrence,
     MaintenanceWindow,
     OccurrenceEvent,
 )
+from maintenance.policy import Pass
 from portal.core.api import fields
 from portal.core.api.serializers import ModelSerializer
 from portal.core.models import Environment
@@ -205,6 +207,24 @@ class FreezeStatusOutput(serializers.Serializer):
     exception = serializers.IntegerField(
         source="exception_id", allow_null=True, help_text="The approved exception that allows this change."
     )
+    rule = serializers.CharField(help_text="What gets a change through the level in force (empty: nothing frozen).")
+    passed_by = serializers.ChoiceField(
+        choices=[(each.value, each.value) for each in Pass], allow_null=True,
+        help_text="Which pass let the change through the freeze.",
+    )  # fmt: skip
+    incident = serializers.IntegerField(source="incident_id", allow_null=True)
+    approved_by = serializers.IntegerField(source="approved_by_id", allow_null=True, help_text="The second person.")
+
+
+class FreezePassOutput(serializers.ModelSerializer):
+    incident = serializers.IntegerField(source="incident_id", allow_null=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = FreezePass
+        fields = ["id", "at", "environment", "level", "passed_by", "subject", "description", "link", "reasons",
+                  "incident", "approved_by", "actor"]  # fmt: skip
 
 
 class ExceptionOutput(serializers.ModelSerializer):
@@ -225,5 +245,6 @@ class ExceptionOutput(serializers.ModelSerializer):
             "decided_by",
             "decided_at",
             "decision_note",
+            "incident",
             "created_at",
         ]

@@ -39,6 +39,7 @@ urlpatterns = [
     path("freeze/periods/", views.FreezePeriodListApi.as_view(), name="freeze-periods"),
     path("freeze/check/", views.FreezeCheckApi.as_view(), name="freeze-check"),
     path("freeze/exceptions/", views.ExceptionListApi.as_view(), name="freeze-exception-list"),
+    path("freeze/passes/", views.FreezePassListApi.as_view(), name="freeze-pass-list"),
     path("freeze/exceptions/<int:pk>/approve/", views.ExceptionApproveApi.as_view(), name="freeze-exception-approve"),
     path("freeze/exceptions/<int:pk>/reject/", views.ExceptionRejectApi.as_view(), name="freeze-exception-reject"),
     path("status/", views.StatusPageApi.as_view(), name="status"),

@@ -13,12 +13,14 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import authentication, exceptions, generics, serializers, status, viewsets
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents.models import Service
+from incidents.models import Incident, Service
 from incidents.services import status_update_text
 from maintenance import ical, policy, selectors
 from maintenance.api.serializers import (
@@ -26,6 +28,7 @@ from maintenance.api.serializers import (
     CalendarOutput,
     ChecklistItemOutput,
     ExceptionOutput,
+    FreezePassOutput,
     FreezePeriodOutput,
     FreezeRuleSerializer,
     FreezeStatusOutput,
@@ -34,8 +37,15 @@ from maintenance.api.serializers import (
     WindowDetailOutput,
     WindowOutput,
 )
-from maintenance.filters import ExceptionFilter, OccurrenceFilter, WindowFilter
-from maintenance.models import ChecklistItem, FreezeException, FreezeRule, MaintenanceOccurrence, MaintenanceWindow
+from maintenance.filters import ExceptionFilter, FreezePassFilter, OccurrenceFilter, WindowFilter
+from maintenance.models import (
+    ChecklistItem,
+    FreezeException,
+    FreezePass,
+    FreezeRule,
+    MaintenanceOccurrence,
+    MaintenanceWindow,
+)
 from maintenance.services import (
     checklist_item_tick,
     freeze_exception_decide,
@@ -116,6 +126,18 @@ class WindowListApi(generics.ListAPIView):
         return _window_out(window_create(actor=request.user, **payload.validated_data), status.HTTP_201_CREATED)
 
 
+SCHEDULE_FIELDS = frozenset({"kind", "environment", "rrule", "dtstart", "start_time", "zone", "starts_at", "duration"})
+
+
+def _read_only(name: str) -> str:
+    if name in SCHEDULE_FIELDS:
+        return (
+            f"{name} cannot change here: the window's occurrences keep their identity. Move one occurrence with POST "
+            "/api/v1/maintenance/occurrences/<id>/reschedule/ (or cancel it and create a new window)."
+        )
+    return f"{name} is read-only or unknown here."
+
+
 class WindowDetailApi(APIView):
     """One window with its coming overlaps; PATCH edits it (Admins)."""
 
@@ -131,6 +153,12 @@ class WindowDetailApi(APIView):
         )
         active = serializers.BooleanField(required=False)
         notice_lead = serializers.DurationField(required=False)
+
+        def to_internal_value(self, data: object) -> dict[str, object]:
+            # DRF drops fields it does not know; a client changing the schedule here would get a 200 and no change.
+            if isinstance(data, dict) and (refused := sorted(set(data) - set(self.fields))):
+                raise serializers.ValidationError({name: [_read_only(name)] for name in refused})
+            return super().to_internal_value(data)
 
     def get_permissions(self) -> list:
         return [Admins()] if self.request.method == "PATCH" else super().get_permissions()
@@ -166,7 +194,8 @@ class WindowOccurrencesApi(APIView):
 
 
 class EmergencyApi(APIView):
-    """Emergency maintenance: starts now; stakeholders are notified at once (Incident Commanders)."""
+    """Emergency maintenance: starts now; stakeholders are notified at once (Incident Commanders). During a freeze it
+    names the open P1/P2 `incident` it answers; a freeze that still holds it leaves it `notified` (see its history)."""
 
     permission_classes = [Commanders]
 
@@ -179,6 +208,10 @@ class EmergencyApi(APIView):
         expected_impact = fields.TextField(required=False, allow_blank=True, default="")
         description = fields.TextField(required=False, allow_blank=True, default="")
         environment = serializers.ChoiceField(choices=Environment.choices, default=Environment.PRODUCTION)
+        incident = serializers.PrimaryKeyRelatedField(
+            queryset=Incident.objects.select_related("severity"), required=False, allow_null=True,
+            help_text="During a freeze: the open P1/P2 it answers.",
+        )  # fmt: skip
 
     @extend_schema(request=EmergencyInput, responses={201: OccurrenceDetailOutput})
     def post(self, request: Request) -> Response:
@@ -213,8 +246,25 @@ class OccurrenceTransitionApi(APIView):
         to_status = serializers.ChoiceField(choices=MaintenanceOccurrence.Status.choices)
         note = fields.LineField(required=False, allow_blank=True, default="", max_length=500)
         ends_at = AwareDateTimeField(required=False)
+        incident = serializers.PrimaryKeyRelatedField(
+            queryset=Incident.objects.all(), required=False, allow_null=True,
+            help_text="Starting during a freeze: the open P1/P2 this emergency maintenance answers.",
+        )  # fmt: skip
+        override_reason = fields.LineField(
+            required=False, allow_blank=True, default="", max_length=300,
+            help_text="Why it starts with pre-maintenance (or completes with post-maintenance) items open.",
+        )  # fmt: skip
 
-    @extend_schema(request=OccurrenceTransitionInput, responses=OccurrenceDetailOutput)
+    @extend_schema(
+        request=OccurrenceTransitionInput,
+        responses={
+            200: OccurrenceDetailOutput,
+            409: error_response(
+                "Checklist items are open (`open_items` lists them; give `override_reason`), or a freeze refuses the "
+                "start (`freeze` says which rule applied)."
+            ),
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         payload = self.OccurrenceTransitionInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -328,12 +378,26 @@ class FeedKeyScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "query", "name": "key"}
 
 
+class AnyAcceptNegotiation(DefaultContentNegotiation):
+    """The feed answers text/calendar whatever it is asked for (calendar apps send `Accept: text/calendar`); DRF's
+    renderers are only for its errors, which then fall back to JSON instead of a 406."""
+
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except exceptions.NotAcceptable:
+            return renderers[0], renderers[0].media_type
+
+
 class CalendarFeedApi(APIView):
     """iCalendar feed of maintenance in the next 90 days and freezes this year and next. Calendar apps subscribe
     with the personal URL shown on the calendar page (`?key=`); scripts may use a token or a session."""
 
     # Token first: its WWW-Authenticate header makes an anonymous request a 401, as everywhere in the API.
     authentication_classes = [ApiTokenAuthentication, FeedKeyAuthentication, authentication.SessionAuthentication]
+    content_negotiation_class = AnyAcceptNegotiation
 
     @extend_schema(
         parameters=[OpenApiParameter("key", str, description="Personal feed key from the calendar page.")],
@@ -394,8 +458,12 @@ class FreezeCheckApi(APIView):
         at = AwareDateTimeField(required=False, help_text="ISO 8601 with offset; default: now.")
         change = fields.LineField(required=False, max_length=300, help_text="The change's id or link.")
         emergency = serializers.BooleanField(
-            required=False, default=False, help_text="An emergency fix (passes emergency-only freezes)."
+            required=False, default=False, help_text="An emergency fix linked to `incident` (an open P1/P2)."
         )
+        incident = serializers.PrimaryKeyRelatedField(
+            queryset=Incident.objects.select_related("severity"), required=False, allow_null=True,
+            help_text="The incident an emergency answers.",
+        )  # fmt: skip
 
     @extend_schema(parameters=[FreezeCheckInput], responses=FreezeStatusOutput)
     def get(self, request: Request) -> Response:
@@ -403,8 +471,9 @@ class FreezeCheckApi(APIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         answer = policy.freeze_status(
-            data["environment"], data.get("at") or timezone.now(), data.get("change"), emergency=data["emergency"]
-        )
+            data["environment"], data.get("at") or timezone.now(), data.get("change"), emergency=data["emergency"],
+            incident=data.get("incident"),
+        )  # fmt: skip
         return Response(FreezeStatusOutput(answer).data)
 
 
@@ -420,6 +489,10 @@ class ExceptionListApi(generics.ListAPIView):
         environment = serializers.ChoiceField(choices=Environment.choices, default=Environment.PRODUCTION)
         starts_at = AwareDateTimeField()
         ends_at = AwareDateTimeField()
+        incident = serializers.PrimaryKeyRelatedField(
+            queryset=Incident.objects.all(), required=False, allow_null=True,
+            help_text="An emergency: the open P1/P2 it answers. Approved, it passes blocked freezes.",
+        )  # fmt: skip
 
     def get_queryset(self) -> QuerySet[FreezeException]:
         return selectors.exception_list()
@@ -433,6 +506,17 @@ class ExceptionListApi(generics.ListAPIView):
         payload.is_valid(raise_exception=True)
         exception = freeze_exception_request(actor=request.user, **payload.validated_data)
         return Response(ExceptionOutput(exception).data, status=status.HTTP_201_CREATED)
+
+
+class FreezePassListApi(generics.ListAPIView):
+    """What went through a freeze in force (deployments, cluster actions, maintenance), newest first, with the pass
+    that let it through."""
+
+    serializer_class = FreezePassOutput
+    filterset_class = FreezePassFilter
+
+    def get_queryset(self) -> QuerySet[FreezePass]:
+        return selectors.freeze_pass_list()
 
 
 class ExceptionDecisionInput(serializers.Serializer):

@@ -223,8 +223,8 @@ class DeploymentOutput(serializers.ModelSerializer):
     class Meta:
         model = Deployment
         fields = ["id", "service", "environment", "version", "commit", "who", "deployed_by", "status", "change",
-                  "external_id", "started_at", "finished_at", "freeze_level", "freeze_reasons", "recorded_by",
-                  "created_at"]  # fmt: skip
+                  "external_id", "started_at", "finished_at", "freeze_level", "freeze_reasons", "freeze_pass",
+                  "incident", "checklist_override", "recorded_by", "created_at"]  # fmt: skip
 
 
 class OperationsChecklistItemOutput(serializers.ModelSerializer):

@@ -24,6 +24,7 @@ urlpatterns = [
     path("deployments/", views.DeploymentListApi.as_view(), name="deployment-list"),
     path("deployments/<int:pk>/", views.DeploymentDetailApi.as_view(), name="deployment-detail"),
     path("deployments/<int:pk>/status/", views.DeploymentStatusApi.as_view(), name="deployment-status"),
+    path("deployments/<int:pk>/start/", views.DeploymentStartApi.as_view(), name="deployment-start"),
     path("checklists/", views.ChecklistListApi.as_view(), name="checklist-list"),
     path("checklists/<int:pk>/", views.ChecklistDetailApi.as_view(), name="checklist-detail"),
     path("checklists/<int:pk>/items/<int:item_pk>/", views.ChecklistItemApi.as_view(), name="checklist-item"),

@@ -64,7 +64,7 @@ from operations.selectors.recovery import backup_verifications, drill_records
 from operations.selectors.runbooks import runbook_list
 from operations.selectors.slo import burn_alerts, slo_list, slo_statuses
 from operations.services.checklists import checklist_item_set_done
-from operations.services.deployments import deployment_record, deployment_set_status
+from operations.services.deployments import deployment_record, deployment_set_status, deployment_start
 from operations.services.procedures import procedure_run_abandon, procedure_run_start, procedure_step_done
 from operations.services.recovery import backup_verification_record, drill_record
 from operations.services.runbooks import QuickActionSpec, runbook_save
@@ -320,7 +320,10 @@ class RunbookDetailApi(APIView):
 
 class DeploymentListApi(ReadOrRespond, generics.ListAPIView):
     """The deployments log, newest first. POST is what CI calls (Responders' tokens): a deployment during a freeze
-    is a 409 with the gate's reasons, unless `change` names an approved freeze exception."""
+    is a 409 with the gate's reasons and the rule of its level, unless what the level accepts is given (`change`
+    naming an approved freeze exception, an emergency's `incident`). A production deployment recorded as started has
+    its pre-deployment items open: a 409 lists them unless `override_reason` says why. `status=planned` records one
+    to start later (`started_at` is then its planned time) through `deployments/{id}/start/`."""
 
     serializer_class = DeploymentOutput
     filterset_class = DeploymentFilter
@@ -337,6 +340,14 @@ class DeploymentListApi(ReadOrRespond, generics.ListAPIView):
         change = fields.LineField(required=False, allow_blank=True, default="", max_length=200)
         external_id = fields.LineField(required=False, allow_blank=True, default="", max_length=200)
         started_at = fields.DateTimeField(required=False)
+        incident = serializers.PrimaryKeyRelatedField(
+            queryset=Incident.objects.select_related("severity"), required=False, allow_null=True,
+            help_text="The open P1/P2 an emergency deployment answers.",
+        )  # fmt: skip
+        override_reason = fields.LineField(
+            required=False, allow_blank=True, default="", max_length=300,
+            help_text="Why it starts with pre-deployment items open (kept on the deployment).",
+        )  # fmt: skip
 
     def get_queryset(self) -> QuerySet[Deployment]:
         return deployment_list()
@@ -346,8 +357,9 @@ class DeploymentListApi(ReadOrRespond, generics.ListAPIView):
         responses={
             201: DeploymentDetailOutput,
             200: DeploymentDetailOutput,
-            409: error_response("A freeze refuses the deployment (its reasons are in the body), or `external_id` "
-                                "names another deployment."),
+            409: error_response("A freeze refuses the deployment (`freeze` has its level, rule and reasons), "
+                                "pre-deployment items are open (`open_items`), or `external_id` names another "
+                                "deployment."),
         },
     )  # fmt: skip
     def post(self, request: Request) -> Response:
@@ -365,6 +377,35 @@ class DeploymentDetailApi(generics.RetrieveAPIView):
 
     def get_queryset(self) -> QuerySet[Deployment]:
         return deployment_detail()
+
+
+class DeploymentStartApi(APIView):
+    """A planned deployment starts now (Responders): 409 listing the open pre-deployment items unless
+    `override_reason` says why, or with the freeze's answer when a freeze refuses it."""
+
+    permission_classes = [Responders]
+
+    class DeploymentStartInput(serializers.Serializer):
+        override_reason = fields.LineField(required=False, allow_blank=True, default="", max_length=300)
+        incident = serializers.PrimaryKeyRelatedField(
+            queryset=Incident.objects.select_related("severity"), required=False, allow_null=True,
+            help_text="The open P1/P2 an emergency deployment answers.",
+        )  # fmt: skip
+
+    @extend_schema(
+        request=DeploymentStartInput,
+        responses={
+            200: DeploymentDetailOutput,
+            409: error_response("Not planned, pre-deployment items are open (`open_items`), or a freeze refuses it."),
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.DeploymentStartInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        deployment = deployment_start(
+            deployment=get_object_or_404(Deployment, pk=pk), actor=request.user, **payload.validated_data
+        )
+        return Response(DeploymentDetailOutput(deployment_detail().get(pk=deployment.pk)).data)
 
 
 class DeploymentStatusApi(APIView):

@@ -165,7 +165,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("contacts", "0001_initial"),
         ("incidents", "0008_escalation_contact_methods"),
-        ("operations", "0002_seed_operations"),
+        ("operations", "0003_planned_deployments_checklists_slo_breaches"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -13,7 +13,7 @@ from operations.models.recovery import (
     RecoveryObjective,
 )
 from operations.models.runbooks import QuickAction, Runbook, RunbookAlert
-from operations.models.slo import BurnAlert, BurnRateRule, SliSample, Slo
+from operations.models.slo import BurnAlert, BurnRateRule, SliSample, Slo, SloBreach
 
 __all__ = [
     "AlertRule",
@@ -38,4 +38,5 @@ __all__ = [
     "RunbookAlert",
     "SliSample",
     "Slo",
+    "SloBreach",
 ]

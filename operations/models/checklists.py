@@ -10,7 +10,8 @@ MAX_ITEM_LENGTH = 200
 
 class ChecklistTemplate(models.Model):
     """The seeds' checklists: daily, weekly, monthly (and quarterly) operations tasks, generated once per period and
-    given to the primary on-call; and the pre- and post-deployment checklists, attached to production deployments."""
+    given to the primary on-call; the pre- and post-deployment checklists, attached to production deployments, and the
+    staging verification, attached to staging ones."""
 
     class Kind(models.TextChoices):
         DAILY = "daily", "Daily"
@@ -19,9 +20,10 @@ class ChecklistTemplate(models.Model):
         QUARTERLY = "quarterly", "Quarterly"
         PRE_DEPLOYMENT = "pre_deployment", "Pre-deployment"
         POST_DEPLOYMENT = "post_deployment", "Post-deployment"
+        STAGING_VERIFICATION = "staging_verification", "Staging verification"
 
     PERIODIC = (Kind.DAILY, Kind.WEEKLY, Kind.MONTHLY, Kind.QUARTERLY)
-    DEPLOYMENT = (Kind.PRE_DEPLOYMENT, Kind.POST_DEPLOYMENT)
+    DEPLOYMENT = (Kind.PRE_DEPLOYMENT, Kind.POST_DEPLOYMENT, Kind.STAGING_VERIFICATION)
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -10,9 +10,11 @@ commit_validator = RegexValidator(r"^[0-9a-f]{7,40}$", "Give the commit as 7 to 
 
 class Deployment(models.Model):
     """One deployment, as CI reported it: what went where, by whom, and how it ended. Production deployments carry
-    the seeds' pre- and post-deployment checklists; one let through a freeze keeps the gate's reasons."""
+    the seeds' pre- and post-deployment checklists, staging ones the staging verification; one let through a freeze
+    keeps the gate's reasons. A planned deployment is one whose `started_at` is when it is planned to start."""
 
     class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
         STARTED = "started", "Started"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
@@ -36,6 +38,14 @@ class Deployment(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     freeze_level = models.CharField(max_length=30, blank=True, help_text="The freeze in force it was let through.")
     freeze_reasons = models.JSONField(default=list, blank=True)
+    freeze_pass = models.CharField(max_length=20, blank=True, help_text="What got it through the freeze in force.")
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.SET_NULL, null=True, blank=True, related_name="deployments",
+        help_text="The open P1/P2 an emergency deployment answers.",
+    )  # fmt: skip
+    checklist_override = models.CharField(
+        max_length=300, blank=True, help_text="Why it started with pre-deployment items open."
+    )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -54,4 +64,4 @@ class Deployment(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status != self.Status.STARTED
+        return self.status not in {self.Status.PLANNED, self.Status.STARTED}

@@ -200,3 +200,25 @@ class BurnAlert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.ended_at is None
+
+
+class SloBreach(models.Model):
+    """One episode of an SLO's latest value being worse than its maximum acceptable: the service's on-call is told
+    once when it starts (and when it ends). At most one open episode per SLO, enforced by the database."""
+
+    slo = models.ForeignKey(Slo, on_delete=models.CASCADE, related_name="breaches")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    value = models.FloatField(help_text="The value that began the episode.")
+    notified = models.ForeignKey(
+        "notifications.Notification", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["slo"], condition=Q(ended_at__isnull=True), name="one_open_breach_per_slo")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.slo} breached since {self.started_at:%Y-%m-%d %H:%M}"

@@ -11,13 +11,14 @@ from django.utils import timezone
 
 from operations import policy
 from operations.budget import WINDOW, burn_rate, error_budget, rule_fires, window_label
-from operations.models import BurnAlert, BurnRateRule, SliSample, Slo
+from operations.models import BurnAlert, BurnRateRule, SliSample, Slo, SloBreach
 from operations.prometheus import MAX_POINTS, Point, PrometheusError, query_range
 from operations.selectors.slo import burn_rules, rule_windows, slo_tallies
 from portal.accounts.models import User
 from portal.errors import ApplicationError
 from portal.locking import lock_row
 from portal.notifications.models import EventKind, PagerAction
+from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
 
 MAX_SAMPLE_SECONDS = 24 * 60 * 60
@@ -147,7 +148,51 @@ def slo_evaluate(
             elif alert is not None and not fires:
                 changed.append(_end(alert, now))
         changed += [_end(alert, now) for alert in open_alerts.values()]  # their rule was disabled meanwhile
+        _breach_check(slo, oncall=oncall, now=now)
     return changed
+
+
+def _breach_check(slo: Slo, *, oncall: policy.AssigneeResolver, now: datetime) -> None:
+    """Start a breach episode (telling the service's on-call, once) when the latest value is worse than the maximum
+    acceptable, and end it once a value is acceptable again. Called with the SLO's row locked."""
+    latest = SliSample.objects.filter(slo=slo, start__lte=now).order_by("-start", "-pk").first()
+    if latest is None:
+        return
+    breached = slo.active and not slo.meets(latest.value, slo.max_acceptable)
+    episode = SloBreach.objects.filter(slo=slo, ended_at__isnull=True).first()
+    if breached and episode is None:
+        episode = SloBreach.objects.create(slo=slo, started_at=now, value=latest.value)
+        person = oncall(slo.service, now)
+        episode.notified = notify(
+            event=EventKind.SLO_BURN,
+            severity=NotificationSeverity.CRITICAL,
+            title=f"SLO {slo.name} breached: {latest.value:g}{slo.unit}, worse than the maximum acceptable "
+            f"{slo.max_acceptable:g}{slo.unit}",
+            summary=f"Target {slo.target:g}{slo.unit}; the maximum acceptable is {slo.max_acceptable:g}{slo.unit}. "
+            "Told once per episode: the next notice says when it is acceptable again.",
+            url=slo_url(slo),
+            services=[slo.service] if slo.service else [],
+            recipients=[person] if person else [],
+            source=f"slo:{slo.pk}",
+            dedup_key=f"slo-breach:{episode.pk}",
+            now=now,
+        )
+        episode.save(update_fields=["notified"])
+    elif episode is not None and not breached:
+        episode.ended_at = now
+        episode.save(update_fields=["ended_at"])
+        notify(
+            event=EventKind.SLO_BURN_ENDED,
+            severity=NotificationSeverity.CRITICAL,
+            title=f"SLO {slo.name} is acceptable again: {latest.value:g}{slo.unit}",
+            summary=f"The breach that started at {episode.started_at:%Y-%m-%d %H:%M} UTC is over.",
+            url=slo_url(slo),
+            services=[slo.service] if slo.service else [],
+            source=f"slo:{slo.pk}",
+            dedup_key=f"slo-breach:{episode.pk}",
+            pager_action=PagerAction.RESOLVE,
+            now=now,
+        )
 
 
 def _notify_started(alert: BurnAlert, rule: BurnRateRule, remaining: float, remaining_seconds: float,

@@ -9,16 +9,18 @@ starts (roles, incidents and freezes change in between). Nothing else decides th
 | Incident Commander, Admin  | yes                         | yes                    | yes (*)               |
 
 (*) drain, Redis FLUSHDB and terminating PostgreSQL connections in production also need the approval of a second
-person who may run it too (an Incident Commander), never the requester. During a freeze, production changes are
-refused unless flagged as an emergency and linked to an open P1 or P2 incident; rollbacks and read-only actions
-always may run.
+person who may run it too (an Incident Commander), never the requester. During a freeze, production changes go
+through as the freeze calendar's one table of levels says (`maintenance.policy.LEVEL_RULES`): flagged as an emergency
+and linked to an open P1 or P2 incident; in a blocked freeze, also approved by such a second person. Rollbacks and
+read-only actions always may run.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from maintenance.policy import FreezeStatus, freeze_status
+from maintenance.models import FreezeLevel
+from maintenance.policy import FreezeStatus, Pass, emergency_shortfall, freeze_status, level_admits
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
 from portal.cluster.actions import READ_ONLY
@@ -27,7 +29,6 @@ from portal.core.models import Environment
 
 SECOND_PERSON_IN_PRODUCTION = frozenset({ActionKind.DRAIN, ActionKind.REDIS_FLUSH, ActionKind.PG_TERMINATE_IDLE})
 ALWAYS_ALLOWED_IN_FREEZE = READ_ONLY | {ActionKind.ROLLBACK}
-EMERGENCY_MAX_SEVERITY_RANK = 2  # P1 and P2
 
 
 FreezeLookup = Callable[[str, datetime], FreezeStatus | None]
@@ -64,19 +65,37 @@ def approval_refusal(*, approver: User, run: ActionRun, at: datetime) -> str | N
     return None
 
 
+def second_person(run: ActionRun) -> User | None:
+    """Who approved `run` among those who may run it too, never its requester; None when nobody (yet)."""
+    role = required_role(run.kind, run.environment)
+    return next(
+        (
+            approval.approver
+            for approval in run.approvals.all()
+            if approval.decision == ActionApproval.Decision.APPROVED
+            and approval.approver_id != run.requested_by_id
+            and has_role(approval.approver, role)
+        ),
+        None,
+    )
+
+
 def approval_missing(run: ActionRun) -> str | None:
     """For a run that needs a second person: no approval from someone who may still run it, and is not the requester."""
     if not needs_approval(run.kind, run.environment):
         return None
-    role = required_role(run.kind, run.environment)
-    valid = [
-        approval
-        for approval in run.approvals.all()
-        if approval.decision == ActionApproval.Decision.APPROVED
-        and approval.approver_id != run.requested_by_id
-        and has_role(approval.approver, role)
-    ]
-    return None if valid else "It needs the approval of a second person who may run it."
+    return None if second_person(run) else "It needs the approval of a second person who may run it."
+
+
+def needs_second_person(run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None) -> bool:
+    """Whether `run` waits for a second person: always for some actions in production, and for every production
+    change in a blocked freeze (its only way through)."""
+    if needs_approval(run.kind, run.environment):
+        return True
+    if run.kind in ALWAYS_ALLOWED_IN_FREEZE or run.environment != Environment.PRODUCTION:
+        return False
+    status = (freeze or current_freeze)(run.environment, at)
+    return status is not None and not status.allowed and status.level == FreezeLevel.BLOCKED
 
 
 def current_freeze(environment: str, at: datetime) -> FreezeStatus | None:
@@ -91,39 +110,46 @@ def production_freeze(at: datetime) -> FreezeStatus | None:
     return status if status is not None and not status.allowed else None
 
 
-def emergency_shortfall(run: ActionRun) -> str | None:
+def run_emergency_shortfall(run: ActionRun) -> str | None:
     """Why a run flagged as an emergency does not count as one during a freeze (None: it counts, or is not flagged)."""
-    incident = run.incident
-    if not run.emergency:
-        return None
-    if incident is None:
-        return "An emergency change names the open P1 or P2 incident it answers."
-    if not incident.is_open:
-        return f"{incident.reference} is {incident.get_status_display().lower()}: an emergency needs an open incident."
-    if incident.severity.rank > EMERGENCY_MAX_SEVERITY_RANK:
-        return f"{incident.reference} is {incident.severity.code}: an emergency change answers a P1 or P2 incident."
-    return None
+    return emergency_shortfall(run.incident) if run.emergency else None
 
 
-def _emergency(run: ActionRun) -> bool:
-    return run.emergency and emergency_shortfall(run) is None
-
-
-def freeze_blocks(run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None) -> str | None:
-    """Why a freeze refuses `run` at `at`, or None. `freeze` replaces the calendar lookup (tests, previews)."""
+def freeze_pass(
+    run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None, approval_to_come: bool = False
+) -> tuple[FreezeStatus | None, Pass | None]:
+    """The freeze in force for `run` at `at` (None: none holds it) and the pass that gets it through (None: refused).
+    `approval_to_come`: at request time a second person's approval still may come; the worker asks without it."""
     if run.kind in ALWAYS_ALLOWED_IN_FREEZE or run.environment != Environment.PRODUCTION:
-        return None
+        return None, None
     status = (freeze or current_freeze)(run.environment, at)
-    if status is None or status.allowed or _emergency(run):
+    if status is None or status.allowed or status.level is None:
+        return None, None
+    passes = []
+    if run.emergency and run_emergency_shortfall(run) is None:
+        passes.append(Pass.EMERGENCY)
+        if approval_to_come or (run.pk is not None and second_person(run) is not None):
+            passes.append(Pass.APPROVED_EMERGENCY)
+    return status, level_admits(status.level, passes)
+
+
+def freeze_blocks(
+    run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None, approval_to_come: bool = False
+) -> str | None:
+    """Why a freeze refuses `run` at `at`, or None. `freeze` replaces the calendar lookup (tests, previews)."""
+    status, passed = freeze_pass(run, at=at, freeze=freeze, approval_to_come=approval_to_come)
+    if status is None or passed is not None:
         return None
     level = f" ({status.level})" if status.level else ""
     until = f" until {status.until:%Y-%m-%d %H:%M} UTC" if status.until else ""
     why = f": {'; '.join(status.reasons)}" if status.reasons else ""
-    shortfall = f" {shortfall}" if (shortfall := emergency_shortfall(run)) else ""
-    return (
-        f"Production is frozen{level}{until}{why}. Only an emergency change linked to an open P1 or P2 incident may "
-        f"run now; rollbacks and read-only actions always may.{shortfall}"
+    needs = (
+        "Only an emergency change linked to an open P1 or P2 incident and approved by a second person may run now"
+        if status.level == FreezeLevel.BLOCKED
+        else "Only an emergency change linked to an open P1 or P2 incident may run now"
     )
+    shortfall = f" {shortfall}" if (shortfall := run_emergency_shortfall(run)) else ""
+    return f"Production is frozen{level}{until}{why}. {needs}; rollbacks and read-only actions always may.{shortfall}"
 
 
 @dataclass(frozen=True)
@@ -142,7 +168,7 @@ def request_refusal(run: ActionRun, *, user: User, at: datetime, freeze: FreezeL
     """Why `user` may not request (or confirm) `run` now: their role, then a freeze."""
     if refused := role_refusal(user, run.kind, run.environment):
         return Refusal(refused, field="kind")
-    if refused := freeze_blocks(run, at=at, freeze=freeze):
+    if refused := freeze_blocks(run, at=at, freeze=freeze, approval_to_come=True):
         return Refusal(refused, field="emergency")
     return None
 

@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -22,6 +22,9 @@ from django.utils import timezone
 
 from incidents.models import Incident, TimelineEvent
 from incidents.services import timeline_add
+from maintenance.models import FreezePass
+from maintenance.policy import Pass
+from maintenance.services import freeze_pass_record
 from portal import kube
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
@@ -102,9 +105,9 @@ def _ask_for_approval(run: ActionRun, *, requester: User) -> None:
     )
 
 
-def _submit(run: ActionRun, *, actor: User, now: datetime) -> None:
+def _submit(run: ActionRun, *, actor: User, now: datetime, freeze: policy.FreezeLookup | None) -> None:
     run.submitted_at = now
-    if policy.needs_approval(run.kind, run.environment):
+    if policy.needs_second_person(run, at=now, freeze=freeze):
         run.status = Status.AWAITING_APPROVAL
         run.approval_expires_at = now + timedelta(seconds=settings.ACTION_APPROVAL_WINDOW_SECONDS)
         message = f"requested ({run.reason}); awaiting a second person's approval"
@@ -160,7 +163,7 @@ def action_run_request(
     with transaction.atomic():
         run.save()
         if confirm:
-            _submit(run, actor=requester, now=now)
+            _submit(run, actor=requester, now=now, freeze=freeze)
     return run
 
 
@@ -182,7 +185,7 @@ def action_run_confirm(
             )
         if refused := policy.request_refusal(run, user=actor, at=now, freeze=freeze):
             raise ForbiddenError(refused.message, field=refused.field)
-        _submit(run, actor=actor, now=now)
+        _submit(run, actor=actor, now=now, freeze=freeze)
     return run
 
 
@@ -278,8 +281,25 @@ def action_run_start(
             return None
         run.status, run.started_at, run.heartbeat_at, run.worker = Status.RUNNING, now, now, worker[:200]
         run.save()
+        _list_freeze_pass(run, now=now, freeze=freeze)
         _line(run, f"started on {worker or 'a worker'}", at=now)
     return run
+
+
+def _list_freeze_pass(run: ActionRun, *, now: datetime, freeze: policy.FreezeLookup | None) -> None:
+    """A production change that got through a freeze goes on the freeze page's list of passes."""
+    status, passed = policy.freeze_pass(run, at=now, freeze=freeze)
+    if status is None or passed is None:
+        return
+    approver = policy.second_person(run) if passed == Pass.APPROVED_EMERGENCY else None
+    verdict = replace(
+        status, passed_by=passed.value, incident_id=run.incident_id, approved_by_id=approver.pk if approver else None
+    )
+    freeze_pass_record(
+        verdict=verdict, environment=run.environment, subject=FreezePass.Subject.CLUSTER_ACTION,
+        description=f"{run.reference}: {run.get_kind_display()} on {run.target}",
+        link=reverse("action-detail", args=[run.pk]), actor=run.requested_by, at=now,
+    )  # fmt: skip
 
 
 def _refused_at_start(run: ActionRun, *, now: datetime, freeze: policy.FreezeLookup | None) -> str | None:

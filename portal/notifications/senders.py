@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
-from icalendar import Calendar
+from icalendar import Calendar, vCalAddress
 
 from portal.notifications.models import Channel, Delivery, Notification, PagerAction, Severity
 from portal.notifications.secrets import scrub
@@ -113,9 +113,11 @@ def pager_payload(notification: Notification, channel: Channel) -> dict[str, obj
             "summary": notification.title[:1024],
             "severity": PAGER_SEVERITY[Severity(notification.severity)],
             "source": notification.source or "broxiva-ops-portal",
-            "component": ", ".join(service.name for service in notification.services.all()) or None,
             "custom_details": {"summary": notification.summary, "event": notification.event_kind},
         }
+        # Events v2 takes a string or no key at all: PagerDuty refuses "component": null.
+        if component := ", ".join(service.name for service in notification.services.all()):
+            body["payload"]["component"] = component
         body["client"] = "Broxiva Ops Portal"
         if notification.url:
             body["client_url"] = notification.url
@@ -161,10 +163,34 @@ def email_message(row: Delivery, address: str) -> EmailMultiAlternatives:
     if notification.calendar:
         # Calendar clients read an alternative part with the METHOD parameter (as Google and Outlook send it);
         # mail clients that ignore it still offer the attached invite.ics.
-        method = str(Calendar.from_ical(notification.calendar).get("METHOD", "PUBLISH")).upper()
-        message.attach_alternative(notification.calendar, f"text/calendar; method={method}")
-        message.attach("invite.ics", notification.calendar, "application/ics")
+        calendar = Calendar.from_ical(notification.calendar)
+        method = str(calendar.get("METHOD", "PUBLISH")).upper()
+        invitation = notification.calendar
+        if method != "PUBLISH" and calendar.walk("VEVENT"):
+            invitation = _with_attendees(calendar, _attendees(row, address, method))
+        message.attach_alternative(invitation, f"text/calendar; method={method}")
+        message.attach("invite.ics", invitation, "application/ics")
     return message
+
+
+def _attendees(row: Delivery, address: str, method: str) -> list[str]:
+    """RFC 5546: a REQUEST names at least one attendee (mail clients match the recipient by it: this one), a CANCEL of
+    the whole event names every attendee (everyone the notification emails)."""
+    if method != "CANCEL":
+        return [address]
+    emails = row.notification.deliveries.filter(channel__kind=Channel.Kind.EMAIL).select_related("user")
+    everyone = {(delivery.user.email if delivery.user else delivery.address).lower() for delivery in emails}
+    return sorted((everyone | {address.lower()}) - {""})
+
+
+def _with_attendees(calendar: Calendar, addresses: list[str]) -> str:
+    for event in calendar.walk("VEVENT"):
+        for address in addresses:
+            # A notice, not a meeting: attendees are informed, no reply is expected.
+            attendee = vCalAddress(f"mailto:{address}")
+            attendee.params.update({"role": "NON-PARTICIPANT", "rsvp": "FALSE", "partstat": "NEEDS-ACTION"})
+            event.add("attendee", attendee)
+    return calendar.to_ical().decode()
 
 
 def send_email_batch(rows: list[Delivery]) -> dict[int, Outcome]:

@@ -39,6 +39,7 @@ def notify(
     dedup_key: str = "",
     pager_action: PagerAction = PagerAction.TRIGGER,
     calendar: str = "",
+    channels: Sequence[Channel] | None = None,
     created_by: User | None = None,
     now: datetime | None = None,
 ) -> Notification:
@@ -47,7 +48,8 @@ def notify(
     Channels come from the routing rules for `severity`: email and SMS go to each of `recipients`, chat to the
     channel, the pager to its service. Stakeholders subscribed to `event` on any of `services` get email too.
     Deliveries are enqueued when the caller's transaction commits; a rollback sends nothing. `calendar` (an
-    iCalendar object with a METHOD) goes with every email as an invitation.
+    iCalendar object with a METHOD) goes with every email as an invitation. `channels` replaces the severity's
+    routing with these channels (a team's own chat channel), disabled ones left out.
     """
     now = now or timezone.now()
     services = list(services)
@@ -67,16 +69,22 @@ def notify(
         )
         notification.services.set(services)
         notification.recipients.set(recipients)
-        rows = _routed_deliveries(notification, recipients, now) + _subscriber_deliveries(notification, services, now)
+        rows = _routed_deliveries(notification, recipients, now, channels) + _subscriber_deliveries(
+            notification, services, now
+        )
         deliveries = Delivery.objects.bulk_create(_unique(rows))
         enqueue_on_commit(deliveries)
     return notification
 
 
-def _routed_deliveries(notification: Notification, recipients: Sequence[User], now: datetime) -> list[Delivery]:
+def _routed_deliveries(
+    notification: Notification, recipients: Sequence[User], now: datetime, channels: Sequence[Channel] | None = None
+) -> list[Delivery]:
     rows = []
-    rules = RoutingRule.objects.filter(severity=notification.severity, channel__enabled=True).select_related("channel")
-    for channel in (rule.channel for rule in rules):
+    if channels is None:
+        rules = RoutingRule.objects.filter(severity=notification.severity, channel__enabled=True)
+        channels = [rule.channel for rule in rules.select_related("channel")]
+    for channel in (channel for channel in channels if channel.enabled):
         if channel.kind == Channel.Kind.CHAT:
             rows.append(
                 _row(notification, channel, now, key=f"chat:{channel.chat_channel}", address=channel.chat_channel)

@@ -336,7 +336,7 @@ NOT_PAGES = {
     "backup-verify", "drill-record", "checklist-tick", "oncall-override-create", "oncall-override-delete",
     "oncall-swap-request", "oncall-swap-act", "oncall-handoff-item", "oncall-feed-revoke", "action-act",
     "delivery-retry", "logout", "procedure-run-start", "procedure-step-done", "procedure-run-abandon",
-    "procedure-run-drill",
+    "procedure-run-drill", "deployment-start",
     "oncall-feed-issue",  # POST, answered with a page: walked by pressing its button
     "oncall-calendar",  # iCalendar, not HTML
     "system-health",  # the dashboard's htmx panel, loaded by the dashboard
@@ -389,6 +389,7 @@ def everything(site, make_user):
         "lockout-list": reverse("lockout-list"),
         "incident-list": reverse("incident-list"),
         "incident-declare": reverse("incident-declare"),
+        "severity-list": reverse("severity-list"),
         "incident-detail": reverse("incident-detail", args=[incident.pk]),
         "incident-review": reverse("incident-review", args=[resolved.pk]),
         "maintenance-calendar": reverse("maintenance-calendar"),

@@ -158,7 +158,9 @@ class Freeze:
     until: datetime | None = None
 
 
-BLACK_FRIDAY = Freeze(False, "full", ["Black Friday / Cyber Monday"], datetime(2026, 12, 1, 23, 59, tzinfo=UTC))
+BLACK_FRIDAY = Freeze(
+    False, "emergency-only", ["Black Friday / Cyber Monday"], datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
+)
 
 
 def frozen(environment: str, at: datetime) -> Freeze:
@@ -183,8 +185,9 @@ class TestFreeze:
         reason = policy.freeze_blocks(run_of("scale"), at=NOW, freeze=frozen)
 
         assert reason == (
-            "Production is frozen (full) until 2026-12-01 23:59 UTC: Black Friday / Cyber Monday. Only an emergency "
-            "change linked to an open P1 or P2 incident may run now; rollbacks and read-only actions always may."
+            "Production is frozen (emergency-only) until 2026-12-01 23:59 UTC: Black Friday / Cyber Monday. Only an "
+            "emergency change linked to an open P1 or P2 incident may run now; rollbacks and read-only actions "
+            "always may."
         )
 
     @pytest.mark.parametrize("kind", ["rollback", "rollout_status", "rollout_history"])
@@ -245,7 +248,7 @@ class TestFreeze:
 
         run.refresh_from_db()
         assert run.status == ActionRun.Status.REJECTED
-        assert run.error.startswith("Refused when starting: Production is frozen (full)")
+        assert run.error.startswith("Refused when starting: Production is frozen (emergency-only)")
 
 
 def test_the_real_freeze_calendar_refuses_a_production_change(people, db):

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from incidents.models import Incident
+from maintenance.models import FreezePass
 from maintenance.policy import freeze_status, frozen_since
 from maintenance.services import freeze_exception_decide, freeze_exception_request
 from operations.models import Checklist, ChecklistTemplate, Deployment
@@ -19,8 +20,9 @@ from operations.policy import RECENT_CHANGES_BEFORE, checklist_period
 from operations.services.deployments import DeploymentFrozenError, deployment_record
 from portal import kube
 from portal.accounts.models import User
+from portal.accounts.roles import Role
 from portal.cluster.models import ActionRun, Target
-from portal.cluster.services import action_run_confirm, action_run_execute, action_run_request
+from portal.cluster.services import action_run_approve, action_run_confirm, action_run_execute, action_run_request
 from portal.errors import ForbiddenError
 from portal.kubesim import Cluster, Simulator
 from portal.kubesim.seed import seed_demo as seed_simulated_cluster
@@ -109,7 +111,7 @@ class TestPlacement:
         assert latest.version == "2.4.1"
         assert detected - RECENT_CHANGES_BEFORE < latest.started_at < latest.finished_at < detected
         assert "frozen" not in out
-        pre, post = (latest.checklists.get(kind=kind) for kind in ChecklistTemplate.DEPLOYMENT)
+        pre, post = (latest.checklists.get(kind=kind) for kind in ("pre_deployment", "post_deployment"))
         assert pre.completed_at is not None
         assert pre.completed_at <= latest.started_at
         assert 0 < post.items.filter(done_at__isnull=False).count() < post.items.count(), "verification under way"
@@ -135,8 +137,11 @@ class TestDuringAFreeze:
         assert "Black Friday / Cyber Monday 2027" in page
         assert f"{checkout().reference} is an open P2: production changes from here may run as an emergency" in page
 
-    def test_a_production_scale_is_refused_naming_the_freeze_and_runs_as_an_emergency(self, db, demo_cluster):
+    def test_a_production_scale_is_refused_naming_the_freeze_and_runs_as_an_approved_emergency(
+        self, db, demo_cluster, make_user
+    ):
         seed(BLACK_FRIDAY_WEEK)
+        second = make_user(Role.ADMIN, username="ada.admin")
         target, commander = Target.objects.get(slug="demo-cluster"), demo("cora.commander")
 
         with time_machine.travel(BLACK_FRIDAY_WEEK + timedelta(minutes=5), tick=False):
@@ -151,12 +156,18 @@ class TestDuringAFreeze:
             run = action_run_request(requester=commander, target=target, kind="scale", parameters=SCALE_API,
                                      reason="checkout latency", incident=checkout(), emergency=True,
                                      confirm=True)  # fmt: skip
+            # The freeze is blocked: an emergency also needs a second person.
+            assert run.status == ActionRun.Status.AWAITING_APPROVAL
+            run = action_run_approve(run=run, approver=second)
             assert run.status == ActionRun.Status.QUEUED
             action_run_execute(run_id=run.pk, worker="test")
 
         run.refresh_from_db()
         assert (run.status, run.error) == (ActionRun.Status.SUCCEEDED, "")
         assert api_replicas(demo_cluster) == 5
+        listed = FreezePass.objects.get()
+        assert (listed.subject, listed.level, listed.passed_by) == ("cluster_action", "blocked", "approved-emergency")
+        assert (listed.incident, listed.approved_by, listed.actor) == (checkout(), second, commander)
 
     def test_the_request_form_shows_the_refusal_beside_the_emergency_flag(self, db, client, demo_cluster):
         seed(BLACK_FRIDAY_WEEK)
@@ -199,11 +210,11 @@ class TestDuringAFreeze:
         assert form.initial["emergency"] == "1"
         assert (form.initial["deployment"], form.initial["replicas"]) == ("broxiva-api", "5")
 
-    def test_a_production_deployment_is_refused_and_an_approved_exception_lets_it_through(self, db, client):
+    def test_a_production_deployment_is_refused_and_only_an_approved_emergency_lets_it_through(self, db, client):
         seed(BLACK_FRIDAY_WEEK)
         api = Deployment.objects.get(version="2.4.1").service
         record = {"service": api, "environment": "production", "version": "2.4.2", "commit": "0d1e2f3a4b",
-                  "who": "ci", "actor": None}  # fmt: skip
+                  "who": "ci", "actor": None, "override_reason": "ticked in CI"}  # fmt: skip
 
         with time_machine.travel(BLACK_FRIDAY_WEEK, tick=False):
             client.force_login(demo("cora.commander"))
@@ -215,12 +226,21 @@ class TestDuringAFreeze:
                 starts_at=BLACK_FRIDAY_WEEK, ends_at=BLACK_FRIDAY_WEEK + timedelta(hours=2),
             )  # fmt: skip
             freeze_exception_decide(exception=exception, approve=True, actor=demo("cora.commander"))
-            deployment, created = deployment_record(**record, change="CHG-42")
+            # A blocked freeze: an approved exception is not enough without an emergency.
+            with pytest.raises(DeploymentFrozenError, match="Blocked: only an emergency"):
+                deployment_record(**record, change="CHG-42")
+            emergency = freeze_exception_request(
+                change="CHG-43", reason="payment retries fix", environment="production", actor=demo("sam.sre"),
+                starts_at=BLACK_FRIDAY_WEEK, ends_at=BLACK_FRIDAY_WEEK + timedelta(hours=2), incident=checkout(),
+            )  # fmt: skip
+            freeze_exception_decide(exception=emergency, approve=True, actor=demo("cora.commander"))
+            deployment, created = deployment_record(**record, change="CHG-43")
 
         assert "Black Friday / Cyber Monday 2027" in page
         assert reverse("freeze-calendar") + "#request-exception" in page
         assert created
-        assert deployment.freeze_level == "blocked"
+        assert (deployment.freeze_level, deployment.freeze_pass) == ("blocked", "approved-emergency")
+        assert FreezePass.objects.get().incident == checkout()
 
 
 class TestOnAQuietDay:

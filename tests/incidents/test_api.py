@@ -110,7 +110,9 @@ class TestLifecycleOverApi:
 
     def test_full_story_with_review(self, commander_client, token_client, incident):
         for status in ("investigating", "identified", "mitigating", "monitoring", "resolved", "review"):
-            response = commander_client.post(url("incident-transition", incident), {"to_status": status})
+            # Resolving a P2 right after mitigation needs the confirmation (test_process_rules.py).
+            body = {"to_status": status, "confirm": status == "resolved"}
+            response = commander_client.post(url("incident-transition", incident), body)
             assert response.status_code == 200, response.json()
         assert commander_client.get(url("incident-review", incident)).json()["status"] == "draft"
         assert commander_client.post(url("incident-review-publish", incident)).status_code == 400

@@ -41,11 +41,12 @@ def test_p1_pages_levels_1_to_3_at_once_and_the_secondary_at_the_ack_deadline(de
     ]  # fmt: skip
 
 
-def test_p3_escalates_by_time_unresolved(declare):
+def test_p3_escalates_by_time_unresolved_on_its_own_clock(declare):
+    # The matrix's 30 min / 1 h, eight times slower for a P3 (test_process_rules.py has every severity).
     incident = declare("P3")
     steps = due(incident)
-    assert steps[("level", 2)] == T0 + timedelta(minutes=30)
-    assert steps[("level", 3)] == T0 + timedelta(hours=1)
+    assert steps[("level", 2)] == T0 + timedelta(hours=4)
+    assert steps[("level", 3)] == T0 + timedelta(hours=8)
 
 
 def test_sweep_pages_each_due_level_once_to_the_right_people(declare, leads):
@@ -53,13 +54,14 @@ def test_sweep_pages_each_due_level_once_to_the_right_people(declare, leads):
     incident = declare("P3")
 
     assert escalation_sweep(now=T0 + timedelta(minutes=1)) == 1  # level 1 (nobody on call yet: chat only)
-    assert escalation_sweep(now=T0 + timedelta(minutes=31)) == 1  # level 2 after 30 min
-    assert escalation_sweep(now=T0 + timedelta(minutes=32)) == 0
-    assert escalation_sweep(now=T0 + timedelta(minutes=61)) == 2  # level 3, and the unacknowledged secondary
+    assert escalation_sweep(now=T0 + timedelta(minutes=61)) == 1  # the unacknowledged secondary, at the 1 h target
+    assert escalation_sweep(now=T0 + timedelta(hours=4, minutes=1)) == 1  # level 2 after 4 h (a P3's clock)
+    assert escalation_sweep(now=T0 + timedelta(hours=4, minutes=2)) == 0
+    assert escalation_sweep(now=T0 + timedelta(hours=8, minutes=1)) == 1  # level 3
 
     messages = pages(incident)
-    assert messages[1] == "Paged L2 Platform lead: paula.lead"
-    assert "L3 Engineering manager / CTO: marc.manager" in messages[2] + messages[3]
+    assert messages[2] == "Paged L2 Platform lead: paula.lead"
+    assert messages[3].startswith("Paged L3 Engineering manager / CTO: marc.manager")
     escalated = Notification.objects.filter(event_kind=EventKind.INCIDENT_ESCALATED)
     assert escalated.count() == 4
     assert [list(n.recipients.all()) for n in escalated if "Platform lead" in n.title] == [[lead]]
@@ -70,8 +72,8 @@ def test_editing_the_policy_does_not_change_a_running_escalation(declare, leads,
     level2 = EscalationLevel.objects.get(level=2)
     level2.after_minutes, level2.group = 5, Group.objects.get(name="Executives")
     level2.save()
-    assert due(incident)[("level", 2)] == T0 + timedelta(minutes=30)
-    escalation_sweep(now=T0 + timedelta(minutes=31))
+    assert due(incident)[("level", 2)] == T0 + timedelta(hours=4)
+    escalation_sweep(now=T0 + timedelta(hours=4, minutes=1))
     assert "Paged L2 Platform lead: paula.lead" in pages(incident)
 
 
@@ -159,13 +161,13 @@ def test_a_service_with_its_own_policy_uses_it_instead_of_the_default(api, decla
 
     payments_lead = make_user(Role.RESPONDER, username="pia.payments")
     own = EscalationPolicy.objects.create(name="Payments escalation")
-    level = EscalationLevel.objects.create(policy=own, level=1, name="Payments lead", target="users", after_minutes=10)
+    level = EscalationLevel.objects.create(policy=own, level=1, name="Payments lead", target="users", after_minutes=5)
     level.users.add(payments_lead)
     api.escalation_policy = own
     api.save()
 
     incident = declare("P3")
-    escalation_sweep(now=T0 + timedelta(minutes=11))
+    escalation_sweep(now=T0 + timedelta(minutes=41))  # 5 min on a P3's clock (x8), before the 1 h secondary page
 
     assert incident.escalation_snapshot["policy"] == "Payments escalation"
     assert pages(incident) == ["Paged L1 Payments lead: pia.payments"]

@@ -286,7 +286,9 @@ class TestTimers:
     def test_resolved_incidents_are_left_alone(self, declare, commander):
         incident = declare("P3")
         incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander)
-        assert incident_sweep_timers(now=T0 + timedelta(days=3)) == 0
+        # Only its review is reminded of (test_process_rules.py), not its timers.
+        assert incident_sweep_timers(now=T0 + timedelta(days=3)) == 1
+        assert list(incident.reminders.values_list("timer", flat=True)) == ["review"]
 
     def test_p1_p2_without_root_cause_after_15_minutes_is_flagged(self, declare, commander):
         incident = declare("P2")

@@ -44,6 +44,10 @@ class TestFreezeCheck:
             "reasons": [],
             "until": None,
             "exception": None,
+            "rule": "",
+            "passed_by": None,
+            "incident": None,
+            "approved_by": None,
         }
         from maintenance.policy import freeze_status
 
@@ -111,7 +115,19 @@ class TestExceptionFlow:
 
         at = {"environment": "production", "at": "2026-11-27T10:00:00Z"}
         gate = requester.get(CHECK, at | {"change": "https://ci.example.com/runs/981"}).json()
-        assert (gate["allowed"], gate["level"], gate["exception"]) == (True, "blocked", pk)
+        # Black Friday is blocked: an exception without an emergency does not get through (test_freeze_levels.py).
+        assert (gate["allowed"], gate["level"], gate["exception"]) == (False, "blocked", None)
+        at = {"environment": "production", "at": "2026-12-31T10:00:00Z"}  # end of quarter: reduced
+        payload |= {"starts_at": "2026-12-31T09:00:00Z", "ends_at": "2026-12-31T12:00:00Z"}
+        pk = requester.post(reverse("api:freeze-exception-list"), payload, format="json").json()["id"]
+        assert approver.post(reverse("api:freeze-exception-approve", args=[pk])).status_code == 200
+        gate = requester.get(CHECK, at | {"change": "https://ci.example.com/runs/981"}).json()
+        assert (gate["allowed"], gate["level"], gate["exception"], gate["passed_by"]) == (
+            True,
+            "reduced",
+            pk,
+            "exception",
+        )
         assert not requester.get(CHECK, at | {"change": "https://ci.example.com/runs/982"}).json()["allowed"]
         assert approver.post(reverse("api:freeze-exception-reject", args=[pk])).status_code == 409
 
@@ -304,6 +320,23 @@ class TestWindows:
         assert token_client(Role.VIEWER).get(url).status_code == 200
         assert token_client(role).patch(url, {"expected_impact": "none"}, format="json").status_code == expected
 
+    @pytest.mark.parametrize("field", ["starts_at", "duration", "rrule"])
+    def test_patching_the_schedule_is_refused_pointing_at_reschedule(self, token_client, window, field):
+        url = reverse("api:maintenance-window-detail", args=[window.pk])
+        before = token_client(Role.VIEWER).get(url).json()
+        new = {"starts_at": "2026-12-01T02:00:00Z", "duration": "05:00:00", "rrule": "FREQ=DAILY"}[field]
+
+        response = token_client(Role.ADMIN).patch(url, {field: new, "expected_impact": "x"}, format="json")
+
+        assert response.status_code == 400
+        assert "occurrences/<id>/reschedule/" in response.json()["errors"][field][0]
+        assert token_client(Role.VIEWER).get(url).json() == before  # nothing changed, the allowed field neither
+
+    def test_patching_an_unknown_field_is_refused(self, token_client, window):
+        url = reverse("api:maintenance-window-detail", args=[window.pk])
+        response = token_client(Role.ADMIN).patch(url, {"colour": "red"}, format="json")
+        assert (response.status_code, response.json()["field"]) == (400, "colour")
+
     def test_commanders_declare_emergency_maintenance(self, token_client, api):
         payload = {"name": "Kernel CVE patch", "duration": "00:45:00", "services": ["api"]}
         assert token_client(Role.RESPONDER).post(reverse("api:maintenance-emergency"), payload).status_code == 403
@@ -427,6 +460,12 @@ class TestCalendars:
         occurrence = window.occurrences.get()
         [event] = [e for e in calendar.walk("VEVENT") if str(e["SUMMARY"]) == "Maintenance: LB swap"]
         assert str(event["UID"]) == f"maintenance-{window.pk}-{occurrence.original_start:%Y%m%dT%H%M%SZ}@127.0.0.1"
+
+        # Calendar apps ask for text/calendar, as the schema promises; errors still answer (in JSON).
+        asked = client.get(reverse("api:maintenance-feed"), HTTP_ACCEPT="text/calendar")
+        assert (asked.status_code, asked["Content-Type"]) == (200, "text/calendar; charset=utf-8")
+        assert api_client.get(reverse("api:maintenance-feed"), HTTP_ACCEPT="text/calendar").status_code == 401
+        assert client.head(reverse("api:maintenance-feed")).status_code == 200
 
         keyed = api_client.get(reverse("api:maintenance-feed"), {"key": feed_key(client.user)})
         assert keyed.status_code == 200

@@ -9,7 +9,7 @@ from icalendar import Calendar
 from maintenance.models import MaintenanceOccurrence
 from maintenance.services import maintenance_sweep, occurrence_reschedule, occurrence_transition
 from portal.notifications.delivery import deliver
-from portal.notifications.models import Delivery
+from portal.notifications.models import Delivery, Subscription
 from tests.maintenance.conftest import T0
 
 S = MaintenanceOccurrence.Status
@@ -96,7 +96,9 @@ def test_notice_reschedule_and_cancellation_update_one_calendar_event(window, sm
 def test_completion_notice_has_both_bodies_and_no_invitation(window, smtp, commander):
     occurrence = window.occurrences.get()
     for status in (S.NOTIFIED, S.IN_PROGRESS, S.COMPLETED):
-        occurrence = occurrence_transition(occurrence=occurrence, to_status=status, actor=commander)
+        occurrence = occurrence_transition(
+            occurrence=occurrence, to_status=status, actor=commander, override_reason="r"
+        )
     send_queued()
 
     subjects = [message["Subject"] for message in smtp.messages]
@@ -109,3 +111,36 @@ def test_completion_notice_has_both_bodies_and_no_invitation(window, smtp, comma
     assert "Maintenance completed: Load balancer swap" in completed.get_body(("plain",)).get_content()
     assert "Maintenance completed" in completed.get_body(("html",)).get_content()
     assert not [p for p in completed.walk() if p.get_content_type() == "text/calendar"]
+
+
+def attendees(calendar: Calendar) -> list[str]:
+    [event] = calendar.walk("VEVENT")
+    found = event.get("ATTENDEE", [])
+    return sorted(str(address) for address in (found if isinstance(found, list) else [found]))
+
+
+def test_invitations_name_their_attendees(window, smtp, commander, time_machine):
+    # RFC 5546: a REQUEST carries an ATTENDEE (mail clients match the recipient by it); a CANCEL of the whole event
+    # names every attendee.
+    Subscription.objects.create(email="ops-list@example.com", event_kinds=["maintenance.scheduled",
+                                                                          "maintenance.cancelled"])  # fmt: skip
+    occurrence = window.occurrences.get()
+    time_machine.move_to(occurrence.notice_due_at, tick=False)
+    maintenance_sweep()
+    send_queued()
+    requests = {message["To"]: invitation(message)[1] for message in smtp.messages}
+    assert {to: attendees(calendar) for to, calendar in requests.items()} == {
+        "stakeholders@example.com": ["mailto:stakeholders@example.com"],
+        "ops-list@example.com": ["mailto:ops-list@example.com"],
+    }
+    [event] = requests["ops-list@example.com"].walk("VEVENT")
+    assert event["ATTENDEE"].params["RSVP"] == "FALSE"
+
+    occurrence_transition(occurrence=occurrence, to_status=S.CANCELLED, actor=commander)
+    send_queued()
+    cancels = list(smtp.messages[2:])
+    assert len(cancels) == 2
+    for message in cancels:
+        method, calendar = invitation(message)
+        assert method == "CANCEL"
+        assert attendees(calendar) == ["mailto:ops-list@example.com", "mailto:stakeholders@example.com"]

@@ -114,7 +114,9 @@ class TestWindows:
         assert scheduled.severity == "warning"
         assert "METHOD:REQUEST" in scheduled.calendar
         assert Notification.objects.filter(event_kind=EventKind.MAINTENANCE_STARTED).exists()
-        assert [e.kind for e in occurrence.history.all()] == ["created", "transition", "notice", "transition", "notice"]
+        assert [e.kind for e in occurrence.history.all()] == [
+            "created", "transition", "notice", "transition", "checklist", "notice"
+        ]  # fmt: skip
 
     def test_a_lead_time_change_moves_the_pending_notices_only(self, one_off, admin):
         window = one_off()
@@ -169,7 +171,9 @@ def notified(one_off, subscriber, commander):
 class TestLifecycle:
     def test_the_happy_path_is_on_the_history_and_in_the_audit_log(self, notified, commander):
         start = notified.starts_at
-        occurrence = occurrence_transition(occurrence=notified, to_status=S.IN_PROGRESS, actor=commander, now=start)
+        occurrence = occurrence_transition(
+            occurrence=notified, to_status=S.IN_PROGRESS, actor=commander, now=start, override_reason="by hand"
+        )
         occurrence = occurrence_transition(
             occurrence=occurrence,
             to_status=S.EXTENDED,
@@ -178,8 +182,9 @@ class TestLifecycle:
             now=start,
         )
         occurrence = occurrence_transition(
-            occurrence=occurrence, to_status=S.COMPLETED, actor=commander, now=start + timedelta(hours=3)
-        )
+            occurrence=occurrence, to_status=S.COMPLETED, actor=commander, now=start + timedelta(hours=3),
+            override_reason="by hand",
+        )  # fmt: skip
         assert (occurrence.status, occurrence.sequence) == (S.COMPLETED, 1)
         kinds = list(occurrence.notices.values_list("kind", flat=True))
         assert kinds == ["scheduled", "started", "rescheduled", "completed"]
@@ -199,7 +204,9 @@ class TestLifecycle:
         assert "Allowed next: In progress, Cancelled" in refused.value.message
 
     def test_extending_needs_a_later_end(self, notified, commander):
-        started = occurrence_transition(occurrence=notified, to_status=S.IN_PROGRESS, actor=commander, now=T0)
+        started = occurrence_transition(
+            occurrence=notified, to_status=S.IN_PROGRESS, actor=commander, now=T0, override_reason="by hand"
+        )
         with pytest.raises(ApplicationError) as refused:
             occurrence_transition(occurrence=started, to_status=S.EXTENDED, actor=commander, ends_at=started.ends_at)
         assert refused.value.field == "ends_at"

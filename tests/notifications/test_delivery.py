@@ -115,12 +115,22 @@ def test_pagerduty_events_v2_trigger_then_resolve_share_the_dedup_key(live_chann
     assert trigger["payload"]["severity"] == "critical"
     assert trigger["payload"]["source"] == "incident:42"
     assert trigger["links"] == [{"href": "https://ops.example.com/incidents/42/", "text": "Open in the Ops Portal"}]
+    assert trigger["payload"]["component"] == "API"
     assert resolved == {
         "routing_key": "R0UT1NGKEY0000000000000000000000",
         "event_action": "resolve",
         "dedup_key": "incident:42",
     }
     assert resolve.deliveries.get(channel__kind="pager").status == Delivery.Status.DELIVERED
+
+
+def test_a_pagerduty_trigger_without_a_service_leaves_component_out(live_channels, receiver):
+    # Events v2 refuses "component": null; the key is optional.
+    send_all(notify(event=EventKind.INCIDENT_OPENED, severity=Severity.CRITICAL, title="Unknown", source="incident:7"))
+
+    [trigger] = bodies(receiver, PAGER_PATH)
+    assert "component" not in trigger["payload"]
+    assert trigger["payload"]["summary"] == "Unknown"
 
 
 def test_sms_goes_to_the_gateway_with_its_token(live_channels, receiver, make_user):

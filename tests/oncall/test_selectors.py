@@ -245,3 +245,32 @@ def test_upcoming_events_list_the_weeks_maintenance_and_freezes(rotation):
     assert (utc(2026, 11, 24, 2), "Maintenance: Standard updates") in titles
     assert (utc(2026, 11, 24), "Freeze (blocked): Black Friday / Cyber Monday 2026") in titles
     assert [start for start, _ in titles] == sorted(start for start, _ in titles)
+
+
+def test_a_freeze_already_in_force_at_the_handoff_is_listed_with_its_end(rotation):
+    # Handing over on Friday of Black Friday week: the freeze began on Tuesday.
+    events = upcoming_events(rotation=rotation, start=utc(2026, 11, 27, 9), end=utc(2026, 12, 4, 9))
+    [freeze] = [event for event in events if "Black Friday" in event.title]
+    assert (freeze.start, freeze.until, freeze.in_force) == (utc(2026, 11, 24), utc(2026, 12, 2), True)
+    assert not [event for event in events if event.in_force and "Black Friday" not in event.title and
+                "Thanksgiving" not in event.title]  # fmt: skip
+
+
+def test_deployments_planned_in_the_coming_week_to_the_rotations_services_are_listed(rotation):
+    from operations.models import Deployment
+
+    api, search = (Service.objects.create(name=name, slug=name.lower()) for name in ("API", "Search"))
+    rotation.services.set([api])
+    common = {"environment": "production", "commit": "abcdef1", "who": "ci", "status": "planned"}
+    mine = Deployment.objects.create(service=api, version="v5", started_at=utc(2026, 12, 8, 14), **common)
+    Deployment.objects.create(service=search, version="v9", started_at=utc(2026, 12, 8, 15), **common)  # not covered
+    Deployment.objects.create(service=api, version="v6", started_at=utc(2026, 12, 20), **common)  # after the week
+    Deployment.objects.create(service=api, version="v4", started_at=utc(2026, 12, 8, 10),
+                              **(common | {"status": "succeeded"}))  # fmt: skip  # not planned
+
+    events = upcoming_events(rotation=rotation, start=utc(2026, 12, 7, 9), end=utc(2026, 12, 14, 9))
+
+    planned = [event for event in events if event.title.startswith("Deployment planned")]
+    assert [(event.title, event.start, event.url) for event in planned] == [
+        ("Deployment planned: API v5 to production", utc(2026, 12, 8, 14), f"/deployments/{mine.pk}/")
+    ]

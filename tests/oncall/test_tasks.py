@@ -54,11 +54,26 @@ class TestHandoffs:
             "Upcoming: Maintenance: Standard updates at Tue 13 Jan 02:00 UTC"
         ]
         assert handoff.items.get(incident=open_one).side == HandoffItem.Side.OUTGOING
+        assert not [text for text in handover if text.startswith("In force:")]  # nothing frozen in mid-January
         assert incoming == list(INCOMING_CHECKLIST)
         assert messages(EventKind.ONCALL_HANDOFF, ann) == ["Hand Checkout on-call over to ben: your checklist"]
 
         assert oncall_sweep(now=HANDOFF + timedelta(minutes=1)).handoffs == 0
         assert Handoff.objects.filter(rotation=rotation).count() == 1  # the first, a week back, is out of the lookback
+
+    def test_a_handoff_lists_the_freeze_in_force_and_the_deployments_planned_that_week(self, rotation):
+        from operations.models import Deployment
+
+        api = Service.objects.create(name="API", slug="api")
+        Deployment.objects.create(service=api, environment="production", version="v5", commit="abcdef1", who="ci",
+                                  status="planned", started_at=utc(2026, 12, 3, 14))  # fmt: skip
+        at = utc(2026, 11, 30, 9)  # Cyber Monday: the Black Friday freeze began on Tuesday the 24th
+
+        oncall_sweep(now=at + timedelta(seconds=30))
+
+        texts = list(Handoff.objects.get(at=at).items.values_list("text", flat=True))
+        assert "In force: Freeze (blocked): Black Friday / Cyber Monday 2026 until Wed 02 Dec 00:00 UTC" in texts
+        assert "Upcoming: Deployment planned: API v5 to production at Thu 03 Dec 14:00 UTC" in texts
 
     def test_the_first_handoff_is_from_nobody_with_only_the_incoming_checklist(self, rotation, ann):
         oncall_sweep(now=utc(2026, 1, 5, 9, 1))

@@ -329,6 +329,19 @@ class TestCalendarFeeds:
         assert client.get(path).status_code == 404  # regenerated: the old URL is dead
         assert CalendarFeed.objects.filter(owner=viewer).count() == 1
 
+    def test_head_answers_like_get_without_a_body(self, client, steady, viewer):
+        client.force_login(viewer)
+        page = client.post(reverse("oncall-feed-issue")).content.decode()
+        path = re.search(r'id="feed-url">([^<]+)<', page)[1].removeprefix("http://testserver")
+        client.logout()
+
+        head = client.head(path)
+        accepted = client.get(path, HTTP_ACCEPT="text/calendar")
+
+        assert (head.status_code, head["Content-Type"], head.content) == (200, "text/calendar; charset=utf-8", b"")
+        assert accepted.status_code == 200
+        assert client.post(path).status_code == 405
+
     def test_revoked_and_unknown_tokens_are_404(self, client, steady, viewer):
         client.force_login(viewer)
         page = client.post(reverse("oncall-feed-issue")).content.decode()

@@ -64,7 +64,7 @@ def incident_actions(context: template.Context, incident: Incident) -> dict[str,
         "incident": incident,
         "workloads": workloads,
         "freeze": policy.production_freeze(timezone.now()) if in_production and incident.is_open else None,
-        "emergency_shortfall": policy.emergency_shortfall(ActionRun(emergency=True, incident=incident)),
+        "emergency_shortfall": policy.run_emergency_shortfall(ActionRun(emergency=True, incident=incident)),
         "runs": list(action_runs().filter(incident=incident)[:5]),
         "is_responder": context.get("is_responder", False),
     }

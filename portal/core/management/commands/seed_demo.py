@@ -283,33 +283,45 @@ class Command(BaseCommand):
     def _demo_deployment(
         self, external_id: str, environment: str, version: str, commit: str, *, started_at: datetime, now: datetime
     ) -> int:
-        """One deployment as CI would have reported it when it ended; a production one's checklists ticked as the
-        deployer would have: pre-deployment before it started, post-deployment every 10 minutes after it ended."""
+        """One deployment as CI would have reported it: planned half an hour ahead, its pre-deployment items ticked
+        before it started, then started and ended; its other checklist ticked every 10 minutes after it ended."""
         from operations.models import ChecklistTemplate
         from operations.services.checklists import checklist_item_set_done
-        from operations.services.deployments import DeploymentFrozenError, deployment_record
+        from operations.services.deployments import (
+            DeploymentFrozenError,
+            deployment_record,
+            deployment_set_status,
+            deployment_start,
+        )
 
         finished_at = min(started_at + DEPLOYMENT_TAKES, now)
+        planned_at = started_at - timedelta(minutes=35)
         deployer = User.objects.get(username="cora.commander")
-        try:
-            deployment, created = deployment_record(
-                service=Service.objects.get(slug="api"), environment=environment, version=version, commit=commit,
-                who=deployer.username, actor=None, status="succeeded", external_id=external_id,
-                started_at=started_at, now=finished_at,
-            )  # fmt: skip
-        except DeploymentFrozenError as refused:  # frozen for longer than _unfrozen follows: say so, record nothing
-            self.stdout.write(f"Demo deployment {version} to {environment} not recorded: {refused.message}")
-            return 0
+        deployment, created = deployment_record(
+            service=Service.objects.get(slug="api"), environment=environment, version=version, commit=commit,
+            who=deployer.username, actor=None, status="planned", external_id=external_id,
+            started_at=started_at, now=planned_at,
+        )  # fmt: skip
         if not created:
             return 0
-        for checklist in deployment.checklists.prefetch_related("items"):
-            for position, item in enumerate(checklist.items.all()):
-                if checklist.kind == ChecklistTemplate.Kind.PRE_DEPLOYMENT:
+        checklists = list(deployment.checklists.prefetch_related("items"))
+        for checklist in checklists:
+            if checklist.kind == ChecklistTemplate.Kind.PRE_DEPLOYMENT:
+                for position, item in enumerate(checklist.items.all()):
                     done_at = started_at - timedelta(minutes=30 - 5 * position)
-                else:
-                    done_at = finished_at + timedelta(minutes=10 * (position + 1))
-                if done_at <= now:
                     checklist_item_set_done(item=item, done=True, actor=deployer, now=done_at)
+        try:
+            deployment_start(deployment=deployment, actor=None, now=started_at)
+        except DeploymentFrozenError as refused:  # frozen for longer than _unfrozen follows: say so, leave it planned
+            self.stdout.write(f"Demo deployment {version} to {environment} not started: {refused.message}")
+            return 0
+        deployment_set_status(deployment=deployment, status="succeeded", now=finished_at)
+        for checklist in checklists:
+            if checklist.kind != ChecklistTemplate.Kind.PRE_DEPLOYMENT:
+                for position, item in enumerate(checklist.items.all()):
+                    done_at = finished_at + timedelta(minutes=10 * (position + 1))
+                    if done_at <= now:
+                        checklist_item_set_done(item=item, done=True, actor=deployer, now=done_at)
         return 1
 
     def _demo_rotation(self, *, now: datetime) -> int:

@@ -1,0 +1,158 @@
+"""The rest of the incident process (issue 15, point 6): resolving a P1/P2 soon after mitigation asks for a
+confirmation, the review is due 48 h after resolution with a reminder at 24 h, security flags reach the Security
+team's channel, P3/P4 escalate on their own clock; and the severity page shows where the seeds disagree."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from incidents.models import Incident, PostIncidentReview, TimelineEvent, TimerReminder
+from incidents.services import incident_flag, incident_sweep_timers, incident_transition, review_publish
+from portal.accounts.roles import Role
+from portal.errors import ConflictError
+from portal.notifications.models import Channel, Delivery, Notification
+from tests.incidents.conftest import T0
+
+S = Incident.Status
+
+
+def mitigate(incident, commander, at):
+    """Walk to monitoring (mitigated) at `at`."""
+    for status in (S.INVESTIGATING, S.IDENTIFIED, S.MITIGATING, S.MONITORING):
+        incident = incident_transition(incident=incident, to_status=status, actor=commander, now=at)
+    return incident
+
+
+class TestResolveConfirmation:
+    @pytest.mark.parametrize("code", ["P1", "P2"])
+    def test_resolving_within_the_hour_after_mitigation_asks_for_a_confirmation(self, declare, commander, code):
+        incident = mitigate(declare(code), commander, T0 + timedelta(minutes=10))
+
+        with pytest.raises(ConflictError) as refused:
+            incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander,
+                                now=T0 + timedelta(minutes=40))  # fmt: skip
+        assert refused.value.field == "confirm"
+        assert "mitigated 30 min ago: monitor" in refused.value.message
+
+        resolved = incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander, confirm=True,
+                                       now=T0 + timedelta(minutes=40))  # fmt: skip
+        assert resolved.status == S.RESOLVED
+
+    def test_after_an_hour_of_monitoring_or_for_a_p3_no_confirmation_is_needed(self, declare, commander):
+        p1 = mitigate(declare("P1"), commander, T0)
+        assert incident_transition(incident=p1, to_status=S.RESOLVED, actor=commander,
+                                   now=T0 + timedelta(hours=1)).status == S.RESOLVED  # fmt: skip
+        p3 = mitigate(declare("P3", title="Search slow"), commander, T0)
+        assert incident_transition(incident=p3, to_status=S.RESOLVED, actor=commander,
+                                   now=T0 + timedelta(minutes=5)).status == S.RESOLVED  # fmt: skip
+
+    def test_the_api_answers_409_then_resolves_with_confirm(self, declare, commander, token_client, time_machine):
+        incident = mitigate(declare("P1"), commander, T0)
+        time_machine.move_to(T0 + timedelta(minutes=20), tick=False)
+        client = token_client(Role.INCIDENT_COMMANDER)
+        url = reverse("api:incident-transition", args=[incident.pk])
+
+        refused = client.post(url, {"to_status": "resolved"}, format="json")
+        assert (refused.status_code, refused.json()["field"]) == (409, "confirm")
+        assert client.post(url, {"to_status": "resolved", "confirm": True}, format="json").status_code == 200
+
+    def test_the_page_offers_to_resolve_anyway(self, declare, commander, client, time_machine):
+        incident = mitigate(declare("P2"), commander, T0)
+        time_machine.move_to(T0 + timedelta(minutes=20), tick=False)
+        client.force_login(commander)
+        url = reverse("incident-act", args=[incident.pk, "transition"])
+
+        refused = client.post(url, {"to_status": "resolved", "version": incident.version}, HTTP_HX_REQUEST="true")
+        assert refused.status_code == 409
+        assert 'id="confirm-resolve"' in refused.content.decode()
+        done = client.post(url, {"to_status": "resolved", "version": incident.version, "confirm": "on"},
+                           HTTP_HX_REQUEST="true")  # fmt: skip
+        assert done.status_code == 200
+        assert Incident.objects.get(pk=incident.pk).status == S.RESOLVED
+
+
+class TestReviewDue:
+    def test_the_review_is_due_48_h_after_resolution_with_one_reminder_at_24_h(self, declare, commander):
+        incident = declare("P2")
+        incident.commander = commander
+        incident.save()
+        resolved_at = T0 + timedelta(hours=2)
+        incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander, now=resolved_at)
+        review = PostIncidentReview.objects.get(incident=incident)
+        assert review.due_at == resolved_at + timedelta(hours=48)
+
+        assert incident_sweep_timers(now=resolved_at + timedelta(hours=23, minutes=59)) == 0
+        assert incident_sweep_timers(now=resolved_at + timedelta(hours=24)) == 1
+        assert incident_sweep_timers(now=resolved_at + timedelta(hours=25)) == 0  # once
+
+        reminder = Notification.objects.get(source=f"incident:{incident.pk}:review-reminder")
+        assert list(reminder.recipients.all()) == [commander]
+        assert "post-incident review due" in reminder.title
+        assert TimerReminder.objects.filter(incident=incident, timer="review").count() == 1
+        assert incident.timeline.filter(kind=TimelineEvent.Kind.REMINDER, message__contains="review is due").exists()
+
+    def test_a_published_review_is_not_reminded(self, declare, commander):
+        incident = declare("P3")
+        incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander, now=T0)
+        review = PostIncidentReview.objects.get(incident=incident)
+        review.summary = review.root_cause = "done"
+        review.save()
+        review_publish(review=review, actor=commander, now=T0 + timedelta(hours=3))
+        assert incident_sweep_timers(now=T0 + timedelta(hours=30)) == 0
+
+
+class TestSecurityFlags:
+    @pytest.fixture
+    def security_channel(self, db):
+        channel = Channel.objects.get(name="Security team")
+        assert (channel.chat_channel, channel.enabled) == ("#security-incidents", False)  # seeded, to configure
+        channel.enabled, channel.webhook_url = True, "https://hooks.example.com/security"
+        channel.save()
+        return channel
+
+    @pytest.mark.parametrize("flag", [Incident.Flag.DATA_BREACH, Incident.Flag.ACTIVE_ATTACK])
+    def test_a_security_flag_notifies_the_security_teams_channel_only(self, declare, commander, security_channel,
+                                                                      flag):  # fmt: skip
+        incident = declare("P2")
+        incident_flag(incident=incident, flag=flag, actor=commander)
+
+        notification = Notification.objects.get(source=f"incident:{incident.pk}:security")
+        assert notification.title.startswith(f"Security event on {incident.reference}")
+        assert [delivery.channel for delivery in notification.deliveries.all()] == [security_channel]
+
+    def test_other_flags_do_not(self, declare, commander, security_channel):
+        incident = declare("P2")
+        incident_flag(incident=incident, flag=Incident.Flag.PAYMENT_FAILURE, actor=commander)
+        assert not Delivery.objects.filter(channel=security_channel).exists()
+
+    def test_without_a_configured_channel_the_timeline_says_so(self, declare, commander, db):
+        incident = declare("P2")
+        incident_flag(incident=incident, flag=Incident.Flag.DATA_BREACH, actor=commander)
+        assert incident.timeline.filter(message__contains="Security team's channel").exists()
+        assert not Notification.objects.filter(source=f"incident:{incident.pk}:security").exists()
+
+
+class TestEscalationClocks:
+    @pytest.mark.parametrize(("code", "level_2", "level_3"), [
+        ("P1", timedelta(0), timedelta(0)),
+        ("P2", timedelta(0), timedelta(hours=1)),
+        ("P3", timedelta(hours=4), timedelta(hours=8)),
+        ("P4", timedelta(days=1), timedelta(days=2)),
+    ])  # fmt: skip
+    def test_each_severity_escalates_on_its_own_clock(self, declare, code, level_2, level_3):
+        incident = declare(code)
+        due = {step.level: step.due_at for step in incident.escalation_steps.filter(kind="level")}
+        assert (due[2], due[3]) == (T0 + level_2, T0 + level_3)
+
+
+def test_the_severity_page_shows_both_seeds_response_times(client, make_user, db):
+    client.force_login(make_user(Role.VIEWER))
+    page = client.get(reverse("severity-list")).content.decode()
+    p2 = page.split('id="severity-P2"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>15 min</td>" in p2  # the operations manual's severity table
+    assert "<td>30 min</td>" in p2  # the operations guide's incident table
+    p4 = page.split('id="severity-P4"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>next business day</td>" in p4
+    assert "<td>24 h</td>" in p4
+    assert "L2 Platform lead: 24 h; L3 Engineering manager / CTO: 2 d" in p4
