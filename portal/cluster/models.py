@@ -171,7 +171,8 @@ class ActionRun(models.Model):
 
     requested -> (confirmed) awaiting_approval -> queued -> running -> succeeded | failed | timed_out; a run may
     also end cancelled or rejected before it runs, and abandoned when its worker stopped reporting mid-run
-    (the outcome is unknown: a person checks; it is never run again on its own).
+    (the outcome is unknown: a person checks; it is never run again on its own). An Incident Commander who checked
+    the target closes an abandoned run as succeeded, failed or partly done, with a note (`resolved_by`).
     """
 
     class Status(models.TextChoices):
@@ -185,6 +186,7 @@ class ActionRun(models.Model):
         REJECTED = "rejected", "Rejected"
         TIMED_OUT = "timed_out", "Timed out"
         ABANDONED = "abandoned", "Abandoned (outcome unknown)"
+        PARTIAL = "partial", "Partly done"
 
     kind = models.CharField(max_length=24, choices=ActionKind.choices)
     target = models.ForeignKey(Target, on_delete=models.PROTECT, related_name="runs")
@@ -214,6 +216,16 @@ class ActionRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who closed the abandoned run after checking its target.",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True, help_text="What they found on the target.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -244,8 +256,11 @@ FINISHED = frozenset(
         ActionRun.Status.REJECTED,
         ActionRun.Status.TIMED_OUT,
         ActionRun.Status.ABANDONED,
+        ActionRun.Status.PARTIAL,
     }
 )
+# What a person may record for an abandoned run once they have checked its target.
+RESOLUTIONS = (ActionRun.Status.SUCCEEDED, ActionRun.Status.FAILED, ActionRun.Status.PARTIAL)
 
 
 class ActionApproval(models.Model):

@@ -6,7 +6,7 @@ from portal.cluster.models import ActionApproval, ActionRun, Target, Workload
 
 def action_runs() -> QuerySet[ActionRun]:
     """Runs, newest first, with what list pages and the API show."""
-    return ActionRun.objects.select_related("target", "requested_by", "incident__severity").order_by(
+    return ActionRun.objects.select_related("target", "requested_by", "resolved_by", "incident__severity").order_by(
         "-created_at", "-pk"
     )
 

@@ -27,7 +27,7 @@ from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
 from portal.cluster import actions, policy, runner
 from portal.cluster.datastores import DataStoreError
-from portal.cluster.models import ActionApproval, ActionKind, ActionRun, ProgressLine, Target
+from portal.cluster.models import RESOLUTIONS, ActionApproval, ActionKind, ActionRun, ProgressLine, Target
 from portal.cluster.secrets import scrub
 from portal.errors import ApplicationError, ConflictError, ForbiddenError
 from portal.locking import lock_row
@@ -247,6 +247,34 @@ def action_run_cancel(*, run: ActionRun, actor: User, now: datetime | None = Non
         if run.status not in CANCELLABLE:
             raise ConflictError(f"{run.reference} is {run.get_status_display().lower()}; there is nothing to cancel.")
         _finish(run, Status.CANCELLED, error=f"Cancelled by {actor.get_username()}.", now=now, actor=actor)
+    return run
+
+
+def action_run_resolve(
+    *, run: ActionRun, actor: User, outcome: str, note: str, now: datetime | None = None
+) -> ActionRun:
+    """An Incident Commander checked the target of an abandoned run and records what they found: succeeded, failed
+    or partly done, with a note. Only the record changes; nothing is run (again)."""
+    now = now or timezone.now()
+    if outcome not in RESOLUTIONS:
+        allowed = ", ".join(status.value for status in RESOLUTIONS)
+        raise ApplicationError(f"Outcome: one of {allowed}.", field="outcome")
+    if not note.strip():
+        raise ApplicationError("Say what you found on the target: the note goes on the record.", field="note")
+    with transaction.atomic():
+        run = _lock(run.pk)
+        if not has_role(actor, Role.INCIDENT_COMMANDER):
+            raise ForbiddenError("Closing an abandoned run needs the Incident Commander role.", field="actor")
+        if run.status != Status.ABANDONED:
+            raise ConflictError(
+                f"{run.reference} is {run.get_status_display().lower()}; only an abandoned run is closed by a person."
+            )
+        run.status = outcome
+        run.resolved_by, run.resolved_at, run.resolution_note = actor, now, note.strip()
+        run.save()
+        found = f"{ActionRun.Status(outcome).label.lower()} (checked by {actor.get_username()}): {note.strip()}"
+        _line(run, f"closed by a person: {found}", at=now)
+        _timeline(run, f"abandoned run closed as {found}", actor=actor, at=now)
     return run
 
 

@@ -17,7 +17,7 @@ from portal.accounts.roles import Role, has_role
 from portal.cluster import policy
 from portal.cluster.actions import READ_ONLY, SPECS
 from portal.cluster.filters import ActionRunFilter
-from portal.cluster.forms import ActionRequestForm, CommentForm, prefill
+from portal.cluster.forms import ActionRequestForm, CommentForm, ResolveForm, prefill
 from portal.cluster.models import ActionKind, ActionRun
 from portal.cluster.selectors import action_run_detail, action_runs
 from portal.cluster.services import (
@@ -27,6 +27,7 @@ from portal.cluster.services import (
     action_run_confirm,
     action_run_reject,
     action_run_request,
+    action_run_resolve,
 )
 from portal.core.pagination import paginate
 from portal.errors import ApplicationError
@@ -106,6 +107,8 @@ def _detail_context(request: HttpRequest, run: ActionRun, **extra: object) -> di
         "may_decide": may_decide,
         "may_cancel": run.status in CANCELLABLE
         and (user.pk == run.requested_by_id or has_role(user, Role.INCIDENT_COMMANDER)),
+        "may_resolve": run.status == ActionRun.Status.ABANDONED and has_role(user, Role.INCIDENT_COMMANDER),
+        "resolve_form": ResolveForm(),
         **extra,
     }
 
@@ -159,18 +162,23 @@ def _request_again_url(run: ActionRun, **changes: object) -> str:
 @require_POST
 @role_required(Role.RESPONDER)
 def action_act(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
-    """Approve, reject or cancel; htmx gets the run's body back, with the refusal if there was one."""
+    """Approve, reject, cancel or close an abandoned run; htmx gets the run's body back, with the refusal if any."""
     run = get_object_or_404(ActionRun, pk=pk)
     form = CommentForm(request.POST)
     error, status = "", 200
     try:
-        if not form.is_valid():
+        if verb == "resolve":
+            resolution = ResolveForm(request.POST)
+            if not resolution.is_valid():
+                field, messages = next(iter(resolution.errors.items()))
+                raise ApplicationError(f"{field}: {' '.join(messages)}", field=field)
+            action_run_resolve(run=run, actor=request.user, **resolution.cleaned_data)
+        elif not form.is_valid():
             raise ApplicationError(f"comment: {' '.join(form.errors['comment'])}", field="comment")
-        comment = form.cleaned_data["comment"]
-        if verb == "approve":
-            action_run_approve(run=run, approver=request.user, comment=comment)
+        elif verb == "approve":
+            action_run_approve(run=run, approver=request.user, comment=form.cleaned_data["comment"])
         elif verb == "reject":
-            action_run_reject(run=run, approver=request.user, comment=comment)
+            action_run_reject(run=run, approver=request.user, comment=form.cleaned_data["comment"])
         elif verb == "cancel":
             action_run_cancel(run=run, actor=request.user)
         else:

@@ -63,6 +63,7 @@ class ActionRunOutput(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True)
     target = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = ActionRun
@@ -70,7 +71,7 @@ class ActionRunOutput(serializers.ModelSerializer):
             "id", "reference", "kind", "target", "environment", "parameters", "reason", "incident", "emergency",
             "requested_by", "status", "command", "expectation", "before", "after", "result", "error",
             "approval_expires_at", "worker", "created_at", "submitted_at", "queued_at", "started_at", "heartbeat_at",
-            "finished_at",
+            "finished_at", "resolved_by", "resolved_at", "resolution_note",
         ]  # fmt: skip
 
 

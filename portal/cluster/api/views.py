@@ -21,7 +21,7 @@ from portal.cluster.api.serializers import (
     WorkloadSerializer,
 )
 from portal.cluster.filters import ActionRunFilter
-from portal.cluster.models import ActionKind, ActionRun, Namespace, Target, Workload
+from portal.cluster.models import RESOLUTIONS, ActionKind, ActionRun, Namespace, Target, Workload
 from portal.cluster.selectors import action_run_detail, action_runs, targets
 from portal.cluster.services import (
     action_run_approve,
@@ -29,6 +29,7 @@ from portal.cluster.services import (
     action_run_confirm,
     action_run_reject,
     action_run_request,
+    action_run_resolve,
 )
 from portal.core.api import fields
 from portal.core.api.schema import error_response
@@ -171,6 +172,26 @@ class ActionRunCancelApi(APIView):
     @extend_schema(request=None, responses={200: ActionRunDetailOutput, 409: NOT_NOW})
     def post(self, request: Request, pk: int) -> Response:
         return _detail(action_run_cancel(run=_run(pk), actor=request.user))
+
+
+class ActionRunResolveApi(APIView):
+    """An Incident Commander closes an abandoned run after checking its target: what they found, and a note. Nothing
+    runs again; the audit log and the incident's timeline name who decided."""
+
+    permission_classes = [role_permission(Role.INCIDENT_COMMANDER)]
+
+    class ActionRunResolveInput(serializers.Serializer):
+        outcome = serializers.ChoiceField(choices=[(status.value, status.label) for status in RESOLUTIONS])
+        note = fields.TextField(help_text="What was found on the target.")
+
+    @extend_schema(
+        request=ActionRunResolveInput,
+        responses={200: ActionRunDetailOutput, 409: error_response("The run is not abandoned.")},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.ActionRunResolveInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return _detail(action_run_resolve(run=_run(pk), actor=request.user, **payload.validated_data))
 
 
 class TargetViewSet(viewsets.ModelViewSet):
