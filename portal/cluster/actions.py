@@ -127,7 +127,7 @@ def kinds_for(target: Target) -> list[ActionKind]:
     return [kind for kind, spec in SPECS.items() if spec.target_kind == target.kind]
 
 
-def _coerce(param: Param, raw: object) -> Value:
+def coerce(param: Param, raw: object) -> Value:
     if param.type is bool:
         if isinstance(raw, bool):
             return raw
@@ -168,7 +168,7 @@ def validate_parameters(kind: ActionKind, target: Target, raw: Mapping[str, obje
             if param.default is not None:
                 clean[param.name] = param.default
             continue
-        clean[param.name] = _coerce(param, value)
+        clean[param.name] = coerce(param, value)
     _check_names(spec, target, clean)
     if kind == ActionKind.SCALE:
         replicas = int(clean["replicas"])

@@ -296,3 +296,59 @@ class ProgressLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%H:%M:%S} {self.message[:80]}"
+
+
+class LookKind(models.TextChoices):
+    PODS = "pods", "Pods"
+    EVENTS = "events", "Events"
+    LOGS = "logs", "Logs"
+    TOP_PODS = "top_pods", "Top pods"
+    TOP_NODES = "top_nodes", "Top nodes"
+    ROLLOUT_STATUS = "rollout_status", "Rollout status"
+    REDIS_INFO = "redis_info", "Redis INFO"
+    PG_CONNECTIONS = "pg_connections", "PostgreSQL connections"
+    PG_LONG_QUERIES = "pg_long_queries", "PostgreSQL long-running queries"
+    PG_SIZE = "pg_size", "PostgreSQL database size"
+    PG_STATEMENTS = "pg_statements", "PostgreSQL slow queries"
+
+
+class Look(models.Model):
+    """One read-only look at a target for an incident (pods, events, logs, top, data-store statistics), fetched by a
+    worker under a deadline. Not a change, so not in the audit log: the incident's timeline records who looked."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Fetching"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=20, choices=LookKind.choices)
+    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="looks")
+    parameters = models.JSONField(default=dict)
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.SET_NULL, null=True, blank=True, related_name="looks"
+    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    command = models.TextField(help_text="The kubectl, redis-cli or SQL equivalent.")
+    progress = models.CharField(max_length=300, blank=True)
+    summary = models.CharField(max_length=300, blank=True)
+    columns = models.JSONField(default=list, blank=True)
+    rows = models.JSONField(default=list, blank=True)
+    text = models.TextField(blank=True)
+    truncated = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"LOOK-{self.pk} {self.kind} on {self.target}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

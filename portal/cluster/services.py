@@ -25,9 +25,18 @@ from incidents.services import timeline_add
 from portal import kube
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
-from portal.cluster import actions, policy, runner
+from portal.cluster import actions, looks, policy, runner
 from portal.cluster.datastores import DataStoreError
-from portal.cluster.models import RESOLUTIONS, ActionApproval, ActionKind, ActionRun, ProgressLine, Target
+from portal.cluster.models import (
+    RESOLUTIONS,
+    ActionApproval,
+    ActionKind,
+    ActionRun,
+    Look,
+    LookKind,
+    ProgressLine,
+    Target,
+)
 from portal.cluster.secrets import scrub
 from portal.errors import ApplicationError, ConflictError, ForbiddenError
 from portal.locking import lock_row
@@ -470,3 +479,134 @@ def action_runs_reap(*, now: datetime | None = None) -> Sweep:
             _line(run, "abandoned: no heartbeat from the worker", at=now)
             _finish(run, Status.ABANDONED, error=error, now=now, actor=None)
     return Sweep(abandoned=len(runs))
+
+
+# -- looks -------------------------------------------------------------------------------------------------------
+
+
+def look_request(
+    *,
+    requester: User,
+    target: Target,
+    kind: str,
+    parameters: Mapping[str, object],
+    incident: Incident | None = None,
+    now: datetime | None = None,
+) -> Look:
+    """Record a look and hand it to a worker when the transaction commits. Responders may look anywhere: it
+    changes nothing."""
+    now = now or timezone.now()
+    if kind not in LookKind.values:
+        raise ApplicationError(f"Unknown look {kind!r}.", field="kind")
+    if not has_role(requester, Role.RESPONDER):
+        raise ForbiddenError("Looking at a target needs the Responder role.", field="kind")
+    if not target.enabled:
+        raise ApplicationError(f"{target} is disabled.", field="target")
+    look_kind = LookKind(kind)
+    clean = looks.validate(look_kind, target, parameters)
+    with transaction.atomic():
+        look = Look.objects.create(
+            kind=look_kind,
+            target=target,
+            parameters=clean,
+            incident=incident,
+            requested_by=requester,
+            command=looks.command_for(look_kind, target, clean),
+            created_at=now,
+        )
+        _fetch_on_commit(look.pk)
+    return look
+
+
+def _fetch_on_commit(look_id: int) -> None:
+    from portal.cluster.tasks import fetch_look
+
+    transaction.on_commit(lambda: fetch_look.apply_async((look_id,)), robust=True)
+
+
+def _look_finish(look: Look, *, status: str, found: looks.Found | None, error: str, now: datetime) -> None:
+    if found is not None:
+        look.summary, look.columns, look.rows = found.summary[:300], found.columns, found.rows
+        look.text, look.truncated = found.text, found.truncated
+    look.status, look.error, look.finished_at, look.progress = status, error, now, ""
+    look.save()
+    if look.incident is not None:
+        what = looks.subject(LookKind(look.kind), look.target, look.parameters)
+        outcome = look.summary if status == Look.Status.DONE else f"failed: {error}"
+        timeline_add(
+            incident=look.incident,
+            kind=TimelineEvent.Kind.LOOK,
+            message=f"{look.requested_by.get_username()} looked at {what}: {outcome}"[:2000],
+            actor=look.requested_by,
+            at=now,
+            data={"look": look.pk, "kind": look.kind},
+        )
+
+
+def _lock_look(look_id: int) -> Look:
+    return lock_row(Look.objects.select_related("target", "requested_by", "incident"), look_id)
+
+
+def look_fetch(*, look_id: int, now: datetime | None = None) -> Look | None:
+    """The worker's side: claim the queued look once, fetch it under its deadline with progress, record what was
+    found and put it on the incident's timeline. None: nothing to do (already taken, or too late to start)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        try:
+            look = _lock_look(look_id)
+        except Look.DoesNotExist:
+            return None
+        if look.status != Look.Status.QUEUED:
+            return None
+        if now >= look.created_at + timedelta(seconds=settings.LOOK_START_DEADLINE_SECONDS):
+            _look_finish(look, status=Look.Status.FAILED, found=None, error="No worker picked it up in time.", now=now)
+            return None
+        look.status, look.started_at = Look.Status.RUNNING, now
+        look.save(update_fields=["status", "started_at"])
+
+    def report(message: str) -> None:
+        # Look is not audited: a plain UPDATE is the cheapest way to show progress while the worker fetches.
+        Look.objects.filter(pk=look_id).update(progress=message[:300])
+
+    found, error, status = None, "", Look.Status.DONE
+    try:
+        found = looks.fetch(LookKind(look.kind), look.target, look.parameters, report=report)
+    except looks.LookTimeout as exc:
+        found = exc.found
+        error = f"The {settings.LOOK_DEADLINE_SECONDS:g} s deadline passed: what was fetched by then is shown."
+    except SoftTimeLimitExceeded:
+        status, error = Look.Status.FAILED, "The worker's time limit for a look passed."
+    except kube.KubeError as exc:
+        status, error = Look.Status.FAILED, exc.message
+    except DataStoreError as exc:
+        status, error = Look.Status.FAILED, str(exc)
+    except Exception as exc:
+        logger.exception("LOOK-%s failed unexpectedly", look_id)
+        status, error = Look.Status.FAILED, scrub(f"Unexpected error: {type(exc).__name__}: {exc}", look.target.url)
+    with transaction.atomic():
+        look = _lock_look(look_id)
+        _look_finish(look, status=status, found=found, error=error, now=timezone.now())
+    return look
+
+
+def looks_sweep(*, now: datetime | None = None) -> int:
+    """End looks no worker picked up in time, and those whose worker died while fetching."""
+    now = now or timezone.now()
+    start = timedelta(seconds=settings.LOOK_START_DEADLINE_SECONDS)
+    # A running look outlives its deadline only if its worker died: the task's hard limit is well below this.
+    dead = timedelta(seconds=settings.LOOK_DEADLINE_SECONDS * 2 + 120)
+    ended = 0
+    with transaction.atomic():
+        stale = (
+            Look.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("target", "requested_by", "incident")
+            .filter(
+                Q(status=Look.Status.QUEUED, created_at__lte=now - start)
+                | Q(status=Look.Status.RUNNING, started_at__lte=now - dead)
+            )
+        )
+        for look in stale:
+            error = "No worker picked it up in time." if look.status == Look.Status.QUEUED else "Its worker stopped."
+            _look_finish(look, status=Look.Status.FAILED, found=None, error=error, now=now)
+            ended += 1
+    return ended

@@ -1,0 +1,197 @@
+"""Looking from the incident: pods, events, logs (tail, timestamps, previous, filter; a deadline and a size cap), top
+pods and nodes and rollout status, fetched by the worker from the simulator through the real client. Each look goes
+on the incident's timeline, never into the audit log; Responders may look anywhere, Viewers may not."""
+
+import pytest
+from auditlog.models import LogEntry
+
+from incidents.models import Incident, Severity, TimelineEvent
+from incidents.services import incident_declare
+from portal.cluster.models import Look
+from portal.cluster.services import look_fetch, look_request, looks_sweep
+from portal.cluster.tasks import fetch_look
+from portal.errors import ApplicationError, ForbiddenError
+from tests.cluster.conftest import PROD_NS
+
+Status = Look.Status
+
+
+@pytest.fixture
+def outage(people) -> Incident:
+    return incident_declare(title="API down", severity=Severity.objects.get(code="P1"), reporter=people.commander)
+
+
+@pytest.fixture
+def crashed(shop, clock) -> str:
+    """The first production web pod, restarted once after running out of memory, a minute of logs later."""
+    pod = shop.list_objects("pods", namespace=PROD_NS, label_selector="app=web")["items"][0]["metadata"]["name"]
+    clock.advance(120)
+    shop.restart_container(PROD_NS, pod, reason="OOMKilled", exit_code=137)
+    clock.advance(60)
+    return pod
+
+
+def look(user, target, kind, *, incident=None, **parameters) -> Look:
+    """Request the look and fetch it as the worker does."""
+    requested = look_request(requester=user, target=target, kind=kind, parameters=parameters, incident=incident)
+    fetch_look(requested.pk)
+    requested.refresh_from_db()
+    return requested
+
+
+def test_pods_with_status_restarts_node_and_age(crashed, k8s, people, outage):
+    found = look(people.responder, k8s, "pods", namespace=PROD_NS, selector="app=web", incident=outage)
+
+    assert found.status == Status.DONE, found.error
+    assert found.columns == ["Name", "Ready", "Status", "Restarts", "Node", "Created"]
+    by_name = {row[0]: row for row in found.rows}
+    assert len(by_name) == 2
+    assert by_name[crashed][2:4] == ["Running", 1]
+    assert all(row[4].startswith("node-") for row in found.rows)
+    assert found.summary == "2 pods, all running"
+    assert found.command == "kubectl -n shop get pods -l app=web -o wide"
+    event = outage.timeline.get(kind=TimelineEvent.Kind.LOOK)
+    assert event.message == "rami looked at pods of shop -l app=web: 2 pods, all running"
+    assert event.actor == people.responder
+
+
+def test_a_look_is_on_the_timeline_and_not_in_the_audit_log(shop, k8s, people, outage):
+    entries = LogEntry.objects.count()
+
+    look(people.responder, k8s, "events", namespace=PROD_NS, name="web", incident=outage)
+
+    assert LogEntry.objects.count() == entries
+    assert outage.timeline.filter(kind=TimelineEvent.Kind.LOOK).count() == 1
+
+
+def test_events_about_a_deployment(shop, k8s, people):
+    found = look(people.responder, k8s, "events", namespace=PROD_NS, name="web")
+
+    assert found.status == Status.DONE, found.error
+    assert found.rows, "scaling and pod starts leave events"
+    assert all(row[3].split("/", 1)[1].startswith("web") for row in found.rows)
+
+
+class TestLogs:
+    def test_tail_and_timestamps_of_every_pod_of_a_selector(self, crashed, k8s, people, outage):
+        found = look(
+            people.responder, k8s, "logs", namespace=PROD_NS, selector="app=web", tail=3, timestamps=True,
+            incident=outage,
+        )  # fmt: skip
+
+        assert found.status == Status.DONE, found.error
+        lines = found.text.splitlines()
+        assert len(lines) == 6, "three lines of each of the two pods"
+        assert all(line.startswith("[pod/web-") for line in lines)
+        assert all(line.split(" ")[1][:4].isdigit() and "T" in line.split(" ")[1] for line in lines), "timestamps"
+        assert found.summary == "6 lines from 2 pods"
+        assert found.command == "kubectl -n shop logs -l app=web --tail=3 --timestamps"
+        message = outage.timeline.get(kind=TimelineEvent.Kind.LOOK).message
+        assert message == "rami looked at logs of shop -l app=web: 6 lines from 2 pods"
+
+    def test_the_previous_container_says_how_it_ended(self, crashed, k8s, people):
+        found = look(people.responder, k8s, "logs", namespace=PROD_NS, pod=crashed, previous=True, tail=1)
+
+        assert found.status == Status.DONE, found.error
+        assert "OOMKilled" in found.text or "137" in found.text, found.text
+        assert "--previous" in found.command
+
+    def test_a_pod_without_a_previous_container_is_reported_not_fatal(self, crashed, shop, k8s, people):
+        found = look(people.responder, k8s, "logs", namespace=PROD_NS, selector="app=web", previous=True)
+
+        assert found.status == Status.DONE
+        assert "1 pods refused" in found.summary
+        assert "error: previous terminated container" in found.text
+
+    def test_filter_keeps_matching_lines(self, crashed, k8s, people):
+        everything = look(people.responder, k8s, "logs", namespace=PROD_NS, pod=crashed, tail=50)
+        word = everything.text.splitlines()[-1].split()[-1]
+
+        found = look(people.responder, k8s, "logs", namespace=PROD_NS, pod=crashed, tail=50, filter=word)
+
+        kept = found.text.splitlines()
+        assert kept
+        assert all(word.lower() in line.lower() for line in kept)
+        assert len(kept) == sum(word.lower() in line.lower() for line in everything.text.splitlines())
+        assert "| grep -F" in found.command
+
+    def test_the_size_cap_cuts_the_text_short_and_says_so(self, crashed, k8s, people, settings):
+        settings.LOOK_MAX_LOG_BYTES = 200
+
+        found = look(people.responder, k8s, "logs", namespace=PROD_NS, selector="app=web", tail=100)
+
+        assert found.truncated
+        assert len(found.text.encode()) <= 200 + 2 * len("[pod/web-xxxxx-xxxxx] ") * 10
+        assert found.summary.endswith("(cut short)")
+
+    def test_a_passed_deadline_keeps_what_was_fetched(self, crashed, k8s, people, settings):
+        settings.LOOK_DEADLINE_SECONDS = 0
+
+        found = look(people.responder, k8s, "logs", namespace=PROD_NS, selector="app=web")
+
+        assert found.status == Status.DONE
+        assert found.truncated
+        assert "deadline passed" in found.error
+
+
+def test_top_pods_and_nodes(shop, k8s, people):
+    pods = look(people.responder, k8s, "top_pods", namespace=PROD_NS, selector="app=web")
+    nodes = look(people.responder, k8s, "top_nodes")
+
+    assert pods.status == nodes.status == Status.DONE, (pods.error, nodes.error)
+    assert len(pods.rows) == 2
+    assert all(row[1].endswith("m") and row[2].endswith("Mi") for row in pods.rows)
+    assert [row[0] for row in nodes.rows] == ["node-1", "node-2", "node-3"]
+    assert all(row[2].endswith("%") and row[4].endswith("%") for row in nodes.rows)
+    assert nodes.command == "kubectl top nodes"
+
+
+def test_rollout_status_does_not_wait(shop, k8s, people):
+    found = look(people.responder, k8s, "rollout_status", namespace=PROD_NS, deployment="web")
+
+    assert found.status == Status.DONE
+    assert found.summary == 'deployment "web" successfully rolled out'
+    assert found.rows[0][0] == 3
+
+
+def test_an_unknown_deployment_fails_the_look_with_the_api_message(shop, k8s, people, outage):
+    found = look(people.responder, k8s, "rollout_status", namespace=PROD_NS, deployment="nope", incident=outage)
+
+    assert found.status == Status.FAILED
+    assert "not found" in found.error
+    assert "failed:" in outage.timeline.get(kind=TimelineEvent.Kind.LOOK).message
+
+
+class TestRules:
+    def test_a_viewer_may_not_look(self, shop, k8s, people):
+        with pytest.raises(ForbiddenError):
+            look_request(requester=people.viewer, target=k8s, kind="pods", parameters={"namespace": PROD_NS})
+
+    @pytest.mark.parametrize(
+        ("kind", "parameters", "field"),
+        [
+            ("logs", {"namespace": PROD_NS}, "pod"),
+            ("logs", {"namespace": PROD_NS, "pod": "web", "tail": 99999}, "tail"),
+            ("pods", {"namespace": "Bad NS"}, "namespace"),
+            ("pods", {"namespace": PROD_NS, "selector": "app=web;rm -rf"}, "selector"),
+            ("redis_info", {}, "target"),
+            ("nope", {}, "kind"),
+        ],
+    )
+    def test_bad_parameters_name_the_field(self, k8s, people, kind, parameters, field):
+        with pytest.raises(ApplicationError) as raised:
+            look_request(requester=people.responder, target=k8s, kind=kind, parameters=parameters)
+        assert raised.value.field == field
+
+    def test_a_redelivered_message_fetches_nothing_twice(self, shop, k8s, people, outage):
+        found = look(people.responder, k8s, "pods", namespace=PROD_NS, incident=outage)
+        assert look_fetch(look_id=found.pk) is None
+        assert outage.timeline.filter(kind=TimelineEvent.Kind.LOOK).count() == 1
+
+    def test_the_sweeper_ends_a_look_no_worker_picked_up(self, shop, k8s, people, settings):
+        queued = look_request(requester=people.responder, target=k8s, kind="pods", parameters={"namespace": PROD_NS})
+        later = queued.created_at + __import__("datetime").timedelta(seconds=settings.LOOK_START_DEADLINE_SECONDS)
+
+        assert looks_sweep(now=later) == 1
+        queued.refresh_from_db()
+        assert (queued.status, queued.error) == (Status.FAILED, "No worker picked it up in time.")
