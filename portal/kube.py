@@ -973,6 +973,11 @@ def pod_info(pod: Mapping[str, Any]) -> PodInfo:
     )
 
 
+def deployment_selector(namespace: str, name: str) -> str:
+    """The label selector of a deployment's pods, as kubectl builds it from `spec.selector`."""
+    return label_selector_string(_read_deployment(namespace, name)["spec"]["selector"])
+
+
 def list_pods(namespace: str, *, selector: str = "") -> list[PodInfo]:
     listed = _raw(_core().list_namespaced_pod, namespace, label_selector=selector or None)
     return sorted((pod_info(pod) for pod in listed["items"]), key=lambda pod: pod.name)
@@ -1026,7 +1031,7 @@ def pod_log(
 ) -> str:
     """A container's log as the kubelet gives it (`kubectl logs`), at most `limit_bytes`."""
     with _api_errors():
-        response = _core().read_namespaced_pod_log(
+        response: Any = _core().read_namespaced_pod_log(
             pod,
             namespace,
             container=container or None,
@@ -1055,11 +1060,11 @@ class Usage:
 
 
 def _millicores(quantity: str) -> int:
-    return math.ceil(utils.parse_quantity(quantity) * 1000)
+    return int(math.ceil(utils.parse_quantity(quantity) * 1000))  # type: ignore[no-untyped-call]
 
 
 def _bytes(quantity: str) -> int:
-    return int(utils.parse_quantity(quantity))
+    return int(utils.parse_quantity(quantity))  # type: ignore[no-untyped-call]
 
 
 def top_pods(namespace: str, *, selector: str = "") -> list[Usage]:

@@ -363,7 +363,7 @@ def pg_look(url: str, kind: str, parameters: Mapping[str, object]) -> Table:
                 ).fetchone()
                 if installed is None:
                     return Table(f"pg_stat_statements is not installed in {database_name(url)}", [], [])
-            cursor = connection.execute(PG_LOOKS[kind], dict(parameters))  # type: ignore[arg-type]
+            cursor = connection.execute(PG_LOOKS[kind], dict(parameters))
             columns = [column.name for column in cursor.description or []]
             rows = [[_shown(value) for value in row] for row in cursor.fetchall()]
             if kind == "pg_connections":

@@ -30,21 +30,23 @@ MAX_TAIL = 5000
 
 NAMESPACE = Param("namespace", str, "Namespace", required=True)
 SELECTOR = Param("selector", str, "Label selector", help="e.g. app=broxiva-api")
+OF_DEPLOYMENT = Param("deployment", str, "Pods of deployment", help="Its own selector; instead of a label selector.")
 
 LOOK_PARAMS: dict[LookKind, tuple[Param, ...]] = {
-    LookKind.PODS: (NAMESPACE, SELECTOR),
+    LookKind.PODS: (NAMESPACE, SELECTOR, OF_DEPLOYMENT),
     LookKind.EVENTS: (NAMESPACE, Param("name", str, "About objects named", help="A prefix: broxiva-api")),
     LookKind.LOGS: (
         NAMESPACE,
         Param("pod", str, "Pod"),
         SELECTOR,
+        OF_DEPLOYMENT,
         Param("container", str, "Container"),
         Param("tail", int, "Last lines (per pod)", default=100, minimum=1, maximum=MAX_TAIL),
         Param("timestamps", bool, "Timestamps", default=True),
         Param("previous", bool, "Previous container (after a crash)", default=False),
         Param("filter", str, "Only lines containing"),
     ),
-    LookKind.TOP_PODS: (NAMESPACE, SELECTOR),
+    LookKind.TOP_PODS: (NAMESPACE, SELECTOR, OF_DEPLOYMENT),
     LookKind.TOP_NODES: (),
     LookKind.ROLLOUT_STATUS: (NAMESPACE, Param("deployment", str, "Deployment", required=True)),
     LookKind.REDIS_INFO: (),
@@ -96,14 +98,16 @@ def validate(kind: LookKind, target: Target, raw: Mapping[str, object]) -> dict[
             raise ApplicationError(f"{name.title()}: {value!r} is not valid here.", field=name)
     if isinstance(clean.get("filter"), str) and len(str(clean["filter"])) > 200:
         raise ApplicationError("Filter: at most 200 characters.", field="filter")
-    if kind == LookKind.LOGS and not clean.get("pod") and not clean.get("selector"):
-        raise ApplicationError("Name a pod or a label selector whose pods' logs to read.", field="pod")
+    if kind == LookKind.LOGS and not any(clean.get(name) for name in ("pod", "selector", "deployment")):
+        raise ApplicationError("Name a pod, a label selector or a deployment whose pods' logs to read.", field="pod")
     return clean
 
 
 def subject(kind: LookKind, target: Target, p: Mapping[str, Any]) -> str:
     """What was looked at, for the timeline: `logs of broxiva-production -l app=broxiva-api`."""
     where = p.get("pod") or (f"-l {p['selector']}" if p.get("selector") else "")
+    if not where and p.get("deployment") and kind != LookKind.ROLLOUT_STATUS:
+        where = str(p["deployment"])
     if kind == LookKind.LOGS:
         previous = " (previous container)" if p.get("previous") else ""
         return f"logs of {p['namespace']} {where}{previous}"
@@ -158,6 +162,7 @@ class Found:
     rows: list[list[Any]] = field(default_factory=list)
     text: str = ""
     truncated: bool = False
+    selector: str = ""
 
 
 class Deadline:
@@ -190,14 +195,22 @@ class LookTimeout(Exception):
         self.found = found
 
 
+def _selector(p: Mapping[str, Any]) -> str:
+    """The label selector given, or the one of the deployment named."""
+    if p.get("selector") or not p.get("deployment"):
+        return str(p.get("selector", ""))
+    return kube.deployment_selector(p["namespace"], p["deployment"])
+
+
 def _cluster(kind: LookKind, p: Mapping[str, Any]) -> Found:
     if kind == LookKind.PODS:
-        pods = kube.list_pods(p["namespace"], selector=p.get("selector", ""))
+        pods = kube.list_pods(p["namespace"], selector=_selector(p))
         unhealthy = sum(pod.status != "Running" for pod in pods)
         return Found(
             f"{len(pods)} pods, {unhealthy} not running" if unhealthy else f"{len(pods)} pods, all running",
             ["Name", "Ready", "Status", "Restarts", "Node", "Created"],
             [[pod.name, pod.ready, pod.status, pod.restarts, pod.node, pod.created_at] for pod in pods],
+            selector=_selector(p),
         )
     if kind == LookKind.EVENTS:
         events = kube.list_events(p["namespace"], involving=p.get("name", ""))
@@ -209,7 +222,8 @@ def _cluster(kind: LookKind, p: Mapping[str, Any]) -> Found:
         )
     if kind in (LookKind.TOP_PODS, LookKind.TOP_NODES):
         nodes = kind == LookKind.TOP_NODES
-        usage = kube.top_nodes() if nodes else kube.top_pods(p["namespace"], selector=p.get("selector", ""))
+        selector = "" if nodes else _selector(p)
+        usage = kube.top_nodes() if nodes else kube.top_pods(p["namespace"], selector=selector)
         columns = ["Name", "CPU (cores)", "CPU %", "Memory (bytes)", "Memory %"] if nodes else [
             "Name", "CPU (cores)", "Memory (bytes)"
         ]  # fmt: skip
@@ -227,7 +241,7 @@ def _cluster(kind: LookKind, p: Mapping[str, Any]) -> Found:
         ]
         busiest = max(usage, key=lambda u: u.memory_bytes, default=None)
         top = f"; most memory: {busiest.name} {busiest.memory_bytes // 2**20}Mi" if busiest else ""
-        return Found(f"{len(usage)} {'nodes' if nodes else 'pods'}{top}", columns, rows)
+        return Found(f"{len(usage)} {'nodes' if nodes else 'pods'}{top}", columns, rows, selector=selector)
     status = kube.rollout_status_now(p["namespace"], p["deployment"])
     state = status.deployment
     return Found(
@@ -241,7 +255,8 @@ def _cluster(kind: LookKind, p: Mapping[str, Any]) -> Found:
 def _logs(p: Mapping[str, Any], *, report: Report, deadline: Deadline) -> Found:
     """Each pod's log in turn, within the deadline and the size cap, filtered, prefixed with the pod when several."""
     namespace = p["namespace"]
-    pods = [p["pod"]] if p.get("pod") else [pod.name for pod in kube.list_pods(namespace, selector=p["selector"])]
+    selector = "" if p.get("pod") else _selector(p)
+    pods = [p["pod"]] if p.get("pod") else [pod.name for pod in kube.list_pods(namespace, selector=selector)]
     cap, needle = settings.LOOK_MAX_LOG_BYTES, str(p.get("filter") or "").lower()
     chunks: list[str] = []
     size, lines, truncated, errors = 0, 0, False, 0
@@ -278,7 +293,7 @@ def _logs(p: Mapping[str, Any], *, report: Report, deadline: Deadline) -> Found:
     filtered = f" containing {p['filter']!r}" if p.get("filter") else ""
     failed = f", {errors} pods refused" if errors else ""
     summary = f"{lines} lines{filtered} from {len(pods)} pods{failed}{' (cut short)' if truncated else ''}"
-    found = Found(summary, text="".join(chunks), truncated=truncated)
+    found = Found(summary, text="".join(chunks), truncated=truncated, selector=selector)
     if truncated and deadline.left() <= 0:
         raise LookTimeout(found)
     return found

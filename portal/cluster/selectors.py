@@ -1,7 +1,7 @@
 from django.db.models import Prefetch, QuerySet
 
 from incidents.models import Incident
-from portal.cluster.models import ActionApproval, ActionRun, Target, Workload
+from portal.cluster.models import ActionApproval, ActionRun, Look, Target, Workload
 
 
 def action_runs() -> QuerySet[ActionRun]:
@@ -30,3 +30,7 @@ def workloads_of(incident: Incident) -> QuerySet[Workload]:
         .select_related("service", "target", "namespace")
         .order_by("service__name", "target__kind", "target__name", "namespace__name", "deployment")
     )
+
+
+def looks_list() -> QuerySet[Look]:
+    return Look.objects.select_related("target", "requested_by", "incident").order_by("-created_at", "-pk")

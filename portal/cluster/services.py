@@ -528,6 +528,10 @@ def _look_finish(look: Look, *, status: str, found: looks.Found | None, error: s
     if found is not None:
         look.summary, look.columns, look.rows = found.summary[:300], found.columns, found.rows
         look.text, look.truncated = found.text, found.truncated
+        if found.selector and not look.parameters.get("selector"):
+            # The deployment's own selector, now known: the command shown is the one that reads the same pods.
+            resolved = {**look.parameters, "selector": found.selector}
+            look.command = looks.command_for(LookKind(look.kind), look.target, resolved)
     look.status, look.error, look.finished_at, look.progress = status, error, now, ""
     look.save()
     if look.incident is not None:

@@ -26,8 +26,8 @@ def sweep_action_runs() -> dict[str, int]:
 # A look is read-only: a redelivered message finds it no longer queued and does nothing.
 @shared_task(
     acks_late=True,
-    soft_time_limit=settings.LOOK_DEADLINE_SECONDS + 30,
-    time_limit=settings.LOOK_DEADLINE_SECONDS + 60,
+    soft_time_limit=int(settings.LOOK_DEADLINE_SECONDS) + 30,
+    time_limit=int(settings.LOOK_DEADLINE_SECONDS) + 60,
 )
 def fetch_look(look_id: int) -> None:
     """Fetch one look (pods, events, logs, top, data-store statistics) under its deadline."""

@@ -17,9 +17,10 @@ from portal.accounts.roles import Role, has_role
 from portal.cluster import policy
 from portal.cluster.actions import READ_ONLY, SPECS
 from portal.cluster.filters import ActionRunFilter
-from portal.cluster.forms import ActionRequestForm, CommentForm, ResolveForm, prefill
+from portal.cluster.forms import ActionRequestForm, CommentForm, LookForm, ResolveForm, prefill
+from portal.cluster.looks import PARAMETER_NAMES as LOOK_PARAMETER_NAMES
 from portal.cluster.models import ActionKind, ActionRun
-from portal.cluster.selectors import action_run_detail, action_runs
+from portal.cluster.selectors import action_run_detail, action_runs, looks_list
 from portal.cluster.services import (
     CANCELLABLE,
     action_run_approve,
@@ -28,6 +29,7 @@ from portal.cluster.services import (
     action_run_reject,
     action_run_request,
     action_run_resolve,
+    look_request,
 )
 from portal.core.pagination import paginate
 from portal.errors import ApplicationError
@@ -191,3 +193,35 @@ def action_act(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
     return render(
         request, "cluster/action_detail.html#run-body", _detail_context(request, run, error=error), status=status
     )
+
+
+@require_POST
+@role_required(Role.RESPONDER)
+def look_new(request: HttpRequest) -> HttpResponse:
+    """Ask a worker for a look; htmx gets the look back (it polls itself until fetched), others its page."""
+    form = LookForm(request.POST)
+    try:
+        if not form.is_valid():
+            field, messages = next(iter(form.errors.items()))
+            raise ApplicationError(f"{field}: {' '.join(messages)}", field=field)
+        parameters = {name: request.POST[name] for name in LOOK_PARAMETER_NAMES if request.POST.get(name, "") != ""}
+        look = look_request(
+            requester=request.user,
+            target=form.cleaned_data["target"],
+            kind=form.cleaned_data["kind"],
+            parameters=parameters,
+            incident=form.cleaned_data["incident"],
+        )
+    except ApplicationError as exc:
+        return render(request, "cluster/look_detail.html#look-error", {"error": exc.message}, status=exc.status_code)
+    if not request.htmx:
+        return redirect("look-detail", pk=look.pk)
+    return render(request, "cluster/look_detail.html#look-body", {"look": looks_list().get(pk=look.pk)}, status=201)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def look_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    look = get_object_or_404(looks_list(), pk=pk)
+    template = "cluster/look_detail.html#look-body" if request.htmx else "cluster/look_detail.html"
+    return render(request, template, {"look": look})

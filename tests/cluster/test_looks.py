@@ -2,12 +2,16 @@
 pods and nodes and rollout status, fetched by the worker from the simulator through the real client. Each look goes
 on the incident's timeline, never into the audit log; Responders may look anywhere, Viewers may not."""
 
+from datetime import timedelta
+
 import pytest
 from auditlog.models import LogEntry
+from django.urls import reverse
 
-from incidents.models import Incident, Severity, TimelineEvent
+from incidents.models import Incident, Service, Severity, TimelineEvent
 from incidents.services import incident_declare
-from portal.cluster.models import Look
+from portal.accounts.roles import Role
+from portal.cluster.models import Look, Workload
 from portal.cluster.services import look_fetch, look_request, looks_sweep
 from portal.cluster.tasks import fetch_look
 from portal.errors import ApplicationError, ForbiddenError
@@ -190,8 +194,109 @@ class TestRules:
 
     def test_the_sweeper_ends_a_look_no_worker_picked_up(self, shop, k8s, people, settings):
         queued = look_request(requester=people.responder, target=k8s, kind="pods", parameters={"namespace": PROD_NS})
-        later = queued.created_at + __import__("datetime").timedelta(seconds=settings.LOOK_START_DEADLINE_SECONDS)
+        later = queued.created_at + timedelta(seconds=settings.LOOK_START_DEADLINE_SECONDS)
 
         assert looks_sweep(now=later) == 1
         queued.refresh_from_db()
         assert (queued.status, queued.error) == (Status.FAILED, "No worker picked it up in time.")
+
+
+def test_the_pods_of_a_deployment_by_its_own_selector(crashed, k8s, people, outage):
+    found = look(people.responder, k8s, "logs", namespace=PROD_NS, deployment="web", tail=2, incident=outage)
+
+    assert found.status == Status.DONE, found.error
+    assert found.summary == "4 lines from 2 pods"
+    assert found.command == "kubectl -n shop logs -l app=web --tail=2 --timestamps"
+    message = outage.timeline.get(kind=TimelineEvent.Kind.LOOK).message
+    assert message == "rami looked at logs of shop web: 4 lines from 2 pods"
+
+
+class TestIncidentPage:
+    @pytest.fixture
+    def page(self, shop, k8s, outage):
+        service = Service.objects.create(name="Web shop", slug="web-shop")
+        outage.services.add(service)
+        namespace = k8s.namespaces.get(name=PROD_NS)
+        Workload.objects.create(service=service, target=k8s, namespace=namespace, deployment="web")
+        return reverse("incident-detail", args=[outage.pk])
+
+    def test_responders_get_the_investigate_card_and_viewers_do_not(self, page, client, people):
+        client.force_login(people.responder)
+        html = client.get(page).content.decode()
+        assert 'id="incident-looks"' in html
+        assert 'name="kind" value="top_pods"' in html
+        client.force_login(people.viewer)
+        assert 'id="incident-looks"' not in client.get(page).content.decode()
+
+    def test_a_look_from_the_page_comes_back_polling_then_done(self, page, client, people, outage,
+                                                               django_capture_on_commit_callbacks):  # fmt: skip
+        client.force_login(people.responder)
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            response = client.post(
+                reverse("look-new"),
+                {"target": "sim", "incident": outage.pk, "kind": "pods", "namespace": PROD_NS, "deployment": "web"},
+                HTTP_HX_REQUEST="true",
+            )
+        assert response.status_code == 201
+        assert len(callbacks) == 1, "handed to a worker when the transaction commits"
+        queued = response.content.decode()
+        assert 'hx-trigger="every 1s"' in queued
+        assert "Waiting for a worker" in queued
+
+        created = Look.objects.get()
+        fetch_look(created.pk)
+        done = client.get(reverse("look-detail", args=[created.pk]), HTTP_HX_REQUEST="true").content.decode()
+        assert 'hx-trigger="every 1s"' not in done
+        assert "2 pods, all running" in done
+        assert "rami looked at pods of shop web: 2 pods, all running" in client.get(page).content.decode()
+
+    def test_logs_form_unticked_boxes_mean_no(self, page, client, people, outage):
+        client.force_login(people.responder)
+        client.post(
+            reverse("look-new"),
+            {"target": "sim", "incident": outage.pk, "kind": "logs", "namespace": PROD_NS, "deployment": "web",
+             "tail": "5", "timestamps": "off", "previous": "off"},
+        )  # fmt: skip
+        assert Look.objects.get().parameters == {
+            "namespace": PROD_NS, "deployment": "web", "tail": 5, "timestamps": False, "previous": False,
+        }  # fmt: skip
+
+    def test_bad_input_is_a_400_naming_the_field_and_viewers_are_refused(self, page, client, people, outage):
+        client.force_login(people.responder)
+        response = client.post(
+            reverse("look-new"), {"target": "sim", "kind": "logs", "namespace": PROD_NS}, HTTP_HX_REQUEST="true"
+        )
+        assert response.status_code == 400
+        assert "Name a pod" in response.content.decode()
+        client.force_login(people.viewer)
+        assert client.post(reverse("look-new"), {"target": "sim", "kind": "pods"}).status_code == 403
+
+
+class TestApi:
+    def test_request_then_read_a_look(self, shop, k8s, token_client, outage):
+        client = token_client(Role.RESPONDER)
+        response = client.post(
+            reverse("api:look-list"),
+            {"kind": "top_pods", "target": "sim", "namespace": PROD_NS, "selector": "app=web", "incident": outage.pk},
+            format="json",
+        )
+        assert response.status_code == 201, response.json()
+        assert response.json()["status"] == "queued"
+        fetch_look(response.json()["id"])
+        body = client.get(reverse("api:look-detail", args=[response.json()["id"]])).json()
+        assert (body["status"], len(body["rows"]), body["columns"][0]) == ("done", 2, "Name")
+        listed = client.get(reverse("api:look-list"), {"incident": outage.pk}).json()
+        assert listed["count"] == 1
+
+    def test_viewers_read_but_may_not_look(self, shop, k8s, token_client):
+        client = token_client(Role.VIEWER)
+        assert client.get(reverse("api:look-list")).status_code == 200
+        response = client.post(reverse("api:look-list"), {"kind": "pods", "target": "sim", "namespace": PROD_NS})
+        assert response.status_code == 403
+
+    def test_bad_input_names_the_field(self, shop, k8s, token_client):
+        response = token_client(Role.RESPONDER).post(
+            reverse("api:look-list"), {"kind": "logs", "target": "sim", "namespace": PROD_NS, "tail": 0}, format="json"
+        )
+        assert response.status_code == 400
+        assert "tail" in str(response.json())

@@ -16,13 +16,15 @@ from portal.cluster.actions import PARAMETER_NAMES, SPECS
 from portal.cluster.api.serializers import (
     ActionRunDetailOutput,
     ActionRunOutput,
+    LookOutput,
     NamespaceSerializer,
     TargetSerializer,
     WorkloadSerializer,
 )
-from portal.cluster.filters import ActionRunFilter
-from portal.cluster.models import RESOLUTIONS, ActionKind, ActionRun, Namespace, Target, Workload
-from portal.cluster.selectors import action_run_detail, action_runs, targets
+from portal.cluster.filters import ActionRunFilter, LookFilter
+from portal.cluster.looks import PARAMETER_NAMES as LOOK_PARAMETER_NAMES
+from portal.cluster.models import RESOLUTIONS, ActionKind, ActionRun, Look, LookKind, Namespace, Target, Workload
+from portal.cluster.selectors import action_run_detail, action_runs, looks_list, targets
 from portal.cluster.services import (
     action_run_approve,
     action_run_cancel,
@@ -30,6 +32,7 @@ from portal.cluster.services import (
     action_run_reject,
     action_run_request,
     action_run_resolve,
+    look_request,
 )
 from portal.core.api import fields
 from portal.core.api.schema import error_response
@@ -192,6 +195,62 @@ class ActionRunResolveApi(APIView):
         payload = self.ActionRunResolveInput(data=request.data)
         payload.is_valid(raise_exception=True)
         return _detail(action_run_resolve(run=_run(pk), actor=request.user, **payload.validated_data))
+
+
+class LookListApi(generics.ListAPIView):
+    """Looks (read-only: pods, events, logs, top, rollout status, data-store statistics), newest first. POST asks a
+    worker for one (Responders and above, anywhere); poll its detail until `status` is done or failed."""
+
+    serializer_class = LookOutput
+    filterset_class = LookFilter
+
+    class LookCreateInput(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=LookKind.choices)
+        target = serializers.SlugRelatedField(slug_field="slug", queryset=Target.objects.all())
+        incident = serializers.PrimaryKeyRelatedField(
+            queryset=Incident.objects.all(), required=False, allow_null=True, help_text="Its timeline records it."
+        )
+        namespace = fields.LineField(required=False, max_length=63)
+        selector = fields.LineField(required=False, max_length=253)
+        deployment = fields.LineField(required=False, max_length=253)
+        pod = fields.LineField(required=False, max_length=253)
+        container = fields.LineField(required=False, max_length=63)
+        name = fields.LineField(required=False, max_length=253, help_text="Events: about objects named so.")
+        tail = serializers.IntegerField(required=False, min_value=1)
+        timestamps = serializers.BooleanField(required=False)
+        previous = serializers.BooleanField(required=False)
+        filter = fields.LineField(required=False, max_length=200, help_text="Logs: only lines containing this.")
+        min_seconds = serializers.IntegerField(required=False, min_value=0)
+        limit = serializers.IntegerField(required=False, min_value=1)
+
+    def get_queryset(self) -> QuerySet[Look]:
+        return looks_list()
+
+    def get_permissions(self) -> list:
+        return [Responders()] if self.request.method == "POST" else super().get_permissions()
+
+    @extend_schema(request=LookCreateInput, responses={201: LookOutput})
+    def post(self, request: Request) -> Response:
+        payload = self.LookCreateInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        look = look_request(
+            requester=request.user,
+            target=data["target"],
+            kind=data["kind"],
+            parameters={name: data[name] for name in LOOK_PARAMETER_NAMES if name in data},
+            incident=data.get("incident"),
+        )
+        return Response(LookOutput(looks_list().get(pk=look.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class LookDetailApi(generics.RetrieveAPIView):
+    """One look: its progress while the worker fetches it, then what it found."""
+
+    serializer_class = LookOutput
+
+    def get_queryset(self) -> QuerySet[Look]:
+        return looks_list()
 
 
 class TargetViewSet(viewsets.ModelViewSet):
