@@ -117,6 +117,19 @@ SPECS: dict[ActionKind, ActionSpec] = {
             (Param("idle_minutes", int, "Idle for more than (min)", default=5, minimum=0, maximum=7 * 24 * 60),),
             "Terminate connections to the target database that have been idle longer than that.",
         ),
+        ActionSpec(
+            ActionKind.PG_TERMINATE_BACKEND, Target.Kind.POSTGRESQL, "datastore", False,
+            (Param("pid", int, "Backend pid", required=True, minimum=1, maximum=2**31 - 1,
+                   help="From the long-running queries look."),),
+            "Terminate one backend of the target database (pg_terminate_backend): its query is cancelled and its "
+            "client must reconnect.",
+        ),
+        ActionSpec(
+            ActionKind.PG_VACUUM_ANALYZE, Target.Kind.POSTGRESQL, "datastore", False,
+            (Param("table", str, "Table", required=True, help="schema.table, or a table on the search path"),),
+            "VACUUM ANALYZE one table: reclaims dead rows and refreshes the planner's statistics. Maintenance: in "
+            "production only inside a maintenance window, unless an emergency.",
+        ),
     )
 }  # fmt: skip
 READ_ONLY = frozenset(kind for kind, spec in SPECS.items() if spec.read_only)
@@ -176,6 +189,11 @@ def validate_parameters(kind: ActionKind, target: Target, raw: Mapping[str, obje
             raise ApplicationError(
                 f"Replicas: {target} allows {target.min_replicas} to {target.max_replicas}.", field="replicas"
             )
+    if kind == ActionKind.PG_VACUUM_ANALYZE and not datastores.TABLE_NAME.match(str(clean["table"])):
+        raise ApplicationError(
+            f"Table: {clean['table']!r} is not a table name (letters, digits, _ and $, optionally schema.table).",
+            field="table",
+        )
     if kind == ActionKind.REDIS_DELETE_PATTERN and not str(clean["pattern"]).strip("*?"):
         # A pattern matching every key is a FLUSHDB without FLUSHDB's approval.
         raise ApplicationError("Key pattern: it matches every key; use Redis FLUSHDB instead.", field="pattern")
@@ -224,6 +242,10 @@ def command_for(kind: ActionKind, target: Target, parameters: Mapping[str, objec
         return datastores.redis_flush_command(target.url)
     if kind == ActionKind.REDIS_DELETE_PATTERN:
         return datastores.redis_delete_pattern_command(target.url, str(p["pattern"]), batch_size=int(p["batch_size"]))
+    if kind == ActionKind.PG_TERMINATE_BACKEND:
+        return datastores.pg_terminate_backend_command(target.url, pid=int(str(p["pid"])))
+    if kind == ActionKind.PG_VACUUM_ANALYZE:
+        return datastores.pg_vacuum_analyze_command(target.url, str(p["table"]))
     return datastores.pg_terminate_idle_command(target.url, idle_minutes=int(p["idle_minutes"]))
 
 

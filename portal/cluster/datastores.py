@@ -10,6 +10,7 @@ from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
+import psycopg.sql
 import redis
 from django.conf import settings
 
@@ -195,6 +196,94 @@ def pg_terminate_idle(url: str, *, idle_minutes: int) -> list[TerminatedConnecti
         TerminatedConnection(pid, user or "", application or "", client or "local", since, bool(terminated))
         for pid, user, application, client, since, terminated in rows
     ]
+
+
+# The seeds' `pg_terminate_backend(<pid>)`, held like the idle one to the target database and never the portal's own.
+TERMINATE_BACKEND_SQL = """\
+SELECT pid, usename, application_name, state, left(query, 200), pg_terminate_backend(pid)
+FROM pg_stat_activity
+WHERE pid = {pid}
+  AND datname = current_database()
+  AND pid <> pg_backend_pid()
+  AND application_name <> {portal}"""
+# Unquoted identifiers only: what a person types, and nothing that needs quoting to be safe.
+TABLE_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+VACUUM_TIMEOUT_SECONDS = 540  # under the action task's soft limit
+
+
+@dataclass(frozen=True)
+class TerminatedBackend:
+    pid: int
+    user: str
+    application: str
+    state: str
+    query: str
+    terminated: bool
+
+
+def pg_terminate_backend(url: str, *, pid: int) -> TerminatedBackend:
+    """Terminate one backend of the URL's database; refused for another database's, this portal's, or none."""
+    query = TERMINATE_BACKEND_SQL.format(pid="%(pid)s", portal="%(portal)s")
+    try:
+        with _connect(url) as connection:
+            row = connection.execute(query, {"pid": pid, "portal": settings.DATABASE_APPLICATION_NAME}).fetchone()
+    except psycopg.Error as exc:
+        raise _pg_error(url, exc) from exc
+    if row is None:
+        raise DataStoreError(
+            f"No backend with pid {pid} is connected to {database_name(url)} (it ended, belongs to another database, "
+            "or is this portal's own)."
+        )
+    found_pid, user, application, state, text, terminated = row
+    return TerminatedBackend(found_pid, user or "", application or "", state or "", text or "", bool(terminated))
+
+
+def pg_terminate_backend_command(url: str, *, pid: int) -> str:
+    sql = TERMINATE_BACKEND_SQL.format(pid=pid, portal=_sql_literal(settings.DATABASE_APPLICATION_NAME))
+    return f"-- on {mask_url(url)}\n{sql};"
+
+
+@dataclass(frozen=True)
+class Vacuumed:
+    table: str
+    dead_rows_before: int
+    dead_rows_after: int
+    size_before: str
+    size_after: str
+
+
+_TABLE_STATS = """\
+SELECT coalesce(n_dead_tup, 0), pg_size_pretty(pg_total_relation_size(c.oid))
+FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+WHERE c.oid = %(table)s::regclass"""
+
+
+def pg_vacuum_analyze(url: str, table: str) -> Vacuumed:
+    """VACUUM ANALYZE one table (outside a transaction, as VACUUM must run), with its dead rows before and after."""
+    if not TABLE_NAME.match(table):
+        raise DataStoreError(f"{table!r} is not a table name.")
+    try:
+        with psycopg.connect(
+            url,
+            autocommit=True,
+            connect_timeout=TIMEOUT_SECONDS,
+            application_name=settings.DATABASE_APPLICATION_NAME,
+            options=f"-c statement_timeout={VACUUM_TIMEOUT_SECONDS * 1000}",
+        ) as connection:
+            if connection.execute("SELECT to_regclass(%(table)s)", {"table": table}).fetchone() == (None,):
+                raise DataStoreError(f"There is no table {table!r} in {database_name(url)}.")
+            before = connection.execute(_TABLE_STATS, {"table": table}).fetchone() or (0, "")
+            # Unquoted names fold to lower case, as to_regclass read them.
+            identifier = psycopg.sql.Identifier(*table.lower().split("."))
+            connection.execute(psycopg.sql.SQL("VACUUM (ANALYZE) {}").format(identifier))
+            after = connection.execute(_TABLE_STATS, {"table": table}).fetchone() or (0, "")
+    except psycopg.Error as exc:
+        raise _pg_error(url, exc) from exc
+    return Vacuumed(table, int(before[0]), int(after[0]), str(before[1]), str(after[1]))
+
+
+def pg_vacuum_analyze_command(url: str, table: str) -> str:
+    return f"-- on {mask_url(url)}\nVACUUM (ANALYZE) {table};"
 
 
 def _sql_literal(text: str) -> str:

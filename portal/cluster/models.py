@@ -164,6 +164,8 @@ class ActionKind(models.TextChoices):
     REDIS_FLUSH = "redis_flush", "Redis FLUSHDB"
     REDIS_DELETE_PATTERN = "redis_delete_pattern", "Redis: delete keys by pattern"
     PG_TERMINATE_IDLE = "pg_terminate_idle", "PostgreSQL: terminate idle connections"
+    PG_TERMINATE_BACKEND = "pg_terminate_backend", "PostgreSQL: terminate a backend"
+    PG_VACUUM_ANALYZE = "pg_vacuum_analyze", "PostgreSQL: VACUUM ANALYZE a table"
 
 
 class ActionRun(models.Model):

@@ -156,8 +156,19 @@ def _datastore_preview(kind: ActionKind, target: Target, p: Mapping[str, Any]) -
             f"Keys of {where} matching {p['pattern']!r} are found with SCAN and unlinked {p['batch_size']} at a time. "
             "This cannot be undone."
         )
+    database = datastores.database_name(target.url)
+    if kind == ActionKind.PG_TERMINATE_BACKEND:
+        return (
+            f"Backend {p['pid']} of database {database} on {where} is terminated (pg_terminate_backend): its query is "
+            "cancelled and its client must reconnect. Refused if that pid is not connected to this database."
+        )
+    if kind == ActionKind.PG_VACUUM_ANALYZE:
+        return (
+            f"VACUUM (ANALYZE) {p['table']} on database {database} on {where}: dead rows are reclaimed and the planner's "
+            "statistics refreshed. It reads the whole table and slows other work on it while it runs."
+        )
     return (
-        f"Connections to database {datastores.database_name(target.url)} on {where} idle for more than "
+        f"Connections to database {database} on {where} idle for more than "
         f"{p['idle_minutes']} min are terminated (never this portal's own); their clients must reconnect."
     )
 
@@ -262,6 +273,22 @@ def _datastore(kind: ActionKind, target: Target, p: Mapping[str, Any], report: R
         )
         report(f"done: {deleted} keys matching {p['pattern']!r} deleted")
         return Outcome(f"{deleted} keys deleted", result={"deleted": deleted})
+    if kind == ActionKind.PG_TERMINATE_BACKEND:
+        backend = datastores.pg_terminate_backend(target.url, pid=p["pid"])
+        outcome = "terminated" if backend.terminated else "NOT terminated (no permission, or already gone)"
+        report(f"pid {backend.pid} ({backend.user}, {backend.application or 'no name'}, {backend.state}): {outcome}")
+        if not backend.terminated:
+            raise datastores.DataStoreError(f"PostgreSQL did not terminate backend {backend.pid}.")
+        return Outcome(f"backend {backend.pid} terminated", result=asdict(backend))
+    if kind == ActionKind.PG_VACUUM_ANALYZE:
+        report(f"VACUUM (ANALYZE) {p['table']}")
+        vacuumed = datastores.pg_vacuum_analyze(target.url, p["table"])
+        report(f"dead rows {vacuumed.dead_rows_before} → {vacuumed.dead_rows_after}; size {vacuumed.size_after}")
+        return Outcome(
+            f"{p['table']} vacuumed and analysed",
+            {"dead_rows": vacuumed.dead_rows_before, "size": vacuumed.size_before},
+            {"dead_rows": vacuumed.dead_rows_after, "size": vacuumed.size_after},
+        )
     connections = datastores.pg_terminate_idle(target.url, idle_minutes=p["idle_minutes"])
     for connection in connections:
         outcome = "terminated" if connection.terminated else "NOT terminated (no permission, or already gone)"

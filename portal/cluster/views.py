@@ -35,9 +35,16 @@ from portal.core.pagination import paginate
 from portal.errors import ApplicationError
 
 # What the before/after table shows, in this order, when the action recorded it.
-STATE_KEYS = ("replicas", "revision", "images", "available_replicas", "unschedulable", "keys")
+STATE_KEYS = ("replicas", "revision", "images", "available_replicas", "unschedulable", "keys", "dead_rows", "size")
 # Actions whose effect cannot be taken back by another action: the confirmation says so.
-IRREVERSIBLE = frozenset({ActionKind.REDIS_FLUSH, ActionKind.REDIS_DELETE_PATTERN, ActionKind.PG_TERMINATE_IDLE})
+IRREVERSIBLE = frozenset(
+    {
+        ActionKind.REDIS_FLUSH,
+        ActionKind.REDIS_DELETE_PATTERN,
+        ActionKind.PG_TERMINATE_IDLE,
+        ActionKind.PG_TERMINATE_BACKEND,
+    }
+)
 
 
 @require_GET

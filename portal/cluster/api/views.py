@@ -88,6 +88,8 @@ class ActionRunListApi(generics.ListAPIView):
         pattern = fields.LineField(required=False, max_length=200)
         batch_size = serializers.IntegerField(required=False, min_value=1)
         idle_minutes = serializers.IntegerField(required=False, min_value=0)
+        pid = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+        table = fields.LineField(required=False, max_length=127)
 
     def get_queryset(self) -> QuerySet[ActionRun]:
         return action_runs()

@@ -23,7 +23,11 @@ QUICK_ACTIONS = {
         (ActionKind.ROLLBACK, "Roll back"),
     ],
     Target.Kind.REDIS: [(ActionKind.REDIS_DELETE_PATTERN, "Delete keys"), (ActionKind.REDIS_FLUSH, "Flush (FLUSHDB)")],
-    Target.Kind.POSTGRESQL: [(ActionKind.PG_TERMINATE_IDLE, "Terminate idle connections")],
+    Target.Kind.POSTGRESQL: [
+        (ActionKind.PG_TERMINATE_IDLE, "Terminate idle connections"),
+        (ActionKind.PG_TERMINATE_BACKEND, "Terminate a backend"),
+        (ActionKind.PG_VACUUM_ANALYZE, "VACUUM ANALYZE"),
+    ],
 }
 
 
