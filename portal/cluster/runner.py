@@ -164,8 +164,8 @@ def _datastore_preview(kind: ActionKind, target: Target, p: Mapping[str, Any]) -
         )
     if kind == ActionKind.PG_VACUUM_ANALYZE:
         return (
-            f"VACUUM (ANALYZE) {p['table']} on database {database} on {where}: dead rows are reclaimed and the planner's "
-            "statistics refreshed. It reads the whole table and slows other work on it while it runs."
+            f"VACUUM (ANALYZE) {p['table']} on database {database} on {where}: dead rows are reclaimed and the "
+            "planner's statistics refreshed. It reads the whole table and slows other work on it while it runs."
         )
     return (
         f"Connections to database {database} on {where} idle for more than "

@@ -14,7 +14,7 @@ from portal.cluster.services import action_run_request, look_request
 from portal.cluster.tasks import fetch_look
 from portal.core.models import Environment
 from tests.cluster.conftest import datastore
-from tests.integration.test_cluster_actions import committed, execute, lines  # noqa: F401 - committed: a fixture
+from tests.integration.test_cluster_actions import execute, lines
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("freeze_rules_off")]
 REDIS_DB = 13  # a database of its own: never the broker's
@@ -25,6 +25,14 @@ def look(user, target, kind, **parameters) -> Look:
     fetch_look(requested.pk)
     requested.refresh_from_db()
     return requested
+
+
+@pytest.fixture
+def committed(django_db_serialized_rollback, transactional_db):
+    """Committed rows, as another connection sees them; the role groups come back afterwards."""
+    assert connection.vendor == "postgresql", "integration tests must run on PostgreSQL (set DATABASE_URL)"
+    yield
+    connection.close()
 
 
 @pytest.fixture
@@ -137,13 +145,14 @@ class TestPostgres:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(f"CREATE TABLE {table} (id int)")
             admin.execute(f"INSERT INTO {table} SELECT generate_series(1, 1000)")
-            admin.execute(f"DELETE FROM {table} WHERE id <= 600")
+            admin.execute(f"DELETE FROM {table} WHERE id <= 600")  # noqa: S608 - a name made above
             # Statistics reach other backends at most once a second unless a flush is forced (PostgreSQL 15+).
             admin.execute("SELECT pg_stat_force_next_flush()")
             admin.execute("SELECT 1")
             try:
-                run = execute(action_run_request(requester=people.responder, target=target, kind="pg_vacuum_analyze",
-                                                 parameters={"table": table}, reason="bloat", confirm=True))  # fmt: skip
+                requested = action_run_request(requester=people.responder, target=target, kind="pg_vacuum_analyze",
+                                               parameters={"table": table}, reason="bloat", confirm=True)  # fmt: skip
+                run = execute(requested)
                 analysed = admin.execute(
                     "SELECT last_vacuum IS NOT NULL, last_analyze IS NOT NULL FROM pg_stat_user_tables "
                     "WHERE relname = %s", [table],
