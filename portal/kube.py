@@ -10,6 +10,7 @@ not know, and a rollback writes a template back. Failures surface as `KubeError`
 `ApiException` leaves this module. Each action also has a `*_command` giving the equivalent kubectl command line.
 """
 
+import base64
 import json
 import math
 import shlex
@@ -1111,3 +1112,81 @@ def rollout_status_now(namespace: str, name: str) -> RolloutStatus:
     """`kubectl rollout status --watch=false`: where the rollout stands, without waiting."""
     deployment = _read_deployment(namespace, name)
     return RolloutStatus(deployment_state(deployment), rollout_progress(deployment).message)
+
+
+# -- secrets (values go in, never come out) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecretKeys:
+    """What may be shown of a Secret: its keys, never their values."""
+
+    namespace: str
+    name: str
+    keys: tuple[str, ...]
+    exists: bool
+
+
+def secret_keys(namespace: str, name: str) -> SecretKeys:
+    try:
+        secret = _raw(_core().read_namespaced_secret, name, namespace)
+    except KubeNotFound:
+        return SecretKeys(namespace, name, (), False)
+    return SecretKeys(namespace, name, tuple(sorted(secret.get("data") or {})), True)
+
+
+@dataclass(frozen=True)
+class SecretSet:
+    namespace: str
+    name: str
+    key: str
+    created: bool
+    replaced: bool
+    keys: tuple[str, ...]
+
+
+def secret_set_key(namespace: str, name: str, key: str, value: str) -> SecretSet:
+    """Set one key of a Secret (creating the Secret if there is none), leaving its other keys as they are: a merge
+    patch of `data`, unlike the seeds' `create secret --dry-run | apply`, which would drop the other keys."""
+    encoded = base64.b64encode(value.encode()).decode()
+    before = secret_keys(namespace, name)
+    if not before.exists:
+        body = {"metadata": {"name": name, "namespace": namespace}, "type": "Opaque", "data": {key: encoded}}
+        created = _raw(_core().create_namespaced_secret, namespace, body)
+        return SecretSet(namespace, name, key, True, False, tuple(sorted(created.get("data") or {})))
+    patched = _raw(
+        _core().patch_namespaced_secret, name, namespace, {"data": {key: encoded}}, _content_type=MERGE_PATCH
+    )
+    return SecretSet(namespace, name, key, False, key in before.keys, tuple(sorted(patched.get("data") or {})))
+
+
+def uses_secret(template: Mapping[str, Any], secret: str) -> bool:
+    """Whether a pod template reads the Secret: env valueFrom, envFrom, a volume or a projected volume."""
+    spec = template.get("spec") or {}
+    for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        for env in container.get("env") or []:
+            if ((env.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name") == secret:
+                return True
+        for source in container.get("envFrom") or []:
+            if (source.get("secretRef") or {}).get("name") == secret:
+                return True
+    for volume in spec.get("volumes") or []:
+        if (volume.get("secret") or {}).get("secretName") == secret:
+            return True
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if (source.get("secret") or {}).get("name") == secret:
+                return True
+    return False
+
+
+def deployments_using_secret(namespace: str, secret: str) -> list[str]:
+    listed = _raw(_apps().list_namespaced_deployment, namespace)
+    return sorted(
+        item["metadata"]["name"] for item in listed["items"] if uses_secret(item["spec"].get("template") or {}, secret)
+    )
+
+
+def secret_set_command(namespace: str, name: str, key: str) -> str:
+    """What a person would type: the value is never part of it."""
+    patch = json.dumps({"data": {key: "<base64 of the new value>"}})
+    return _kubectl("-n", namespace, "patch", "secret", name, "--type=merge", "-p", patch)

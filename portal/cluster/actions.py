@@ -16,9 +16,10 @@ from portal.cluster.models import ActionKind, Target
 from portal.core.models import Environment
 from portal.errors import ApplicationError
 
-Scope = Literal["deployment", "node", "datastore"]
+Scope = Literal["deployment", "node", "datastore", "secret"]
 Value = int | bool | str
 # Kubernetes object names: DNS-1123 subdomains (deployments, nodes) and labels (namespaces).
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 MAX_WAIT_SECONDS = 600
 
@@ -118,6 +119,19 @@ SPECS: dict[ActionKind, ActionSpec] = {
             "Terminate connections to the target database that have been idle longer than that.",
         ),
         ActionSpec(
+            ActionKind.SECRET_SET, Target.Kind.KUBERNETES, "secret", False,
+            (
+                NAMESPACE,
+                Param("secret", str, "Secret", required=True, help="e.g. broxiva-secrets"),
+                Param("key", str, "Key", required=True, help="e.g. JWT_SECRET"),
+                Param("generate", bool, "Generate a random value (else you type it when confirming)", default=False),
+                Param("length", int, "Generated length", default=48, minimum=16, maximum=256),
+                Param("restart", bool, "Then restart the deployments that use the secret", default=False),
+            ),
+            "Set one key of a Secret to a value typed once or generated, never shown; the record keeps the key and a "
+            "fingerprint. Optionally restart the deployments that read the secret.",
+        ),
+        ActionSpec(
             ActionKind.PG_TERMINATE_BACKEND, Target.Kind.POSTGRESQL, "datastore", False,
             (Param("pid", int, "Backend pid", required=True, minimum=1, maximum=2**31 - 1,
                    help="From the long-running queries look."),),
@@ -201,11 +215,14 @@ def validate_parameters(kind: ActionKind, target: Target, raw: Mapping[str, obje
 
 
 def _check_names(spec: ActionSpec, target: Target, clean: Mapping[str, Value]) -> None:
-    for name in ("deployment", "node"):
+    key = clean.get("key")
+    if isinstance(key, str) and (len(key) > 253 or not _SECRET_KEY.match(key)):
+        raise ApplicationError(f"Key: {key!r} is not a valid key (letters, digits, '-', '_', '.').", field="key")
+    for name in ("deployment", "node", "secret"):
         value = clean.get(name)
         if isinstance(value, str) and (len(value) > 253 or not _SUBDOMAIN.match(value)):
             raise ApplicationError(f"{name.title()}: {value!r} is not a valid Kubernetes name.", field=name)
-    if spec.scope == "deployment":
+    if spec.scope in ("deployment", "secret"):
         known = [namespace.name for namespace in target.namespaces.all()]
         if clean["namespace"] not in known:
             listed = ", ".join(known) or "none yet"
@@ -217,7 +234,7 @@ def _check_names(spec: ActionSpec, target: Target, clean: Mapping[str, Value]) -
 
 def environment_of(kind: ActionKind, target: Target, parameters: Mapping[str, Value]) -> Environment:
     """Deployment actions belong to their namespace's environment; node and data-store actions to the target's."""
-    if SPECS[kind].scope == "deployment":
+    if SPECS[kind].scope in ("deployment", "secret"):
         namespace = next(ns for ns in target.namespaces.all() if ns.name == parameters["namespace"])
         return Environment(namespace.environment)
     return Environment(target.environment)
@@ -230,6 +247,8 @@ def subject(kind: ActionKind, parameters: Mapping[str, Value]) -> str:
         return f"{parameters['namespace']}/{parameters['deployment']}"
     if scope == "node":
         return f"node {parameters['node']}"
+    if scope == "secret":
+        return f"{parameters['namespace']}/{parameters['secret']} key {parameters['key']}"
     return "database"
 
 
@@ -262,6 +281,9 @@ def _kubectl(kind: ActionKind, p: Mapping[str, object]) -> str:
         return kube.rollout_status_command(namespace, name, timeout_seconds=float(str(p["timeout_seconds"])))
     if kind == ActionKind.ROLLOUT_HISTORY:
         return kube.rollout_history_command(namespace, name)
+    if kind == ActionKind.SECRET_SET:
+        command = kube.secret_set_command(namespace, str(p["secret"]), str(p["key"]))
+        return command + ("\n# then: kubectl rollout restart of each deployment using it" if p.get("restart") else "")
     if kind == ActionKind.CORDON:
         return kube.cordon_command(node)
     if kind == ActionKind.UNCORDON:

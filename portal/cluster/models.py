@@ -166,6 +166,7 @@ class ActionKind(models.TextChoices):
     PG_TERMINATE_IDLE = "pg_terminate_idle", "PostgreSQL: terminate idle connections"
     PG_TERMINATE_BACKEND = "pg_terminate_backend", "PostgreSQL: terminate a backend"
     PG_VACUUM_ANALYZE = "pg_vacuum_analyze", "PostgreSQL: VACUUM ANALYZE a table"
+    SECRET_SET = "secret_set", "Set a secret's key"
 
 
 class ActionRun(models.Model):
@@ -196,6 +197,12 @@ class ActionRun(models.Model):
         max_length=12, choices=Environment.choices, help_text="Of the namespace, or of the target, when requested."
     )
     parameters = models.JSONField(default=dict)
+    secret_value = EncryptedCharField(
+        max_length=8000,
+        blank=True,
+        help_text="Setting a secret's key: the value typed, encrypted, kept only until the worker takes it or the run "
+        "ends; never audited or shown.",
+    )
     reason = models.TextField()
     incident = models.ForeignKey(
         "incidents.Incident", on_delete=models.SET_NULL, null=True, blank=True, related_name="action_runs"

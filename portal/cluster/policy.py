@@ -27,7 +27,13 @@ from portal.cluster.models import ActionApproval, ActionKind, ActionRun
 from portal.core.models import Environment
 
 SECOND_PERSON_IN_PRODUCTION = frozenset(
-    {ActionKind.DRAIN, ActionKind.REDIS_FLUSH, ActionKind.PG_TERMINATE_IDLE, ActionKind.PG_TERMINATE_BACKEND}
+    {
+        ActionKind.DRAIN,
+        ActionKind.REDIS_FLUSH,
+        ActionKind.PG_TERMINATE_IDLE,
+        ActionKind.PG_TERMINATE_BACKEND,
+        ActionKind.SECRET_SET,
+    }
 )
 MAINTENANCE_ONLY = frozenset({ActionKind.PG_VACUUM_ANALYZE})
 ALWAYS_ALLOWED_IN_FREEZE = READ_ONLY | {ActionKind.ROLLBACK}

@@ -4,6 +4,7 @@ Network only, no database: callers hold no transaction while these run. Kubernet
 the target's kubeconfig context, Redis and PostgreSQL through `datastores` on the target's URL.
 """
 
+import secrets
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -14,7 +15,7 @@ from portal import kube
 from portal.cluster import datastores
 from portal.cluster.actions import SPECS
 from portal.cluster.models import ActionKind, ActionRun, Target
-from portal.cluster.secrets import mask_url
+from portal.cluster.secrets import fingerprint, mask_url
 from portal.errors import ApplicationError, UnavailableError, UpstreamError
 
 Report = Callable[[str], None]
@@ -61,6 +62,8 @@ def preview(run: ActionRun) -> str:
         with _cluster(target):
             if SPECS[ActionKind(run.kind)].scope == "deployment":
                 return _deployment_preview(ActionKind(run.kind), target, p)
+            if SPECS[ActionKind(run.kind)].scope == "secret":
+                return _secret_preview(p)
             return _node_preview(ActionKind(run.kind), target, p)
     except (kube.KubeUnavailable, kube.KubernetesNotConfigured) as exc:
         raise UnavailableError(f"{target}: {exc.message}", field="target") from exc
@@ -124,6 +127,26 @@ def _rollback_preview(
     )
 
 
+def _secret_preview(p: Mapping[str, Any]) -> str:
+    """What setting the key changes, from the Secret's keys (never its values) and the deployments reading it."""
+    namespace, name, key = p["namespace"], p["secret"], p["key"]
+    secret = kube.secret_keys(namespace, name)
+    users = kube.deployments_using_secret(namespace, name)
+    value = f"a generated {p['length']}-character value" if p["generate"] else "the value you type when confirming"
+    if not secret.exists:
+        change = f"Secret {namespace}/{name} does not exist: it is created with key {key} set to {value}."
+    elif key in secret.keys:
+        change = f"Key {key} of {namespace}/{name} (keys: {', '.join(secret.keys)}) is replaced by {value}."
+    else:
+        change = f"Key {key} is added to {namespace}/{name} (keys: {', '.join(secret.keys)}), set to {value}."
+    if not users:
+        return f"{change} No deployment in {namespace} reads this secret."
+    listed = ", ".join(users)
+    if p["restart"]:
+        return f"{change} Then {listed} are restarted (rollout restart) to read it."
+    return f"{change} {listed} read this secret and keep the old value until their pods restart."
+
+
 def _node_preview(kind: ActionKind, target: Target, p: Mapping[str, Any]) -> str:
     node = p["node"]
     if kind != ActionKind.DRAIN:
@@ -185,6 +208,8 @@ def execute(run: ActionRun, *, report: Report, now: datetime) -> Outcome:
     with _cluster(target):
         if SPECS[kind].scope == "node":
             return _node(kind, p, report)
+        if SPECS[kind].scope == "secret":
+            return _secret(p, run.secret_value, report, now)
         return _deployment(kind, p, report, now)
 
 
@@ -227,6 +252,36 @@ def _deployment(kind: ActionKind, p: Mapping[str, Any], report: Report, now: dat
         report(f"revision {entry.revision}: {_images(entry)} {entry.change_cause or '<none>'}")
     revisions = [asdict(entry) | {"images": list(entry.images)} for entry in history]
     return Outcome(f"{len(history)} revisions", result={"revisions": revisions})
+
+
+def _secret(p: Mapping[str, Any], typed: str, report: Report, now: datetime) -> Outcome:
+    """Set the key to the typed value or a generated one (made here, so it is stored nowhere else), report only its
+    fingerprint, then restart the deployments that read the secret if asked."""
+    namespace, name, key = p["namespace"], p["secret"], p["key"]
+    if p["generate"]:
+        value = secrets.token_urlsafe(p["length"])[: p["length"]]
+    elif typed:
+        value = typed
+    else:
+        raise kube.KubeError("The typed value is gone (the run was started once already); request it again.")
+    changed = kube.secret_set_key(namespace, name, key, value)
+    mark = fingerprint(value)
+    verb = "created with" if changed.created else "replaced" if changed.replaced else "added"
+    report(f"secret {namespace}/{name}: key {key} {verb} (fingerprint {mark})")
+    restarted = []
+    if p["restart"]:
+        for deployment in kube.deployments_using_secret(namespace, name):
+            result = kube.rollout_restart(namespace, deployment, now=now)
+            report(f"restarted {namespace}/{deployment} (restartedAt={result.restarted_at})")
+            restarted.append(deployment)
+    summary = f"key {key} of {namespace}/{name} set (fingerprint {mark})"
+    if restarted:
+        summary += f"; restarted {', '.join(restarted)}"
+    return Outcome(
+        summary,
+        result={"key": key, "fingerprint": mark, "generated": bool(p["generate"]), "created": changed.created,
+                "secret_keys": list(changed.keys), "restarted": restarted},
+    )  # fmt: skip
 
 
 def _node(kind: ActionKind, p: Mapping[str, Any], report: Report) -> Outcome:

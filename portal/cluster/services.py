@@ -37,7 +37,7 @@ from portal.cluster.models import (
     ProgressLine,
     Target,
 )
-from portal.cluster.secrets import scrub
+from portal.cluster.secrets import fingerprint, scrub
 from portal.errors import ApplicationError, ConflictError, ForbiddenError
 from portal.locking import lock_row
 from portal.notifications.models import EventKind
@@ -86,7 +86,7 @@ def _queue(run: ActionRun, *, now: datetime) -> None:
 
 
 def _finish(run: ActionRun, status: str, *, error: str, now: datetime, actor: User | None) -> None:
-    run.status, run.error, run.finished_at = status, error, now
+    run.status, run.error, run.finished_at, run.secret_value = status, error, now, ""
     run.save()
     _timeline(run, f"{run.get_status_display().lower()}: {error}", actor=actor, at=now)
 
@@ -125,6 +125,29 @@ def _submit(run: ActionRun, *, actor: User, now: datetime) -> None:
     _timeline(run, message, actor=actor, at=now)
 
 
+MAX_SECRET_LENGTH = 8000
+
+
+def _take_secret(run: ActionRun, value: str, *, required: bool) -> None:
+    """Keep the value typed for a secret's key on the run (encrypted, never audited) and its fingerprint in the
+    parameters; refuse a value for anything else, or beside a generated one."""
+    if run.kind != ActionKind.SECRET_SET or run.parameters.get("generate"):
+        if value:
+            why = "the value is generated" if run.kind == ActionKind.SECRET_SET else "only a secret's key takes a value"
+            raise ApplicationError(f"Value: not wanted here ({why}).", field="value")
+        return
+    if not value:
+        if required and not run.secret_value:
+            raise ApplicationError(
+                "Value: type it (it is never shown again), or choose to generate one.", field="value"
+            )
+        return
+    if len(value) > MAX_SECRET_LENGTH or "\x00" in value:
+        raise ApplicationError(f"Value: at most {MAX_SECRET_LENGTH} characters, and no NUL.", field="value")
+    run.secret_value = value
+    run.parameters = {**run.parameters, "fingerprint": fingerprint(value)}
+
+
 def action_run_request(
     *,
     requester: User,
@@ -135,11 +158,13 @@ def action_run_request(
     incident: Incident | None = None,
     emergency: bool = False,
     confirm: bool = False,
+    secret_value: str = "",
     now: datetime | None = None,
     freeze: policy.FreezeLookup | None = None,
 ) -> ActionRun:
     """Validate, check policy and read the target, then record the run: `requested` (awaiting the requester's
-    confirmation) or, with `confirm`, submitted at once (awaiting approval, or queued)."""
+    confirmation) or, with `confirm`, submitted at once (awaiting approval, or queued). `secret_value` is the value
+    typed for a secret's key (it may also come with the confirmation)."""
     now = now or timezone.now()
     if kind not in ActionKind.values:
         raise ApplicationError(f"Unknown action {kind!r}.", field="kind")
@@ -164,6 +189,7 @@ def action_run_request(
     )
     if refused := policy.request_refusal(run, user=requester, at=now, freeze=freeze):
         raise ForbiddenError(refused.message, field=refused.field)
+    _take_secret(run, secret_value, required=confirm)
     # Reading the cluster happens here, outside any transaction, so a slow API server holds no lock.
     run.expectation = runner.preview(run)
     with transaction.atomic():
@@ -174,9 +200,15 @@ def action_run_request(
 
 
 def action_run_confirm(
-    *, run: ActionRun, actor: User, now: datetime | None = None, freeze: policy.FreezeLookup | None = None
+    *,
+    run: ActionRun,
+    actor: User,
+    secret_value: str = "",
+    now: datetime | None = None,
+    freeze: policy.FreezeLookup | None = None,
 ) -> ActionRun:
-    """The requester read what will happen and confirms: the run goes to approval, or to the queue."""
+    """The requester read what will happen and confirms (typing a secret's value now, if it has one): the run goes to
+    approval, or to the queue."""
     now = now or timezone.now()
     with transaction.atomic():
         run = _lock(run.pk)
@@ -191,6 +223,7 @@ def action_run_confirm(
             )
         if refused := policy.request_refusal(run, user=actor, at=now, freeze=freeze):
             raise ForbiddenError(refused.message, field=refused.field)
+        _take_secret(run, secret_value, required=True)
         _submit(run, actor=actor, now=now)
     return run
 
@@ -314,7 +347,10 @@ def action_run_start(
             _finish(run, Status.REJECTED, error=f"Refused when starting: {refused}", now=now, actor=None)
             return None
         run.status, run.started_at, run.heartbeat_at, run.worker = Status.RUNNING, now, now, worker[:200]
+        # A secret's value leaves the database as the worker takes it: only this worker's memory holds it now.
+        value, run.secret_value = run.secret_value, ""
         run.save()
+        run.secret_value = value
         _line(run, f"started on {worker or 'a worker'}", at=now)
     return run
 

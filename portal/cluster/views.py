@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -130,6 +131,7 @@ def action_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, template, _detail_context(request, run))
 
 
+@sensitive_post_parameters("value")
 @require_http_methods(["GET", "POST"])
 @role_required(Role.RESPONDER)
 def action_confirm(request: HttpRequest, pk: int) -> HttpResponse:
@@ -140,7 +142,7 @@ def action_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     error, status = "", 200
     if request.method == "POST":
         try:
-            action_run_confirm(run=run, actor=request.user)
+            action_run_confirm(run=run, actor=request.user, secret_value=request.POST.get("value", ""))
         except ApplicationError as exc:
             error, status = exc.message, exc.status_code
         else:
@@ -154,6 +156,7 @@ def action_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         # A freeze began since the request: the way through it is a new request flagged as an emergency.
         "emergency_url": _request_again_url(run, emergency=True) if refused and refused.field == "emergency" else "",
         "is_requester": request.user.pk == run.requested_by_id,
+        "asks_value": run.kind == ActionKind.SECRET_SET and not run.parameters.get("generate"),
         "error": error,
     }
     return render(request, "cluster/action_confirm.html", context, status=status)

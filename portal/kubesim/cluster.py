@@ -31,6 +31,7 @@ import copy
 import hashlib
 import itertools
 import json
+import re
 import threading
 import time
 import uuid
@@ -134,6 +135,7 @@ RESOURCES = {
             namespaced=False, verbs=(*READ_VERBS, "patch"), short_names=("no",),
         ),
         Resource("services", "Service", "", "v1", _NAME_FIELDS, short_names=("svc",), categories=("all",)),
+        Resource("secrets", "Secret", "", "v1", _NAME_FIELDS | {"type"}, verbs=(*READ_VERBS, "create", "patch")),
         Resource("events", "Event", "", "v1", _EVENT_FIELDS, short_names=("ev",)),
         Resource(
             "namespaces", "Namespace", "", "v1", frozenset({"metadata.name", "status.phase"}),
@@ -202,6 +204,24 @@ def _invalid(kind: str, name: str, causes: list[tuple[str, str]]) -> ApiError:
         "causes": [{"reason": "FieldValueInvalid", "field": field, "message": message} for field, message in causes],
     }
     return ApiError(422, f'{kind} "{name}" is invalid: {summary}', details=details)
+
+
+def _secret_data(secret: Obj) -> dict[str, str]:
+    """`data` with `stringData` folded in (base64-encoded), every value checked to be base64, as the API server does."""
+    data = dict(secret.get("data") or {})
+    for key, value in (secret.pop("stringData", None) or {}).items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    name = secret.get("metadata", {}).get("name", "")
+    for key, value in data.items():
+        if not re.fullmatch(r"[-._a-zA-Z0-9]+", key):
+            raise _invalid("Secret", name, [(f"data[{key}]", "Invalid value: a valid config key must consist of "
+                                             "alphanumeric characters, '-', '_' or '.'")])  # fmt: skip
+        try:
+            base64.b64decode(str(value), validate=True)
+        except ValueError as exc:
+            raise ApiError(400, f"Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at "
+                                f"input byte (data[{key}])") from exc  # fmt: skip
+    return data
 
 
 class ManualClock:
@@ -864,6 +884,39 @@ class Cluster:
                     "Cannot evict pod as it would violate the pod's disruption budget.",
                     details={"causes": [{"reason": "DisruptionBudget", "message": cause}]},
                 )
+
+    # -- secrets ---------------------------------------------------------------------------------------------------
+
+    def create_secret(self, manifest: Obj, *, dry_run: bool = False) -> Obj:
+        """A Secret (type Opaque unless given); its `data` values are base64, `stringData` is folded into them."""
+        with self.lock:
+            secret = copy.deepcopy(manifest)
+            meta = secret.setdefault("metadata", {})
+            if not meta.get("name"):
+                raise _invalid("Secret", "", [("metadata.name", "Required value: name is required")])
+            meta.setdefault("namespace", "default")
+            secret.setdefault("type", "Opaque")
+            secret["data"] = _secret_data(secret)
+            if dry_run:
+                return secret
+            return self._create("secrets", secret)
+
+    def patch_secret(self, namespace: str, name: str, content_type: str, patch: Any, *, dry_run: bool = False) -> Obj:
+        with self.lock:
+            resource, current = RESOURCES["secrets"], self._find("secrets", namespace, name)
+            updated = self._patched(current, patch, content_type)
+            self._check_identity(updated, namespace, name)
+            given = updated.get("metadata", {}).get("resourceVersion")
+            if given and given != current["metadata"]["resourceVersion"]:
+                raise _conflict(resource, name)
+            for key in ("uid", "creationTimestamp", "resourceVersion", "name", "namespace"):
+                updated["metadata"][key] = current["metadata"][key]
+            if updated.get("type") != current.get("type"):
+                raise _invalid("Secret", name, [("type", "Invalid value: field is immutable")])
+            updated["data"] = _secret_data(updated)
+            if dry_run:
+                return updated
+            return self._update("secrets", current, updated)
 
     # -- services and events -----------------------------------------------------------------------------------------
 

@@ -19,14 +19,19 @@ def add_deployment(
     images: Sequence[str],
     change_causes: Sequence[str] = (),
     replicas: int = 1,
+    env_from_secret: str = "",
 ) -> Obj:
-    """A deployment (label `app=NAME`) rolled out once per image, so its history holds one revision per image.
+    """A deployment (label `app=NAME`) rolled out once per image, so its history holds one revision per image; with
+    `env_from_secret`, its container reads that Secret's keys as environment variables.
 
     Each rollout after the first is a strategic merge patch of the container image and the change-cause, as
     `kubectl set image ... --record` would send.
     """
     causes = list(change_causes) or [f"deploy {image}" for image in images]
     labels = {"app": name}
+    container: Obj = {"name": name, "image": images[0]}
+    if env_from_secret:
+        container["envFrom"] = [{"secretRef": {"name": env_from_secret}}]
     cluster.create_deployment(
         {
             "metadata": {
@@ -40,7 +45,7 @@ def add_deployment(
                 "selector": {"matchLabels": labels},
                 "template": {
                     "metadata": {"labels": labels},
-                    "spec": {"containers": [{"name": name, "image": images[0]}]},
+                    "spec": {"containers": [container]},
                 },
             },
         }
@@ -99,6 +104,11 @@ def add_daemonset(cluster: Cluster, namespace: str, name: str, *, image: str) ->
     pods = cluster.list_objects("pods", namespace=namespace, label_selector=f"app={name}")["items"]
     uid = daemon_set["metadata"]["uid"]
     return [pod for pod in pods if any(ref["uid"] == uid for ref in pod["metadata"].get("ownerReferences", []))]
+
+
+def add_secret(cluster: Cluster, namespace: str, name: str, values: dict[str, str]) -> Obj:
+    """An Opaque Secret with these keys (the demo's values are made up)."""
+    return cluster.create_secret({"metadata": {"name": name, "namespace": namespace}, "stringData": values})
 
 
 def add_service(cluster: Cluster, namespace: str, name: str, *, port: int, target_port: int) -> Obj:

@@ -3,6 +3,8 @@ policy decides which action, where, for whom (a refusal is a 403 saying why)."""
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status, viewsets
 from rest_framework.request import Request
@@ -54,6 +56,7 @@ KIND_HELP = "; ".join(
 )
 
 
+@method_decorator(sensitive_post_parameters("value"), name="dispatch")
 class ActionRunListApi(generics.ListAPIView):
     """Action runs, newest first. POST requests one (Responders and above; the policy decides the rest)."""
 
@@ -90,6 +93,16 @@ class ActionRunListApi(generics.ListAPIView):
         idle_minutes = serializers.IntegerField(required=False, min_value=0)
         pid = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
         table = fields.LineField(required=False, max_length=127)
+        secret = fields.LineField(required=False, max_length=253)
+        key = fields.LineField(required=False, max_length=253)
+        generate = serializers.BooleanField(required=False)
+        length = serializers.IntegerField(required=False, min_value=16, max_value=256)
+        restart = serializers.BooleanField(required=False)
+        value = serializers.CharField(
+            required=False, allow_blank=True, trim_whitespace=False, max_length=8000, write_only=True,
+            help_text="secret_set: the value, typed once; never returned, logged or audited (it may also come with "
+            "the confirmation).",
+        )  # fmt: skip
 
     def get_queryset(self) -> QuerySet[ActionRun]:
         return action_runs()
@@ -111,6 +124,7 @@ class ActionRunListApi(generics.ListAPIView):
             incident=data.get("incident"),
             emergency=data["emergency"],
             confirm=data["confirm"],
+            secret_value=data.get("value", ""),
         )
         return _detail(run, status.HTTP_201_CREATED)
 
@@ -123,20 +137,31 @@ class ActionRunDetailApi(APIView):
         return Response(ActionRunDetailOutput(get_object_or_404(action_run_detail(), pk=pk)).data)
 
 
+@method_decorator(sensitive_post_parameters("value"), name="dispatch")
 class ActionRunConfirmApi(APIView):
-    """The requester confirms a previewed run: it goes to approval, or to the queue."""
+    """The requester confirms a previewed run: it goes to approval, or to the queue. Setting a secret's key takes
+    the value here, if it was not sent with the request."""
 
     permission_classes = [Responders]
 
+    class ActionRunConfirmInput(serializers.Serializer):
+        value = serializers.CharField(
+            required=False, allow_blank=True, trim_whitespace=False, max_length=8000, write_only=True, default=""
+        )
+
     @extend_schema(
-        request=None,
+        request=ActionRunConfirmInput,
         responses={
             200: ActionRunDetailOutput,
             409: error_response("Not a request awaiting confirmation, or its preview is too old to confirm."),
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        return _detail(action_run_confirm(run=_run(pk), actor=request.user))
+        payload = self.ActionRunConfirmInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return _detail(
+            action_run_confirm(run=_run(pk), actor=request.user, secret_value=payload.validated_data["value"])
+        )
 
 
 class ActionRunApproveApi(APIView):
