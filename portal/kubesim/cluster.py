@@ -422,6 +422,8 @@ class Cluster:
         self._steps = 0
         # Pods being deleted with a grace period, and the step number after which they are gone.
         self._leaving: dict[tuple[str, str], int] = {}
+        # Pods whose first container keeps crashing: (namespace, name) -> (seconds between crashes, reason, exit code).
+        self._crash_loops: dict[tuple[str, str], tuple[float, str, int]] = {}
         self._event_serial = itertools.count(1)
         # What makes events the same (the correlator's key) -> where the event is stored.
         self._event_keys: dict[tuple[str, ...], tuple[str, str]] = {}
@@ -800,6 +802,67 @@ class Cluster:
             self._record_start(stored, container)
             return stored
 
+    def crash_loop(
+        self, namespace: str, name: str, *, every: float = 60, reason: str = "Error", exit_code: int = 1
+    ) -> Obj:
+        """Make the pod's first container crash a few seconds after each start, as the kubelet reports it: waiting
+        in CrashLoopBackOff, not ready, the last run in `lastState` (what `logs --previous` reads), RESTARTS
+        counting; the controller crashes it again every `every` seconds of the cluster's time."""
+        with self.lock:
+            self._crash_loops[(namespace, name)] = (every, reason, exit_code)
+            return self._crash(namespace, name)
+
+    def _crash(self, namespace: str, name: str) -> Obj:
+        pod = self._find("pods", namespace, name)
+        statuses = pod["status"].get("containerStatuses")
+        if not statuses:
+            raise ApiError(400, f'container in pod "{name}" is not running')
+        _, reason, exit_code = self._crash_loops[(namespace, name)]
+        crashed, last = copy.deepcopy(pod), statuses[0]
+        container = next(c for c in pod["spec"]["containers"] if c["name"] == last["name"])
+        now = self.clock()
+        restarts = last["restartCount"] + 1
+        attempt = _running(container, pod["metadata"]["uid"], restarts, timestamp(now - timedelta(seconds=4)))
+        attempt["state"] = {
+            "waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": f"back-off restarting failed container {container['name']} in pod {name}",
+            }
+        }
+        attempt["lastState"] = {
+            "terminated": {
+                "exitCode": exit_code,
+                "reason": reason,
+                "startedAt": timestamp(now - timedelta(seconds=4)),
+                "finishedAt": timestamp(now),
+                "containerID": attempt["containerID"],
+            }
+        }
+        attempt["ready"], attempt["started"] = False, False
+        crashed["status"]["containerStatuses"][0] = attempt
+        crashed["status"]["conditions"] = [
+            {**condition, "status": "False", "lastTransitionTime": timestamp(now)}
+            if condition["type"] in ("Ready", "ContainersReady")
+            else condition
+            for condition in crashed["status"].get("conditions", [])
+        ]
+        stored = self._commit("pods", crashed, "MODIFIED")
+        self._record(
+            stored, "Warning", "BackOff", f"Back-off restarting failed container {container['name']} in pod {name}",
+            "kubelet", host=pod["spec"].get("nodeName", ""), field_path=f"spec.containers{{{container['name']}}}",
+        )  # fmt: skip
+        return stored
+
+    def _crash_again(self) -> None:
+        for (namespace, name), (every, _, _) in list(self._crash_loops.items()):
+            pod = self._objects["pods"].get((namespace, name))
+            if pod is None or _terminating(pod):
+                del self._crash_loops[(namespace, name)]
+                continue
+            terminated = pod["status"]["containerStatuses"][0].get("lastState", {}).get("terminated", {})
+            if self.clock() >= datetime.fromisoformat(terminated["finishedAt"]) + timedelta(seconds=every):
+                self._crash(namespace, name)
+
     def add_budget(self, namespace: str, name: str, *, match_labels: dict[str, str], min_available: int) -> Obj:
         """A PodDisruptionBudget with a `matchLabels` selector and `minAvailable`, which evictions respect."""
         with self.lock:
@@ -1021,6 +1084,7 @@ class Cluster:
                     if key in self._objects["pods"]:
                         self._commit("pods", self._objects["pods"][key], "DELETED")
             self._expire_events()
+            self._crash_again()
             self._sync_node_taints()
             created = {}
             for deployment in self._sorted("deployments"):

@@ -300,3 +300,57 @@ class TestApi:
         )
         assert response.status_code == 400
         assert "tail" in str(response.json())
+
+
+class TestDemoCluster:
+    """The demo cluster `make run` starts: one worker pod crash-loops, so `--previous` means something."""
+
+    @pytest.fixture
+    def demo(self, clock, settings, tmp_path, db):
+        from portal.cluster.models import Namespace, Target
+        from portal.kubesim import Cluster, Simulator
+        from portal.kubesim.seed import seed_demo
+
+        cluster = Cluster(clock=clock)
+        seed_demo(cluster)
+        target = Target.objects.create(name="Demo", slug="demo", kind=Target.Kind.KUBERNETES,
+                                       environment="production")  # fmt: skip
+        Namespace.objects.create(target=target, name="broxiva-production", environment="production")
+        with Simulator(cluster) as running:
+            settings.KUBECONFIG = str(running.write_kubeconfig(tmp_path / "kubeconfig.yaml"))
+            settings.KUBE_CONTEXT = None
+            from portal import kube
+
+            kube._api_client.cache_clear()
+            yield cluster, target
+            kube._api_client.cache_clear()
+
+    def test_a_worker_pod_crash_loops_and_its_previous_run_says_how_it_ended(self, demo, clock, people):
+        cluster, target = demo
+        pods = look(people.responder, target, "pods", namespace="broxiva-production", deployment="broxiva-worker")
+        crashing = [row for row in pods.rows if row[2] == "CrashLoopBackOff"]
+        assert len(crashing) == 1, pods.rows
+        name, ready, _, restarts = crashing[0][:4]
+        assert ready == "0/1"
+        assert pods.summary == "2 pods, 1 not running"
+
+        previous = look(people.responder, target, "logs", namespace="broxiva-production", pod=name, previous=True)
+        assert previous.text.splitlines()[-1].endswith("ERROR exiting: Error (exit code 1)")
+
+        clock.advance(91)
+        cluster.step()
+        again = look(people.responder, target, "pods", namespace="broxiva-production", deployment="broxiva-worker")
+        assert next(row for row in again.rows if row[0] == name)[3] == restarts + 1
+        events = look(people.responder, target, "events", namespace="broxiva-production", name=name)
+        assert any(row[1:3] == ["Warning", "BackOff"] for row in events.rows)
+
+    def test_the_api_deployment_reads_the_seeds_secret(self, demo, people):
+        from portal import kube
+
+        with kube.using_context(None):
+            assert kube.deployments_using_secret("broxiva-production", "broxiva-secrets") == [
+                "broxiva-api", "broxiva-worker",
+            ]  # fmt: skip
+            assert kube.secret_keys("broxiva-production", "broxiva-secrets").keys == (
+                "DATABASE_URL", "JWT_SECRET", "STRIPE_API_KEY",
+            )  # fmt: skip

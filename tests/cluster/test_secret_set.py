@@ -29,7 +29,7 @@ TYPED = "n3w-S3cret-v@lue-0042"
 def secrets(shop):
     """`api` reads `shop-secrets` through envFrom in staging and production; `web` reads nothing."""
     for namespace in (STAGING_NS, PROD_NS):
-        add_deployment(shop, namespace, "api", images=["shop/api:1"], env_from_secret="shop-secrets")
+        add_deployment(shop, namespace, "api", images=["shop/api:1"], env_from="shop-secrets")
         add_secret(shop, namespace, "shop-secrets", {"JWT_SECRET": "old", "DB_PASSWORD": "pw"})
     return shop
 
