@@ -280,6 +280,8 @@ def _logs(p: Mapping[str, Any], *, report: Report, deadline: Deadline) -> Found:
             errors += 1
             text, kept = f"error: {exc.message}\n", None
         else:
+            # The kubelet stops at limit_bytes: reaching it means there was more.
+            truncated = truncated or len(text.encode()) >= cap - size
             kept = [line for line in text.splitlines() if needle in line.lower()]
             text = "".join(f"{line}\n" for line in kept)
         if len(pods) > 1:

@@ -174,3 +174,14 @@ class TestWeb:
         run.refresh_from_db()
         assert run.status == Status.QUEUED
         assert TYPED not in client.get(reverse("action-detail", args=[run.pk])).content.decode()
+
+    def test_the_admin_never_shows_a_waiting_value(self, secrets, k8s, client, people, admin_user):
+        run = set_key(people.responder, k8s, confirm=True, value=TYPED)
+        admin_user.is_staff = admin_user.is_superuser = True
+        admin_user.save()
+        client.force_login(admin_user)
+
+        page = client.get(reverse("admin:cluster_actionrun_change", args=[run.pk]))
+
+        assert page.status_code == 200
+        assert TYPED not in page.content.decode()
