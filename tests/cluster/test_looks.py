@@ -354,3 +354,19 @@ class TestDemoCluster:
             assert kube.secret_keys("broxiva-production", "broxiva-secrets").keys == (
                 "DATABASE_URL", "JWT_SECRET", "STRIPE_API_KEY",
             )  # fmt: skip
+
+
+def test_the_list_of_looks_takes_the_same_queries_for_more_looks(shop, k8s, people, token_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = token_client(Role.VIEWER)
+    look_request(requester=people.responder, target=k8s, kind="top_nodes", parameters={})
+    client.get(reverse("api:look-list"))  # the token's first use writes once
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(reverse("api:look-list")).json()["count"] == 1
+    for _ in range(9):
+        look_request(requester=people.commander, target=k8s, kind="top_nodes", parameters={})
+    with CaptureQueriesContext(connection) as ten:
+        assert client.get(reverse("api:look-list")).json()["count"] == 10
+    assert len(ten) == len(one)
