@@ -63,7 +63,7 @@ class ActionRunOutput(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True)
     target = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ActionRun
