@@ -25,6 +25,7 @@ run: $(VENV)/.installed-run .env
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py demo_datastores
 	$(PY) manage.py ensure_admin
 	@echo "Portal: http://127.0.0.1:$${PORT:-8000}/  ($(RUN_PROCESSES); Ctrl-C stops them all)"
 	@echo "Kubernetes: $$KUBECONFIG$(if $(findstring kube,$(RUN_PROCESSES)), (SIMULATED demo cluster),)"

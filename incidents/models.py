@@ -149,6 +149,7 @@ class TimelineEvent(models.Model):
         FLAG = "flag", "Escalation flag"
         ALERT = "alert", "Alert"
         ACTION = "action", "Cluster action"
+        LOOK = "look", "Looked at"
         REMINDER = "reminder", "Reminder"
         ESCALATION = "escalation", "Escalation"
         REVIEW = "review", "Review"

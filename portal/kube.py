@@ -10,6 +10,7 @@ not know, and a rollback writes a template back. Failures surface as `KubeError`
 `ApiException` leaves this module. Each action also has a `*_command` giving the equivalent kubectl command line.
 """
 
+import base64
 import json
 import math
 import shlex
@@ -23,7 +24,7 @@ from functools import lru_cache
 from typing import Any, Literal, cast
 
 from django.conf import settings
-from kubernetes import client, config, watch
+from kubernetes import client, config, utils, watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
@@ -926,3 +927,266 @@ def _wait_until_gone(
             raise DrainTimeout("timed out waiting for pods to terminate: " + ", ".join(_pod_key(p) for p in pending))
         if pending:
             time.sleep(poll_seconds)
+
+
+# -- looking (read-only) ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    """A row of `kubectl get pods -o wide`."""
+
+    name: str
+    ready: str
+    status: str
+    restarts: int
+    node: str
+    created_at: str
+
+
+def pod_status(pod: Mapping[str, Any]) -> str:
+    """The STATUS column kubectl prints: a container's waiting or terminated reason (CrashLoopBackOff, OOMKilled)
+    over the pod's phase, and Terminating once deletion began."""
+    status = pod.get("status") or {}
+    reason = str(status.get("reason") or status.get("phase") or "Unknown")
+    for container in status.get("containerStatuses") or []:
+        state = container.get("state") or {}
+        if (state.get("waiting") or {}).get("reason"):
+            reason = state["waiting"]["reason"]
+        elif state.get("terminated"):
+            terminated = state["terminated"]
+            reason = terminated.get("reason") or f"ExitCode:{terminated.get('exitCode', 0)}"
+    if pod["metadata"].get("deletionTimestamp"):
+        reason = "Terminating"
+    return reason
+
+
+def pod_info(pod: Mapping[str, Any]) -> PodInfo:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    ready = sum(1 for container in statuses if container.get("ready"))
+    return PodInfo(
+        name=pod["metadata"]["name"],
+        ready=f"{ready}/{len(pod.get('spec', {}).get('containers') or [])}",
+        status=pod_status(pod),
+        restarts=sum(int(container.get("restartCount", 0)) for container in statuses),
+        node=str(pod.get("spec", {}).get("nodeName") or "<none>"),
+        created_at=str(pod["metadata"].get("creationTimestamp") or ""),
+    )
+
+
+def deployment_selector(namespace: str, name: str) -> str:
+    """The label selector of a deployment's pods, as kubectl builds it from `spec.selector`."""
+    return label_selector_string(_read_deployment(namespace, name)["spec"]["selector"])
+
+
+def list_pods(namespace: str, *, selector: str = "") -> list[PodInfo]:
+    listed = _raw(_core().list_namespaced_pod, namespace, label_selector=selector or None)
+    return sorted((pod_info(pod) for pod in listed["items"]), key=lambda pod: pod.name)
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    """A row of `kubectl get events`: when last seen, Normal or Warning, why, about what, and how often."""
+
+    last_seen: str
+    type: str
+    reason: str
+    object: str
+    message: str
+    count: int
+
+
+def list_events(namespace: str, *, involving: str = "", limit: int = 50) -> list[EventInfo]:
+    """The namespace's latest `limit` events, oldest first; `involving` keeps those about objects whose name starts
+    with it (a deployment's name covers its ReplicaSets and pods)."""
+    listed = _raw(_core().list_namespaced_event, namespace)
+    events = []
+    for event in listed["items"]:
+        about = event.get("involvedObject") or {}
+        if involving and not str(about.get("name", "")).startswith(involving):
+            continue
+        seen = event.get("lastTimestamp") or event.get("eventTime") or event["metadata"].get("creationTimestamp")
+        events.append(
+            EventInfo(
+                last_seen=str(seen or ""),
+                type=str(event.get("type") or ""),
+                reason=str(event.get("reason") or ""),
+                object=f"{str(about.get('kind', '')).lower()}/{about.get('name', '')}",
+                message=str(event.get("message") or ""),
+                count=int(event.get("count") or 1),
+            )
+        )
+    return sorted(events, key=lambda event: event.last_seen)[-limit:]
+
+
+def pod_log(
+    namespace: str,
+    pod: str,
+    *,
+    container: str = "",
+    tail: int | None = None,
+    timestamps: bool = False,
+    previous: bool = False,
+    limit_bytes: int | None = None,
+    timeout: float | None = None,
+) -> str:
+    """A container's log as the kubelet gives it (`kubectl logs`), at most `limit_bytes`."""
+    with _api_errors():
+        response: Any = _core().read_namespaced_pod_log(
+            pod,
+            namespace,
+            container=container or None,
+            tail_lines=tail,
+            timestamps=timestamps,
+            previous=previous,
+            limit_bytes=limit_bytes,
+            _preload_content=False,
+            _request_timeout=timeout or _timeout(),
+        )
+        try:
+            return cast(bytes, response.data).decode(errors="replace")
+        finally:
+            response.release_conn()
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A row of `kubectl top`: CPU in millicores and memory in bytes, with shares of what a node can allocate."""
+
+    name: str
+    cpu_millicores: int
+    memory_bytes: int
+    cpu_percent: int | None = None
+    memory_percent: int | None = None
+
+
+def _millicores(quantity: str) -> int:
+    return int(math.ceil(utils.parse_quantity(quantity) * 1000))  # type: ignore[no-untyped-call]
+
+
+def _bytes(quantity: str) -> int:
+    return int(utils.parse_quantity(quantity))  # type: ignore[no-untyped-call]
+
+
+def top_pods(namespace: str, *, selector: str = "") -> list[Usage]:
+    listed = _raw(
+        client.CustomObjectsApi(api_client()).list_namespaced_custom_object,
+        "metrics.k8s.io", "v1beta1", namespace, "pods", label_selector=selector or None,
+    )  # fmt: skip
+    rows = []
+    for item in listed["items"]:
+        containers = item.get("containers") or []
+        cpu = sum(_millicores(container["usage"]["cpu"]) for container in containers)
+        memory = sum(_bytes(container["usage"]["memory"]) for container in containers)
+        rows.append(Usage(item["metadata"]["name"], cpu, memory))
+    return sorted(rows, key=lambda row: row.name)
+
+
+def top_nodes() -> list[Usage]:
+    """Node usage against each node's allocatable CPU and memory, as `kubectl top nodes` prints it."""
+    listed = _raw(
+        client.CustomObjectsApi(api_client()).list_cluster_custom_object, "metrics.k8s.io", "v1beta1", "nodes"
+    )
+    allocatable = {
+        node["metadata"]["name"]: (node.get("status") or {}).get("allocatable") or {}
+        for node in _raw(_core().list_node)["items"]
+    }
+    rows = []
+    for item in listed["items"]:
+        name = item["metadata"]["name"]
+        cpu, memory = _millicores(item["usage"]["cpu"]), _bytes(item["usage"]["memory"])
+        limits = allocatable.get(name, {})
+        cpu_of = _millicores(limits["cpu"]) if limits.get("cpu") else 0
+        memory_of = _bytes(limits["memory"]) if limits.get("memory") else 0
+        rows.append(
+            Usage(
+                name, cpu, memory,
+                cpu_percent=cpu * 100 // cpu_of if cpu_of else None,
+                memory_percent=memory * 100 // memory_of if memory_of else None,
+            )
+        )  # fmt: skip
+    return sorted(rows, key=lambda row: row.name)
+
+
+def rollout_status_now(namespace: str, name: str) -> RolloutStatus:
+    """`kubectl rollout status --watch=false`: where the rollout stands, without waiting."""
+    deployment = _read_deployment(namespace, name)
+    return RolloutStatus(deployment_state(deployment), rollout_progress(deployment).message)
+
+
+# -- secrets (values go in, never come out) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecretKeys:
+    """What may be shown of a Secret: its keys, never their values."""
+
+    namespace: str
+    name: str
+    keys: tuple[str, ...]
+    exists: bool
+
+
+def secret_keys(namespace: str, name: str) -> SecretKeys:
+    try:
+        secret = _raw(_core().read_namespaced_secret, name, namespace)
+    except KubeNotFound:
+        return SecretKeys(namespace, name, (), False)
+    return SecretKeys(namespace, name, tuple(sorted(secret.get("data") or {})), True)
+
+
+@dataclass(frozen=True)
+class SecretSet:
+    namespace: str
+    name: str
+    key: str
+    created: bool
+    replaced: bool
+    keys: tuple[str, ...]
+
+
+def secret_set_key(namespace: str, name: str, key: str, value: str) -> SecretSet:
+    """Set one key of a Secret (creating the Secret if there is none), leaving its other keys as they are: a merge
+    patch of `data`, unlike the seeds' `create secret --dry-run | apply`, which would drop the other keys."""
+    encoded = base64.b64encode(value.encode()).decode()
+    before = secret_keys(namespace, name)
+    if not before.exists:
+        body = {"metadata": {"name": name, "namespace": namespace}, "type": "Opaque", "data": {key: encoded}}
+        created = _raw(_core().create_namespaced_secret, namespace, body)
+        return SecretSet(namespace, name, key, True, False, tuple(sorted(created.get("data") or {})))
+    patched = _raw(
+        _core().patch_namespaced_secret, name, namespace, {"data": {key: encoded}}, _content_type=MERGE_PATCH
+    )
+    return SecretSet(namespace, name, key, False, key in before.keys, tuple(sorted(patched.get("data") or {})))
+
+
+def uses_secret(template: Mapping[str, Any], secret: str) -> bool:
+    """Whether a pod template reads the Secret: env valueFrom, envFrom, a volume or a projected volume."""
+    spec = template.get("spec") or {}
+    for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        for env in container.get("env") or []:
+            if ((env.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name") == secret:
+                return True
+        for source in container.get("envFrom") or []:
+            if (source.get("secretRef") or {}).get("name") == secret:
+                return True
+    for volume in spec.get("volumes") or []:
+        if (volume.get("secret") or {}).get("secretName") == secret:
+            return True
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if (source.get("secret") or {}).get("name") == secret:
+                return True
+    return False
+
+
+def deployments_using_secret(namespace: str, secret: str) -> list[str]:
+    listed = _raw(_apps().list_namespaced_deployment, namespace)
+    return sorted(
+        item["metadata"]["name"] for item in listed["items"] if uses_secret(item["spec"].get("template") or {}, secret)
+    )
+
+
+def secret_set_command(namespace: str, name: str, key: str) -> str:
+    """What a person would type: the value is never part of it."""
+    patch = json.dumps({"data": {key: "<base64 of the new value>"}})
+    return _kubectl("-n", namespace, "patch", "secret", name, "--type=merge", "-p", patch)

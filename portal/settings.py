@@ -279,6 +279,11 @@ ACTION_START_DEADLINE_SECONDS = int(os.environ.get("ACTION_START_DEADLINE_SECOND
 ACTION_STUCK_AFTER_SECONDS = int(os.environ.get("ACTION_STUCK_AFTER_SECONDS", "120"))
 ACTION_HEARTBEAT_SECONDS = float(os.environ.get("ACTION_HEARTBEAT_SECONDS", "15"))
 ACTION_STALE_AFTER_SECONDS = int(os.environ.get("ACTION_STALE_AFTER_SECONDS", "120"))
+# Looks (pods, events, logs, top, data-store statistics): the worker's deadline for one, and how much log text it
+# keeps; a look no worker picked up within the start deadline is ended by the sweeper.
+LOOK_DEADLINE_SECONDS = float(os.environ.get("LOOK_DEADLINE_SECONDS", "20"))
+LOOK_MAX_LOG_BYTES = int(os.environ.get("LOOK_MAX_LOG_BYTES", str(512 * 1024)))
+LOOK_START_DEADLINE_SECONDS = int(os.environ.get("LOOK_START_DEADLINE_SECONDS", "120"))
 # A worker whose last heartbeat is older than this is reported as not answering.
 WORKER_HEARTBEAT_STALE_AFTER = 90
 

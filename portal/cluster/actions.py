@@ -16,9 +16,10 @@ from portal.cluster.models import ActionKind, Target
 from portal.core.models import Environment
 from portal.errors import ApplicationError
 
-Scope = Literal["deployment", "node", "datastore"]
+Scope = Literal["deployment", "node", "datastore", "secret"]
 Value = int | bool | str
 # Kubernetes object names: DNS-1123 subdomains (deployments, nodes) and labels (namespaces).
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 MAX_WAIT_SECONDS = 600
 
@@ -117,6 +118,32 @@ SPECS: dict[ActionKind, ActionSpec] = {
             (Param("idle_minutes", int, "Idle for more than (min)", default=5, minimum=0, maximum=7 * 24 * 60),),
             "Terminate connections to the target database that have been idle longer than that.",
         ),
+        ActionSpec(
+            ActionKind.SECRET_SET, Target.Kind.KUBERNETES, "secret", False,
+            (
+                NAMESPACE,
+                Param("secret", str, "Secret", required=True, help="e.g. broxiva-secrets"),
+                Param("key", str, "Key", required=True, help="e.g. JWT_SECRET"),
+                Param("generate", bool, "Generate a random value (else you type it when confirming)", default=False),
+                Param("length", int, "Generated length", default=48, minimum=16, maximum=256),
+                Param("restart", bool, "Then restart the deployments that use the secret", default=False),
+            ),
+            "Set one key of a Secret to a value typed once or generated, never shown; the record keeps the key and a "
+            "fingerprint. Optionally restart the deployments that read the secret.",
+        ),
+        ActionSpec(
+            ActionKind.PG_TERMINATE_BACKEND, Target.Kind.POSTGRESQL, "datastore", False,
+            (Param("pid", int, "Backend pid", required=True, minimum=1, maximum=2**31 - 1,
+                   help="From the long-running queries look."),),
+            "Terminate one backend of the target database (pg_terminate_backend): its query is cancelled and its "
+            "client must reconnect.",
+        ),
+        ActionSpec(
+            ActionKind.PG_VACUUM_ANALYZE, Target.Kind.POSTGRESQL, "datastore", False,
+            (Param("table", str, "Table", required=True, help="schema.table, or a table on the search path"),),
+            "VACUUM ANALYZE one table: reclaims dead rows and refreshes the planner's statistics. Maintenance: in "
+            "production only inside a maintenance window, unless an emergency.",
+        ),
     )
 }  # fmt: skip
 READ_ONLY = frozenset(kind for kind, spec in SPECS.items() if spec.read_only)
@@ -127,7 +154,7 @@ def kinds_for(target: Target) -> list[ActionKind]:
     return [kind for kind, spec in SPECS.items() if spec.target_kind == target.kind]
 
 
-def _coerce(param: Param, raw: object) -> Value:
+def coerce(param: Param, raw: object) -> Value:
     if param.type is bool:
         if isinstance(raw, bool):
             return raw
@@ -168,7 +195,7 @@ def validate_parameters(kind: ActionKind, target: Target, raw: Mapping[str, obje
             if param.default is not None:
                 clean[param.name] = param.default
             continue
-        clean[param.name] = _coerce(param, value)
+        clean[param.name] = coerce(param, value)
     _check_names(spec, target, clean)
     if kind == ActionKind.SCALE:
         replicas = int(clean["replicas"])
@@ -176,6 +203,11 @@ def validate_parameters(kind: ActionKind, target: Target, raw: Mapping[str, obje
             raise ApplicationError(
                 f"Replicas: {target} allows {target.min_replicas} to {target.max_replicas}.", field="replicas"
             )
+    if kind == ActionKind.PG_VACUUM_ANALYZE and not datastores.TABLE_NAME.match(str(clean["table"])):
+        raise ApplicationError(
+            f"Table: {clean['table']!r} is not a table name (letters, digits, _ and $, optionally schema.table).",
+            field="table",
+        )
     if kind == ActionKind.REDIS_DELETE_PATTERN and not str(clean["pattern"]).strip("*?"):
         # A pattern matching every key is a FLUSHDB without FLUSHDB's approval.
         raise ApplicationError("Key pattern: it matches every key; use Redis FLUSHDB instead.", field="pattern")
@@ -183,11 +215,14 @@ def validate_parameters(kind: ActionKind, target: Target, raw: Mapping[str, obje
 
 
 def _check_names(spec: ActionSpec, target: Target, clean: Mapping[str, Value]) -> None:
-    for name in ("deployment", "node"):
+    key = clean.get("key")
+    if isinstance(key, str) and (len(key) > 253 or not _SECRET_KEY.match(key)):
+        raise ApplicationError(f"Key: {key!r} is not a valid key (letters, digits, '-', '_', '.').", field="key")
+    for name in ("deployment", "node", "secret"):
         value = clean.get(name)
         if isinstance(value, str) and (len(value) > 253 or not _SUBDOMAIN.match(value)):
             raise ApplicationError(f"{name.title()}: {value!r} is not a valid Kubernetes name.", field=name)
-    if spec.scope == "deployment":
+    if spec.scope in ("deployment", "secret"):
         known = [namespace.name for namespace in target.namespaces.all()]
         if clean["namespace"] not in known:
             listed = ", ".join(known) or "none yet"
@@ -199,7 +234,7 @@ def _check_names(spec: ActionSpec, target: Target, clean: Mapping[str, Value]) -
 
 def environment_of(kind: ActionKind, target: Target, parameters: Mapping[str, Value]) -> Environment:
     """Deployment actions belong to their namespace's environment; node and data-store actions to the target's."""
-    if SPECS[kind].scope == "deployment":
+    if SPECS[kind].scope in ("deployment", "secret"):
         namespace = next(ns for ns in target.namespaces.all() if ns.name == parameters["namespace"])
         return Environment(namespace.environment)
     return Environment(target.environment)
@@ -212,6 +247,8 @@ def subject(kind: ActionKind, parameters: Mapping[str, Value]) -> str:
         return f"{parameters['namespace']}/{parameters['deployment']}"
     if scope == "node":
         return f"node {parameters['node']}"
+    if scope == "secret":
+        return f"{parameters['namespace']}/{parameters['secret']} key {parameters['key']}"
     return "database"
 
 
@@ -224,6 +261,10 @@ def command_for(kind: ActionKind, target: Target, parameters: Mapping[str, objec
         return datastores.redis_flush_command(target.url)
     if kind == ActionKind.REDIS_DELETE_PATTERN:
         return datastores.redis_delete_pattern_command(target.url, str(p["pattern"]), batch_size=int(p["batch_size"]))
+    if kind == ActionKind.PG_TERMINATE_BACKEND:
+        return datastores.pg_terminate_backend_command(target.url, pid=int(str(p["pid"])))
+    if kind == ActionKind.PG_VACUUM_ANALYZE:
+        return datastores.pg_vacuum_analyze_command(target.url, str(p["table"]))
     return datastores.pg_terminate_idle_command(target.url, idle_minutes=int(p["idle_minutes"]))
 
 
@@ -240,6 +281,9 @@ def _kubectl(kind: ActionKind, p: Mapping[str, object]) -> str:
         return kube.rollout_status_command(namespace, name, timeout_seconds=float(str(p["timeout_seconds"])))
     if kind == ActionKind.ROLLOUT_HISTORY:
         return kube.rollout_history_command(namespace, name)
+    if kind == ActionKind.SECRET_SET:
+        command = kube.secret_set_command(namespace, str(p["secret"]), str(p["key"]))
+        return command + ("\n# then: kubectl rollout restart of each deployment using it" if p.get("restart") else "")
     if kind == ActionKind.CORDON:
         return kube.cordon_command(node)
     if kind == ActionKind.UNCORDON:

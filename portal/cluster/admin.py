@@ -77,6 +77,7 @@ class ActionRunAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind", "environment", "target"]
     search_fields = ["reason", "command"]
     inlines = [ApprovalInline, ProgressLineInline]
+    exclude = ["secret_value"]  # a secret's typed value is never shown, not even to Admins
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

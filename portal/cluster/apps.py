@@ -16,5 +16,5 @@ class ClusterConfig(AppConfig):
         auditlog.register(Namespace)
         auditlog.register(Workload)
         # The heartbeat is liveness, not a change; progress lines have their own table.
-        auditlog.register(ActionRun, exclude_fields=["heartbeat_at", "enqueued_at", "updated_at"])
+        auditlog.register(ActionRun, exclude_fields=["heartbeat_at", "enqueued_at", "updated_at", "secret_value"])
         auditlog.register(ActionApproval)

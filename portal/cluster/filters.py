@@ -1,7 +1,7 @@
 import django_filters
 from django.db.models import QuerySet
 
-from portal.cluster.models import FINISHED, ActionKind, ActionRun, Target
+from portal.cluster.models import FINISHED, ActionKind, ActionRun, Look, LookKind, Target
 from portal.core.filters import InstantFilter
 from portal.core.models import Environment
 
@@ -29,3 +29,14 @@ class ActionRunFilter(django_filters.FilterSet):
         if value is None:
             return queryset
         return queryset.exclude(status__in=FINISHED) if value else queryset.filter(status__in=FINISHED)
+
+
+class LookFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=LookKind.choices)
+    status = django_filters.ChoiceFilter(choices=Look.Status.choices)
+    target = django_filters.ModelChoiceFilter(queryset=Target.objects.order_by("name"), to_field_name="slug")
+    incident = django_filters.NumberFilter(field_name="incident_id", label="Incident id")
+
+    class Meta:
+        model = Look
+        fields = ["kind", "status", "target", "incident"]

@@ -4,7 +4,7 @@ from django import forms
 
 from incidents.models import Incident
 from portal.cluster.actions import PARAMETER_NAMES, SPECS, Param, kinds_for
-from portal.cluster.models import ActionKind, Target
+from portal.cluster.models import RESOLUTIONS, ActionKind, LookKind, Target
 from portal.core import forms as portal_forms
 
 CLOSED = (Incident.Status.RESOLVED, Incident.Status.REVIEW, Incident.Status.CLOSED)
@@ -100,3 +100,18 @@ class ActionRequestForm(forms.Form):
 
 class CommentForm(forms.Form):
     comment = forms.CharField(required=False, max_length=1000)
+
+
+class ResolveForm(forms.Form):
+    outcome = forms.ChoiceField(
+        choices=[(status.value, status.label) for status in RESOLUTIONS], label="What you found"
+    )
+    note = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 2}), label="Note")
+
+
+class LookForm(forms.Form):
+    """Which look, where, for which incident; its parameters are checked by the service, per kind."""
+
+    target = forms.ModelChoiceField(queryset=Target.objects.filter(enabled=True), to_field_name="slug")
+    kind = forms.ChoiceField(choices=LookKind.choices)
+    incident = forms.ModelChoiceField(queryset=Incident.objects.all(), required=False)

@@ -164,6 +164,9 @@ class ActionKind(models.TextChoices):
     REDIS_FLUSH = "redis_flush", "Redis FLUSHDB"
     REDIS_DELETE_PATTERN = "redis_delete_pattern", "Redis: delete keys by pattern"
     PG_TERMINATE_IDLE = "pg_terminate_idle", "PostgreSQL: terminate idle connections"
+    PG_TERMINATE_BACKEND = "pg_terminate_backend", "PostgreSQL: terminate a backend"
+    PG_VACUUM_ANALYZE = "pg_vacuum_analyze", "PostgreSQL: VACUUM ANALYZE a table"
+    SECRET_SET = "secret_set", "Set a secret's key"
 
 
 class ActionRun(models.Model):
@@ -171,7 +174,8 @@ class ActionRun(models.Model):
 
     requested -> (confirmed) awaiting_approval -> queued -> running -> succeeded | failed | timed_out; a run may
     also end cancelled or rejected before it runs, and abandoned when its worker stopped reporting mid-run
-    (the outcome is unknown: a person checks; it is never run again on its own).
+    (the outcome is unknown: a person checks; it is never run again on its own). An Incident Commander who checked
+    the target closes an abandoned run as succeeded, failed or partly done, with a note (`resolved_by`).
     """
 
     class Status(models.TextChoices):
@@ -185,6 +189,7 @@ class ActionRun(models.Model):
         REJECTED = "rejected", "Rejected"
         TIMED_OUT = "timed_out", "Timed out"
         ABANDONED = "abandoned", "Abandoned (outcome unknown)"
+        PARTIAL = "partial", "Partly done"
 
     kind = models.CharField(max_length=24, choices=ActionKind.choices)
     target = models.ForeignKey(Target, on_delete=models.PROTECT, related_name="runs")
@@ -192,6 +197,12 @@ class ActionRun(models.Model):
         max_length=12, choices=Environment.choices, help_text="Of the namespace, or of the target, when requested."
     )
     parameters = models.JSONField(default=dict)
+    secret_value = EncryptedCharField(
+        max_length=8000,
+        blank=True,
+        help_text="Setting a secret's key: the value typed, encrypted, kept only until the worker takes it or the run "
+        "ends; never audited or shown.",
+    )
     reason = models.TextField()
     incident = models.ForeignKey(
         "incidents.Incident", on_delete=models.SET_NULL, null=True, blank=True, related_name="action_runs"
@@ -214,6 +225,16 @@ class ActionRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who closed the abandoned run after checking its target.",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True, help_text="What they found on the target.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -244,8 +265,11 @@ FINISHED = frozenset(
         ActionRun.Status.REJECTED,
         ActionRun.Status.TIMED_OUT,
         ActionRun.Status.ABANDONED,
+        ActionRun.Status.PARTIAL,
     }
 )
+# What a person may record for an abandoned run once they have checked its target.
+RESOLUTIONS = (ActionRun.Status.SUCCEEDED, ActionRun.Status.FAILED, ActionRun.Status.PARTIAL)
 
 
 class ActionApproval(models.Model):
@@ -281,3 +305,59 @@ class ProgressLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%H:%M:%S} {self.message[:80]}"
+
+
+class LookKind(models.TextChoices):
+    PODS = "pods", "Pods"
+    EVENTS = "events", "Events"
+    LOGS = "logs", "Logs"
+    TOP_PODS = "top_pods", "Top pods"
+    TOP_NODES = "top_nodes", "Top nodes"
+    ROLLOUT_STATUS = "rollout_status", "Rollout status"
+    REDIS_INFO = "redis_info", "Redis INFO"
+    PG_CONNECTIONS = "pg_connections", "PostgreSQL connections"
+    PG_LONG_QUERIES = "pg_long_queries", "PostgreSQL long-running queries"
+    PG_SIZE = "pg_size", "PostgreSQL database size"
+    PG_STATEMENTS = "pg_statements", "PostgreSQL slow queries"
+
+
+class Look(models.Model):
+    """One read-only look at a target for an incident (pods, events, logs, top, data-store statistics), fetched by a
+    worker under a deadline. Not a change, so not in the audit log: the incident's timeline records who looked."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Fetching"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=20, choices=LookKind.choices)
+    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="looks")
+    parameters = models.JSONField(default=dict)
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.SET_NULL, null=True, blank=True, related_name="looks"
+    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    command = models.TextField(help_text="The kubectl, redis-cli or SQL equivalent.")
+    progress = models.CharField(max_length=300, blank=True)
+    summary = models.CharField(max_length=300, blank=True)
+    columns = models.JSONField(default=list, blank=True)
+    rows = models.JSONField(default=list, blank=True)
+    text = models.TextField(blank=True)
+    truncated = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"LOOK-{self.pk} {self.kind} on {self.target}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

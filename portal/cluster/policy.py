@@ -8,16 +8,17 @@ starts (roles, incidents and freezes change in between). Nothing else decides th
 | Responder                  | yes                         | yes                    | no                    |
 | Incident Commander, Admin  | yes                         | yes                    | yes (*)               |
 
-(*) drain, Redis FLUSHDB and terminating PostgreSQL connections in production also need the approval of a second
-person who may run it too (an Incident Commander), never the requester. During a freeze, production changes go
-through as the freeze calendar's one table of levels says (`maintenance.policy.LEVEL_RULES`): flagged as an emergency
-and linked to an open P1 or P2 incident; in a blocked freeze, also approved by such a second person. Rollbacks and
-read-only actions always may run.
+(*) drain, Redis FLUSHDB, terminating PostgreSQL connections (idle ones, or one backend) and setting a secret's key
+in production also need the approval of a second person who may run it too (an Incident Commander), never the
+requester. During a freeze, production changes go through as the freeze calendar's one table of levels says
+(`maintenance.policy.LEVEL_RULES`): flagged as an emergency and linked to an open P1 or P2 incident; in a blocked
+freeze, also approved by such a second person. Rollbacks and read-only actions always may run. Maintenance actions
+(VACUUM ANALYZE) run in production only inside a maintenance window of production, or as such an emergency.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from maintenance.models import FreezeLevel
 from maintenance.policy import FreezeStatus, Pass, emergency_shortfall, freeze_status, level_admits
@@ -27,11 +28,22 @@ from portal.cluster.actions import READ_ONLY
 from portal.cluster.models import ActionApproval, ActionKind, ActionRun
 from portal.core.models import Environment
 
-SECOND_PERSON_IN_PRODUCTION = frozenset({ActionKind.DRAIN, ActionKind.REDIS_FLUSH, ActionKind.PG_TERMINATE_IDLE})
+SECOND_PERSON_IN_PRODUCTION = frozenset(
+    {
+        ActionKind.DRAIN,
+        ActionKind.REDIS_FLUSH,
+        ActionKind.PG_TERMINATE_IDLE,
+        ActionKind.PG_TERMINATE_BACKEND,
+        ActionKind.SECRET_SET,
+    }
+)
+MAINTENANCE_ONLY = frozenset({ActionKind.PG_VACUUM_ANALYZE})
 ALWAYS_ALLOWED_IN_FREEZE = READ_ONLY | {ActionKind.ROLLBACK}
 
 
 FreezeLookup = Callable[[str, datetime], FreezeStatus | None]
+# The maintenance window of an environment in progress at an instant, described, or None.
+WindowLookup = Callable[[str, datetime], str | None]
 
 
 def required_role(kind: str, environment: str) -> Role:
@@ -152,6 +164,30 @@ def freeze_blocks(
     return f"Production is frozen{level}{until}{why}. {needs}; rollbacks and read-only actions always may.{shortfall}"
 
 
+def current_maintenance(environment: str, at: datetime) -> str | None:
+    """The maintenance window of `environment` in progress at `at` (from the maintenance calendar), if any."""
+    from maintenance.selectors import calendar_entries
+
+    for entry in calendar_entries(start=at, end=at + timedelta(seconds=1)):
+        if entry.window.environment == environment and entry.start <= at < entry.end:
+            return f"{entry.window.name} ({entry.start:%H:%M}-{entry.end:%H:%M} UTC)"
+    return None
+
+
+def maintenance_blocks(run: ActionRun, *, at: datetime, window: WindowLookup | None = None) -> str | None:
+    """Why a maintenance action may not run in production at `at`: no maintenance window is in progress."""
+    if run.kind not in MAINTENANCE_ONLY or run.environment != Environment.PRODUCTION:
+        return None
+    shortfall = run_emergency_shortfall(run)
+    if (run.emergency and shortfall is None) or (window or current_maintenance)(run.environment, at):
+        return None
+    shortfall = f" {shortfall}" if shortfall else ""
+    return (
+        f"{ActionKind(run.kind).label} is maintenance: in production it runs inside a maintenance window (none is "
+        "in progress now), or as an emergency change linked to an open P1 or P2 incident." + shortfall
+    )
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why a request is refused, and the field whose change could turn the answer: the action (a role) or the
@@ -164,19 +200,27 @@ class Refusal:
         return self.message
 
 
-def request_refusal(run: ActionRun, *, user: User, at: datetime, freeze: FreezeLookup | None = None) -> Refusal | None:
-    """Why `user` may not request (or confirm) `run` now: their role, then a freeze."""
+def request_refusal(
+    run: ActionRun, *, user: User, at: datetime, freeze: FreezeLookup | None = None, window: WindowLookup | None = None
+) -> Refusal | None:
+    """Why `user` may not request (or confirm) `run` now: their role, then a freeze, then no maintenance window."""
     if refused := role_refusal(user, run.kind, run.environment):
         return Refusal(refused, field="kind")
-    if refused := freeze_blocks(run, at=at, freeze=freeze, approval_to_come=True):
+    if refused := freeze_blocks(run, at=at, freeze=freeze, approval_to_come=True) or maintenance_blocks(
+        run, at=at, window=window
+    ):
         return Refusal(refused, field="emergency")
     return None
 
 
-def start_refusal(run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None) -> str | None:
-    """The worker's check before it starts: the requester's role today, the approval it needs, a freeze."""
+def start_refusal(
+    run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None, window: WindowLookup | None = None
+) -> str | None:
+    """The worker's check before it starts: the requester's role today, the approval it needs, a freeze, a
+    maintenance window."""
     return (
         role_refusal(run.requested_by, run.kind, run.environment)
         or approval_missing(run)
         or freeze_blocks(run, at=at, freeze=freeze)
+        or maintenance_blocks(run, at=at, window=window)
     )

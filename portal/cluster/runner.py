@@ -4,6 +4,7 @@ Network only, no database: callers hold no transaction while these run. Kubernet
 the target's kubeconfig context, Redis and PostgreSQL through `datastores` on the target's URL.
 """
 
+import secrets
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -14,7 +15,7 @@ from portal import kube
 from portal.cluster import datastores
 from portal.cluster.actions import SPECS
 from portal.cluster.models import ActionKind, ActionRun, Target
-from portal.cluster.secrets import mask_url
+from portal.cluster.secrets import fingerprint, mask_url
 from portal.errors import ApplicationError, UnavailableError, UpstreamError
 
 Report = Callable[[str], None]
@@ -61,6 +62,8 @@ def preview(run: ActionRun) -> str:
         with _cluster(target):
             if SPECS[ActionKind(run.kind)].scope == "deployment":
                 return _deployment_preview(ActionKind(run.kind), target, p)
+            if SPECS[ActionKind(run.kind)].scope == "secret":
+                return _secret_preview(p)
             return _node_preview(ActionKind(run.kind), target, p)
     except (kube.KubeUnavailable, kube.KubernetesNotConfigured) as exc:
         raise UnavailableError(f"{target}: {exc.message}", field="target") from exc
@@ -124,6 +127,26 @@ def _rollback_preview(
     )
 
 
+def _secret_preview(p: Mapping[str, Any]) -> str:
+    """What setting the key changes, from the Secret's keys (never its values) and the deployments reading it."""
+    namespace, name, key = p["namespace"], p["secret"], p["key"]
+    secret = kube.secret_keys(namespace, name)
+    users = kube.deployments_using_secret(namespace, name)
+    value = f"a generated {p['length']}-character value" if p["generate"] else "the value you type when confirming"
+    if not secret.exists:
+        change = f"Secret {namespace}/{name} does not exist: it is created with key {key} set to {value}."
+    elif key in secret.keys:
+        change = f"Key {key} of {namespace}/{name} (keys: {', '.join(secret.keys)}) is replaced by {value}."
+    else:
+        change = f"Key {key} is added to {namespace}/{name} (keys: {', '.join(secret.keys)}), set to {value}."
+    if not users:
+        return f"{change} No deployment in {namespace} reads this secret."
+    listed = ", ".join(users)
+    if p["restart"]:
+        return f"{change} Then {listed} are restarted (rollout restart) to read it."
+    return f"{change} {listed} read this secret and keep the old value until their pods restart."
+
+
 def _node_preview(kind: ActionKind, target: Target, p: Mapping[str, Any]) -> str:
     node = p["node"]
     if kind != ActionKind.DRAIN:
@@ -156,8 +179,19 @@ def _datastore_preview(kind: ActionKind, target: Target, p: Mapping[str, Any]) -
             f"Keys of {where} matching {p['pattern']!r} are found with SCAN and unlinked {p['batch_size']} at a time. "
             "This cannot be undone."
         )
+    database = datastores.database_name(target.url)
+    if kind == ActionKind.PG_TERMINATE_BACKEND:
+        return (
+            f"Backend {p['pid']} of database {database} on {where} is terminated (pg_terminate_backend): its query is "
+            "cancelled and its client must reconnect. Refused if that pid is not connected to this database."
+        )
+    if kind == ActionKind.PG_VACUUM_ANALYZE:
+        return (
+            f"VACUUM (ANALYZE) {p['table']} on database {database} on {where}: dead rows are reclaimed and the "
+            "planner's statistics refreshed. It reads the whole table and slows other work on it while it runs."
+        )
     return (
-        f"Connections to database {datastores.database_name(target.url)} on {where} idle for more than "
+        f"Connections to database {database} on {where} idle for more than "
         f"{p['idle_minutes']} min are terminated (never this portal's own); their clients must reconnect."
     )
 
@@ -174,6 +208,8 @@ def execute(run: ActionRun, *, report: Report, now: datetime) -> Outcome:
     with _cluster(target):
         if SPECS[kind].scope == "node":
             return _node(kind, p, report)
+        if SPECS[kind].scope == "secret":
+            return _secret(p, run.secret_value, report, now)
         return _deployment(kind, p, report, now)
 
 
@@ -216,6 +252,36 @@ def _deployment(kind: ActionKind, p: Mapping[str, Any], report: Report, now: dat
         report(f"revision {entry.revision}: {_images(entry)} {entry.change_cause or '<none>'}")
     revisions = [asdict(entry) | {"images": list(entry.images)} for entry in history]
     return Outcome(f"{len(history)} revisions", result={"revisions": revisions})
+
+
+def _secret(p: Mapping[str, Any], typed: str, report: Report, now: datetime) -> Outcome:
+    """Set the key to the typed value or a generated one (made here, so it is stored nowhere else), report only its
+    fingerprint, then restart the deployments that read the secret if asked."""
+    namespace, name, key = p["namespace"], p["secret"], p["key"]
+    if p["generate"]:
+        value = secrets.token_urlsafe(p["length"])[: p["length"]]
+    elif typed:
+        value = typed
+    else:
+        raise kube.KubeError("The typed value is gone (the run was started once already); request it again.")
+    changed = kube.secret_set_key(namespace, name, key, value)
+    mark = fingerprint(value)
+    verb = "created with" if changed.created else "replaced" if changed.replaced else "added"
+    report(f"secret {namespace}/{name}: key {key} {verb} (fingerprint {mark})")
+    restarted = []
+    if p["restart"]:
+        for deployment in kube.deployments_using_secret(namespace, name):
+            result = kube.rollout_restart(namespace, deployment, now=now)
+            report(f"restarted {namespace}/{deployment} (restartedAt={result.restarted_at})")
+            restarted.append(deployment)
+    summary = f"key {key} of {namespace}/{name} set (fingerprint {mark})"
+    if restarted:
+        summary += f"; restarted {', '.join(restarted)}"
+    return Outcome(
+        summary,
+        result={"key": key, "fingerprint": mark, "generated": bool(p["generate"]), "created": changed.created,
+                "secret_keys": list(changed.keys), "restarted": restarted},
+    )  # fmt: skip
 
 
 def _node(kind: ActionKind, p: Mapping[str, Any], report: Report) -> Outcome:
@@ -262,6 +328,22 @@ def _datastore(kind: ActionKind, target: Target, p: Mapping[str, Any], report: R
         )
         report(f"done: {deleted} keys matching {p['pattern']!r} deleted")
         return Outcome(f"{deleted} keys deleted", result={"deleted": deleted})
+    if kind == ActionKind.PG_TERMINATE_BACKEND:
+        backend = datastores.pg_terminate_backend(target.url, pid=p["pid"])
+        outcome = "terminated" if backend.terminated else "NOT terminated (no permission, or already gone)"
+        report(f"pid {backend.pid} ({backend.user}, {backend.application or 'no name'}, {backend.state}): {outcome}")
+        if not backend.terminated:
+            raise datastores.DataStoreError(f"PostgreSQL did not terminate backend {backend.pid}.")
+        return Outcome(f"backend {backend.pid} terminated", result=asdict(backend))
+    if kind == ActionKind.PG_VACUUM_ANALYZE:
+        report(f"VACUUM (ANALYZE) {p['table']}")
+        vacuumed = datastores.pg_vacuum_analyze(target.url, p["table"])
+        report(f"dead rows {vacuumed.dead_rows_before} → {vacuumed.dead_rows_after}; size {vacuumed.size_after}")
+        return Outcome(
+            f"{p['table']} vacuumed and analysed",
+            {"dead_rows": vacuumed.dead_rows_before, "size": vacuumed.size_before},
+            {"dead_rows": vacuumed.dead_rows_after, "size": vacuumed.size_after},
+        )
     connections = datastores.pg_terminate_idle(target.url, idle_minutes=p["idle_minutes"])
     for connection in connections:
         outcome = "terminated" if connection.terminated else "NOT terminated (no permission, or already gone)"

@@ -1,6 +1,10 @@
-"""Data-store URLs carry passwords: what may be shown or logged of them."""
+"""Data-store URLs and Kubernetes Secret values are secrets: what may be shown or logged of them."""
 
+import hashlib
+import hmac
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
 
 MASK = "****"
 # Query parameters libpq and redis-py read a password from.
@@ -33,3 +37,10 @@ def scrub(text: str, url: str) -> str:
     for secret in filter(None, secrets):
         text = text.replace(secret, MASK)
     return text
+
+
+def fingerprint(value: str) -> str:
+    """A short keyed hash of a secret value for the record: two runs that set the same value show the same
+    fingerprint, and nobody can guess a short password back from it without the portal's SECRET_KEY."""
+    key = hashlib.sha256(b"portal secret fingerprint:" + settings.SECRET_KEY.encode()).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16]

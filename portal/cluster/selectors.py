@@ -1,12 +1,12 @@
 from django.db.models import Prefetch, QuerySet
 
 from incidents.models import Incident
-from portal.cluster.models import ActionApproval, ActionRun, Target, Workload
+from portal.cluster.models import ActionApproval, ActionRun, Look, Target, Workload
 
 
 def action_runs() -> QuerySet[ActionRun]:
     """Runs, newest first, with what list pages and the API show."""
-    return ActionRun.objects.select_related("target", "requested_by", "incident__severity").order_by(
+    return ActionRun.objects.select_related("target", "requested_by", "resolved_by", "incident__severity").order_by(
         "-created_at", "-pk"
     )
 
@@ -30,3 +30,7 @@ def workloads_of(incident: Incident) -> QuerySet[Workload]:
         .select_related("service", "target", "namespace")
         .order_by("service__name", "target__kind", "target__name", "namespace__name", "deployment")
     )
+
+
+def looks_list() -> QuerySet[Look]:
+    return Look.objects.select_related("target", "requested_by", "incident").order_by("-created_at", "-pk")

@@ -28,10 +28,19 @@ from maintenance.services import freeze_pass_record
 from portal import kube
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
-from portal.cluster import actions, policy, runner
+from portal.cluster import actions, looks, policy, runner
 from portal.cluster.datastores import DataStoreError
-from portal.cluster.models import ActionApproval, ActionKind, ActionRun, ProgressLine, Target
-from portal.cluster.secrets import scrub
+from portal.cluster.models import (
+    RESOLUTIONS,
+    ActionApproval,
+    ActionKind,
+    ActionRun,
+    Look,
+    LookKind,
+    ProgressLine,
+    Target,
+)
+from portal.cluster.secrets import fingerprint, scrub
 from portal.errors import ApplicationError, ConflictError, ForbiddenError
 from portal.locking import lock_row
 from portal.notifications.models import EventKind
@@ -80,7 +89,7 @@ def _queue(run: ActionRun, *, now: datetime) -> None:
 
 
 def _finish(run: ActionRun, status: str, *, error: str, now: datetime, actor: User | None) -> None:
-    run.status, run.error, run.finished_at = status, error, now
+    run.status, run.error, run.finished_at, run.secret_value = status, error, now, ""
     run.save()
     _timeline(run, f"{run.get_status_display().lower()}: {error}", actor=actor, at=now)
 
@@ -119,6 +128,29 @@ def _submit(run: ActionRun, *, actor: User, now: datetime, freeze: policy.Freeze
     _timeline(run, message, actor=actor, at=now)
 
 
+MAX_SECRET_LENGTH = 8000
+
+
+def _take_secret(run: ActionRun, value: str, *, required: bool) -> None:
+    """Keep the value typed for a secret's key on the run (encrypted, never audited) and its fingerprint in the
+    parameters; refuse a value for anything else, or beside a generated one."""
+    if run.kind != ActionKind.SECRET_SET or run.parameters.get("generate"):
+        if value:
+            why = "the value is generated" if run.kind == ActionKind.SECRET_SET else "only a secret's key takes a value"
+            raise ApplicationError(f"Value: not wanted here ({why}).", field="value")
+        return
+    if not value:
+        if required and not run.secret_value:
+            raise ApplicationError(
+                "Value: type it (it is never shown again), or choose to generate one.", field="value"
+            )
+        return
+    if len(value) > MAX_SECRET_LENGTH or "\x00" in value:
+        raise ApplicationError(f"Value: at most {MAX_SECRET_LENGTH} characters, and no NUL.", field="value")
+    run.secret_value = value
+    run.parameters = {**run.parameters, "fingerprint": fingerprint(value)}
+
+
 def action_run_request(
     *,
     requester: User,
@@ -129,11 +161,13 @@ def action_run_request(
     incident: Incident | None = None,
     emergency: bool = False,
     confirm: bool = False,
+    secret_value: str = "",
     now: datetime | None = None,
     freeze: policy.FreezeLookup | None = None,
 ) -> ActionRun:
     """Validate, check policy and read the target, then record the run: `requested` (awaiting the requester's
-    confirmation) or, with `confirm`, submitted at once (awaiting approval, or queued)."""
+    confirmation) or, with `confirm`, submitted at once (awaiting approval, or queued). `secret_value` is the value
+    typed for a secret's key (it may also come with the confirmation)."""
     now = now or timezone.now()
     if kind not in ActionKind.values:
         raise ApplicationError(f"Unknown action {kind!r}.", field="kind")
@@ -158,6 +192,7 @@ def action_run_request(
     )
     if refused := policy.request_refusal(run, user=requester, at=now, freeze=freeze):
         raise ForbiddenError(refused.message, field=refused.field)
+    _take_secret(run, secret_value, required=confirm)
     # Reading the cluster happens here, outside any transaction, so a slow API server holds no lock.
     run.expectation = runner.preview(run)
     with transaction.atomic():
@@ -168,9 +203,15 @@ def action_run_request(
 
 
 def action_run_confirm(
-    *, run: ActionRun, actor: User, now: datetime | None = None, freeze: policy.FreezeLookup | None = None
+    *,
+    run: ActionRun,
+    actor: User,
+    secret_value: str = "",
+    now: datetime | None = None,
+    freeze: policy.FreezeLookup | None = None,
 ) -> ActionRun:
-    """The requester read what will happen and confirms: the run goes to approval, or to the queue."""
+    """The requester read what will happen and confirms (typing a secret's value now, if it has one): the run goes to
+    approval, or to the queue."""
     now = now or timezone.now()
     with transaction.atomic():
         run = _lock(run.pk)
@@ -185,6 +226,7 @@ def action_run_confirm(
             )
         if refused := policy.request_refusal(run, user=actor, at=now, freeze=freeze):
             raise ForbiddenError(refused.message, field=refused.field)
+        _take_secret(run, secret_value, required=True)
         _submit(run, actor=actor, now=now, freeze=freeze)
     return run
 
@@ -253,6 +295,34 @@ def action_run_cancel(*, run: ActionRun, actor: User, now: datetime | None = Non
     return run
 
 
+def action_run_resolve(
+    *, run: ActionRun, actor: User, outcome: str, note: str, now: datetime | None = None
+) -> ActionRun:
+    """An Incident Commander checked the target of an abandoned run and records what they found: succeeded, failed
+    or partly done, with a note. Only the record changes; nothing is run (again)."""
+    now = now or timezone.now()
+    if outcome not in RESOLUTIONS:
+        allowed = ", ".join(status.value for status in RESOLUTIONS)
+        raise ApplicationError(f"Outcome: one of {allowed}.", field="outcome")
+    if not note.strip():
+        raise ApplicationError("Say what you found on the target: the note goes on the record.", field="note")
+    with transaction.atomic():
+        run = _lock(run.pk)
+        if not has_role(actor, Role.INCIDENT_COMMANDER):
+            raise ForbiddenError("Closing an abandoned run needs the Incident Commander role.", field="actor")
+        if run.status != Status.ABANDONED:
+            raise ConflictError(
+                f"{run.reference} is {run.get_status_display().lower()}; only an abandoned run is closed by a person."
+            )
+        run.status = outcome
+        run.resolved_by, run.resolved_at, run.resolution_note = actor, now, note.strip()
+        run.save()
+        found = f"{ActionRun.Status(outcome).label.lower()} (checked by {actor.get_username()}): {note.strip()}"
+        _line(run, f"closed by a person: {found}", at=now)
+        _timeline(run, f"abandoned run closed as {found}", actor=actor, at=now)
+    return run
+
+
 # -- the worker's side -----------------------------------------------------------------------------------------------
 
 
@@ -280,8 +350,11 @@ def action_run_start(
             _finish(run, Status.REJECTED, error=f"Refused when starting: {refused}", now=now, actor=None)
             return None
         run.status, run.started_at, run.heartbeat_at, run.worker = Status.RUNNING, now, now, worker[:200]
+        # A secret's value leaves the database as the worker takes it: only this worker's memory holds it now.
+        value, run.secret_value = run.secret_value, ""
         run.save()
         _list_freeze_pass(run, now=now, freeze=freeze)
+        run.secret_value = value
         _line(run, f"started on {worker or 'a worker'}", at=now)
     return run
 
@@ -462,3 +535,138 @@ def action_runs_reap(*, now: datetime | None = None) -> Sweep:
             _line(run, "abandoned: no heartbeat from the worker", at=now)
             _finish(run, Status.ABANDONED, error=error, now=now, actor=None)
     return Sweep(abandoned=len(runs))
+
+
+# -- looks -------------------------------------------------------------------------------------------------------
+
+
+def look_request(
+    *,
+    requester: User,
+    target: Target,
+    kind: str,
+    parameters: Mapping[str, object],
+    incident: Incident | None = None,
+    now: datetime | None = None,
+) -> Look:
+    """Record a look and hand it to a worker when the transaction commits. Responders may look anywhere: it
+    changes nothing."""
+    now = now or timezone.now()
+    if kind not in LookKind.values:
+        raise ApplicationError(f"Unknown look {kind!r}.", field="kind")
+    if not has_role(requester, Role.RESPONDER):
+        raise ForbiddenError("Looking at a target needs the Responder role.", field="kind")
+    if not target.enabled:
+        raise ApplicationError(f"{target} is disabled.", field="target")
+    look_kind = LookKind(kind)
+    clean = looks.validate(look_kind, target, parameters)
+    with transaction.atomic():
+        look = Look.objects.create(
+            kind=look_kind,
+            target=target,
+            parameters=clean,
+            incident=incident,
+            requested_by=requester,
+            command=looks.command_for(look_kind, target, clean),
+            created_at=now,
+        )
+        _fetch_on_commit(look.pk)
+    return look
+
+
+def _fetch_on_commit(look_id: int) -> None:
+    from portal.cluster.tasks import fetch_look
+
+    transaction.on_commit(lambda: fetch_look.apply_async((look_id,)), robust=True)
+
+
+def _look_finish(look: Look, *, status: str, found: looks.Found | None, error: str, now: datetime) -> None:
+    if found is not None:
+        look.summary, look.columns, look.rows = found.summary[:300], found.columns, found.rows
+        look.text, look.truncated = found.text, found.truncated
+        if found.selector and not look.parameters.get("selector"):
+            # The deployment's own selector, now known: the command shown is the one that reads the same pods.
+            resolved = {**look.parameters, "selector": found.selector}
+            look.command = looks.command_for(LookKind(look.kind), look.target, resolved)
+    look.status, look.error, look.finished_at, look.progress = status, error, now, ""
+    look.save()
+    if look.incident is not None:
+        what = looks.subject(LookKind(look.kind), look.target, look.parameters)
+        outcome = look.summary if status == Look.Status.DONE else f"failed: {error}"
+        timeline_add(
+            incident=look.incident,
+            kind=TimelineEvent.Kind.LOOK,
+            message=f"{look.requested_by.get_username()} looked at {what}: {outcome}"[:2000],
+            actor=look.requested_by,
+            at=now,
+            data={"look": look.pk, "kind": look.kind},
+        )
+
+
+def _lock_look(look_id: int) -> Look:
+    return lock_row(Look.objects.select_related("target", "requested_by", "incident"), look_id)
+
+
+def look_fetch(*, look_id: int, now: datetime | None = None) -> Look | None:
+    """The worker's side: claim the queued look once, fetch it under its deadline with progress, record what was
+    found and put it on the incident's timeline. None: nothing to do (already taken, or too late to start)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        try:
+            look = _lock_look(look_id)
+        except Look.DoesNotExist:
+            return None
+        if look.status != Look.Status.QUEUED:
+            return None
+        if now >= look.created_at + timedelta(seconds=settings.LOOK_START_DEADLINE_SECONDS):
+            _look_finish(look, status=Look.Status.FAILED, found=None, error="No worker picked it up in time.", now=now)
+            return None
+        look.status, look.started_at = Look.Status.RUNNING, now
+        look.save(update_fields=["status", "started_at"])
+
+    def report(message: str) -> None:
+        # Look is not audited: a plain UPDATE is the cheapest way to show progress while the worker fetches.
+        Look.objects.filter(pk=look_id).update(progress=message[:300])
+
+    found, error, status = None, "", Look.Status.DONE
+    try:
+        found = looks.fetch(LookKind(look.kind), look.target, look.parameters, report=report)
+    except looks.LookTimeout as exc:
+        found = exc.found
+        error = f"The {settings.LOOK_DEADLINE_SECONDS:g} s deadline passed: what was fetched by then is shown."
+    except SoftTimeLimitExceeded:
+        status, error = Look.Status.FAILED, "The worker's time limit for a look passed."
+    except kube.KubeError as exc:
+        status, error = Look.Status.FAILED, exc.message
+    except DataStoreError as exc:
+        status, error = Look.Status.FAILED, str(exc)
+    except Exception as exc:
+        logger.exception("LOOK-%s failed unexpectedly", look_id)
+        status, error = Look.Status.FAILED, scrub(f"Unexpected error: {type(exc).__name__}: {exc}", look.target.url)
+    with transaction.atomic():
+        look = _lock_look(look_id)
+        _look_finish(look, status=status, found=found, error=error, now=timezone.now())
+    return look
+
+
+def looks_sweep(*, now: datetime | None = None) -> int:
+    """End looks no worker picked up in time, and those whose worker died while fetching."""
+    now = now or timezone.now()
+    start = timedelta(seconds=settings.LOOK_START_DEADLINE_SECONDS)
+    # A running look outlives its deadline only if its worker died: the task's hard limit is well below this.
+    dead = timedelta(seconds=settings.LOOK_DEADLINE_SECONDS * 2 + 120)
+    ended = 0
+    with transaction.atomic():
+        stale = (
+            Look.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("target", "requested_by", "incident")
+            .filter(
+                Q(status=Look.Status.QUEUED, created_at__lte=now - start)
+                | Q(status=Look.Status.RUNNING, started_at__lte=now - dead)
+            )
+        )
+        for look in stale:
+            error = "No worker picked it up in time." if look.status == Look.Status.QUEUED else "Its worker stopped."
+            _look_finish(look, status=Look.Status.FAILED, found=None, error=error, now=now)
+            ended += 1
+    return ended

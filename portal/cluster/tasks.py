@@ -1,7 +1,8 @@
 from celery import Task, shared_task
+from django.conf import settings
 
 from portal.cluster.actions import MAX_WAIT_SECONDS
-from portal.cluster.services import action_run_execute, action_runs_reap, action_runs_sweep
+from portal.cluster.services import action_run_execute, action_runs_reap, action_runs_sweep, look_fetch, looks_sweep
 from portal.core.audit import acting_as
 
 
@@ -18,5 +19,16 @@ def run_action(self: "Task[[int, int], None]", run_id: int, requested_by_id: int
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def sweep_action_runs() -> dict[str, int]:
     """Beat's pass: resend what the broker lost, end what waited too long, mark dead workers' runs abandoned."""
-    swept, reaped = action_runs_sweep(), action_runs_reap()
-    return {"requeued": swept.requeued, "expired": swept.expired, "abandoned": reaped.abandoned}
+    swept, reaped, looks_ended = action_runs_sweep(), action_runs_reap(), looks_sweep()
+    return {"requeued": swept.requeued, "expired": swept.expired, "abandoned": reaped.abandoned, "looks": looks_ended}
+
+
+# A look is read-only: a redelivered message finds it no longer queued and does nothing.
+@shared_task(
+    acks_late=True,
+    soft_time_limit=int(settings.LOOK_DEADLINE_SECONDS) + 30,
+    time_limit=int(settings.LOOK_DEADLINE_SECONDS) + 60,
+)
+def fetch_look(look_id: int) -> None:
+    """Fetch one look (pods, events, logs, top, data-store statistics) under its deadline."""
+    look_fetch(look_id=look_id)

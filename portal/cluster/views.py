@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -17,9 +18,10 @@ from portal.accounts.roles import Role, has_role
 from portal.cluster import policy
 from portal.cluster.actions import READ_ONLY, SPECS
 from portal.cluster.filters import ActionRunFilter
-from portal.cluster.forms import ActionRequestForm, CommentForm, prefill
+from portal.cluster.forms import ActionRequestForm, CommentForm, LookForm, ResolveForm, prefill
+from portal.cluster.looks import PARAMETER_NAMES as LOOK_PARAMETER_NAMES
 from portal.cluster.models import ActionKind, ActionRun
-from portal.cluster.selectors import action_run_detail, action_runs
+from portal.cluster.selectors import action_run_detail, action_runs, looks_list
 from portal.cluster.services import (
     CANCELLABLE,
     action_run_approve,
@@ -27,14 +29,23 @@ from portal.cluster.services import (
     action_run_confirm,
     action_run_reject,
     action_run_request,
+    action_run_resolve,
+    look_request,
 )
 from portal.core.pagination import paginate
 from portal.errors import ApplicationError
 
 # What the before/after table shows, in this order, when the action recorded it.
-STATE_KEYS = ("replicas", "revision", "images", "available_replicas", "unschedulable", "keys")
+STATE_KEYS = ("replicas", "revision", "images", "available_replicas", "unschedulable", "keys", "dead_rows", "size")
 # Actions whose effect cannot be taken back by another action: the confirmation says so.
-IRREVERSIBLE = frozenset({ActionKind.REDIS_FLUSH, ActionKind.REDIS_DELETE_PATTERN, ActionKind.PG_TERMINATE_IDLE})
+IRREVERSIBLE = frozenset(
+    {
+        ActionKind.REDIS_FLUSH,
+        ActionKind.REDIS_DELETE_PATTERN,
+        ActionKind.PG_TERMINATE_IDLE,
+        ActionKind.PG_TERMINATE_BACKEND,
+    }
+)
 
 
 @require_GET
@@ -106,6 +117,8 @@ def _detail_context(request: HttpRequest, run: ActionRun, **extra: object) -> di
         "may_decide": may_decide,
         "may_cancel": run.status in CANCELLABLE
         and (user.pk == run.requested_by_id or has_role(user, Role.INCIDENT_COMMANDER)),
+        "may_resolve": run.status == ActionRun.Status.ABANDONED and has_role(user, Role.INCIDENT_COMMANDER),
+        "resolve_form": ResolveForm(),
         **extra,
     }
 
@@ -118,6 +131,7 @@ def action_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, template, _detail_context(request, run))
 
 
+@sensitive_post_parameters("value")
 @require_http_methods(["GET", "POST"])
 @role_required(Role.RESPONDER)
 def action_confirm(request: HttpRequest, pk: int) -> HttpResponse:
@@ -128,7 +142,7 @@ def action_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     error, status = "", 200
     if request.method == "POST":
         try:
-            action_run_confirm(run=run, actor=request.user)
+            action_run_confirm(run=run, actor=request.user, secret_value=request.POST.get("value", ""))
         except ApplicationError as exc:
             error, status = exc.message, exc.status_code
         else:
@@ -142,6 +156,7 @@ def action_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         # A freeze began since the request: the way through it is a new request flagged as an emergency.
         "emergency_url": _request_again_url(run, emergency=True) if refused and refused.field == "emergency" else "",
         "is_requester": request.user.pk == run.requested_by_id,
+        "asks_value": run.kind == ActionKind.SECRET_SET and not run.parameters.get("generate"),
         "error": error,
     }
     return render(request, "cluster/action_confirm.html", context, status=status)
@@ -159,18 +174,23 @@ def _request_again_url(run: ActionRun, **changes: object) -> str:
 @require_POST
 @role_required(Role.RESPONDER)
 def action_act(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
-    """Approve, reject or cancel; htmx gets the run's body back, with the refusal if there was one."""
+    """Approve, reject, cancel or close an abandoned run; htmx gets the run's body back, with the refusal if any."""
     run = get_object_or_404(ActionRun, pk=pk)
     form = CommentForm(request.POST)
     error, status = "", 200
     try:
-        if not form.is_valid():
+        if verb == "resolve":
+            resolution = ResolveForm(request.POST)
+            if not resolution.is_valid():
+                field, messages = next(iter(resolution.errors.items()))
+                raise ApplicationError(f"{field}: {' '.join(messages)}", field=field)
+            action_run_resolve(run=run, actor=request.user, **resolution.cleaned_data)
+        elif not form.is_valid():
             raise ApplicationError(f"comment: {' '.join(form.errors['comment'])}", field="comment")
-        comment = form.cleaned_data["comment"]
-        if verb == "approve":
-            action_run_approve(run=run, approver=request.user, comment=comment)
+        elif verb == "approve":
+            action_run_approve(run=run, approver=request.user, comment=form.cleaned_data["comment"])
         elif verb == "reject":
-            action_run_reject(run=run, approver=request.user, comment=comment)
+            action_run_reject(run=run, approver=request.user, comment=form.cleaned_data["comment"])
         elif verb == "cancel":
             action_run_cancel(run=run, actor=request.user)
         else:
@@ -183,3 +203,35 @@ def action_act(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
     return render(
         request, "cluster/action_detail.html#run-body", _detail_context(request, run, error=error), status=status
     )
+
+
+@require_POST
+@role_required(Role.RESPONDER)
+def look_new(request: HttpRequest) -> HttpResponse:
+    """Ask a worker for a look; htmx gets the look back (it polls itself until fetched), others its page."""
+    form = LookForm(request.POST)
+    try:
+        if not form.is_valid():
+            field, messages = next(iter(form.errors.items()))
+            raise ApplicationError(f"{field}: {' '.join(messages)}", field=field)
+        parameters = {name: request.POST[name] for name in LOOK_PARAMETER_NAMES if request.POST.get(name, "") != ""}
+        look = look_request(
+            requester=request.user,
+            target=form.cleaned_data["target"],
+            kind=form.cleaned_data["kind"],
+            parameters=parameters,
+            incident=form.cleaned_data["incident"],
+        )
+    except ApplicationError as exc:
+        return render(request, "cluster/look_detail.html#look-error", {"error": exc.message}, status=exc.status_code)
+    if not request.htmx:
+        return redirect("look-detail", pk=look.pk)
+    return render(request, "cluster/look_detail.html#look-body", {"look": looks_list().get(pk=look.pk)}, status=201)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def look_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    look = get_object_or_404(looks_list(), pk=pk)
+    template = "cluster/look_detail.html#look-body" if request.htmx else "cluster/look_detail.html"
+    return render(request, template, {"look": look})

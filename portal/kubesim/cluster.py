@@ -31,6 +31,7 @@ import copy
 import hashlib
 import itertools
 import json
+import re
 import threading
 import time
 import uuid
@@ -134,6 +135,7 @@ RESOURCES = {
             namespaced=False, verbs=(*READ_VERBS, "patch"), short_names=("no",),
         ),
         Resource("services", "Service", "", "v1", _NAME_FIELDS, short_names=("svc",), categories=("all",)),
+        Resource("secrets", "Secret", "", "v1", _NAME_FIELDS | {"type"}, verbs=(*READ_VERBS, "create", "patch")),
         Resource("events", "Event", "", "v1", _EVENT_FIELDS, short_names=("ev",)),
         Resource(
             "namespaces", "Namespace", "", "v1", frozenset({"metadata.name", "status.phase"}),
@@ -202,6 +204,24 @@ def _invalid(kind: str, name: str, causes: list[tuple[str, str]]) -> ApiError:
         "causes": [{"reason": "FieldValueInvalid", "field": field, "message": message} for field, message in causes],
     }
     return ApiError(422, f'{kind} "{name}" is invalid: {summary}', details=details)
+
+
+def _secret_data(secret: Obj) -> dict[str, str]:
+    """`data` with `stringData` folded in (base64-encoded), every value checked to be base64, as the API server does."""
+    data = dict(secret.get("data") or {})
+    for key, value in (secret.pop("stringData", None) or {}).items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    name = secret.get("metadata", {}).get("name", "")
+    for key, value in data.items():
+        if not re.fullmatch(r"[-._a-zA-Z0-9]+", key):
+            raise _invalid("Secret", name, [(f"data[{key}]", "Invalid value: a valid config key must consist of "
+                                             "alphanumeric characters, '-', '_' or '.'")])  # fmt: skip
+        try:
+            base64.b64decode(str(value), validate=True)
+        except ValueError as exc:
+            raise ApiError(400, f"Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at "
+                                f"input byte (data[{key}])") from exc  # fmt: skip
+    return data
 
 
 class ManualClock:
@@ -402,6 +422,8 @@ class Cluster:
         self._steps = 0
         # Pods being deleted with a grace period, and the step number after which they are gone.
         self._leaving: dict[tuple[str, str], int] = {}
+        # Pods whose first container keeps crashing: (namespace, name) -> (seconds between crashes, reason, exit code).
+        self._crash_loops: dict[tuple[str, str], tuple[float, str, int]] = {}
         self._event_serial = itertools.count(1)
         # What makes events the same (the correlator's key) -> where the event is stored.
         self._event_keys: dict[tuple[str, ...], tuple[str, str]] = {}
@@ -780,6 +802,67 @@ class Cluster:
             self._record_start(stored, container)
             return stored
 
+    def crash_loop(
+        self, namespace: str, name: str, *, every: float = 60, reason: str = "Error", exit_code: int = 1
+    ) -> Obj:
+        """Make the pod's first container crash a few seconds after each start, as the kubelet reports it: waiting
+        in CrashLoopBackOff, not ready, the last run in `lastState` (what `logs --previous` reads), RESTARTS
+        counting; the controller crashes it again every `every` seconds of the cluster's time."""
+        with self.lock:
+            self._crash_loops[(namespace, name)] = (every, reason, exit_code)
+            return self._crash(namespace, name)
+
+    def _crash(self, namespace: str, name: str) -> Obj:
+        pod = self._find("pods", namespace, name)
+        statuses = pod["status"].get("containerStatuses")
+        if not statuses:
+            raise ApiError(400, f'container in pod "{name}" is not running')
+        _, reason, exit_code = self._crash_loops[(namespace, name)]
+        crashed, last = copy.deepcopy(pod), statuses[0]
+        container = next(c for c in pod["spec"]["containers"] if c["name"] == last["name"])
+        now = self.clock()
+        restarts = last["restartCount"] + 1
+        attempt = _running(container, pod["metadata"]["uid"], restarts, timestamp(now - timedelta(seconds=4)))
+        attempt["state"] = {
+            "waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": f"back-off restarting failed container {container['name']} in pod {name}",
+            }
+        }
+        attempt["lastState"] = {
+            "terminated": {
+                "exitCode": exit_code,
+                "reason": reason,
+                "startedAt": timestamp(now - timedelta(seconds=4)),
+                "finishedAt": timestamp(now),
+                "containerID": attempt["containerID"],
+            }
+        }
+        attempt["ready"], attempt["started"] = False, False
+        crashed["status"]["containerStatuses"][0] = attempt
+        crashed["status"]["conditions"] = [
+            {**condition, "status": "False", "lastTransitionTime": timestamp(now)}
+            if condition["type"] in ("Ready", "ContainersReady")
+            else condition
+            for condition in crashed["status"].get("conditions", [])
+        ]
+        stored = self._commit("pods", crashed, "MODIFIED")
+        self._record(
+            stored, "Warning", "BackOff", f"Back-off restarting failed container {container['name']} in pod {name}",
+            "kubelet", host=pod["spec"].get("nodeName", ""), field_path=f"spec.containers{{{container['name']}}}",
+        )  # fmt: skip
+        return stored
+
+    def _crash_again(self) -> None:
+        for (namespace, name), (every, _, _) in list(self._crash_loops.items()):
+            pod = self._objects["pods"].get((namespace, name))
+            if pod is None or _terminating(pod):
+                del self._crash_loops[(namespace, name)]
+                continue
+            terminated = pod["status"]["containerStatuses"][0].get("lastState", {}).get("terminated", {})
+            if self.clock() >= datetime.fromisoformat(terminated["finishedAt"]) + timedelta(seconds=every):
+                self._crash(namespace, name)
+
     def add_budget(self, namespace: str, name: str, *, match_labels: dict[str, str], min_available: int) -> Obj:
         """A PodDisruptionBudget with a `matchLabels` selector and `minAvailable`, which evictions respect."""
         with self.lock:
@@ -864,6 +947,39 @@ class Cluster:
                     "Cannot evict pod as it would violate the pod's disruption budget.",
                     details={"causes": [{"reason": "DisruptionBudget", "message": cause}]},
                 )
+
+    # -- secrets ---------------------------------------------------------------------------------------------------
+
+    def create_secret(self, manifest: Obj, *, dry_run: bool = False) -> Obj:
+        """A Secret (type Opaque unless given); its `data` values are base64, `stringData` is folded into them."""
+        with self.lock:
+            secret = copy.deepcopy(manifest)
+            meta = secret.setdefault("metadata", {})
+            if not meta.get("name"):
+                raise _invalid("Secret", "", [("metadata.name", "Required value: name is required")])
+            meta.setdefault("namespace", "default")
+            secret.setdefault("type", "Opaque")
+            secret["data"] = _secret_data(secret)
+            if dry_run:
+                return secret
+            return self._create("secrets", secret)
+
+    def patch_secret(self, namespace: str, name: str, content_type: str, patch: Any, *, dry_run: bool = False) -> Obj:
+        with self.lock:
+            resource, current = RESOURCES["secrets"], self._find("secrets", namespace, name)
+            updated = self._patched(current, patch, content_type)
+            self._check_identity(updated, namespace, name)
+            given = updated.get("metadata", {}).get("resourceVersion")
+            if given and given != current["metadata"]["resourceVersion"]:
+                raise _conflict(resource, name)
+            for key in ("uid", "creationTimestamp", "resourceVersion", "name", "namespace"):
+                updated["metadata"][key] = current["metadata"][key]
+            if updated.get("type") != current.get("type"):
+                raise _invalid("Secret", name, [("type", "Invalid value: field is immutable")])
+            updated["data"] = _secret_data(updated)
+            if dry_run:
+                return updated
+            return self._update("secrets", current, updated)
 
     # -- services and events -----------------------------------------------------------------------------------------
 
@@ -968,6 +1084,7 @@ class Cluster:
                     if key in self._objects["pods"]:
                         self._commit("pods", self._objects["pods"][key], "DELETED")
             self._expire_events()
+            self._crash_again()
             self._sync_node_taints()
             created = {}
             for deployment in self._sorted("deployments"):

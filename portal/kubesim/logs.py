@@ -135,6 +135,10 @@ def run_of(pod: Obj, container: str | None, *, previous: bool) -> Run:
             terminated.get("exitCode", 0),
         )
     running = (status or {}).get("state", {}).get("running")
+    waiting = (status or {}).get("state", {}).get("waiting")
+    if running is None and waiting and (status or {}).get("lastState", {}).get("terminated"):
+        # Crash-looping: the kubelet serves the attempt that just ended.
+        return run_of(pod, container, previous=True)
     if status is None or running is None:
         raise ApiError(400, f'container "{container}" in pod "{meta["name"]}" is waiting to start: ContainerCreating')
     return Run(container, image, status["containerID"], _parse(running["startedAt"]))

@@ -19,14 +19,19 @@ def add_deployment(
     images: Sequence[str],
     change_causes: Sequence[str] = (),
     replicas: int = 1,
+    env_from: str = "",
 ) -> Obj:
-    """A deployment (label `app=NAME`) rolled out once per image, so its history holds one revision per image.
+    """A deployment (label `app=NAME`) rolled out once per image, so its history holds one revision per image; with
+    `env_from` (a Secret's name), its container reads that Secret's keys as environment variables.
 
     Each rollout after the first is a strategic merge patch of the container image and the change-cause, as
     `kubectl set image ... --record` would send.
     """
     causes = list(change_causes) or [f"deploy {image}" for image in images]
     labels = {"app": name}
+    container: Obj = {"name": name, "image": images[0]}
+    if env_from:
+        container["envFrom"] = [{"secretRef": {"name": env_from}}]
     cluster.create_deployment(
         {
             "metadata": {
@@ -40,7 +45,7 @@ def add_deployment(
                 "selector": {"matchLabels": labels},
                 "template": {
                     "metadata": {"labels": labels},
-                    "spec": {"containers": [{"name": name, "image": images[0]}]},
+                    "spec": {"containers": [container]},
                 },
             },
         }
@@ -101,6 +106,11 @@ def add_daemonset(cluster: Cluster, namespace: str, name: str, *, image: str) ->
     return [pod for pod in pods if any(ref["uid"] == uid for ref in pod["metadata"].get("ownerReferences", []))]
 
 
+def add_secret(cluster: Cluster, namespace: str, name: str, values: dict[str, str]) -> Obj:
+    """An Opaque Secret with these keys (the demo's values are made up)."""
+    return cluster.create_secret({"metadata": {"name": name, "namespace": namespace}, "stringData": values})
+
+
 def add_service(cluster: Cluster, namespace: str, name: str, *, port: int, target_port: int) -> Obj:
     """A ClusterIP Service in front of the pods labelled `app=NAME`."""
     return cluster.add_service(
@@ -129,10 +139,18 @@ def seed_demo(cluster: Cluster) -> None:
             f"broxiva-node-{number}", labels={"topology.kubernetes.io/zone": f"eu-west-1{'abc'[number - 1]}"}
         )
     registry = "registry.broxiva.com"
+    # The seeds' `broxiva-secrets`, read by the API and the workers (made-up values: the portal never shows them).
+    for namespace in ("broxiva-production", "broxiva-staging"):
+        add_secret(
+            cluster, namespace, "broxiva-secrets",
+            {"DATABASE_URL": f"postgres://broxiva:demo@db.{namespace}:5432/broxiva", "JWT_SECRET": "demo-jwt",
+             "STRIPE_API_KEY": "sk_test_demo"},
+        )  # fmt: skip
     add_deployment(
         cluster,
         "broxiva-production",
         "broxiva-api",
+        env_from="broxiva-secrets",
         replicas=3,
         images=[f"{registry}/broxiva-api:{version}" for version in ("2.3.0", "2.4.0", "2.4.1")],
         change_causes=["release 2.3.0", "release 2.4.0: checkout v2", "hotfix 2.4.1: payment retries"],
@@ -149,6 +167,7 @@ def seed_demo(cluster: Cluster) -> None:
         cluster,
         "broxiva-production",
         "broxiva-worker",
+        env_from="broxiva-secrets",
         replicas=2,
         images=[f"{registry}/broxiva-worker:{version}" for version in ("1.8.0", "1.9.0")],
         change_causes=["release 1.8.0", "release 1.9.0: faster order exports"],
@@ -158,6 +177,7 @@ def seed_demo(cluster: Cluster) -> None:
         cluster,
         "broxiva-staging",
         "broxiva-api",
+        env_from="broxiva-secrets",
         replicas=2,
         images=[f"{registry}/broxiva-api:{version}" for version in ("2.4.1", "2.5.0-rc.1")],
         change_causes=["hotfix 2.4.1: payment retries", "release candidate 2.5.0-rc.1"],
@@ -182,3 +202,6 @@ def seed_demo(cluster: Cluster) -> None:
     cluster.restart_container(
         "broxiva-production", first_api_pod["items"][0]["metadata"]["name"], reason="OOMKilled", exit_code=137
     )
+    # And one worker pod crash-loops (CrashLoopBackOff, restarts climbing): `--previous` shows how each run ended.
+    workers = cluster.list_objects("pods", namespace="broxiva-production", label_selector="app=broxiva-worker")
+    cluster.crash_loop("broxiva-production", workers["items"][0]["metadata"]["name"], every=90, exit_code=1)

@@ -159,6 +159,13 @@ class Api:
             raise ApiError(404, "the server could not find the requested resource")
         self._authorize(request, resource.plural, resource.group, namespace, name, subresource)
         if name is None:
+            if plural == "secrets" and namespace is not None and request.method == "POST":
+                body = request.json_object()
+                body.setdefault("metadata", {}).setdefault("namespace", namespace)
+                if body["metadata"]["namespace"] != namespace:
+                    raise ApiError(400, "the namespace of the provided object does not match the namespace sent on "
+                                        "the request")  # fmt: skip
+                return 201, self.cluster.create_secret(body, dry_run=request.dry_run())
             self._allow(request, "GET")
             return self._list(request, resource, namespace)
         if subresource is None:
@@ -281,6 +288,10 @@ class Api:
             )
         if plural == "deployments" and request.method == "PUT":
             return 200, cluster.replace_deployment(namespace, name, request.json_object(), dry_run=request.dry_run())
+        if plural == "secrets" and request.method == "PATCH":
+            return 200, cluster.patch_secret(
+                namespace, name, request.patch_type(), request.json(), dry_run=request.dry_run()
+            )
         if plural == "nodes" and request.method == "PATCH":
             return 200, cluster.patch_node(name, request.patch_type(), request.json(), dry_run=request.dry_run())
         if plural == "pods" and request.method == "DELETE":

@@ -241,6 +241,10 @@ def _namespace_cells(namespace: Obj, now: datetime) -> list[Any]:
     return [namespace["metadata"]["name"], namespace.get("status", {}).get("phase", ""), _age(namespace, now)]
 
 
+def _secret_cells(secret: Obj, now: datetime) -> list[Any]:
+    return [secret["metadata"]["name"], secret.get("type", "Opaque"), len(secret.get("data") or {}), _age(secret, now)]
+
+
 def _budget_cells(budget: Obj, now: datetime) -> list[Any]:
     spec = budget["spec"]
     return [
@@ -352,6 +356,15 @@ PRINTERS: dict[str, Printer] = {
             _column("Name", priority=1, description="Name must be unique within a namespace."),
         ),
         _event_cells,
+    ),
+    "secrets": (
+        (
+            _NAME,
+            _column("Type", description="The type of secret"),
+            _column("Data", "integer", description="The number of keys in the secret."),
+            _AGE,
+        ),
+        _secret_cells,
     ),
     "namespaces": (
         (_NAME, _column("Status", description="The status of the namespace"), _AGE),

@@ -327,6 +327,43 @@ def test_commander_scales_from_the_incident_confirms_and_watches_it_run(scale_se
     assert cluster.get("deployments", "shop", "web")["spec"]["replicas"] == 3
 
 
+def fetch_looks_in_a_worker_thread() -> None:
+    """What the worker does with each queued look's message, off Playwright's event loop."""
+    import threading
+
+    from django.db import connection
+
+    from portal.cluster.models import Look
+    from portal.cluster.tasks import fetch_look
+
+    def work() -> None:
+        try:
+            for look in Look.objects.filter(status=Look.Status.QUEUED):
+                fetch_look(look.pk)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(timeout=30)
+
+
+def test_commander_looks_at_the_pods_from_the_incident_and_watches_them_come_in(scale_setup, page):
+    _, incident_id = scale_setup
+    sign_in(page, "cora")
+    page.goto(f"/incidents/{incident_id}/")
+    page.evaluate("window.__sameDocument = true")
+
+    page.locator("#incident-looks").get_by_role("button", name="Pods", exact=True).click()
+    look = page.locator("#look-result .look").first
+    expect(look).to_contain_text("Waiting for a worker")
+    fetch_looks_in_a_worker_thread()
+
+    expect(look).to_contain_text("2 pods, all running", timeout=10_000)  # polled, not reloaded
+    expect(look.locator("tbody tr")).to_have_count(2)
+    assert page.evaluate("window.__sameDocument") is True
+
+
 # Every page of the UI is walked below with an Admin signed in, so a CSP violation or script error anywhere fails.
 # What is not a page of its own is named here with why; a URL in neither list fails the coverage test.
 NOT_PAGES = {
@@ -336,7 +373,7 @@ NOT_PAGES = {
     "backup-verify", "drill-record", "checklist-tick", "oncall-override-create", "oncall-override-delete",
     "oncall-swap-request", "oncall-swap-act", "oncall-handoff-item", "oncall-feed-revoke", "action-act",
     "delivery-retry", "logout", "procedure-run-start", "procedure-step-done", "procedure-run-abandon",
-    "procedure-run-drill", "deployment-start",
+    "procedure-run-drill", "deployment-start", "look-new",
     "oncall-feed-issue",  # POST, answered with a page: walked by pressing its button
     "oncall-calendar",  # iCalendar, not HTML
     "system-health",  # the dashboard's htmx panel, loaded by the dashboard
@@ -360,7 +397,7 @@ def everything(site, make_user):
     from operations.models import Checklist, Deployment, Procedure, Runbook, Slo
     from operations.services.checklists import checklists_generate
     from operations.services.procedures import procedure_run_start
-    from portal.cluster.models import ActionRun, Target
+    from portal.cluster.models import ActionRun, Look, Target
 
     admin = make_user(Role.ADMIN, username="ada", is_staff=True, is_superuser=True)  # the admin site too
     call_command("seed_demo", stdout=io.StringIO())
@@ -382,6 +419,12 @@ def everything(site, make_user):
     resolved = Incident.objects.filter(status="resolved").first()
     procedure_run = procedure_run_start(procedure=Procedure.objects.get(slug="emergency-maintenance"),
                                         kind="incident", incident=incident, actor=admin)  # fmt: skip
+    look = Look.objects.create(
+        kind="logs", target=target, incident=incident, requested_by=admin, status="done", created_at=timezone.now(),
+        parameters={"namespace": "broxiva-production", "deployment": "broxiva-api", "tail": 2},
+        command="kubectl -n broxiva-production logs -l app=broxiva-api --tail=2", summary="2 lines from 1 pods",
+        text="INFO  starting\nINFO  ready\n",
+    )  # fmt: skip
     return {
         "dashboard": reverse("dashboard"),
         "audit-log": reverse("audit-log"),
@@ -421,6 +464,7 @@ def everything(site, make_user):
         "action-new": reverse("action-new"),
         "action-detail": reverse("action-detail", args=[run.pk]),
         "action-confirm": reverse("action-confirm", args=[run.pk]),
+        "look-detail": reverse("look-detail", args=[look.pk]),
         "delivery-list": reverse("delivery-list"),
         "profile": reverse("profile"),
         "swagger-ui": reverse("swagger-ui"),

@@ -38,6 +38,8 @@ NEEDS_SECOND_PERSON = {
     (PROD, ActionKind.DRAIN),
     (PROD, ActionKind.REDIS_FLUSH),
     (PROD, ActionKind.PG_TERMINATE_IDLE),
+    (PROD, ActionKind.PG_TERMINATE_BACKEND),
+    (PROD, ActionKind.SECRET_SET),
 }
 
 

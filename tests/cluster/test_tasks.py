@@ -138,7 +138,7 @@ class TestReaper:
         assert "the worker reported back after the run had been marked abandoned" in lines(finished)
 
     def test_the_beat_task_sweeps_and_reaps(self, db):
-        assert sweep_action_runs() == {"requeued": 0, "expired": 0, "abandoned": 0}
+        assert sweep_action_runs() == {"requeued": 0, "expired": 0, "abandoned": 0, "looks": 0}
 
 
 def test_heartbeat_of_a_finished_run_says_so(shop, k8s, people):

@@ -102,7 +102,8 @@ def test_get_pods_deployments_nodes_services_and_events(demo):
 
     assert pods[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert len(pods) == 1 + 3 + 2 + 2
-    assert {tuple(row[1:3]) for row in pods[1:]} == {("1/1", "Running")}
+    # One worker pod of the demo crash-loops, as kubectl shows it.
+    assert sorted(tuple(row[1:3]) for row in pods[1:]) == [("0/1", "CrashLoopBackOff")] + [("1/1", "Running")] * 6
     assert {row[0]: row[3:] for row in pods[1:]}[restarted["metadata"]["name"]] == ["1 (10m ago)", "10m"]
     assert deployment == [["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], ["broxiva-api", "3/3", "3", "3", "10m"]]
     assert nodes[0] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]

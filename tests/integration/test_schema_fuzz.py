@@ -82,7 +82,7 @@ from operations.services.procedures import procedure_run_start
 from portal.accounts.models import ApiToken, User
 from portal.accounts.roles import Role
 from portal.accounts.services import api_token_create
-from portal.cluster.models import ActionKind, ActionRun, Namespace, Target, Workload
+from portal.cluster.models import ActionKind, ActionRun, Look, LookKind, Namespace, Target, Workload
 from portal.notifications.models import Channel, Delivery, RoutingRule, Subscription
 from tests.factories import UserFactory
 
@@ -98,6 +98,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 # prefix takes its value from (a nested item names its parent too).
 EXISTING: dict[str, tuple[type[models.Model], dict[str, str]]] = {
     "/api/v1/actions/{id}/": (ActionRun, {"id": "pk"}),
+    "/api/v1/actions/looks/{id}/": (Look, {"id": "pk"}),
     "/api/v1/actions/namespaces/{id}/": (Namespace, {"id": "pk"}),
     "/api/v1/actions/targets/{slug}/": (Target, {"slug": "slug"}),
     "/api/v1/actions/workloads/{id}/": (Workload, {"id": "pk"}),
@@ -338,12 +339,14 @@ def seed_rows() -> None:
     cora, rami, sam = (User.objects.get(username=name) for name in ("cora.commander", "rami.responder", "sam.sre"))
     rotation = Rotation.objects.get(name="Platform on-call")
     target = Target.objects.get(slug="demo-cluster")
-    for status in (ActionRun.Status.REQUESTED, ActionRun.Status.AWAITING_APPROVAL):
+    for status in (ActionRun.Status.REQUESTED, ActionRun.Status.AWAITING_APPROVAL, ActionRun.Status.ABANDONED):
         ActionRun.objects.create(
             kind=ActionKind.RESTART, target=target, environment="production", reason="Fuzzing",
             parameters={"namespace": "broxiva-production", "deployment": "broxiva-api"}, requested_by=rami,
             command="kubectl rollout restart deployment/broxiva-api", status=status,
         )  # fmt: skip
+    Look.objects.create(kind=LookKind.PODS, target=target, parameters={"namespace": "broxiva-production"},
+                        requested_by=rami, command="kubectl get pods", created_at=now)  # fmt: skip
     integration = integration_create(name="alertmanager-fuzz", created_by=cora).integration
     alert = IncomingAlert(fingerprint="f00d", status="firing", labels={"alertname": "Down", "service": "api"},
                           annotations={"summary": "api is down"}, starts_at=now, ends_at=None)  # fmt: skip

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from incidents.models import Service
-from portal.cluster.models import ActionApproval, ActionRun, Namespace, ProgressLine, Target, Workload
+from portal.cluster.models import ActionApproval, ActionRun, Look, Namespace, ProgressLine, Target, Workload
 from portal.core.api import fields
 from portal.core.api.serializers import CleanedModelSerializer, ModelSerializer
 
@@ -63,6 +63,7 @@ class ActionRunOutput(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True)
     target = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ActionRun
@@ -70,7 +71,7 @@ class ActionRunOutput(serializers.ModelSerializer):
             "id", "reference", "kind", "target", "environment", "parameters", "reason", "incident", "emergency",
             "requested_by", "status", "command", "expectation", "before", "after", "result", "error",
             "approval_expires_at", "worker", "created_at", "submitted_at", "queued_at", "started_at", "heartbeat_at",
-            "finished_at",
+            "finished_at", "resolved_by", "resolved_at", "resolution_note",
         ]  # fmt: skip
 
 
@@ -80,3 +81,19 @@ class ActionRunDetailOutput(ActionRunOutput):
 
     class Meta(ActionRunOutput.Meta):
         fields = [*ActionRunOutput.Meta.fields, "approvals", "lines"]
+
+
+class LookOutput(serializers.ModelSerializer):
+    target = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    columns = serializers.ListField(child=serializers.CharField(), read_only=True)
+    rows = serializers.ListField(
+        child=serializers.ListField(child=serializers.JSONField()), read_only=True, help_text="One list per row."
+    )
+
+    class Meta:
+        model = Look
+        fields = [
+            "id", "kind", "target", "parameters", "incident", "requested_by", "status", "command", "progress",
+            "summary", "columns", "rows", "text", "truncated", "error", "created_at", "started_at", "finished_at",
+        ]  # fmt: skip

@@ -15,5 +15,8 @@ urlpatterns = [
     path("<int:pk>/approve/", views.ActionRunApproveApi.as_view(), name="action-approve"),
     path("<int:pk>/reject/", views.ActionRunRejectApi.as_view(), name="action-reject"),
     path("<int:pk>/cancel/", views.ActionRunCancelApi.as_view(), name="action-cancel"),
+    path("<int:pk>/resolve/", views.ActionRunResolveApi.as_view(), name="action-resolve"),
+    path("looks/", views.LookListApi.as_view(), name="look-list"),
+    path("looks/<int:pk>/", views.LookDetailApi.as_view(), name="look-detail"),
     *router.urls,
 ]

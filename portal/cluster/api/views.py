@@ -3,6 +3,8 @@ policy decides which action, where, for whom (a refusal is a 403 saying why)."""
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status, viewsets
 from rest_framework.request import Request
@@ -16,19 +18,23 @@ from portal.cluster.actions import PARAMETER_NAMES, SPECS
 from portal.cluster.api.serializers import (
     ActionRunDetailOutput,
     ActionRunOutput,
+    LookOutput,
     NamespaceSerializer,
     TargetSerializer,
     WorkloadSerializer,
 )
-from portal.cluster.filters import ActionRunFilter
-from portal.cluster.models import ActionKind, ActionRun, Namespace, Target, Workload
-from portal.cluster.selectors import action_run_detail, action_runs, targets
+from portal.cluster.filters import ActionRunFilter, LookFilter
+from portal.cluster.looks import PARAMETER_NAMES as LOOK_PARAMETER_NAMES
+from portal.cluster.models import RESOLUTIONS, ActionKind, ActionRun, Look, LookKind, Namespace, Target, Workload
+from portal.cluster.selectors import action_run_detail, action_runs, looks_list, targets
 from portal.cluster.services import (
     action_run_approve,
     action_run_cancel,
     action_run_confirm,
     action_run_reject,
     action_run_request,
+    action_run_resolve,
+    look_request,
 )
 from portal.core.api import fields
 from portal.core.api.schema import error_response
@@ -50,6 +56,7 @@ KIND_HELP = "; ".join(
 )
 
 
+@method_decorator(sensitive_post_parameters("value"), name="dispatch")
 class ActionRunListApi(generics.ListAPIView):
     """Action runs, newest first. POST requests one (Responders and above; the policy decides the rest)."""
 
@@ -84,6 +91,18 @@ class ActionRunListApi(generics.ListAPIView):
         pattern = fields.LineField(required=False, max_length=200)
         batch_size = serializers.IntegerField(required=False, min_value=1)
         idle_minutes = serializers.IntegerField(required=False, min_value=0)
+        pid = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+        table = fields.LineField(required=False, max_length=127)
+        secret = fields.LineField(required=False, max_length=253)
+        key = fields.LineField(required=False, max_length=253)
+        generate = serializers.BooleanField(required=False)
+        length = serializers.IntegerField(required=False, min_value=16, max_value=256)
+        restart = serializers.BooleanField(required=False)
+        value = serializers.CharField(
+            required=False, allow_blank=True, trim_whitespace=False, max_length=8000, write_only=True,
+            help_text="secret_set: the value, typed once; never returned, logged or audited (it may also come with "
+            "the confirmation).",
+        )  # fmt: skip
 
     def get_queryset(self) -> QuerySet[ActionRun]:
         return action_runs()
@@ -105,6 +124,7 @@ class ActionRunListApi(generics.ListAPIView):
             incident=data.get("incident"),
             emergency=data["emergency"],
             confirm=data["confirm"],
+            secret_value=data.get("value", ""),
         )
         return _detail(run, status.HTTP_201_CREATED)
 
@@ -117,20 +137,31 @@ class ActionRunDetailApi(APIView):
         return Response(ActionRunDetailOutput(get_object_or_404(action_run_detail(), pk=pk)).data)
 
 
+@method_decorator(sensitive_post_parameters("value"), name="dispatch")
 class ActionRunConfirmApi(APIView):
-    """The requester confirms a previewed run: it goes to approval, or to the queue."""
+    """The requester confirms a previewed run: it goes to approval, or to the queue. Setting a secret's key takes
+    the value here, if it was not sent with the request."""
 
     permission_classes = [Responders]
 
+    class ActionRunConfirmInput(serializers.Serializer):
+        value = serializers.CharField(
+            required=False, allow_blank=True, trim_whitespace=False, max_length=8000, write_only=True, default=""
+        )
+
     @extend_schema(
-        request=None,
+        request=ActionRunConfirmInput,
         responses={
             200: ActionRunDetailOutput,
             409: error_response("Not a request awaiting confirmation, or its preview is too old to confirm."),
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        return _detail(action_run_confirm(run=_run(pk), actor=request.user))
+        payload = self.ActionRunConfirmInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return _detail(
+            action_run_confirm(run=_run(pk), actor=request.user, secret_value=payload.validated_data["value"])
+        )
 
 
 class ActionRunApproveApi(APIView):
@@ -171,6 +202,82 @@ class ActionRunCancelApi(APIView):
     @extend_schema(request=None, responses={200: ActionRunDetailOutput, 409: NOT_NOW})
     def post(self, request: Request, pk: int) -> Response:
         return _detail(action_run_cancel(run=_run(pk), actor=request.user))
+
+
+class ActionRunResolveApi(APIView):
+    """An Incident Commander closes an abandoned run after checking its target: what they found, and a note. Nothing
+    runs again; the audit log and the incident's timeline name who decided."""
+
+    permission_classes = [role_permission(Role.INCIDENT_COMMANDER)]
+
+    class ActionRunResolveInput(serializers.Serializer):
+        outcome = serializers.ChoiceField(choices=[(status.value, status.label) for status in RESOLUTIONS])
+        note = fields.TextField(help_text="What was found on the target.")
+
+    @extend_schema(
+        request=ActionRunResolveInput,
+        responses={200: ActionRunDetailOutput, 409: error_response("The run is not abandoned.")},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.ActionRunResolveInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return _detail(action_run_resolve(run=_run(pk), actor=request.user, **payload.validated_data))
+
+
+class LookListApi(generics.ListAPIView):
+    """Looks (read-only: pods, events, logs, top, rollout status, data-store statistics), newest first. POST asks a
+    worker for one (Responders and above, anywhere); poll its detail until `status` is done or failed."""
+
+    serializer_class = LookOutput
+    filterset_class = LookFilter
+
+    class LookCreateInput(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=LookKind.choices)
+        target = serializers.SlugRelatedField(slug_field="slug", queryset=Target.objects.all())
+        incident = serializers.PrimaryKeyRelatedField(
+            queryset=Incident.objects.all(), required=False, allow_null=True, help_text="Its timeline records it."
+        )
+        namespace = fields.LineField(required=False, max_length=63)
+        selector = fields.LineField(required=False, max_length=253)
+        deployment = fields.LineField(required=False, max_length=253)
+        pod = fields.LineField(required=False, max_length=253)
+        container = fields.LineField(required=False, max_length=63)
+        name = fields.LineField(required=False, max_length=253, help_text="Events: about objects named so.")
+        tail = serializers.IntegerField(required=False, min_value=1)
+        timestamps = serializers.BooleanField(required=False)
+        previous = serializers.BooleanField(required=False)
+        filter = fields.LineField(required=False, max_length=200, help_text="Logs: only lines containing this.")
+        min_seconds = serializers.IntegerField(required=False, min_value=0)
+        limit = serializers.IntegerField(required=False, min_value=1)
+
+    def get_queryset(self) -> QuerySet[Look]:
+        return looks_list()
+
+    def get_permissions(self) -> list:
+        return [Responders()] if self.request.method == "POST" else super().get_permissions()
+
+    @extend_schema(request=LookCreateInput, responses={201: LookOutput})
+    def post(self, request: Request) -> Response:
+        payload = self.LookCreateInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        look = look_request(
+            requester=request.user,
+            target=data["target"],
+            kind=data["kind"],
+            parameters={name: data[name] for name in LOOK_PARAMETER_NAMES if name in data},
+            incident=data.get("incident"),
+        )
+        return Response(LookOutput(looks_list().get(pk=look.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class LookDetailApi(generics.RetrieveAPIView):
+    """One look: its progress while the worker fetches it, then what it found."""
+
+    serializer_class = LookOutput
+
+    def get_queryset(self) -> QuerySet[Look]:
+        return looks_list()
 
 
 class TargetViewSet(viewsets.ModelViewSet):

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from incidents.models import Incident
 from portal.cluster import policy
-from portal.cluster.models import ActionKind, ActionRun, Target, Workload
-from portal.cluster.selectors import action_runs, workloads_of
+from portal.cluster.models import ActionKind, ActionRun, LookKind, Target, Workload
+from portal.cluster.selectors import action_runs, looks_list, workloads_of
 from portal.core.models import Environment
 
 register = template.Library()
@@ -23,7 +23,11 @@ QUICK_ACTIONS = {
         (ActionKind.ROLLBACK, "Roll back"),
     ],
     Target.Kind.REDIS: [(ActionKind.REDIS_DELETE_PATTERN, "Delete keys"), (ActionKind.REDIS_FLUSH, "Flush (FLUSHDB)")],
-    Target.Kind.POSTGRESQL: [(ActionKind.PG_TERMINATE_IDLE, "Terminate idle connections")],
+    Target.Kind.POSTGRESQL: [
+        (ActionKind.PG_TERMINATE_IDLE, "Terminate idle connections"),
+        (ActionKind.PG_TERMINATE_BACKEND, "Terminate a backend"),
+        (ActionKind.PG_VACUUM_ANALYZE, "VACUUM ANALYZE"),
+    ],
 }
 
 
@@ -67,4 +71,56 @@ def incident_actions(context: template.Context, incident: Incident) -> dict[str,
         "emergency_shortfall": policy.run_emergency_shortfall(ActionRun(emergency=True, incident=incident)),
         "runs": list(action_runs().filter(incident=incident)[:5]),
         "is_responder": context.get("is_responder", False),
+    }
+
+
+# The looks offered per kind of target, one click each; logs have a form of their own (tail, filter, previous).
+QUICK_LOOKS = {
+    Target.Kind.KUBERNETES: [
+        (LookKind.PODS, "Pods"),
+        (LookKind.EVENTS, "Events"),
+        (LookKind.TOP_PODS, "Top pods"),
+        (LookKind.ROLLOUT_STATUS, "Rollout status"),
+        (LookKind.TOP_NODES, "Top nodes"),
+    ],
+    Target.Kind.REDIS: [(LookKind.REDIS_INFO, "INFO")],
+    Target.Kind.POSTGRESQL: [
+        (LookKind.PG_CONNECTIONS, "Connections"),
+        (LookKind.PG_LONG_QUERIES, "Long-running queries"),
+        (LookKind.PG_SIZE, "Size"),
+        (LookKind.PG_STATEMENTS, "Slow queries"),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class QuickLook:
+    label: str
+    kind: str
+    parameters: dict[str, str]
+
+
+def _looks(workload: Workload) -> list[QuickLook]:
+    where: dict[str, str] = {}
+    if workload.namespace is not None:
+        where = {"namespace": workload.namespace.name, "deployment": workload.deployment}
+    quick = []
+    for kind, label in QUICK_LOOKS[Target.Kind(workload.target.kind)]:
+        parameters = {} if kind == LookKind.TOP_NODES else dict(where)
+        if kind == LookKind.EVENTS:
+            parameters = {"namespace": where["namespace"], "name": workload.deployment}
+        quick.append(QuickLook(label, kind.value, parameters))
+    return quick
+
+
+@register.inclusion_tag("components/incident_looks.html", takes_context=True)
+def incident_looks(context: template.Context, incident: Incident) -> dict[str, object]:
+    """The incident page's Investigate card: read-only looks at what its services run on, fetched by a worker, and
+    the incident's latest looks. Responders and above; nothing here changes anything."""
+    return {
+        "incident": incident,
+        "workloads": [(workload, _looks(workload)) for workload in workloads_of(incident)],
+        "looks": list(looks_list().filter(incident=incident)[:5]),
+        "is_responder": context.get("is_responder", False),
+        "csrf_token": context.get("csrf_token"),
     }
