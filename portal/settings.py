@@ -6,6 +6,7 @@ Production sets at least DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CE
 
 import base64
 import hashlib
+import ipaddress
 import os
 import re
 from datetime import timedelta
@@ -103,6 +104,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.core.middleware.RefuseNulMiddleware",
@@ -190,7 +192,8 @@ STORAGES = {
 # Security: strict unless DEBUG; each can be relaxed from the environment (e.g. TLS ends at a proxy).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SECURE_PROXY_SSL_HEADER", False) else None
-SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
+# Probes and Prometheus reach the pod directly over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/health", r"^metrics$"]
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
@@ -262,6 +265,18 @@ OPERATIONS_TIMEZONE = os.environ.get("OPERATIONS_TIMEZONE", "UTC")
 PROMETHEUS_URL = os.environ.get("PROMETHEUS_URL", "").rstrip("/")
 PROMETHEUS_TIMEOUT = float(os.environ.get("PROMETHEUS_TIMEOUT", "10"))
 SLI_STEP_SECONDS = int(os.environ.get("SLI_STEP_SECONDS", "60"))
+
+# /metrics and /api/health/detailed answer a bearer METRICS_TOKEN, or a direct client inside METRICS_ALLOWED_NETWORKS
+# (none by default: the kubelet's and Prometheus' networks are the cluster's to name). A worker started with
+# CELERY_METRICS_PORT serves its own metrics there (README "Metrics").
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(item, strict=False) for item in env_list("METRICS_ALLOWED_NETWORKS")
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {exc}") from None
+CELERY_METRICS_PORT = int(os.environ.get("CELERY_METRICS_PORT", "0"))
 
 # Notifications: retries with exponential backoff and jitter; the sweeper re-sends what the broker lost.
 NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "6"))

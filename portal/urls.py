@@ -39,6 +39,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("metrics", core_views.metrics_view, name="metrics"),
     re_path(r"^api/health/?$", HealthApi.as_view(), name="health"),
     re_path(r"^api/health/detailed/?$", HealthDetailedApi.as_view(), name="health-detailed"),
     path("api/v1/", include("portal.api_urls")),
