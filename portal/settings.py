@@ -105,6 +105,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "portal.core.metrics.RequestMetricsMiddleware",
+    "portal.core.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.core.middleware.RefuseNulMiddleware",
@@ -372,11 +373,16 @@ CELERY_BEAT_SCHEDULE["verify-audit-chain"] = {
     "schedule": float(os.environ.get("AUDIT_VERIFY_EVERY_SECONDS", "3600")),
 }
 
+# Logs: one JSON object per line (request id, user, task; secrets masked) unless LOG_FORMAT=console, the default with
+# DEBUG (`make run`). Worker and beat use the same configuration (portal.core.logs).
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("console" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "console"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or console, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"portal": {"()": "portal.core.logs.formatter", "format": LOG_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "portal"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 

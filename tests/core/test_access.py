@@ -19,7 +19,7 @@ PUBLIC = {
     "oncall-calendar",
     # The icon, which browsers fetch before anyone signs in.
     "favicon",
-    # Prometheus' scrape: a bearer token or an allowed address, never a user; 403 otherwise (tests/core/test_metrics.py).
+    # Prometheus' scrape: a bearer token or an allowed address, never a user; else 403 (tests/core/test_metrics.py).
     "metrics",
 }
 
