@@ -139,12 +139,15 @@ def scrape_registry() -> CollectorRegistry:
 
 
 def metrics_allowed(request: HttpRequest) -> bool:
-    """A bearer token equal to METRICS_TOKEN, or a direct client (REMOTE_ADDR, never a forwarded address) inside
-    METRICS_ALLOWED_NETWORKS."""
+    """A bearer token equal to METRICS_TOKEN, or a direct client inside METRICS_ALLOWED_NETWORKS. A request a proxy
+    relayed (X-Forwarded-For) is never direct: behind an Ingress, REMOTE_ADDR is the controller's in-cluster address,
+    which the allow-list would otherwise let anyone on the internet borrow."""
     token = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
     if token and header.startswith("Bearer ") and hmac.compare_digest(header[7:].encode(), token.encode()):
         return True
+    if "HTTP_X_FORWARDED_FOR" in request.META:
+        return False
     try:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:

@@ -51,8 +51,14 @@ def test_metrics_need_the_token_or_an_allowed_address(client, db, settings):
     settings.METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network("10.0.0.0/8")]
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="192.168.1.1").status_code == 403
-    # A forwarded address is never the client's here: only the direct peer counts.
+    # A forwarded address is never the client's here, and a relayed request (an Ingress's, from inside the allowed
+    # network) is not direct: only the token opens it.
     assert client.get("/metrics", REMOTE_ADDR="192.168.1.1", HTTP_X_FORWARDED_FOR="10.1.2.3").status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 403
+    settings.METRICS_TOKEN = TOKEN
+    response = client.get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="203.0.113.9",
+                          HTTP_AUTHORIZATION=f"Bearer {TOKEN}")  # fmt: skip
+    assert response.status_code == 200
 
 
 def test_detailed_health_answers_monitoring_without_a_user(client, db, settings):
