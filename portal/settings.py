@@ -396,7 +396,11 @@ LOGGING = {
 INSTALLED_APPS += ["axes"]
 # Last, as axes asks: it turns a sign-in flagged as locked out into the lockout page.
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "portal.accounts.oidc.PortalOIDCBackend",  # does nothing while OIDC_OP_ISSUER is unset
+    "portal.accounts.oidc.LocalPasswordBackend",
+]
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [group.split("+") for group in env_list("AXES_LOCKOUT_PARAMETERS", "username,ip_address")]
@@ -452,6 +456,33 @@ REST_FRAMEWORK |= {
         "integration": env_rate("API_THROTTLE_INTEGRATION", "6000/min"),
     },
 }
+
+# Single sign-on (OpenID Connect, mozilla-django-oidc): on when OIDC_OP_ISSUER is set; endpoints come from its
+# discovery document. IdP groups (in the OIDC_GROUPS_CLAIM claim) grant roles on every sign-in. PORTAL_LOCAL_LOGIN=0
+# turns passwords off except for the break-glass accounts.
+OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "").rstrip("/")
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+OIDC_ROLE_GROUPS = {
+    "Viewer": env_list("OIDC_VIEWER_GROUPS"),
+    "Responder": env_list("OIDC_RESPONDER_GROUPS"),
+    "Incident Commander": env_list("OIDC_INCIDENT_COMMANDER_GROUPS"),
+    "Admin": env_list("OIDC_ADMIN_GROUPS"),
+}
+OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT", "10"))
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True  # for the provider's end-session endpoint (id_token_hint)
+OIDC_OP_LOGOUT_URL_METHOD = "portal.accounts.oidc.provider_logout_url"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+if OIDC_OP_ISSUER and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+    raise ImproperlyConfigured("OIDC_OP_ISSUER is set: set OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET too.")
+PORTAL_LOCAL_LOGIN = env_bool("PORTAL_LOCAL_LOGIN", True)
+PORTAL_BREAK_GLASS_USERS = env_list("PORTAL_BREAK_GLASS_USERS", "admin")
+if not PORTAL_LOCAL_LOGIN and not OIDC_OP_ISSUER:
+    raise ImproperlyConfigured("PORTAL_LOCAL_LOGIN=0 needs single sign-on: set OIDC_OP_ISSUER.")
 
 # Content-Security-Policy: nothing inline, nothing from elsewhere (Swagger UI at /api/docs included).
 _after_security = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1
