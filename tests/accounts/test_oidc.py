@@ -1,5 +1,8 @@
 """Single sign-on against a real OpenID Provider (django-oidc-provider, in its own process on a free port): sign-in,
-IdP groups mapped to roles on every sign-in, role removal, sign-out, and passwords turned off but for break-glass."""
+IdP groups mapped to roles on every sign-in, role removal, sign-out, and passwords turned off but for break-glass.
+
+Integration-marked: the provider runs in another process on the real clock, and its tokens' `iat`/`exp` are checked
+against ours (so `make test-anydate` must leave it out)."""
 
 import os
 import subprocess
@@ -18,6 +21,7 @@ from portal.accounts.roles import Role, highest_role, user_roles
 from tests.integration.processes import ROOT, wait_for
 from tests.servers import free_port
 
+pytestmark = pytest.mark.integration
 CALLBACK = "http://testserver/oidc/callback/"
 
 
@@ -179,24 +183,3 @@ def test_login_page_offers_sso(client, db, sso):
     page = client.get("/login/").content.decode()
     assert "Sign in with single sign-on" in page
     assert "<details" not in page
-
-
-def test_passwords_off_except_break_glass(client, db, sso, settings, make_user):
-    settings.PORTAL_LOCAL_LOGIN = False
-    settings.PORTAL_BREAK_GLASS_USERS = ["breakglass"]
-    make_user(Role.RESPONDER, username="rami", password="a-long-password-1")
-    make_user(Role.ADMIN, username="breakglass", password="a-long-password-2")
-
-    refused = client.post("/login/", {"username": "rami", "password": "a-long-password-1"})
-    assert refused.status_code == 200
-    assert "<details open" in refused.content.decode()  # the form, folded away, shows its error
-    assert "_auth_user_id" not in client.session
-
-    allowed = client.post("/login/", {"username": "breakglass", "password": "a-long-password-2"})
-    assert allowed.status_code == 302
-    assert client.get("/incidents/").status_code == 200
-
-
-def test_sso_is_off_until_configured(client, db):
-    assert client.get("/oidc/authenticate/").status_code == 404
-    assert "single sign-on" not in client.get("/login/").content.decode()
