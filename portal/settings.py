@@ -75,6 +75,9 @@ for _number, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
         ) from None
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+# On Kubernetes the kubelet's probes and Prometheus address a pod by its IP (POD_IP, from the downward API).
+if os.environ.get("POD_IP"):
+    ALLOWED_HOSTS.append(os.environ["POD_IP"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 

@@ -85,6 +85,8 @@ def test_workloads(production):
 
     web = specs["ops-portal-web"]["containers"][0]
     assert "command" not in web  # the image's default: gunicorn
+    pod_ip = {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+    assert pod_ip in web["env"]  # probes and scrapes name the pod's address as the host
     assert web["readinessProbe"]["httpGet"]["path"] == "/api/health/detailed"
     assert web["livenessProbe"]["httpGet"]["path"] == "/api/health"
     assert specs["ops-portal-worker"]["containers"][0]["command"][:5] == ["celery", "-A", "portal", "-q", "worker"]
@@ -131,7 +133,7 @@ def test_every_readme_setting_is_in_the_config_map_or_the_secret(production):
     read = set(re.findall(r"environ(?:\.get\(|\[)\"([A-Z_]+)\"", (ROOT / "portal/settings.py").read_text()))
     read |= set(re.findall(r"env_(?:bool|list|rate)\(\"([A-Z_]+)\"", (ROOT / "portal/settings.py").read_text()))
     read |= set(re.findall(r"environ\.get\(\"([A-Z_]+)\"", (ROOT / "gunicorn.conf.py").read_text()))
-    read |= {"PROMETHEUS_MULTIPROC_DIR", "WEB_CONCURRENCY"}  # read by prometheus_client and gunicorn
+    read |= {"PROMETHEUS_MULTIPROC_DIR", "WEB_CONCURRENCY", "POD_IP"}  # read by prometheus_client and gunicorn
     assert (config | secret) - read == set()
 
 
