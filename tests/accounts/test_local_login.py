@@ -23,3 +23,12 @@ def test_passwords_off_except_break_glass(client, db, settings, make_user):
 def test_sso_is_off_until_configured(client, db):
     assert client.get("/oidc/authenticate/").status_code == 404
     assert "single sign-on" not in client.get("/login/").content.decode()
+
+
+def test_a_callback_the_portal_did_not_start_fails_to_the_sign_in_page(client, db, settings):
+    settings.OIDC_OP_ISSUER = "https://login.example.com"  # never called: the state check fails first
+    response = client.get("/oidc/callback/", {"code": "forged", "state": "forged"})
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?sso=failed"
+    assert "did not complete" in client.get(response["Location"]).content.decode()
+    assert "_auth_user_id" not in client.session
