@@ -3,7 +3,9 @@ stale sweep shows). Served by the worker's main process on CELERY_METRICS_PORT; 
 count into PROMETHEUS_MULTIPROC_DIR, which the server reads."""
 
 import os
+import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 from celery import signals
@@ -39,6 +41,14 @@ def _task_finished(task_id: str, task: Any, state: str | None = None, **kwargs: 
     TASKS.labels(task.name, (state or "unknown").lower()).inc()
     if state == "SUCCESS":
         LAST_SUCCESS.labels(task.name).set(time.time())
+
+
+@signals.worker_init.connect
+def _fresh_multiprocess_folder(**kwargs: Any) -> None:
+    """Before the pool forks: the folder the children count into exists and holds nothing from a previous run."""
+    if folder := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shutil.rmtree(folder, ignore_errors=True)
+        Path(folder).mkdir(parents=True, exist_ok=True)
 
 
 @signals.worker_ready.connect

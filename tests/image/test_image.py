@@ -138,6 +138,7 @@ def test_check_migrate_and_serve(buildah, container, database):
     log = (buildah.workdir / "gunicorn.log").open("w")
     server = subprocess.Popen(
         [buildah.binary, "run", "--isolation", "chroot", "--network", "host", *env, "--env", f"PORT={port}",
+         "--env", "METRICS_TOKEN=image-test-token", "--env", "PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus",
          container, "--", "gunicorn", "--pid", "/tmp/gunicorn.pid", "portal.wsgi"],  # noqa: S108 - inside the image
         env=buildah.env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -146,6 +147,13 @@ def test_check_migrate_and_serve(buildah, container, database):
         response = requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5)
         assert response.json() == {"status": "ok"}
         assert response.headers["X-Request-ID"]
+        # gunicorn's processes count together (multiprocess mode, as the ConfigMap sets it up)
+        for _ in range(4):
+            requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5)
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": "Bearer image-test-token"},
+                               timeout=10).text  # fmt: skip
+        assert 'portal_http_request_duration_seconds_count{method="GET",status="200",view="health"} 5.0' in metrics
+        assert "portal_incidents_unacknowledged 0.0" in metrics
     finally:
         buildah("run", "--isolation", "chroot", container, "--", "sh", "-c", "kill -TERM $(cat /tmp/gunicorn.pid)",
                 check=False)  # fmt: skip

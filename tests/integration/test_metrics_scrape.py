@@ -38,8 +38,11 @@ def test_prometheus_scrapes_the_web_and_a_worker(
     scrape_interval: 1s
     static_configs: [{{targets: ["127.0.0.1:{worker_port}"]}}]
 """
-    env = portal_env(settings.CELERY_BROKER_URL, tmp_path, CELERY_METRICS_PORT=str(worker_port),
-                     CELERY_METRICS_ADDR="127.0.0.1")  # fmt: skip
+    # The worker counts in multiprocess mode, as in its container (the folder does not exist yet, as there).
+    env = portal_env(
+        settings.CELERY_BROKER_URL, tmp_path, CELERY_METRICS_PORT=str(worker_port), CELERY_METRICS_ADDR="127.0.0.1",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
+    )  # fmt: skip
     prometheus = PrometheusServer(free_port(), tmp_path, scrape_configs=scrape)
     with celery_worker(env, tmp_path / "worker.log", "-Q", queue, "-n", f"{queue}@%h"):
         worker_heartbeat.apply_async(queue=queue)
