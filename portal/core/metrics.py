@@ -63,8 +63,8 @@ class PortalCollector(Collector):
             status__in=[Incident.Status.RESOLVED, Incident.Status.REVIEW, Incident.Status.CLOSED]
         )
         by_severity = GaugeMetricFamily("portal_incidents_open", "Open incidents by severity.", labels=["severity"])
-        for row in open_incidents.values("severity__code").annotate(n=Count("pk")).order_by("severity__code"):
-            by_severity.add_metric([row["severity__code"]], row["n"])
+        for severity in open_incidents.values("severity__code").annotate(n=Count("pk")).order_by("severity__code"):
+            by_severity.add_metric([severity["severity__code"]], severity["n"])
         yield by_severity
         yield GaugeMetricFamily(
             "portal_incidents_unacknowledged",
@@ -123,7 +123,7 @@ def queue_depth(queue: str) -> int | None:
         with Connection(
             settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS, connect_timeout=2
         ) as conn:
-            return int(conn.default_channel.queue_declare(queue=queue).message_count)
+            return int(conn.default_channel.queue_declare(queue=queue).message_count)  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - a broker that cannot answer is reported by the absent series (and by health)
         return None
 
@@ -131,7 +131,7 @@ def queue_depth(queue: str) -> int | None:
 def scrape_registry() -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry.register(REGISTRY)
     registry.register(PortalCollector())
