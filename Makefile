@@ -11,7 +11,7 @@ TYPED = $(wildcard */services.py */services/*.py */*_services.py */selectors.py 
 	portal/*/tasks.py portal/*/policy.py incidents/escalation.py incidents/alerts.py portal/notifications/delivery.py) \
 	portal/kube.py portal/scheduling.py portal/instants.py portal/text.py portal/locking.py portal/core/audit_chain.py
 
-.PHONY: run test test-anydate test-dates lint typecheck lock chromium prometheus
+.PHONY: run test test-anydate test-dates lint typecheck lock chromium prometheus image-test buildah
 
 # Cluster actions use the environment's KUBECONFIG, else the plain `KUBECONFIG=` line of .env (as settings do), else
 # the SIMULATED demo cluster's (Procfile's `kube`, portal/kubesim), whose kubeconfig the simulator writes on start.
@@ -61,6 +61,14 @@ ANYDATES := 2027-11-26T12:00:00Z 2027-03-31T15:00:00Z 2028-02-29T12:00:00Z 2027-
 test-dates: $(VENV)/.installed-dev
 	@failed=""; for date in $(ANYDATES); do echo "== $$date"; $(ANYDATE_PYTEST) --travel-to=$$date || failed="$$failed $$date"; \
 	done; [ -z "$$failed" ] || { echo "failed at:$$failed"; exit 1; }
+
+# The container image, built with Debian's mmdebstrap and buildah (no Docker engine or Hub here) and run: check
+# --deploy, migrate against PostgreSQL, gunicorn. Minutes, so never part of `make test` (tests/image/test_image.py).
+image-test: $(VENV)/.installed-dev buildah
+	PORTAL_IMAGE_TEST=1 PORTAL_REQUIRE_SERVICES=1 $(PY) -m pytest -q -p no:cacheprovider -m image tests/image
+
+buildah:
+	@{ command -v buildah && command -v mmdebstrap; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get install -y buildah mmdebstrap >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y buildah mmdebstrap >/dev/null)); } || echo "buildah or mmdebstrap not installed: the image test will skip"
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

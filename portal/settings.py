@@ -6,6 +6,7 @@ Production sets at least DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CE
 
 import base64
 import hashlib
+import ipaddress
 import os
 import re
 from datetime import timedelta
@@ -74,6 +75,9 @@ for _number, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
         ) from None
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+# On Kubernetes the kubelet's probes and Prometheus address a pod by its IP (POD_IP, from the downward API).
+if os.environ.get("POD_IP"):
+    ALLOWED_HOSTS.append(os.environ["POD_IP"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -104,6 +108,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.core.metrics.RequestMetricsMiddleware",
+    "portal.core.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.core.middleware.RefuseNulMiddleware",
@@ -191,7 +197,8 @@ STORAGES = {
 # Security: strict unless DEBUG; each can be relaxed from the environment (e.g. TLS ends at a proxy).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SECURE_PROXY_SSL_HEADER", False) else None
-SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
+# Probes and Prometheus reach the pod directly over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/health", r"^metrics$"]
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
@@ -263,6 +270,18 @@ OPERATIONS_TIMEZONE = os.environ.get("OPERATIONS_TIMEZONE", "UTC")
 PROMETHEUS_URL = os.environ.get("PROMETHEUS_URL", "").rstrip("/")
 PROMETHEUS_TIMEOUT = float(os.environ.get("PROMETHEUS_TIMEOUT", "10"))
 SLI_STEP_SECONDS = int(os.environ.get("SLI_STEP_SECONDS", "60"))
+
+# /metrics and /api/health/detailed answer a bearer METRICS_TOKEN, or a direct client inside METRICS_ALLOWED_NETWORKS
+# (none by default: the kubelet's and Prometheus' networks are the cluster's to name). A worker started with
+# CELERY_METRICS_PORT serves its own metrics there (README "Metrics").
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(item, strict=False) for item in env_list("METRICS_ALLOWED_NETWORKS")
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {exc}") from None
+CELERY_METRICS_PORT = int(os.environ.get("CELERY_METRICS_PORT", "0"))
 
 # Notifications: retries with exponential backoff and jitter; the sweeper re-sends what the broker lost.
 NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "6"))
@@ -367,11 +386,16 @@ CELERY_BEAT_SCHEDULE["verify-audit-chain"] = {
     "schedule": float(os.environ.get("AUDIT_VERIFY_EVERY_SECONDS", "3600")),
 }
 
+# Logs: one JSON object per line (request id, user, task; secrets masked) unless LOG_FORMAT=console, the default with
+# DEBUG (`make run`). Worker and beat use the same configuration (portal.core.logs).
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("console" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "console"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or console, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"portal": {"()": "portal.core.logs.formatter", "format": LOG_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "portal"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
@@ -385,7 +409,11 @@ LOGGING = {
 INSTALLED_APPS += ["axes"]
 # Last, as axes asks: it turns a sign-in flagged as locked out into the lockout page.
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "portal.accounts.oidc.PortalOIDCBackend",  # does nothing while OIDC_OP_ISSUER is unset
+    "portal.accounts.oidc.LocalPasswordBackend",
+]
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [group.split("+") for group in env_list("AXES_LOCKOUT_PARAMETERS", "username,ip_address")]
@@ -441,6 +469,33 @@ REST_FRAMEWORK |= {
         "integration": env_rate("API_THROTTLE_INTEGRATION", "6000/min"),
     },
 }
+
+# Single sign-on (OpenID Connect, mozilla-django-oidc): on when OIDC_OP_ISSUER is set; endpoints come from its
+# discovery document. IdP groups (in the OIDC_GROUPS_CLAIM claim) grant roles on every sign-in. PORTAL_LOCAL_LOGIN=0
+# turns passwords off except for the break-glass accounts.
+OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "").rstrip("/")
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+OIDC_ROLE_GROUPS = {
+    "Viewer": env_list("OIDC_VIEWER_GROUPS"),
+    "Responder": env_list("OIDC_RESPONDER_GROUPS"),
+    "Incident Commander": env_list("OIDC_INCIDENT_COMMANDER_GROUPS"),
+    "Admin": env_list("OIDC_ADMIN_GROUPS"),
+}
+OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT", "10"))
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True  # for the provider's end-session endpoint (id_token_hint)
+OIDC_OP_LOGOUT_URL_METHOD = "portal.accounts.oidc.provider_logout_url"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+if OIDC_OP_ISSUER and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+    raise ImproperlyConfigured("OIDC_OP_ISSUER is set: set OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET too.")
+PORTAL_LOCAL_LOGIN = env_bool("PORTAL_LOCAL_LOGIN", True)
+PORTAL_BREAK_GLASS_USERS = env_list("PORTAL_BREAK_GLASS_USERS", "admin")
+if not PORTAL_LOCAL_LOGIN and not OIDC_OP_ISSUER:
+    raise ImproperlyConfigured("PORTAL_LOCAL_LOGIN=0 needs single sign-on: set OIDC_OP_ISSUER.")
 
 # Content-Security-Policy: nothing inline, nothing from elsewhere (Swagger UI at /api/docs included).
 _after_security = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1

@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -37,9 +36,12 @@ urlpatterns = [
     path("notifications/<int:pk>/retry/", notification_views.delivery_retry_view, name="delivery-retry"),
     path("profile/", account_views.profile, name="profile"),
     path("favicon.ico", core_views.favicon, name="favicon"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", account_views.PortalLoginView.as_view(), name="login"),
+    path("logout/", account_views.logout_view, name="logout"),
+    path("oidc/authenticate/", account_views.oidc_authenticate, name="oidc_authentication_init"),
+    path("oidc/callback/", account_views.oidc_callback, name="oidc_authentication_callback"),
     path("admin/", admin.site.urls),
+    path("metrics", core_views.metrics_view, name="metrics"),
     re_path(r"^api/health/?$", HealthApi.as_view(), name="health"),
     re_path(r"^api/health/detailed/?$", HealthDetailedApi.as_view(), name="health-detailed"),
     path("api/v1/", include("portal.api_urls")),

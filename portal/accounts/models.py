@@ -14,6 +14,8 @@ class User(AbstractUser):
 
     phone = models.CharField(max_length=16, blank=True, validators=[phone_validator], help_text="E.164, for SMS.")
     chat_handle = models.CharField(max_length=81, blank=True, validators=[chat_handle_validator])
+    # The OpenID Provider's `sub` for people who sign in with SSO: how they are found again (never by email).
+    oidc_subject = models.CharField(max_length=255, unique=True, null=True, blank=True, editable=False)
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

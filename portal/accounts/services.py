@@ -1,16 +1,20 @@
 import hashlib
 import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from auditlog.models import LogEntry
 from axes.models import AccessAttempt
+from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_ipv46_address
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.accounts.models import ApiToken, User
+from portal.accounts.roles import Role
 from portal.accounts.selectors import login_lockouts
 from portal.errors import ApplicationError, ConflictError, NotFoundError
 
@@ -148,3 +152,22 @@ def login_lockout_release(*, actor: User, username: str = "", ip_address: str = 
             )
         AccessAttempt.objects.filter(pk__in=[attempt.pk for attempt in attempts]).delete()
     return len(attempts)
+
+
+def roles_for_idp_groups(idp_groups: set[str], mapping: Mapping[str, Iterable[str]]) -> set[str]:
+    """The portal roles (group names) that the identity provider's groups grant, per OIDC_ROLE_GROUPS."""
+    return {role for role, granting in mapping.items() if idp_groups & set(granting)}
+
+
+def user_sync_roles(*, user: User, idp_groups: set[str]) -> User:
+    """Make the user's role groups exactly what their IdP groups grant (on every SSO sign-in): roles are added and
+    removed, other groups are left alone. Changes are audited (the User's `groups` are)."""
+    wanted = roles_for_idp_groups(idp_groups, settings.OIDC_ROLE_GROUPS)
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        held = {group.name: group for group in user.groups.filter(name__in=[role.value for role in Role])}
+        if stale := [group for name, group in held.items() if name not in wanted]:
+            user.groups.remove(*stale)
+        if missing := wanted - set(held):
+            user.groups.add(*Group.objects.filter(name__in=missing))
+    return user

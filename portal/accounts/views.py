@@ -1,11 +1,18 @@
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import LoginView, LogoutView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCLogoutView
 
 from portal.accounts.forms import ContactForm, TokenCreateForm
 from portal.accounts.models import ApiToken
+from portal.accounts.oidc import PortalOIDCRequestView
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role
 from portal.accounts.selectors import api_tokens, login_lockouts
@@ -82,3 +89,30 @@ def lockout_release(request: HttpRequest) -> HttpResponse:
         who = " from ".join(part for part in (username.strip(), ip_address.strip()) if part)
         messages.success(request, f"Unlocked {who}: {released} failed sign-in record(s) cleared.")
     return redirect("lockout-list")
+
+
+# Single sign-on (portal.accounts.oidc): the views mozilla-django-oidc provides, public like the login page.
+oidc_authenticate = login_not_required(PortalOIDCRequestView.as_view())
+oidc_callback = login_not_required(OIDCAuthenticationCallbackView.as_view())
+_local_logout = LogoutView.as_view()
+_sso_logout = OIDCLogoutView.as_view()
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """Sign out; someone who came through SSO is signed out at the provider too."""
+    if settings.OIDC_OP_ISSUER and "oidc_id_token" in request.session:
+        return _sso_logout(request)  # type: ignore[no-any-return]
+    return _local_logout(request)  # type: ignore[no-any-return]
+
+
+class PortalLoginView(LoginView):
+    """The sign-in page: single sign-on when configured, and the password form (only for the break-glass accounts
+    once PORTAL_LOCAL_LOGIN=0)."""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(**kwargs) | {
+            "sso_enabled": bool(settings.OIDC_OP_ISSUER),
+            "local_login": settings.PORTAL_LOCAL_LOGIN,
+            "sso_failed": self.request.GET.get("sso") == "failed",
+        }

@@ -14,7 +14,7 @@ from oncall.selectors import oncall_now
 from operations.selectors.dashboard import operations_summary
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role
-from portal.core import health
+from portal.core import health, metrics
 from portal.core.filters import AuditLogFilter
 from portal.core.pagination import paginate
 from portal.core.selectors import audit_chain_state, audit_entries
@@ -59,6 +59,13 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         return render(request, "core/audit_log.html#audit-table", {"filter": entries, "page": page, "query": query})
     chain = audit_chain_state(now=timezone.now())
     return render(request, "core/audit_log.html", {"filter": entries, "page": page, "query": query, "chain": chain})
+
+
+@login_not_required
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus' scrape: a bearer token or an allowed address instead of a user (README "Metrics")."""
+    return metrics.metrics_response(request)
 
 
 @login_not_required

@@ -380,6 +380,8 @@ NOT_PAGES = {
     "login",  # walked signed out, before the rest
     "health", "health-detailed", "schema",  # JSON
     "favicon",  # a redirect to the icon
+    "metrics",  # Prometheus text
+    "oidc_authentication_init", "oidc_authentication_callback",  # redirects to the OpenID Provider and back
 }  # fmt: skip
 
 

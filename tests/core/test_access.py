@@ -19,6 +19,11 @@ PUBLIC = {
     "oncall-calendar",
     # The icon, which browsers fetch before anyone signs in.
     "favicon",
+    # Prometheus' scrape: a bearer token or an allowed address, never a user; else 403 (tests/core/test_metrics.py).
+    "metrics",
+    # Single sign-on's start and the provider's way back, like the login page (tests/accounts/test_oidc.py).
+    "oidc_authentication_init",
+    "oidc_authentication_callback",
 }
 
 

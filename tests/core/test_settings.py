@@ -237,3 +237,12 @@ def test_a_malformed_rate_is_a_clear_startup_error(tmp_path):
     result = run_manage("check", env={"DEBUG": "1", "API_THROTTLE_ANON": "sixty"}, tmp_path=tmp_path)
     assert result.returncode != 0
     assert "API_THROTTLE_ANON must be a rate such as 60/min" in result.stderr
+
+
+def test_a_pods_own_address_is_an_allowed_host(tmp_path):
+    """Probes and Prometheus reach a pod by its IP: the manifests pass it as POD_IP."""
+    result = run_manage(
+        "shell", "--no-imports", "-c", "from django.conf import settings as s; print(*s.ALLOWED_HOSTS)",
+        env={"DEBUG": "1", "ALLOWED_HOSTS": "ops.example.com", "POD_IP": "10.42.0.17"}, tmp_path=tmp_path,
+    )  # fmt: skip
+    assert result.stdout.split() == ["ops.example.com", "10.42.0.17"]

@@ -95,11 +95,12 @@ class RedisServer:
 
 
 class PrometheusServer:
-    """A private Prometheus (Debian's package) on a free port, over a TSDB that `promtool` backfilled from OpenMetrics
-    text. Nothing scrapes: the backfilled series are all it holds."""
+    """A private Prometheus (Debian's package) on a free port, over a TSDB that `promtool` may backfill from
+    OpenMetrics text. It scrapes only what `scrape_configs` (YAML of the config's section) names: by default nothing,
+    and the backfilled series are all it holds."""
 
-    def __init__(self, port: int, workdir: Path) -> None:
-        self.port, self.workdir = port, workdir
+    def __init__(self, port: int, workdir: Path, scrape_configs: str = "") -> None:
+        self.port, self.workdir, self.scrape_configs = port, workdir, scrape_configs
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
 
@@ -114,7 +115,7 @@ class PrometheusServer:
 
     def start(self) -> None:
         config = self.workdir / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 1h\n")
+        config.write_text("global:\n  scrape_interval: 1h\n" + self.scrape_configs)
         self.log = (self.workdir / "prometheus.log").open("w")
         self.process = subprocess.Popen(
             [shutil.which("prometheus") or "/usr/bin/prometheus", f"--config.file={config}",
@@ -130,6 +131,11 @@ class PrometheusServer:
             self.process.wait(timeout=30)
             self.process = None
             self.log.close()
+
+    def query(self, promql: str) -> list[dict]:
+        response = requests.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=5)
+        response.raise_for_status()
+        return response.json()["data"]["result"]
 
     def _ready(self) -> bool:
         try:

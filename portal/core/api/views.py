@@ -3,15 +3,15 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from portal.accounts.permissions import role_permission
+from portal.accounts.permissions import IsViewer, role_permission
 from portal.accounts.roles import Role
-from portal.core import health
+from portal.core import health, metrics
 from portal.core.filters import AuditLogFilter
 from portal.core.selectors import audit_entries
 
@@ -32,8 +32,18 @@ class HealthApi(APIView):
         return Response({"status": "ok"})
 
 
+class IsMonitoring(BasePermission):
+    """Prometheus and the kubelet's readiness probe: METRICS_TOKEN or an address in METRICS_ALLOWED_NETWORKS."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return metrics.metrics_allowed(request._request)
+
+
 class HealthDetailedApi(APIView):
-    """Each component's status and latency; 503 when the database or the broker is down."""
+    """Each component's status and latency; 503 when the database or the broker is down. Viewers read it, and so do
+    monitoring clients (the readiness probe) without a user."""
+
+    permission_classes = [IsViewer | IsMonitoring]
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
