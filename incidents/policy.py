@@ -24,6 +24,8 @@ ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 # Raising to P1 is the seeds' "escalate immediately" for these flags.
 IMMEDIATE_ESCALATION_FLAGS = frozenset(Incident.Flag.values)
+# Flags the security team hears of in its own channel.
+SECURITY_FLAGS = frozenset({Incident.Flag.DATA_BREACH, Incident.Flag.ACTIVE_ATTACK})
 ROOT_CAUSE_DEADLINE = timedelta(minutes=15)
 REVIEW_DELAY = timedelta(hours=24)  # the seeds' post-incident review: 24-48 h after resolution
 

@@ -145,7 +145,16 @@ def incident_declare(
             at=now,
         )
         _notify(incident, event=EventKind.INCIDENT_OPENED, title=incident.title, summary=impact_summary, actor=reporter)
+        for flag in flags:
+            _notify_security_flag(incident, flag, actor=reporter)
     return incident
+
+
+def _notify_security_flag(incident: Incident, flag: str, *, actor: User | None) -> None:
+    """The seeds' #security-incidents channel hears of suspected breaches and active attacks."""
+    if flag in policy.SECURITY_FLAGS:
+        _notify(incident, event=EventKind.INCIDENT_SECURITY_FLAG, title=f"flagged: {Incident.Flag(flag).label}",
+                summary=incident.title, actor=actor)  # fmt: skip
 
 
 def _valid_flags(flags: Iterable[str]) -> list[str]:
@@ -156,8 +165,10 @@ def _valid_flags(flags: Iterable[str]) -> list[str]:
 
 
 def incident_acknowledge(
-    *, incident: Incident, actor: User, version: int | None = None, now: datetime | None = None
+    *, incident: Incident, actor: User | None, version: int | None = None, via: str = "", now: datetime | None = None
 ) -> Incident:
+    """`via` says where it was acknowledged when not in the portal, e.g. "in PagerDuty by Jane" (whose portal
+    account, `actor`, may be unknown)."""
     now = now or timezone.now()
     with transaction.atomic():
         incident = _lock(incident, version)
@@ -266,6 +277,8 @@ def incident_change_severity(
         if severity.rank < previous.rank:
             _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"raised to {severity.code}: {incident.title}",
                     summary=reason, actor=actor)  # fmt: skip
+        _notify(incident, event=EventKind.INCIDENT_SEVERITY_CHANGED,
+                title=f"{previous.code} → {severity.code}: {incident.title}", summary=reason, actor=actor)  # fmt: skip
     return incident
 
 
@@ -300,6 +313,7 @@ def incident_flag(*, incident: Incident, flag: str, actor: User | None, now: dat
         _save(incident)
         timeline_add(incident=incident, kind=TimelineEvent.Kind.FLAG, message=f"Flagged: {Incident.Flag(flag).label}",
                      actor=actor, at=now, data={"flag": flag})  # fmt: skip
+        _notify_security_flag(incident, flag, actor=actor)
     p1 = Severity.objects.get(rank=1)
     if incident.severity_id != p1.pk and incident.is_open:
         incident = incident_change_severity(
@@ -351,6 +365,10 @@ def incident_post_update(
         if incident.is_public:
             _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"{update.get_label_display()}: {incident.title}",
                     summary=status_update_text(update), actor=actor)  # fmt: skip
+        # Responders' channels (#incidents) follow every update, public or internal.
+        _notify(incident, event=EventKind.INCIDENT_STATUS_UPDATE,
+                title=f"{update.get_label_display()}: {incident.title}", summary=status_update_text(update),
+                actor=actor)  # fmt: skip
     return update
 
 

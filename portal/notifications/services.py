@@ -75,8 +75,7 @@ def notify(
 
 def _routed_deliveries(notification: Notification, recipients: Sequence[User], now: datetime) -> list[Delivery]:
     rows = []
-    rules = RoutingRule.objects.filter(severity=notification.severity, channel__enabled=True).select_related("channel")
-    for channel in (rule.channel for rule in rules):
+    for channel in routed_channels(event=notification.event_kind, severity=notification.severity):
         if channel.kind == Channel.Kind.CHAT:
             rows.append(
                 _row(notification, channel, now, key=f"chat:{channel.chat_channel}", address=channel.chat_channel)
@@ -86,6 +85,16 @@ def _routed_deliveries(notification: Notification, recipients: Sequence[User], n
         else:  # email and SMS reach people; their address is read when sending, so fixes made meanwhile count
             rows.extend(_row(notification, channel, now, key=f"user:{user.pk}", user=user) for user in recipients)
     return rows
+
+
+def routed_channels(*, event: str, severity: str, enabled_only: bool = True) -> list[Channel]:
+    """The channels whose routing rules take this event kind at this severity, each once."""
+    rules = RoutingRule.objects.filter(Q(severity=severity) | Q(severity="")).select_related("channel")
+    if enabled_only:
+        rules = rules.filter(channel__enabled=True)
+    # Event kinds are a short JSON list; matching them here keeps the query portable across SQLite and PostgreSQL.
+    channels = {rule.channel_id: rule.channel for rule in rules if rule.matches(event, severity)}
+    return sorted(channels.values(), key=lambda channel: (channel.kind, channel.name))
 
 
 def _subscriber_deliveries(notification: Notification, services: Sequence[Service], now: datetime) -> list[Delivery]:

@@ -89,7 +89,15 @@ def test_routing_rules_are_seeded_from_the_seeds(token_client):
         ("critical", "PagerDuty"), ("critical", "Slack #critical"), ("critical", "Email"), ("critical", "SMS"),
         ("warning", "Slack #warnings"), ("warning", "Email"),
         ("info", "Slack #info"),
+        # The seeds' channels by event kind: P1-P3 incidents (critical and warning) in #incidents, and the rest at
+        # any severity.
+        ("critical", "Slack #incidents"), ("warning", "Slack #incidents"), ("", "Slack #alerts"),
+        ("", "Slack #maintenance"), ("", "Slack #security-incidents"), ("", "Slack #devops"),
     }  # fmt: skip
+    kinds = {names[rule["channel"]]: set(rule["event_kinds"]) for rule in rules}
+    assert kinds["Slack #incidents"] == {"incident.opened", "incident.status_update", "incident.resolved"}
+    assert kinds["Slack #devops"] == {"deployment", "cluster.action"}
+    assert "incident.status_update" not in kinds["PagerDuty"]  # a status update pages nobody
 
 
 def test_duplicate_routing_rule_is_a_400(admin):
