@@ -179,11 +179,32 @@ def incident_acknowledge(
             incident.commander = actor
         _save(incident)
         escalation.escalation_acknowledged(incident=incident, now=now)
-        timeline_add(
-            incident=incident, kind=TimelineEvent.Kind.ACKNOWLEDGED, message="Acknowledged", actor=actor, at=now
-        )
-        _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"acknowledged by {actor}", summary="", actor=actor,
-                pager_action=PagerAction.ACKNOWLEDGE)  # fmt: skip
+        message = f"Acknowledged {via}" if via else "Acknowledged"
+        timeline_add(incident=incident, kind=TimelineEvent.Kind.ACKNOWLEDGED, message=message, actor=actor, at=now)
+        _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"acknowledged by {actor or via}", summary="",
+                actor=actor, pager_action=PagerAction.ACKNOWLEDGE)  # fmt: skip
+    return incident
+
+
+def incident_resolved_elsewhere(
+    *, incident: Incident, actor: User | None, via: str, now: datetime | None = None
+) -> Incident:
+    """The pager says it is resolved: an open incident moves to monitoring (the commander confirms the resolution
+    in the portal), whatever phase it was in; one already monitoring or resolved only gets the note."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        incident = _lock(incident, None)
+        previous = incident.status
+        message = f"Resolved {via}"
+        if incident.is_open and previous != Status.MONITORING:
+            incident.status = Status.MONITORING
+            incident.acknowledged_at = incident.acknowledged_at or now
+            incident.mitigated_at = incident.mitigated_at or now
+            _save(incident)
+            escalation.escalation_acknowledged(incident=incident, now=now)
+            message += f"; {Status(previous).label} → {Status.MONITORING.label}, resolve here once confirmed"
+        timeline_add(incident=incident, kind=TimelineEvent.Kind.TRANSITION, message=message, actor=actor, at=now,
+                     data={"from": previous, "to": incident.status, "via": via})  # fmt: skip
     return incident
 
 

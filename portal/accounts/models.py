@@ -14,6 +14,9 @@ class User(AbstractUser):
 
     phone = models.CharField(max_length=16, blank=True, validators=[phone_validator], help_text="E.164, for SMS.")
     chat_handle = models.CharField(max_length=81, blank=True, validators=[chat_handle_validator])
+    slack_user_id = models.CharField(
+        max_length=32, blank=True, db_index=True, help_text="Slack's id for this person (U…), learnt on first use."
+    )
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
