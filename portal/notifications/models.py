@@ -78,9 +78,12 @@ class Channel(models.Model):
     }
 
     def configuration_errors(self) -> dict[str, str]:
+        required = self.REQUIRED_FIELDS.get(self.kind, [])
+        if self.kind == self.Kind.CHAT and _slack_bot_configured():
+            required = ["chat_channel"]  # the Slack app's bot token posts instead of a webhook
         errors = {
             field: f"A {self.get_kind_display()} channel needs {self._meta.get_field(field).verbose_name}."
-            for field in self.REQUIRED_FIELDS.get(self.kind, [])
+            for field in required
             if not getattr(self, field)
         }
         if self.kind == self.Kind.CHAT and self.chat_channel and not self.chat_channel.startswith("#"):
@@ -298,3 +301,8 @@ class ChatThread(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} in {self.channel}"
+
+
+def _slack_bot_configured() -> bool:
+    app = SlackApp.objects.filter(enabled=True).order_by("pk").first()
+    return app is not None and bool(app.bot_token)
