@@ -40,6 +40,7 @@ def notify(
     pager_action: PagerAction = PagerAction.TRIGGER,
     calendar: str = "",
     created_by: User | None = None,
+    channel_kinds: Iterable[str] | None = None,
     now: datetime | None = None,
 ) -> Notification:
     """Record a notification and one delivery per channel and recipient; never talks to the network.
@@ -47,7 +48,8 @@ def notify(
     Channels come from the routing rules for `severity`: email and SMS go to each of `recipients`, chat to the
     channel, the pager to its service. Stakeholders subscribed to `event` on any of `services` get email too.
     Deliveries are enqueued when the caller's transaction commits; a rollback sends nothing. `calendar` (an
-    iCalendar object with a METHOD) goes with every email as an invitation.
+    iCalendar object with a METHOD) goes with every email as an invitation. `channel_kinds` limits the routed
+    channels to those kinds (a test page goes to the person's pager, email and phone, not to team channels).
     """
     now = now or timezone.now()
     services = list(services)
@@ -67,15 +69,22 @@ def notify(
         )
         notification.services.set(services)
         notification.recipients.set(recipients)
-        rows = _routed_deliveries(notification, recipients, now) + _subscriber_deliveries(notification, services, now)
+        kinds = None if channel_kinds is None else set(channel_kinds)
+        rows = _routed_deliveries(notification, recipients, now, kinds) + _subscriber_deliveries(
+            notification, services, now
+        )
         deliveries = Delivery.objects.bulk_create(_unique(rows))
         enqueue_on_commit(deliveries)
     return notification
 
 
-def _routed_deliveries(notification: Notification, recipients: Sequence[User], now: datetime) -> list[Delivery]:
+def _routed_deliveries(
+    notification: Notification, recipients: Sequence[User], now: datetime, kinds: set[str] | None
+) -> list[Delivery]:
     rows = []
     for channel in routed_channels(event=notification.event_kind, severity=notification.severity):
+        if kinds is not None and channel.kind not in kinds:
+            continue
         if channel.kind == Channel.Kind.CHAT:
             rows.append(
                 _row(notification, channel, now, key=f"chat:{channel.chat_channel}", address=channel.chat_channel)
