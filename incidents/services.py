@@ -181,7 +181,7 @@ def incident_acknowledge(
         escalation.escalation_acknowledged(incident=incident, now=now)
         message = f"Acknowledged {via}" if via else "Acknowledged"
         timeline_add(incident=incident, kind=TimelineEvent.Kind.ACKNOWLEDGED, message=message, actor=actor, at=now)
-        _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"acknowledged by {actor or via}", summary="",
+        _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"acknowledged {via or f'by {actor}'}", summary="",
                 actor=actor, pager_action=PagerAction.ACKNOWLEDGE)  # fmt: skip
     return incident
 

@@ -95,6 +95,8 @@ def test_an_acknowledgement_acknowledges_as_the_pagerduty_user(
     # The secondary is not paged any more.
     assert not incident.escalation_steps.filter(kind=EscalationStep.Kind.SECONDARY, cancelled_at__isnull=True).exists()
     assert pagerduty.api.requests[0].headers["Authorization"] == "Token token=u+rest-key"
+    told = f"{incident.reference} [P1] acknowledged in PagerDuty by Jane Doe"
+    assert Notification.objects.filter(title=told).exists()
     changed = LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Incident), object_id=incident.pk)
     assert changed.filter(actor=jane).exists()
 
