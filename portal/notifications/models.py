@@ -230,13 +230,14 @@ class SlackApp(models.Model):
     portal posts through the Web API (a root message per incident, edited, with updates in its thread) instead of
     incoming webhooks. The first enabled row is the one used."""
 
-    name = models.CharField(max_length=100, unique=True, default="Slack")
+    name = models.CharField(max_length=100, unique=True)
     enabled = models.BooleanField(default=True)
     signing_secret = EncryptedCharField(max_length=128, help_text="Basic Information > App Credentials.")
     bot_token = EncryptedCharField(max_length=200, blank=True, help_text="OAuth & Permissions: xoxb-…; optional.")
     api_url = models.URLField(default="https://slack.com/api/", help_text="Slack's Web API.")
 
     class Meta:
+        ordering = ["pk"]
         verbose_name = "Slack app"
 
     def __str__(self) -> str:
@@ -255,6 +256,7 @@ class PagerDutyWebhook(models.Model):
     api_url = models.URLField(default="https://api.pagerduty.com", help_text="PagerDuty's REST API.")
 
     class Meta:
+        ordering = ["name"]
         verbose_name = "PagerDuty webhook"
 
     def __str__(self) -> str:

@@ -85,7 +85,9 @@ def test_an_unknown_slack_user_is_found_by_email_and_answered_later(services_db,
     users_info = {"ok": True, "user": {"id": "U42", "profile": {"email": "rami@example.com"}}}
     routes = {("POST", "/api/users.info"): (200, users_info), ("POST", "/response"): (200, "ok")}
     with http_server(routes) as slack:
-        SlackApp.objects.create(signing_secret="slack-secret", bot_token="xoxb-1", api_url=slack.url + "/api/")
+        SlackApp.objects.create(
+            name="Slack", signing_secret="slack-secret", bot_token="xoxb-1", api_url=slack.url + "/api/"
+        )
         form = {"command": "/incident", "text": "declare Search is down P2", "user_id": "U42", "user_name": "r",
                 "response_url": slack.url + "/response", "trigger_id": "1.2.3"}  # fmt: skip
         env = portal_env(redis_server.url, tmp_path)

@@ -342,7 +342,9 @@ def seed_rows() -> None:
                     due_date=now.date() + timedelta(days=7), actor=cora)  # fmt: skip
     window_create_emergency(name="Fuzz emergency", actor=cora, duration=timedelta(hours=1), now=now)
     Subscription.objects.create(email="status@example.com", event_kinds=["incident.opened"])
-    SlackApp.objects.create(signing_secret="fuzz-signing-secret")  # signed Slack requests: all refused, unsigned
+    SlackApp.objects.create(
+        name="Slack", signing_secret="fuzz-signing-secret"
+    )  # signed Slack requests: all refused, unsigned
     PagerDutyWebhook.objects.create(name="pagerduty-fuzz", secret="fuzz-webhook-secret")
     calendar_feed_issue(owner=rami, rotation=rotation, now=now)
     handoff = Handoff.objects.create(rotation=rotation, at=now, outgoing=rami, incoming=sam)

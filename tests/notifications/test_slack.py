@@ -28,7 +28,7 @@ COMMANDS, INTERACTIONS = reverse("api:slack-commands"), reverse("api:slack-inter
 
 @pytest.fixture
 def slack(db):
-    return SlackApp.objects.create(signing_secret=SECRET)
+    return SlackApp.objects.create(name="Slack", signing_secret=SECRET)
 
 
 @pytest.fixture

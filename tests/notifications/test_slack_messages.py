@@ -87,7 +87,9 @@ def web_api():
 
 @pytest.fixture
 def bot(db, web_api):
-    return SlackApp.objects.create(signing_secret="s", bot_token="xoxb-1-bot", api_url=web_api.url + "/api/")
+    return SlackApp.objects.create(
+        name="Slack", signing_secret="s", bot_token="xoxb-1-bot", api_url=web_api.url + "/api/"
+    )
 
 
 def test_with_a_bot_token_the_root_message_is_edited_and_updates_threaded(declare, bot, web_api, receiver, responder):
@@ -133,7 +135,7 @@ def test_slack_errors_fail_for_good_or_retry(live_channels, error, status):
     from portal.notifications.services import notify
 
     with http_server({("POST", "/api/chat.postMessage"): (200, {"ok": False, "error": error})}) as server:
-        SlackApp.objects.create(signing_secret="s", bot_token="xoxb-1", api_url=server.url + "/api/")
+        SlackApp.objects.create(name="Slack", signing_secret="s", bot_token="xoxb-1", api_url=server.url + "/api/")
         notification = notify(event=EventKind.TEST, severity="info", title="hello")
         send_queued()
     row = Notification.objects.get(pk=notification.pk).deliveries.get()

@@ -95,6 +95,7 @@ class Migration(migrations.Migration):
                 ("api_url", models.URLField(default="https://api.pagerduty.com", help_text="PagerDuty's REST API.")),
             ],
             options={
+                "ordering": ["name"],
                 "verbose_name": "PagerDuty webhook",
             },
         ),
@@ -102,7 +103,7 @@ class Migration(migrations.Migration):
             name="SlackApp",
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("name", models.CharField(default="Slack", max_length=100, unique=True)),
+                ("name", models.CharField(max_length=100, unique=True)),
                 ("enabled", models.BooleanField(default=True)),
                 (
                     "signing_secret",
@@ -119,6 +120,7 @@ class Migration(migrations.Migration):
                 ("api_url", models.URLField(default="https://slack.com/api/", help_text="Slack's Web API.")),
             ],
             options={
+                "ordering": ["pk"],
                 "verbose_name": "Slack app",
             },
         ),
