@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.models import Incident, Severity, StatusUpdate
+from incidents.models import Incident, Severity, StatusUpdate, TimelineEvent
 from incidents.services import (
     incident_acknowledge,
     incident_declare,
@@ -229,7 +229,8 @@ def pagerduty_event_apply(*, record: InboundEvent, agent: User | None, now: date
             incident_resolved_elsewhere(incident=incident, actor=agent, via=via, now=now)
             return f"{incident.reference} resolved in PagerDuty"
         if event.type == "incident.reassigned":
-            timeline_add(incident=incident, kind="note", message=f"Reassigned {via}", actor=agent, at=now)
+            note = TimelineEvent.Kind.NOTE
+            timeline_add(incident=incident, kind=note, message=f"Reassigned {via}", actor=agent, at=now)
             return f"noted the reassignment on {incident.reference}"
     return f"ignored: {event.type or 'no event type'}"
 

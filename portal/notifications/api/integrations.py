@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.core.api import fields
 from portal.core.api.schema import error_response
 from portal.notifications import chatops
 from portal.notifications.models import PagerDutyWebhook
@@ -65,10 +66,10 @@ def _slack_answer(kind: str, payload: dict[str, str]) -> chatops.Reply | None:
 class SlackCommandInput(serializers.Serializer):
     """The form Slack posts for a slash command (other fields are accepted and ignored)."""
 
-    command = serializers.CharField(help_text="/incident or /oncall")
-    text = serializers.CharField(required=False, allow_blank=True)
-    user_id = serializers.CharField()
-    user_name = serializers.CharField()
+    command = fields.LineField(help_text="/incident or /oncall")
+    text = fields.TextField(required=False, allow_blank=True)
+    user_id = fields.LineField()
+    user_name = fields.LineField()
     response_url = serializers.URLField(required=False)
 
 
@@ -103,7 +104,7 @@ class SlackCommandApi(APIView):
 
 
 class SlackInteractionInput(serializers.Serializer):
-    payload = serializers.CharField(help_text="Slack's interaction payload, JSON.")
+    payload = fields.TextField(help_text="Slack's interaction payload, JSON.")
 
 
 class SlackInteractionApi(APIView):
