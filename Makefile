@@ -8,7 +8,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 TYPED = $(wildcard */services.py */services/*.py */*_services.py */selectors.py */selectors/*.py */*_selectors.py \
 	*/tasks.py */policy.py \
 	portal/*/services.py portal/*/selectors.py \
-	portal/*/tasks.py portal/*/policy.py incidents/escalation.py incidents/alerts.py portal/notifications/delivery.py) \
+	portal/*/tasks.py portal/*/policy.py incidents/escalation.py incidents/alerts.py portal/notifications/delivery.py \
+	portal/notifications/chatops.py portal/notifications/slack.py portal/notifications/signatures.py) \
 	portal/kube.py portal/scheduling.py portal/instants.py portal/text.py portal/locking.py portal/core/audit_chain.py
 
 .PHONY: run test test-anydate test-dates lint typecheck lock chromium prometheus image-test buildah

@@ -30,6 +30,9 @@ from portal.accounts.models import User
 from portal.accounts.services import TOKEN_BYTES, token_hash
 from portal.errors import ApplicationError, ConflictError
 from portal.locking import lock_rows
+from portal.notifications.models import EventKind
+from portal.notifications.models import Severity as NotificationSeverity
+from portal.notifications.services import notify
 from portal.text import one_line
 
 logger = logging.getLogger(__name__)
@@ -162,13 +165,31 @@ def alert_ingest(
         seen[alert.fingerprint] = index
     try:
         with transaction.atomic():
-            return _Intake(integration, alerts, now).run()
+            return _intake_notify(integration, _Intake(integration, alerts, now).run())
     except IntegrityError:
         # A concurrent request inserted one of these fingerprints first, and the unique constraint on open alerts
         # refused our copy. That request has committed (ours waited for it), so a second pass finds its rows,
         # locks them and updates them instead of opening a second incident.
         with transaction.atomic():
-            return _Intake(integration, alerts, now).run()
+            return _intake_notify(integration, _Intake(integration, alerts, now).run())
+
+
+def _intake_notify(integration: Integration, summary: IntakeSummary) -> IntakeSummary:
+    """One summary per payload for the seeds' #alerts channel, unless nothing changed (Alertmanager's repeats)."""
+    counts = {outcome: count for outcome, count in summary.counts.items() if count and outcome != Outcome.UNCHANGED}
+    if counts:
+        notify(
+            event=EventKind.ALERT_RECEIVED,
+            severity=NotificationSeverity.INFO,
+            title=f"{integration.name}: " + ", ".join(f"{count} {outcome}" for outcome, count in counts.items()),
+            summary="\n".join(
+                f"{result.fingerprint}: {result.outcome}" + (f" (INC-{result.incident})" if result.incident else "")
+                for result in summary.results[:20]
+                if result.outcome != Outcome.UNCHANGED
+            ),
+            source=f"integration:{integration.pk}",
+        )
+    return summary
 
 
 @dataclass

@@ -24,6 +24,8 @@ ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 # Raising to P1 is the seeds' "escalate immediately" for these flags.
 IMMEDIATE_ESCALATION_FLAGS = frozenset(Incident.Flag.values)
+# Flags the security team hears of in its own channel.
+SECURITY_FLAGS = frozenset({Incident.Flag.DATA_BREACH, Incident.Flag.ACTIVE_ATTACK})
 ROOT_CAUSE_DEADLINE = timedelta(minutes=15)
 REVIEW_DELAY = timedelta(hours=24)  # the seeds' post-incident review: 24-48 h after resolution
 REVIEW_DUE = timedelta(hours=48)  # published by then
@@ -31,9 +33,8 @@ REVIEW_REMINDER = timedelta(hours=24)  # after resolution, one reminder while st
 # The seeds' "monitor for 1-2 hours" before resolving: a P1/P2 resolved sooner after mitigation needs a confirmation.
 MONITOR_BEFORE_RESOLVING = timedelta(hours=1)
 CONFIRM_RESOLVE_MAX_RANK = 2
-# Flags that are security events: the Security team's channel (a notification channel of this name) hears of them.
+# Flags that are security events: notified as such, which routing sends to the seeds' #security-incidents.
 SECURITY_FLAGS = frozenset({Incident.Flag.DATA_BREACH, Incident.Flag.ACTIVE_ATTACK})
-SECURITY_CHANNEL = "Security team"
 
 # Where the two seeds disagree: response times. The portal keeps the operations manual's on-call policy (business
 # hours / after hours); its severity table and the operations guide's incident table say otherwise.

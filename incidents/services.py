@@ -23,7 +23,7 @@ from incidents.models import (
 from portal.accounts.models import User
 from portal.errors import ApplicationError, ConflictError
 from portal.locking import lock_row
-from portal.notifications.models import Channel, EventKind, PagerAction
+from portal.notifications.models import EventKind, PagerAction
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
 
@@ -145,7 +145,16 @@ def incident_declare(
             at=now,
         )
         _notify(incident, event=EventKind.INCIDENT_OPENED, title=incident.title, summary=impact_summary, actor=reporter)
+        for flag in flags:
+            _notify_security_flag(incident, flag, actor=reporter)
     return incident
+
+
+def _notify_security_flag(incident: Incident, flag: str, *, actor: User | None) -> None:
+    """The seeds' #security-incidents channel hears of suspected breaches and active attacks."""
+    if flag in policy.SECURITY_FLAGS:
+        _notify(incident, event=EventKind.INCIDENT_SECURITY_FLAG, title=f"flagged: {Incident.Flag(flag).label}",
+                summary=incident.title, actor=actor)  # fmt: skip
 
 
 def _valid_flags(flags: Iterable[str]) -> list[str]:
@@ -156,8 +165,10 @@ def _valid_flags(flags: Iterable[str]) -> list[str]:
 
 
 def incident_acknowledge(
-    *, incident: Incident, actor: User, version: int | None = None, now: datetime | None = None
+    *, incident: Incident, actor: User | None, version: int | None = None, via: str = "", now: datetime | None = None
 ) -> Incident:
+    """`via` says where it was acknowledged when not in the portal, e.g. "in PagerDuty by Jane" (whose portal
+    account, `actor`, may be unknown)."""
     now = now or timezone.now()
     with transaction.atomic():
         incident = _lock(incident, version)
@@ -168,11 +179,32 @@ def incident_acknowledge(
             incident.commander = actor
         _save(incident)
         escalation.escalation_acknowledged(incident=incident, now=now)
-        timeline_add(
-            incident=incident, kind=TimelineEvent.Kind.ACKNOWLEDGED, message="Acknowledged", actor=actor, at=now
-        )
-        _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"acknowledged by {actor}", summary="", actor=actor,
-                pager_action=PagerAction.ACKNOWLEDGE)  # fmt: skip
+        message = f"Acknowledged {via}" if via else "Acknowledged"
+        timeline_add(incident=incident, kind=TimelineEvent.Kind.ACKNOWLEDGED, message=message, actor=actor, at=now)
+        _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"acknowledged {via or f'by {actor}'}", summary="",
+                actor=actor, pager_action=PagerAction.ACKNOWLEDGE)  # fmt: skip
+    return incident
+
+
+def incident_resolved_elsewhere(
+    *, incident: Incident, actor: User | None, via: str, now: datetime | None = None
+) -> Incident:
+    """The pager says it is resolved: an open incident moves to monitoring (the commander confirms the resolution
+    in the portal), whatever phase it was in; one already monitoring or resolved only gets the note."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        incident = _lock(incident, None)
+        previous = incident.status
+        message = f"Resolved {via}"
+        if incident.is_open and previous != Status.MONITORING:
+            incident.status = Status.MONITORING
+            incident.acknowledged_at = incident.acknowledged_at or now
+            incident.mitigated_at = incident.mitigated_at or now
+            _save(incident)
+            escalation.escalation_acknowledged(incident=incident, now=now)
+            message += f"; {Status(previous).label} → {Status.MONITORING.label}, resolve here once confirmed"
+        timeline_add(incident=incident, kind=TimelineEvent.Kind.TRANSITION, message=message, actor=actor, at=now,
+                     data={"from": previous, "to": incident.status, "via": via})  # fmt: skip
     return incident
 
 
@@ -277,6 +309,8 @@ def incident_change_severity(
         if severity.rank < previous.rank:
             _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"raised to {severity.code}: {incident.title}",
                     summary=reason, actor=actor)  # fmt: skip
+        _notify(incident, event=EventKind.INCIDENT_SEVERITY_CHANGED,
+                title=f"{previous.code} → {severity.code}: {incident.title}", summary=reason, actor=actor)  # fmt: skip
     return incident
 
 
@@ -311,8 +345,7 @@ def incident_flag(*, incident: Incident, flag: str, actor: User | None, now: dat
         _save(incident)
         timeline_add(incident=incident, kind=TimelineEvent.Kind.FLAG, message=f"Flagged: {Incident.Flag(flag).label}",
                      actor=actor, at=now, data={"flag": flag})  # fmt: skip
-        if flag in policy.SECURITY_FLAGS:
-            _tell_security(incident, flag=flag, actor=actor, now=now)
+        _notify_security_flag(incident, flag, actor=actor)
     p1 = Severity.objects.get(rank=1)
     if incident.severity_id != p1.pk and incident.is_open:
         incident = incident_change_severity(
@@ -320,28 +353,6 @@ def incident_flag(*, incident: Incident, flag: str, actor: User | None, now: dat
             now=now,
         )  # fmt: skip
     return incident
-
-
-def _tell_security(incident: Incident, *, flag: str, actor: User | None, now: datetime) -> None:
-    """A security event goes to the Security team's own chat channel (the seeds' #security-incidents)."""
-    channel = Channel.objects.filter(name=policy.SECURITY_CHANNEL).first()
-    if channel is None or not channel.enabled:
-        timeline_add(incident=incident, kind=TimelineEvent.Kind.NOTE, actor=None, at=now,
-                     message=f"The Security team's channel ({policy.SECURITY_CHANNEL!r}) is not configured: tell "
-                     "them another way.")  # fmt: skip
-        return
-    notify(
-        event=EventKind.INCIDENT_UPDATED,
-        severity=NotificationSeverity.CRITICAL,
-        title=f"Security event on {incident.reference}: {Incident.Flag(flag).label}: {incident.title}",
-        summary=f"Flagged by {actor or 'the portal'}. Join the incident: {incident_url(incident)}",
-        url=incident_url(incident),
-        services=list(incident.services.all()),
-        source=f"incident:{incident.pk}:security",
-        channels=[channel],
-        created_by=actor,
-        now=now,
-    )
 
 
 def incident_post_update(
@@ -386,6 +397,10 @@ def incident_post_update(
         if incident.is_public:
             _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"{update.get_label_display()}: {incident.title}",
                     summary=status_update_text(update), actor=actor)  # fmt: skip
+        # Responders' channels (#incidents) follow every update, public or internal.
+        _notify(incident, event=EventKind.INCIDENT_STATUS_UPDATE,
+                title=f"{update.get_label_display()}: {incident.title}", summary=status_update_text(update),
+                actor=actor)  # fmt: skip
     return update
 
 

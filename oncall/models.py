@@ -185,6 +185,13 @@ class HandoffItem(models.Model):
         OUTGOING = "outgoing", "Outgoing on-call"
         INCOMING = "incoming", "Incoming on-call"
 
+    class Automation(models.TextChoices):
+        """Items the portal can tick itself, from what it sees."""
+
+        NONE = "", "None"
+        TEST_PAGE = "test_page", "Ticked when a test page reaches the incoming person"
+        PAGER_TRANSFER = "pager_transfer", "Ticked at the incoming person's first acknowledgement"
+
     handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="items")
     side = models.CharField(max_length=10, choices=Side.choices)
     position = models.PositiveSmallIntegerField()
@@ -195,6 +202,11 @@ class HandoffItem(models.Model):
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    automation = models.CharField(max_length=20, choices=Automation.choices, blank=True, default=Automation.NONE)
+    test_page = models.ForeignKey(
+        "notifications.Notification", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The last test page sent for this item.",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["handoff", "side", "position"]

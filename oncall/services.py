@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone as django_timezone
 
-from incidents.models import Incident, Service
+from incidents.models import Incident, Service, TimelineEvent
 from oncall import policy
 from oncall.models import (
     CalendarFeed,
@@ -39,7 +39,7 @@ from portal.accounts.services import token_hash
 from portal.errors import ApplicationError, ConflictError, ForbiddenError
 from portal.instants import check_date, check_instant
 from portal.locking import lock_row
-from portal.notifications.models import EventKind
+from portal.notifications.models import Delivery, EventKind
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
 from portal.scheduling import Recurrence, ScheduleError, get_zone, local_instant, shift_at
@@ -58,6 +58,13 @@ INCOMING_CHECKLIST = (
     "Check recent alerts and incidents",
     "Verify VPN and kubectl access",
 )
+# Items the portal ticks itself, from what it sees (a delivered test page, the new on-call's first acknowledgement).
+AUTOMATED_ITEMS = {
+    "Test PagerDuty notifications": HandoffItem.Automation.TEST_PAGE,
+    "Transfer PagerDuty responsibility": HandoffItem.Automation.PAGER_TRANSFER,
+}
+# A test page goes to the person (their pager, email and phone), not to the team's chat channels.
+TEST_PAGE_CHANNELS = ("pager", "email", "sms")
 HANDOFF_ACK_WITHIN = timedelta(hours=1)
 # A sweep still opens handoffs (and tells leads) this long after the fact, should beat have been down.
 HANDOFF_LOOKBACK = timedelta(days=1)
@@ -549,6 +556,7 @@ class SweepResult:
     handoffs: int = 0
     reminders: int = 0
     lead_notices: int = 0
+    auto_ticked: int = 0
 
 
 def oncall_sweep(*, now: datetime | None = None) -> SweepResult:
@@ -565,7 +573,9 @@ def oncall_sweep(*, now: datetime | None = None) -> SweepResult:
                     handoffs += 1
                 if (kind := _reminder_due(change, now)) is not None and _remind(schedule.rotation, change, kind):
                     reminders += 1
-    return SweepResult(handoffs=handoffs, reminders=reminders, lead_notices=_tell_leads(now))
+    return SweepResult(
+        handoffs=handoffs, reminders=reminders, lead_notices=_tell_leads(now), auto_ticked=_auto_tick(now)
+    )
 
 
 def _reminder_due(change: Takeover[User], now: datetime) -> ShiftReminder.Kind | None:
@@ -664,7 +674,7 @@ def _checklist(handoff: Handoff) -> None:
     for side, text, incident in items:
         positions[side] = positions.get(side, -1) + 1
         HandoffItem.objects.create(handoff=handoff, side=side, position=positions[side], text=text[:300],
-                                   incident=incident)  # fmt: skip
+                                   incident=incident, automation=AUTOMATED_ITEMS.get(text, ""))  # fmt: skip
 
 
 def _tell_leads(now: datetime) -> int:
@@ -719,6 +729,74 @@ def handoff_item_set(*, item: HandoffItem, actor: User, done: bool, now: datetim
             handoff.acknowledged_at = now
             handoff.save()
     return item
+
+
+def handoff_test_page(*, item: HandoffItem, actor: User, now: datetime | None = None) -> HandoffItem:
+    """Send a real test page through the incoming person's own channels (pager, email, SMS); the sweep ticks the
+    item once every one of them is delivered."""
+    now = now or django_timezone.now()
+    with transaction.atomic():
+        handoff = Handoff.objects.select_for_update().get(pk=item.handoff_id)
+        item = HandoffItem.objects.select_for_update().get(pk=item.pk)
+        item.handoff = handoff
+        if item.automation != HandoffItem.Automation.TEST_PAGE:
+            raise ApplicationError("item: only the test-notifications item sends a test page.", field="item")
+        if not policy.can_tick(actor, item):
+            raise ForbiddenError(f"item: only {handoff.incoming or 'nobody'} sends their test page.", field="item")
+        if handoff.acknowledged_at is not None or item.done_at is not None:
+            raise ConflictError("The item is ticked already; no test page is needed.")
+        item.test_page = notify(
+            event=EventKind.TEST,
+            severity=NotificationSeverity.CRITICAL,
+            title=f"Test page for {handoff.incoming}: {handoff.rotation} handoff (no action needed)",
+            summary="Sent from the handoff checklist to check your pager, email and phone reach you.",
+            url=handoff_url(handoff),
+            recipients=[handoff.incoming] if handoff.incoming else [],
+            source=f"oncall-handoff:{handoff.pk}:test:{now:%Y%m%dT%H%M%S}",
+            created_by=actor,
+            channel_kinds=TEST_PAGE_CHANNELS,
+            now=now,
+        )
+        item.save()
+    return item
+
+
+def _auto_tick(now: datetime) -> int:
+    """Tick open automated items whose evidence is in: every delivery of the test page delivered, or an incident
+    acknowledged by the incoming person since the handoff."""
+    ticked = 0
+    items = HandoffItem.objects.filter(
+        done_at__isnull=True, handoff__acknowledged_at__isnull=True, handoff__incoming__isnull=False
+    ).exclude(automation=HandoffItem.Automation.NONE)
+    for item in items.select_related("handoff"):
+        handoff = item.handoff
+        if item.automation == HandoffItem.Automation.TEST_PAGE:
+            if item.test_page_id is None:
+                continue
+            statuses = set(Delivery.objects.filter(notification_id=item.test_page_id).values_list("status", flat=True))
+            seen = statuses == {Delivery.Status.DELIVERED}
+        else:
+            seen = TimelineEvent.objects.filter(
+                kind=TimelineEvent.Kind.ACKNOWLEDGED, actor_id=handoff.incoming_id, at__gte=handoff.at
+            ).exists()
+        if seen and _tick_seen(item.pk, now=now):
+            ticked += 1
+    return ticked
+
+
+def _tick_seen(item_id: int, *, now: datetime) -> bool:
+    with transaction.atomic():
+        item = HandoffItem.objects.select_for_update().get(pk=item_id)
+        handoff = Handoff.objects.select_for_update().get(pk=item.handoff_id)
+        if item.done_at is not None or handoff.acknowledged_at is not None:
+            return False
+        # Done by the incoming person: the test page reached them, or they took a page.
+        item.done_at, item.done_by = now, handoff.incoming
+        item.save()
+        if not handoff.items.filter(done_at__isnull=True).exists():
+            handoff.acknowledged_at = now
+            handoff.save()
+    return True
 
 
 # Calendar feeds

@@ -13,6 +13,11 @@ urlpatterns = [
     path("swaps/<int:pk>/<slug:action>/", views.swap_act, name="oncall-swap-act"),
     path("handoffs/<int:pk>/", views.handoff_detail_view, name="oncall-handoff"),
     path("handoffs/<int:pk>/items/<int:item_pk>/", views.handoff_item_view, name="oncall-handoff-item"),
+    path(
+        "handoffs/<int:pk>/items/<int:item_pk>/test-page/",
+        views.handoff_test_page_view,
+        name="oncall-handoff-test-page",
+    ),  # fmt: skip
     path("feeds/", views.feed_issue_view, name="oncall-feed-issue"),
     path("feeds/<int:pk>/revoke/", views.feed_revoke_view, name="oncall-feed-revoke"),
     path("calendar/<slug:token>.ics", views.calendar_feed, name="oncall-calendar"),

@@ -37,6 +37,7 @@ from oncall.services import (
     calendar_feed_revoke,
     calendar_feed_touch,
     handoff_item_set,
+    handoff_test_page,
     override_create,
     override_delete,
     rotation_create,
@@ -52,6 +53,7 @@ from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role
 from portal.errors import ApplicationError
 from portal.instants import YEARS
+from portal.notifications.models import Delivery
 from portal.scheduling import get_zone, local_days
 
 UPCOMING = timedelta(days=28)
@@ -392,8 +394,12 @@ def handoff_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _handoff_context(request: HttpRequest, handoff: Handoff, **extra: object) -> dict[str, object]:
     items = list(handoff.items.all())
+    pages = [item.test_page_id for item in items if item.test_page_id]
     return {
         "handoff": handoff,
+        "test_page_deliveries": list(
+            Delivery.objects.filter(notification_id__in=pages).select_related("channel").order_by("pk")
+        ),
         "sides": [
             (side, [(item, policy.can_tick(request.user, item)) for item in items if item.side == side.value])
             for side in HandoffItem.Side
@@ -415,6 +421,20 @@ def handoff_item_view(request: HttpRequest, pk: int, item_pk: int) -> HttpRespon
         return redirect("oncall-handoff", pk=pk) if not error else HttpResponse(error, status=status)
     handoff = handoff_detail().get(pk=pk)
     context = _handoff_context(request, handoff, error=error)
+    return render(request, "oncall/handoff.html#handoff-checklist", context, status=status)
+
+
+@require_POST
+def handoff_test_page_view(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    item = get_object_or_404(HandoffItem.objects.select_related("handoff"), pk=item_pk, handoff_id=pk)
+    error, status = "", 200
+    try:
+        handoff_test_page(item=item, actor=request.user)
+    except ApplicationError as exc:
+        error, status = exc.message, exc.status_code
+    if not request.htmx:
+        return redirect("oncall-handoff", pk=pk) if not error else HttpResponse(error, status=status)
+    context = _handoff_context(request, handoff_detail().get(pk=pk), error=error)
     return render(request, "oncall/handoff.html#handoff-checklist", context, status=status)
 
 

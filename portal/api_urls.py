@@ -21,6 +21,7 @@ urlpatterns = [
     path("actions/", include("portal.cluster.api.urls")),
     path("", include("incidents.api.urls")),
     path("integrations/", include(alert_urls.integration_urlpatterns)),
+    path("integrations/", include("portal.notifications.api.integration_urls")),
     path("alerts/", include(alert_urls.alert_urlpatterns)),
     path("", include("maintenance.api.urls")),
     path("", include("operations.api.urls")),

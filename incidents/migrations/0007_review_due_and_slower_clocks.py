@@ -14,13 +14,6 @@ def seed(apps, schema_editor):
     Severity = apps.get_model("incidents", "Severity")
     for code, factor in ESCALATION_FACTORS.items():
         Severity.objects.filter(code=code).update(escalation_factor=factor)
-    # The seeds' Security Team channel, for security flags; disabled until an Admin gives it its webhook.
-    Channel = apps.get_model("notifications", "Channel")
-    Channel.objects.get_or_create(
-        name="Security team",
-        defaults={"kind": "chat", "chat_channel": "#security-incidents", "enabled": False,
-                  "description": "Security events (data breach, active attack)"},
-    )  # fmt: skip
     PostIncidentReview = apps.get_model("incidents", "PostIncidentReview")
     for review in PostIncidentReview.objects.filter(due_at__isnull=True).select_related("incident"):
         review.due_at = (review.incident.resolved_at or review.scheduled_for) + REVIEW_DUE

@@ -138,7 +138,7 @@ class HandoffItemOutput(serializers.ModelSerializer):
 
     class Meta:
         model = HandoffItem
-        fields = ["id", "side", "position", "text", "incident", "done_at", "done_by"]
+        fields = ["id", "side", "position", "text", "incident", "done_at", "done_by", "automation", "test_page"]
 
 
 class HandoffOutput(serializers.ModelSerializer):

@@ -19,6 +19,11 @@ urlpatterns = [
     path("handoffs/", views.HandoffListApi.as_view(), name="oncall-handoff-list"),
     path("handoffs/<int:pk>/", views.HandoffDetailApi.as_view(), name="oncall-handoff-detail"),
     path("handoffs/<int:pk>/items/<int:item_pk>/", views.HandoffItemApi.as_view(), name="oncall-handoff-item"),
+    path(
+        "handoffs/<int:pk>/items/<int:item_pk>/test-page/",
+        views.HandoffTestPageApi.as_view(),
+        name="oncall-handoff-test-page",
+    ),  # fmt: skip
     path("feeds/", views.FeedListApi.as_view(), name="oncall-feed-list"),
     path("feeds/<int:pk>/", views.FeedDetailApi.as_view(), name="oncall-feed-detail"),
 ]

@@ -49,6 +49,7 @@ from oncall.services import (
     calendar_feed_issue,
     calendar_feed_revoke,
     handoff_item_set,
+    handoff_test_page,
     override_create,
     override_delete,
     override_update,
@@ -415,6 +416,23 @@ class HandoffItemApi(APIView):
         item = get_object_or_404(HandoffItem, pk=item_pk, handoff_id=pk)
         item = handoff_item_set(item=item, actor=request.user, **payload.validated_data)
         return Response(HandoffItemOutput(item).data)
+
+
+class HandoffTestPageApi(APIView):
+    """Send a real test page through the incoming person's pager, email and phone (the incoming person only); the
+    "Test PagerDuty notifications" item ticks itself once every one is delivered."""
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: HandoffItemOutput,
+            400: error_response("Only the test-notifications item sends a test page."),
+            409: error_response("The item is ticked already."),
+        },
+    )
+    def post(self, request: Request, pk: int, item_pk: int) -> Response:
+        item = get_object_or_404(HandoffItem, pk=item_pk, handoff_id=pk)
+        return Response(HandoffItemOutput(handoff_test_page(item=item, actor=request.user)).data)
 
 
 class FeedListApi(generics.ListAPIView):

@@ -18,6 +18,9 @@ from operations.models.deployments import commit_validator
 from portal.accounts.models import User
 from portal.core.models import Environment
 from portal.errors import ApplicationError, ChecklistOpenError, ConflictError
+from portal.notifications.models import EventKind
+from portal.notifications.models import Severity as NotificationSeverity
+from portal.notifications.services import notify
 
 
 class DeploymentFrozenError(ConflictError):
@@ -85,6 +88,16 @@ def deployment_record(
             deployment.save()
             _attach_checklists(deployment, kinds)
             _record_pass(deployment, verdict, actor=actor, at=started_at)
+            notify(
+                event=EventKind.DEPLOYMENT,
+                severity=NotificationSeverity.INFO,
+                title=f"{service} {version} to {Environment(environment).label}: {deployment.get_status_display()}",
+                summary=f"By {who}, commit {commit}" + (f", change {change}" if change else ""),
+                services=[service],
+                source=f"deployment:{deployment.pk}",
+                created_by=actor,
+                now=now,
+            )
     except IntegrityError:
         # A retry of the same CI run that raced this one: it won; answer with its row.
         if external_id and (existing := _same_run(external_id, service, environment, version)):

@@ -16,6 +16,9 @@ class User(AbstractUser):
     chat_handle = models.CharField(max_length=81, blank=True, validators=[chat_handle_validator])
     # The OpenID Provider's `sub` for people who sign in with SSO: how they are found again (never by email).
     oidc_subject = models.CharField(max_length=255, unique=True, null=True, blank=True, editable=False)
+    slack_user_id = models.CharField(
+        max_length=32, blank=True, db_index=True, help_text="Slack's id for this person (U…), learnt on first use."
+    )
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

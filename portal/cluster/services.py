@@ -446,6 +446,17 @@ def action_run_finish(
         run.status, run.error, run.finished_at = status, error, now
         run.save()
         _timeline(run, f"{run.get_status_display().lower()}: {summary}", actor=run.requested_by, at=now)
+        notify(
+            event=EventKind.CLUSTER_ACTION,
+            severity=NotificationSeverity.INFO if status == Status.SUCCEEDED else NotificationSeverity.WARNING,
+            title=f"{run.reference} {run.get_kind_display()} on {run.target} ({run.environment}): "
+            f"{run.get_status_display().lower()}",
+            summary=f"Requested by {run.requested_by} because: {run.reason}\n\n{summary}",
+            url=settings.PORTAL_BASE_URL + reverse("action-detail", args=[run.pk]),
+            source=f"action:{run.pk}",
+            created_by=run.requested_by,
+            now=now,
+        )
     return run
 
 

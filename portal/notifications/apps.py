@@ -9,7 +9,15 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from portal.notifications.models import Channel, Delivery, RoutingRule, Subscription
+        from portal.notifications.models import (
+            Channel,
+            Delivery,
+            InboundEvent,
+            PagerDutyWebhook,
+            RoutingRule,
+            SlackApp,
+            Subscription,
+        )
 
         # Its secrets are stored encrypted; the log shows them masked as the API does, never in clear.
         auditlog.register(
@@ -17,6 +25,10 @@ class NotificationsConfig(AppConfig):
             mask_fields=["webhook_url", "routing_key", "auth_token"],
             mask_callable="portal.notifications.secrets.mask_secret",
         )
+        secrets = {SlackApp: ["signing_secret", "bot_token"], PagerDutyWebhook: ["secret", "api_token"]}
+        for model, fields in secrets.items():
+            auditlog.register(model, mask_fields=fields, mask_callable="portal.notifications.secrets.mask_secret")
+        auditlog.register(InboundEvent, include_fields=["status", "result"])
         auditlog.register(RoutingRule)
         auditlog.register(Subscription, m2m_fields={"services"})
         # Status changes only: the worker's bookkeeping (timestamps, attempts) would drown the log.

@@ -18,6 +18,10 @@ class EventKind(models.TextChoices):
     INCIDENT_UPDATED = "incident.updated", "Incident updated"
     INCIDENT_RESOLVED = "incident.resolved", "Incident resolved"
     INCIDENT_ESCALATED = "incident.escalated", "Incident escalated"
+    INCIDENT_STATUS_UPDATE = "incident.status_update", "Incident status update"
+    INCIDENT_SEVERITY_CHANGED = "incident.severity_changed", "Incident severity changed"
+    INCIDENT_SECURITY_FLAG = "incident.security_flag", "Incident flagged: data breach or active attack"
+    ALERT_RECEIVED = "alert.received", "Alerts received"
     MAINTENANCE_SCHEDULED = "maintenance.scheduled", "Maintenance scheduled"
     MAINTENANCE_RESCHEDULED = "maintenance.rescheduled", "Maintenance rescheduled"
     MAINTENANCE_CANCELLED = "maintenance.cancelled", "Maintenance cancelled"
@@ -26,6 +30,8 @@ class EventKind(models.TextChoices):
     SLO_BURN = "slo.burn", "SLO burning its error budget"
     SLO_BURN_ENDED = "slo.burn_ended", "SLO burn ended"
     APPROVAL_REQUESTED = "approval.requested", "Approval requested"
+    DEPLOYMENT = "deployment", "Deployment"
+    CLUSTER_ACTION = "cluster.action", "Cluster action finished"
     REMINDER = "reminder", "Reminder"
     ONCALL_REMINDER = "oncall.reminder", "On-call shift reminder"
     ONCALL_HANDOFF = "oncall.handoff", "On-call handoff"
@@ -72,9 +78,12 @@ class Channel(models.Model):
     }
 
     def configuration_errors(self) -> dict[str, str]:
+        required = self.REQUIRED_FIELDS.get(self.kind, [])
+        if self.kind == self.Kind.CHAT and _slack_bot_configured():
+            required = ["chat_channel"]  # the Slack app's bot token posts instead of a webhook
         errors = {
             field: f"A {self.get_kind_display()} channel needs {self._meta.get_field(field).verbose_name}."
-            for field in self.REQUIRED_FIELDS.get(self.kind, [])
+            for field in required
             if not getattr(self, field)
         }
         if self.kind == self.Kind.CHAT and self.chat_channel and not self.chat_channel.startswith("#"):
@@ -87,7 +96,10 @@ class Channel(models.Model):
 
 
 class RoutingRule(models.Model):
-    severity = models.CharField(max_length=10, choices=Severity.choices)
+    """Send events of these kinds (none listed: every kind) and this severity (empty: any) to the channel."""
+
+    severity = models.CharField(max_length=10, choices=Severity.choices, blank=True, help_text="Empty: any severity.")
+    event_kinds = models.JSONField(default=list, blank=True, help_text="Event kinds to send; none: every kind.")
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="routing_rules")
 
     class Meta:
@@ -95,7 +107,17 @@ class RoutingRule(models.Model):
         constraints = [models.UniqueConstraint(fields=["severity", "channel"], name="uniq_route_per_channel")]
 
     def __str__(self) -> str:
-        return f"{self.get_severity_display()} -> {self.channel}"
+        kinds = ", ".join(self.event_kinds) if self.event_kinds else "every event"
+        return f"{self.get_severity_display() or 'Any severity'}, {kinds} -> {self.channel}"
+
+    def matches(self, event: str, severity: str) -> bool:
+        return self.severity in ("", severity) and (not self.event_kinds or event in self.event_kinds)
+
+    def clean(self) -> None:
+        if not isinstance(self.event_kinds, list):
+            raise ValidationError({"event_kinds": "List the event kinds, e.g. ['incident.opened']."})
+        if unknown := sorted(set(self.event_kinds) - set(EventKind.values)):
+            raise ValidationError({"event_kinds": f"Unknown event kinds: {', '.join(map(str, unknown))}."})
 
 
 class Subscription(models.Model):
@@ -201,3 +223,88 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} -> {self.address or self.recipient_key} ({self.status})"
+
+
+class SlackApp(models.Model):
+    """The portal's Slack app: its signing secret checks what Slack sends (commands, buttons); with a bot token the
+    portal posts through the Web API (a root message per incident, edited, with updates in its thread) instead of
+    incoming webhooks. The first enabled row is the one used."""
+
+    name = models.CharField(max_length=100, unique=True)
+    enabled = models.BooleanField(default=True)
+    signing_secret = EncryptedCharField(max_length=128, help_text="Basic Information > App Credentials.")
+    bot_token = EncryptedCharField(max_length=200, blank=True, help_text="OAuth & Permissions: xoxb-…; optional.")
+    api_url = models.URLField(default="https://slack.com/api/", help_text="Slack's Web API.")
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = "Slack app"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PagerDutyWebhook(models.Model):
+    """A PagerDuty V3 webhook subscription sending incident events to the portal; signed with its secret."""
+
+    name = models.CharField(max_length=100, unique=True)
+    enabled = models.BooleanField(default=True)
+    secret = EncryptedCharField(max_length=128, help_text="The subscription's signing secret, shown once by PagerDuty.")
+    api_token = EncryptedCharField(
+        max_length=200, blank=True, help_text="A read-only REST API key: looks up the email of who acknowledged."
+    )
+    api_url = models.URLField(default="https://api.pagerduty.com", help_text="PagerDuty's REST API.")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "PagerDuty webhook"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InboundEvent(models.Model):
+    """A signed event from PagerDuty, kept by its id so a replay does nothing."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        DONE = "done", "Done"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    source = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    result = models.CharField(max_length=500, blank=True)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [models.UniqueConstraint(fields=["source", "event_id"], name="uniq_inbound_event")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.event_type} {self.event_id}"
+
+
+class ChatThread(models.Model):
+    """The root message the Slack Web API posted about a source (e.g. incident:42) in a channel: edited as the source
+    changes, its thread takes the updates."""
+
+    source = models.CharField(max_length=100)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    slack_channel = models.CharField(max_length=40, help_text="Slack's channel id, as chat.postMessage answered.")
+    ts = models.CharField(max_length=40, help_text="The root message's timestamp (its id).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "channel"], name="uniq_chat_thread")]
+
+    def __str__(self) -> str:
+        return f"{self.source} in {self.channel}"
+
+
+def _slack_bot_configured() -> bool:
+    app = SlackApp.objects.filter(enabled=True).order_by("pk").first()
+    return app is not None and bool(app.bot_token)

@@ -12,6 +12,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
 from icalendar import Calendar, vCalAddress
 
+from portal.notifications import slack
 from portal.notifications.models import Channel, Delivery, Notification, PagerAction, Severity
 from portal.notifications.secrets import scrub
 from portal.text import one_line
@@ -46,7 +47,15 @@ def _send(row: Delivery) -> Outcome:
     if errors := row.channel.configuration_errors():
         return failure(f"Channel {row.channel} is misconfigured: {' '.join(errors.values())}", permanent=True)
     if row.channel.kind == Channel.Kind.CHAT:
-        return _post(row.channel.webhook_url, chat_payload(row.notification, row.channel), address=row.address)
+        payload = chat_payload(row.notification, row.channel)
+        if (app := slack.slack_app()) is not None and app.bot_token:
+            ok, said, transient = slack.send_with_bot(app, row, payload)
+            return (
+                Outcome(ok=True, address=row.address, response=said)
+                if ok
+                else failure(said, permanent=not transient, address=row.address)
+            )
+        return _post(row.channel.webhook_url, payload, address=row.address)
     if row.channel.kind == Channel.Kind.PAGER:
         return _post(row.channel.endpoint_url, pager_payload(row.notification, row.channel), address=row.address)
     if row.channel.kind == Channel.Kind.SMS:
@@ -78,13 +87,14 @@ def _post(url: str, body: dict[str, object], *, address: str, headers: dict[str,
 
 
 def chat_payload(notification: Notification, channel: Channel) -> dict[str, object]:
-    """A Slack incoming-webhook message: severity, title, link back to the portal."""
+    """A Slack message (incoming webhook or chat.postMessage): severity, title, link back to the portal; about an
+    incident, Block Kit with its state and buttons."""
     mentions = " ".join(user.chat_handle for user in notification.recipients.all() if user.chat_handle)
     headline = f"[{notification.get_severity_display().upper()}] {notification.title}"
     fields = [{"title": "Severity", "value": notification.get_severity_display(), "short": True}]
     if services := ", ".join(service.name for service in notification.services.all()):
         fields.append({"title": "Services", "value": services, "short": True})
-    return {
+    payload: dict[str, object] = {
         "channel": channel.chat_channel,
         "username": "Broxiva Ops Portal",
         "text": f"{headline} {mentions}".strip(),
@@ -99,6 +109,10 @@ def chat_payload(notification: Notification, channel: Channel) -> dict[str, obje
             }
         ],
     }
+    if (incident := slack.incident_of(notification)) is not None:
+        # Block Kit, with the incident's state and buttons; the text and attachment stay as the notification's own.
+        payload["blocks"] = slack.incident_blocks(incident, headline=f"{notification.title} {mentions}".strip())
+    return payload
 
 
 def pager_payload(notification: Notification, channel: Channel) -> dict[str, object]:

@@ -39,8 +39,8 @@ def notify(
     dedup_key: str = "",
     pager_action: PagerAction = PagerAction.TRIGGER,
     calendar: str = "",
-    channels: Sequence[Channel] | None = None,
     created_by: User | None = None,
+    channel_kinds: Iterable[str] | None = None,
     now: datetime | None = None,
 ) -> Notification:
     """Record a notification and one delivery per channel and recipient; never talks to the network.
@@ -48,8 +48,8 @@ def notify(
     Channels come from the routing rules for `severity`: email and SMS go to each of `recipients`, chat to the
     channel, the pager to its service. Stakeholders subscribed to `event` on any of `services` get email too.
     Deliveries are enqueued when the caller's transaction commits; a rollback sends nothing. `calendar` (an
-    iCalendar object with a METHOD) goes with every email as an invitation. `channels` replaces the severity's
-    routing with these channels (a team's own chat channel), disabled ones left out.
+    iCalendar object with a METHOD) goes with every email as an invitation. `channel_kinds` limits the routed
+    channels to those kinds (a test page goes to the person's pager, email and phone, not to team channels).
     """
     now = now or timezone.now()
     services = list(services)
@@ -69,7 +69,8 @@ def notify(
         )
         notification.services.set(services)
         notification.recipients.set(recipients)
-        rows = _routed_deliveries(notification, recipients, now, channels) + _subscriber_deliveries(
+        kinds = None if channel_kinds is None else set(channel_kinds)
+        rows = _routed_deliveries(notification, recipients, now, kinds) + _subscriber_deliveries(
             notification, services, now
         )
         deliveries = Delivery.objects.bulk_create(_unique(rows))
@@ -78,13 +79,12 @@ def notify(
 
 
 def _routed_deliveries(
-    notification: Notification, recipients: Sequence[User], now: datetime, channels: Sequence[Channel] | None = None
+    notification: Notification, recipients: Sequence[User], now: datetime, kinds: set[str] | None
 ) -> list[Delivery]:
     rows = []
-    if channels is None:
-        rules = RoutingRule.objects.filter(severity=notification.severity, channel__enabled=True)
-        channels = [rule.channel for rule in rules.select_related("channel")]
-    for channel in (channel for channel in channels if channel.enabled):
+    for channel in routed_channels(event=notification.event_kind, severity=notification.severity):
+        if kinds is not None and channel.kind not in kinds:
+            continue
         if channel.kind == Channel.Kind.CHAT:
             rows.append(
                 _row(notification, channel, now, key=f"chat:{channel.chat_channel}", address=channel.chat_channel)
@@ -94,6 +94,16 @@ def _routed_deliveries(
         else:  # email and SMS reach people; their address is read when sending, so fixes made meanwhile count
             rows.extend(_row(notification, channel, now, key=f"user:{user.pk}", user=user) for user in recipients)
     return rows
+
+
+def routed_channels(*, event: str, severity: str, enabled_only: bool = True) -> list[Channel]:
+    """The channels whose routing rules take this event kind at this severity, each once."""
+    rules = RoutingRule.objects.filter(Q(severity=severity) | Q(severity="")).select_related("channel")
+    if enabled_only:
+        rules = rules.filter(channel__enabled=True)
+    # Event kinds are a short JSON list; matching them here keeps the query portable across SQLite and PostgreSQL.
+    channels = {rule.channel_id: rule.channel for rule in rules if rule.matches(event, severity)}
+    return sorted(channels.values(), key=lambda channel: (channel.kind, channel.name))
 
 
 def _subscriber_deliveries(notification: Notification, services: Sequence[Service], now: datetime) -> list[Delivery]:

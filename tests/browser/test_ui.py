@@ -371,8 +371,8 @@ NOT_PAGES = {
     "token-revoke", "lockout-release", "incident-act", "maintenance-window-materialize", "maintenance-checklist-tick",
     "maintenance-occurrence-act", "freeze-add", "freeze-exception-request", "freeze-exception-decide",
     "backup-verify", "drill-record", "checklist-tick", "oncall-override-create", "oncall-override-delete",
-    "oncall-swap-request", "oncall-swap-act", "oncall-handoff-item", "oncall-feed-revoke", "action-act",
-    "delivery-retry", "logout", "procedure-run-start", "procedure-step-done", "procedure-run-abandon",
+    "oncall-swap-request", "oncall-swap-act", "oncall-handoff-item", "oncall-handoff-test-page", "oncall-feed-revoke",
+    "action-act", "delivery-retry", "logout", "procedure-run-start", "procedure-step-done", "procedure-run-abandon",
     "procedure-run-drill", "deployment-start", "look-new",
     "oncall-feed-issue",  # POST, answered with a page: walked by pressing its button
     "oncall-calendar",  # iCalendar, not HTML

@@ -11,6 +11,11 @@ PUBLIC = {
     # Alertmanager's webhook authenticates with an integration's bearer token, never a user: it answers 401 without
     # one (tests/incidents/test_alert_intake.py), which this walk's anonymous GET cannot tell from a user check.
     "api:alertmanager-webhook",
+    # Slack's commands and buttons and PagerDuty's webhooks are signed by them, never sent by a user: an unsigned or
+    # badly signed request is a 401 doing nothing (tests/notifications/test_slack.py, test_pagerduty.py).
+    "api:slack-commands",
+    "api:slack-interactions",
+    "api:pagerduty-webhook",
     # The status page (HTML and JSON) is for customers: public by design, and it shows only public incidents.
     "status-page",
     "api:status",

@@ -176,9 +176,9 @@ class TestRotation:
 
         assert read_back() == PLAINTEXT
         assert raw_value(Target, "url", cache.pk) != before
-        assert "notifications.Channel: 9 rows: 3 values re-encrypted, 0 encrypted from clear" in out
-        assert "Total: 10 rows: 4 values re-encrypted, 0 encrypted from clear, 0 already current" in out
-        assert "Total: 10 rows: 0 values re-encrypted, 0 encrypted from clear, 4 already current" in again
+        assert "notifications.Channel: 11 rows: 3 values re-encrypted, 0 encrypted from clear" in out
+        assert "Total: 12 rows: 4 values re-encrypted, 0 encrypted from clear, 0 already current" in out
+        assert "Total: 12 rows: 0 values re-encrypted, 0 encrypted from clear, 4 already current" in again
 
     def test_rotating_encrypts_a_value_left_in_clear(self, configured):
         store_in_clear(Channel, "auth_token", configured["sms"].pk, GATEWAY_TOKEN)
@@ -190,7 +190,7 @@ class TestRotation:
         assert Channel.objects.get(name="SMS").auth_token == GATEWAY_TOKEN
 
     def test_batches_cover_every_row(self, configured):
-        assert "Total: 10 rows: 0 values re-encrypted, 0 encrypted from clear, 4 already current" in rotate(
+        assert "Total: 12 rows: 0 values re-encrypted, 0 encrypted from clear, 4 already current" in rotate(
             "--batch-size", "2"
         )
 

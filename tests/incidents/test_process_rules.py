@@ -8,10 +8,10 @@ import pytest
 from django.urls import reverse
 
 from incidents.models import Incident, PostIncidentReview, TimelineEvent, TimerReminder
-from incidents.services import incident_flag, incident_sweep_timers, incident_transition, review_publish
+from incidents.services import incident_sweep_timers, incident_transition, review_publish
 from portal.accounts.roles import Role
 from portal.errors import ConflictError
-from portal.notifications.models import Channel, Delivery, Notification
+from portal.notifications.models import Notification
 from tests.incidents.conftest import T0
 
 S = Incident.Status
@@ -100,37 +100,6 @@ class TestReviewDue:
         review.save()
         review_publish(review=review, actor=commander, now=T0 + timedelta(hours=3))
         assert incident_sweep_timers(now=T0 + timedelta(hours=30)) == 0
-
-
-class TestSecurityFlags:
-    @pytest.fixture
-    def security_channel(self, db):
-        channel = Channel.objects.get(name="Security team")
-        assert (channel.chat_channel, channel.enabled) == ("#security-incidents", False)  # seeded, to configure
-        channel.enabled, channel.webhook_url = True, "https://hooks.example.com/security"
-        channel.save()
-        return channel
-
-    @pytest.mark.parametrize("flag", [Incident.Flag.DATA_BREACH, Incident.Flag.ACTIVE_ATTACK])
-    def test_a_security_flag_notifies_the_security_teams_channel_only(self, declare, commander, security_channel,
-                                                                      flag):  # fmt: skip
-        incident = declare("P2")
-        incident_flag(incident=incident, flag=flag, actor=commander)
-
-        notification = Notification.objects.get(source=f"incident:{incident.pk}:security")
-        assert notification.title.startswith(f"Security event on {incident.reference}")
-        assert [delivery.channel for delivery in notification.deliveries.all()] == [security_channel]
-
-    def test_other_flags_do_not(self, declare, commander, security_channel):
-        incident = declare("P2")
-        incident_flag(incident=incident, flag=Incident.Flag.PAYMENT_FAILURE, actor=commander)
-        assert not Delivery.objects.filter(channel=security_channel).exists()
-
-    def test_without_a_configured_channel_the_timeline_says_so(self, declare, commander, db):
-        incident = declare("P2")
-        incident_flag(incident=incident, flag=Incident.Flag.DATA_BREACH, actor=commander)
-        assert incident.timeline.filter(message__contains="Security team's channel").exists()
-        assert not Notification.objects.filter(source=f"incident:{incident.pk}:security").exists()
 
 
 class TestEscalationClocks:

@@ -83,7 +83,7 @@ from portal.accounts.models import ApiToken, User
 from portal.accounts.roles import Role
 from portal.accounts.services import api_token_create
 from portal.cluster.models import ActionKind, ActionRun, Look, LookKind, Namespace, Target, Workload
-from portal.notifications.models import Channel, Delivery, RoutingRule, Subscription
+from portal.notifications.models import Channel, Delivery, PagerDutyWebhook, RoutingRule, SlackApp, Subscription
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.integration
@@ -136,7 +136,9 @@ EXISTING: dict[str, tuple[type[models.Model], dict[str, str]]] = {
     "/api/v1/maintenance/windows/{id}/": (MaintenanceWindow, {"id": "pk"}),
     "/api/v1/notifications/channels/{id}/": (Channel, {"id": "pk"}),
     "/api/v1/notifications/deliveries/{id}/": (Delivery, {"id": "pk"}),
+    "/api/v1/notifications/pagerduty-webhooks/{id}/": (PagerDutyWebhook, {"id": "pk"}),
     "/api/v1/notifications/routing-rules/{id}/": (RoutingRule, {"id": "pk"}),
+    "/api/v1/notifications/slack-apps/{id}/": (SlackApp, {"id": "pk"}),
     "/api/v1/notifications/subscriptions/{id}/": (Subscription, {"id": "pk"}),
     "/api/v1/oncall/feeds/{id}/": (CalendarFeed, {"id": "pk"}),
     "/api/v1/oncall/handoffs/{id}/": (Handoff, {"id": "pk"}),
@@ -360,6 +362,10 @@ def seed_rows() -> None:
     window_create_emergency(name="Fuzz emergency", actor=cora, duration=timedelta(hours=1), now=now)
     procedure_run_start(procedure=Procedure.objects.get(slug="database-failover"), kind="drill", actor=rami, now=now)
     Subscription.objects.create(email="status@example.com", event_kinds=["incident.opened"])
+    SlackApp.objects.create(
+        name="Slack", signing_secret="fuzz-signing-secret"
+    )  # signed Slack requests: all refused, unsigned
+    PagerDutyWebhook.objects.create(name="pagerduty-fuzz", secret="fuzz-webhook-secret")
     calendar_feed_issue(owner=rami, rotation=rotation, now=now)
     handoff = Handoff.objects.create(rotation=rotation, at=now, outgoing=rami, incoming=sam)
     HandoffItem.objects.create(handoff=handoff, side=HandoffItem.Side.OUTGOING, position=0, text="Hand over")

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from portal.accounts.roles import Role
-from portal.notifications.models import Channel, Delivery, EventKind, Severity, Subscription
+from portal.notifications.models import Channel, Delivery, EventKind, PagerDutyWebhook, Severity, Subscription
 from portal.notifications.services import notify
 
 
@@ -89,7 +89,15 @@ def test_routing_rules_are_seeded_from_the_seeds(token_client):
         ("critical", "PagerDuty"), ("critical", "Slack #critical"), ("critical", "Email"), ("critical", "SMS"),
         ("warning", "Slack #warnings"), ("warning", "Email"),
         ("info", "Slack #info"),
+        # The seeds' channels by event kind: P1-P3 incidents (critical and warning) in #incidents, and the rest at
+        # any severity.
+        ("critical", "Slack #incidents"), ("warning", "Slack #incidents"), ("", "Slack #alerts"),
+        ("", "Slack #maintenance"), ("", "Slack #security-incidents"), ("", "Slack #devops"),
     }  # fmt: skip
+    kinds = {names[rule["channel"]]: set(rule["event_kinds"]) for rule in rules}
+    assert kinds["Slack #incidents"] == {"incident.opened", "incident.status_update", "incident.resolved"}
+    assert kinds["Slack #devops"] == {"deployment", "cluster.action"}
+    assert "incident.status_update" not in kinds["PagerDuty"]  # a status update pages nobody
 
 
 def test_duplicate_routing_rule_is_a_400(admin):
@@ -203,3 +211,32 @@ class TestContactMethods:
         assert response.json()["field"] == field
         client.user.refresh_from_db()
         assert client.user.phone == "+447700900000"
+
+
+class TestChatAndPagingConfiguration:
+    def test_secrets_are_write_only_and_shown_masked(self, admin, token_client):
+        created = admin.post(
+            reverse("api:slack-app-list"),
+            {"name": "Slack", "signing_secret": "8f742231b10e8888abcd99yyyzzz85a5", "bot_token": "xoxb-123-secretbot"},
+            format="json",
+        )
+        assert created.status_code == 201
+        body = token_client(Role.VIEWER).get(reverse("api:slack-app-detail", args=[created.json()["id"]])).json()
+        assert "signing_secret" not in body
+        assert body["secrets"] == {"signing_secret": "…85a5", "bot_token": "…tbot"}
+        assert "secretbot" not in str(body)
+
+    def test_only_admins_configure_pagerduty_webhooks(self, admin, token_client):
+        body = {"name": "pd", "secret": "whsec-0123456789", "api_token": "rest-key-0123456789"}
+        assert token_client(Role.INCIDENT_COMMANDER).post(reverse("api:pagerduty-webhook-config-list"), body,
+                                                          format="json").status_code == 403  # fmt: skip
+        created = admin.post(reverse("api:pagerduty-webhook-config-list"), body, format="json")
+        assert created.status_code == 201
+        assert created.json()["secrets"] == {"secret": "…6789", "api_token": "…6789"}
+        webhook = PagerDutyWebhook.objects.get()
+        assert (webhook.secret, webhook.api_token) == ("whsec-0123456789", "rest-key-0123456789")
+
+    def test_inbound_events_are_listed(self, token_client):
+        response = token_client(Role.VIEWER).get(reverse("api:inbound-event-list"))
+        assert response.status_code == 200
+        assert response.json()["results"] == []

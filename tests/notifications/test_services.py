@@ -22,9 +22,9 @@ def test_critical_goes_to_pager_chat_email_and_sms_of_each_recipient(live_channe
         recipients=oncall,
     )  # fmt: skip
 
-    assert kinds(notification) == {"pager": 1, "chat": 1, "email": 2, "sms": 2}
-    chat = notification.deliveries.get(channel__kind=Channel.Kind.CHAT)
-    assert chat.address == "#critical"
+    assert kinds(notification) == {"pager": 1, "chat": 2, "email": 2, "sms": 2}
+    chat = notification.deliveries.filter(channel__kind=Channel.Kind.CHAT)
+    assert set(chat.values_list("address", flat=True)) == {"#critical", "#incidents"}  # severity's and the seeds'
     assert set(notification.deliveries.values_list("status", flat=True)) == {Delivery.Status.QUEUED}
 
 
@@ -83,9 +83,9 @@ def test_deliveries_are_enqueued_on_commit_with_emails_batched(
     people = [make_user(Role.RESPONDER, phone=f"+1415555010{i}") for i in range(3)]
 
     with django_capture_on_commit_callbacks() as callbacks:
-        notification = notify(event=EventKind.INCIDENT_OPENED, severity=Severity.CRITICAL, title="x", recipients=people)
+        notification = notify(event=EventKind.REMINDER, severity=Severity.CRITICAL, title="x", recipients=people)
 
-    # one batch for the three emails, one each for pager, chat and the three SMS
+    # one batch for the three emails, one each for pager, chat (#critical) and the three SMS
     assert len(callbacks) == 1 + 1 + 1 + 3
     batches = delivery_batches(list(notification.deliveries.select_related("channel")))
     assert sorted(len(batch) for batch in batches) == [1, 1, 1, 1, 1, 3]

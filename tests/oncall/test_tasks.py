@@ -140,7 +140,7 @@ class TestReminders:
 
 
 def test_the_task_runs_the_sweep_and_beat_schedules_it_every_minute(db):
-    assert sweep_oncall() == {"handoffs": 0, "reminders": 0, "lead_notices": 0}
+    assert sweep_oncall() == {"handoffs": 0, "reminders": 0, "lead_notices": 0, "auto_ticked": 0}
     assert settings.CELERY_BEAT_SCHEDULE["sweep-oncall"] == {"task": "oncall.tasks.sweep_oncall", "schedule": 60.0}
 
 

@@ -6,7 +6,10 @@ from portal.notifications.api.views import (
     DeliveryDetailApi,
     DeliveryListApi,
     DeliveryRetryApi,
+    InboundEventListApi,
+    PagerDutyWebhookViewSet,
     RoutingRuleViewSet,
+    SlackAppViewSet,
     SubscriptionViewSet,
 )
 
@@ -14,10 +17,13 @@ router = SimpleRouter()
 router.register("channels", ChannelViewSet, basename="channel")
 router.register("routing-rules", RoutingRuleViewSet, basename="routing-rule")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
+router.register("slack-apps", SlackAppViewSet, basename="slack-app")
+router.register("pagerduty-webhooks", PagerDutyWebhookViewSet, basename="pagerduty-webhook-config")
 
 urlpatterns = [
     path("deliveries/", DeliveryListApi.as_view(), name="delivery-list"),
     path("deliveries/<int:pk>/", DeliveryDetailApi.as_view(), name="delivery-detail"),
     path("deliveries/<int:pk>/retry/", DeliveryRetryApi.as_view(), name="delivery-retry"),
+    path("inbound-events/", InboundEventListApi.as_view(), name="inbound-event-list"),
     *router.urls,
 ]
