@@ -7,5 +7,6 @@ urlpatterns = [
     path("declare/", views.incident_declare_view, name="incident-declare"),
     path("<int:pk>/", views.incident_detail, name="incident-detail"),
     path("<int:pk>/review/", views.incident_review, name="incident-review"),
+    path("<int:pk>/live/", views.incident_live, name="incident-live"),
     path("<int:pk>/<slug:action>/", views.incident_act, name="incident-act"),
 ]

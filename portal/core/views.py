@@ -24,8 +24,9 @@ OPEN_STATUSES = [s for s in Incident.Status.values if s not in {"resolved", "rev
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def dashboard(request: HttpRequest) -> HttpResponse:
-    now = timezone.now()
+    """The page refreshes its body every 30 s (htmx asks for the partial)."""
     open_incidents = incident_list().filter(status__in=OPEN_STATUSES)
     now = timezone.now()
     context = {
@@ -39,7 +40,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "oncall": oncall_now(at=now),
         "now": now,
     }
-    return render(request, "core/dashboard.html", context)
+    return render(request, "core/dashboard.html#dashboard-body" if request.htmx else "core/dashboard.html", context)
 
 
 @require_GET

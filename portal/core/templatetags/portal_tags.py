@@ -37,4 +37,8 @@ def timer(due: datetime | None, now: datetime, label: str = "") -> str:
         css, text = "timer overdue", f"{label} overdue by {_duration(seconds)}"
     else:
         css, text = ("timer soon" if seconds < 300 else "timer"), f"{label} due in {_duration(seconds)}"
-    return format_html('<span class="{}" title="{} UTC">{}</span>', css, f"{due:%Y-%m-%d %H:%M}", text.strip())
+    # portal.js counts it down from data-due between refreshes, in the same words.
+    return format_html(
+        '<span class="{}" title="{} UTC" data-due="{}" data-label="{}">{}</span>',
+        css, f"{due:%Y-%m-%d %H:%M}", due.isoformat(), label, text.strip(),
+    )  # fmt: skip
