@@ -259,3 +259,12 @@ function tickTimers() {
 tickTimers();
 setInterval(tickTimers, 1000);
 document.addEventListener("htmx:afterSettle", tickTimers);
+
+// --- Phone navigation ---------------------------------------------------------------------------------------------
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest?.(".menu-toggle");
+  if (!toggle) return;
+  const open = toggle.getAttribute("aria-expanded") !== "true";
+  toggle.setAttribute("aria-expanded", String(open));
+  toggle.closest(".topbar").classList.toggle("menu-open", open);
+});

@@ -420,3 +420,23 @@ def test_revoking_a_token_asks_first(bot_token, page):
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Revoke").click()
     expect(page.get_by_role("listitem").filter(has_text="Token 'bot' for ada revoked.")).to_be_visible()
+
+
+# Django's admin site and Swagger UI bring their own layouts.
+NOT_OURS = {"admin", "admin-changelist", "admin-change", "swagger-ui"}
+
+
+@pytest.mark.parametrize("viewport", ["phone"], indirect=True)
+def test_no_page_scrolls_sideways_on_a_phone(everything, page):
+    """Issue 14, point 3: at 390x844 every page fits the screen's width (wide tables scroll inside their card)."""
+    sign_in(page, "ada")
+    too_wide = {}
+    for name, url in everything.items():
+        if name in NOT_OURS:
+            continue
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 390:
+            too_wide[name] = width
+    assert too_wide == {}
