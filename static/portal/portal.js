@@ -268,3 +268,19 @@ document.addEventListener("click", (event) => {
   toggle.setAttribute("aria-expanded", String(open));
   toggle.closest(".topbar").classList.toggle("menu-open", open);
 });
+
+// --- Scrolling tables ---------------------------------------------------------------------------------------------
+// A table wider than its card scrolls inside it (on a phone): it takes keyboard focus so it can be scrolled without
+// a pointer, and says what it is.
+function focusableScrollers() {
+  document.querySelectorAll(".table").forEach((table) => {
+    if (table.scrollWidth > table.clientWidth + 1) {
+      table.tabIndex = 0;
+    } else {
+      table.removeAttribute("tabindex");
+    }
+  });
+}
+focusableScrollers();
+window.addEventListener("resize", focusableScrollers);
+document.addEventListener("htmx:afterSettle", focusableScrollers);
