@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +24,7 @@ from incidents.services import timeline_add
 from portal import kube
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
+from portal.accounts.selectors import approvers
 from portal.cluster import actions, policy, runner
 from portal.cluster.datastores import DataStoreError
 from portal.cluster.models import ActionApproval, ActionKind, ActionRun, ProgressLine, Target
@@ -84,19 +84,13 @@ def _finish(run: ActionRun, status: str, *, error: str, now: datetime, actor: Us
 
 def _ask_for_approval(run: ActionRun, *, requester: User) -> None:
     """Tell the people who may approve (Incident Commanders and Admins other than the requester) what waits for them."""
-    approvers = (
-        User.objects.filter(is_active=True)
-        .filter(Q(groups__name__in=[Role.INCIDENT_COMMANDER, Role.ADMIN]) | Q(is_superuser=True))
-        .exclude(pk=requester.pk)
-        .distinct()
-    )
     notify(
         event=EventKind.APPROVAL_REQUESTED,
         severity=NotificationSeverity.WARNING,
         title=f"{run.reference} needs a second approval: {run.get_kind_display()} on {run.target} ({run.environment})",
         summary=f"Requested by {requester} because: {run.reason}\n\n{run.command}",
         url=settings.PORTAL_BASE_URL + reverse("action-detail", args=[run.pk]),
-        recipients=approvers,
+        recipients=approvers(excluding=requester),
         source=f"action:{run.pk}",
         created_by=requester,
     )

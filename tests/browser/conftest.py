@@ -20,6 +20,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 # A laptop, and a phone held upright (the issue's 390x844: an iPhone 12-15's CSS pixels), touch and mobile viewport.
 SCREENS: dict[str, dict[str, object]] = {
     "desktop": {"viewport": {"width": 1366, "height": 900}},
+    "wide": {"viewport": {"width": 1920, "height": 1080}},
     "phone": {
         "viewport": {"width": 390, "height": 844},
         "device_scale_factor": 3,
