@@ -22,6 +22,7 @@ from maintenance.forms import (
     EmergencyForm,
     ExceptionForm,
     FreezeForm,
+    FrozenCheckForm,
     MaterializeForm,
     MonthForm,
     RescheduleForm,
@@ -274,12 +275,15 @@ def checklist_tick(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
 # Freezes
 
 
-def _freeze_context(**extra: object) -> dict[str, object]:
+def _freeze_context(*, show_past: bool = False, **extra: object) -> dict[str, object]:
     now = timezone.now()
     year_start = datetime(now.year, 1, 1, tzinfo=UTC)
+    periods = selectors.freeze_periods(start=year_start, end=datetime(now.year + 2, 1, 1, tzinfo=UTC))
     return {
         "now_status": policy.freeze_status("production", now),
-        "periods": selectors.freeze_periods(start=year_start, end=datetime(now.year + 2, 1, 1, tzinfo=UTC)),
+        "periods": periods if show_past else [period for period in periods if period.span.end > now],
+        "show_past": show_past,
+        "check_form": extra.pop("check_form", FrozenCheckForm(initial={"at": now.strftime("%Y-%m-%dT%H:%M")})),
         "rules": policy.active_rules(),
         "exceptions": selectors.exception_list()[:50],
         "freeze_form": extra.pop("freeze_form", FreezeForm()),
@@ -290,7 +294,17 @@ def _freeze_context(**extra: object) -> dict[str, object]:
 
 @require_GET
 def freeze_calendar(request: HttpRequest) -> HttpResponse:
-    return render(request, "maintenance/freezes.html", _freeze_context())
+    """The freeze calendar (future periods unless ?past=1), and the answer of "Is it frozen?" when asked."""
+    show_past = request.GET.get("past") == "1"
+    if "environment" not in request.GET:
+        return render(request, "maintenance/freezes.html", _freeze_context(show_past=show_past))
+    form = FrozenCheckForm(request.GET)
+    if not form.is_valid():
+        context = _freeze_context(show_past=show_past, check_form=form, error=_form_error(form).message)
+        return render(request, "maintenance/freezes.html", context, status=400)
+    answer = policy.freeze_status(form.cleaned_data["environment"], form.cleaned_data["at"])
+    context = _freeze_context(show_past=show_past, check_form=form, answer=answer, asked=form.cleaned_data)
+    return render(request, "maintenance/freezes.html", context)
 
 
 @require_POST

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import template
 from django.utils.html import format_html
@@ -25,6 +25,18 @@ def _duration(seconds: float) -> str:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours // 24} d"
+
+
+@register.filter
+def duration(value: timedelta | None) -> str:
+    """A length of time as people say it: "2 h", "30 min", "1 h 30 min", "7 d", "1 d 2 h" (not "7 days, 0:00:00")."""
+    if value is None:
+        return ""
+    minutes = int(value.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{amount} {unit}" for amount, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if amount]
+    return " ".join(parts) or "0 min"
 
 
 @register.simple_tag
