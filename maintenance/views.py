@@ -51,6 +51,11 @@ from portal.errors import ApplicationError
 Status = MaintenanceOccurrence.Status
 
 
+# The recurrence picker's weekdays: RFC 5545 codes and names.
+WEEKDAYS = [("MO", "Monday"), ("TU", "Tuesday"), ("WE", "Wednesday"), ("TH", "Thursday"), ("FR", "Friday"),
+            ("SA", "Saturday"), ("SU", "Sunday")]  # fmt: skip
+
+
 def _form_error(form: forms.Form) -> ApplicationError:
     field, messages = next(iter(form.errors.items()))
     return ApplicationError(f"{field.replace('_', ' ')}: {' '.join(messages)}", field=field)
@@ -135,7 +140,7 @@ def window_create_view(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("maintenance-window", pk=window.pk)
     status = 400 if request.method == "POST" else 200
-    context = {"form": form, "title": "New maintenance window", "button": "Create window"}
+    context = {"form": form, "title": "New maintenance window", "button": "Create window", "weekdays": WEEKDAYS}
     return render(request, "maintenance/window_form.html", context, status=status)
 
 

@@ -284,3 +284,25 @@ function focusableScrollers() {
 focusableScrollers();
 window.addEventListener("resize", focusableScrollers);
 document.addEventListener("htmx:afterSettle", focusableScrollers);
+
+// --- Recurrence picker ----------------------------------------------------------------------------------------------
+// <fieldset class="recurrence-picker" data-rrule-for="id_rrule">: weekly on weekdays, or monthly on the nth weekday,
+// written into the RRULE input (which stays editable; the server validates it).
+function pickedRrule(picker) {
+  const part = (name) => [...picker.querySelectorAll(`[data-part="${name}"]`)];
+  const freq = part("freq")[0].value;
+  picker.dataset.freq = freq;
+  if (freq === "WEEKLY") {
+    const days = part("day").filter((box) => box.checked).map((box) => box.value);
+    return days.length ? `FREQ=WEEKLY;BYDAY=${days.join(",")}` : "FREQ=WEEKLY";
+  }
+  if (freq === "MONTHLY") return `FREQ=MONTHLY;BYDAY=${part("nth")[0].value}${part("weekday")[0].value}`;
+  return null;
+}
+document.addEventListener("change", (event) => {
+  const picker = event.target.closest?.(".recurrence-picker");
+  if (!picker) return;
+  const rrule = pickedRrule(picker);
+  const input = document.getElementById(picker.dataset.rruleFor);
+  if (rrule !== null && input) input.value = rrule;
+});

@@ -45,3 +45,36 @@ def test_is_it_frozen_answers_and_past_freezes_are_hidden(viewer, page):
     page.get_by_role("link", name="show past ones").click()
     expect(page.locator("#periods")).to_contain_text("Thu 2026-01-01")
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+
+
+@pytest.fixture
+def admin(site, make_user):
+    from incidents.models import Service
+
+    Service.objects.create(name="API", slug="api")
+    make_user(Role.ADMIN, username="ada")
+
+
+def test_a_recurring_window_is_made_with_the_recurrence_picker(admin, page):
+    sign_in(page, "ada")
+    page.goto("/maintenance/windows/new/")
+    rrule = page.get_by_label("RRULE (recurring)")
+    picker = page.get_by_role("group", name="Repeat")
+    picker.get_by_label("Every").select_option("MONTHLY")
+    picker.get_by_label("Which").select_option("-1")
+    picker.get_by_label("Weekday", exact=True).select_option("SU")
+    expect(rrule).to_have_value("FREQ=MONTHLY;BYDAY=-1SU")
+    picker.get_by_label("Every").select_option("WEEKLY")
+    picker.get_by_label("Tuesday").check()
+    picker.get_by_label("Thursday").check()
+    expect(rrule).to_have_value("FREQ=WEEKLY;BYDAY=TU,TH")
+
+    page.get_by_label("Name").fill("Kernel patches")
+    page.get_by_label("Kind").select_option("recurring")
+    page.get_by_label("From (recurring)").fill("2026-12-01")
+    page.get_by_label("Start time (recurring, local)").fill("02:00")
+    page.get_by_label("Duration (minutes)").fill("120")
+    page.get_by_role("button", name="Create window").click()
+    expect(page.get_by_role("heading", name="Kernel patches")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("FREQ=WEEKLY;BYDAY=TU,TH")
+    expect(page.locator("main")).to_contain_text("for 2 h")
