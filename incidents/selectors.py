@@ -1,4 +1,4 @@
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from incidents.models import ActionItem, Incident, PostIncidentReview, StatusUpdate, TimelineEvent
 
@@ -19,3 +19,15 @@ def review_detail() -> QuerySet[PostIncidentReview]:
     return PostIncidentReview.objects.select_related("incident", "published_by").prefetch_related(
         Prefetch("action_items", queryset=ActionItem.objects.select_related("owner"))
     )
+
+
+def incident_live_token(*, pk: int) -> str | None:
+    """What the incident page shows changes with: the version (every change to the incident itself) and the newest
+    timeline line (notes, pages, cluster actions, alerts). One indexed query, for pages that poll it; None if gone."""
+    newest = TimelineEvent.objects.filter(incident=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+    row = Incident.objects.filter(pk=pk).annotate(newest=Subquery(newest)).values_list("version", "newest").first()
+    return None if row is None else live_token(version=row[0], newest_event=row[1])
+
+
+def live_token(*, version: int, newest_event: int | None) -> str:
+    return f"{version}.{newest_event or 0}"

@@ -52,11 +52,19 @@ def _lock(incident: Incident, version: int | None) -> Incident:
     locked = lock_row(Incident.objects.select_related("severity"), incident.pk)
     if version is not None and version != locked.version:
         raise ConflictError(
-            f"{locked.reference} was changed by someone else (it is at version {locked.version}, you had {version}); "
-            "reload it and try again.",
+            f"{locked.reference} changed since you loaded it{_latest_change(locked)} (version {locked.version}, "
+            f"you had {version}). Reload the latest and try again if it still applies.",
             extra={"current_version": locked.version},
         )
     return locked
+
+
+def _latest_change(incident: Incident) -> str:
+    """The newest timeline line, so a refused person reads what changed ("cora, 12:03 UTC: P2 → P3: ...")."""
+    event = incident.timeline.select_related("actor").order_by("-at", "-pk").first()
+    if event is None:
+        return ""
+    return f": {event.actor or 'the system'}, {event.at:%H:%M} UTC, {event.get_kind_display().lower()}: {event.message}"
 
 
 def _save(incident: Incident) -> Incident:

@@ -8,5 +8,6 @@ urlpatterns = [
     path("severities/", views.severity_list, name="severity-list"),
     path("<int:pk>/", views.incident_detail, name="incident-detail"),
     path("<int:pk>/review/", views.incident_review, name="incident-review"),
+    path("<int:pk>/live/", views.incident_live, name="incident-live"),
     path("<int:pk>/<slug:action>/", views.incident_act, name="incident-act"),
 ]

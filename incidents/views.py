@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from django import forms
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -30,7 +30,7 @@ from incidents.forms import (
 from incidents.models import EscalationLevel, Incident, Severity
 from incidents.selectors import incident_detail as detail_queryset
 from incidents.selectors import incident_list as list_queryset
-from incidents.selectors import review_detail
+from incidents.selectors import incident_live_token, live_token, review_detail
 from incidents.services import (
     action_item_add,
     incident_acknowledge,
@@ -121,6 +121,9 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         "severity_form": SeverityForm(initial={"severity": incident.severity.code, "version": incident.version}),
         "assign_form": AssignForm(initial={"version": incident.version}),
         "flag_form": FlagForm(),
+        "live_token": live_token(
+            version=incident.version, newest_event=max((event.pk for event in incident.timeline.all()), default=None)
+        ),
         **extra,
     }
 
@@ -130,6 +133,19 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_object_or_404(detail_queryset(), pk=pk)
     template = "incidents/incident_detail.html#incident-body" if request.htmx else "incidents/incident_detail.html"
     return render(request, template, _detail_context(request, incident))
+
+
+@require_GET
+def incident_live(request: HttpRequest, pk: int) -> HttpResponse:
+    """The open page polls this with the token it shows: 204 while nothing changed (one query besides the session's),
+    else the page's body, fresh."""
+    token = incident_live_token(pk=pk)
+    if token is None:
+        raise Http404("No such incident.")
+    if request.GET.get("since") == token:
+        return HttpResponse(status=204)
+    incident = get_object_or_404(detail_queryset(), pk=pk)
+    return render(request, "incidents/incident_detail.html#incident-body", _detail_context(request, incident))
 
 
 # Each action: the role it needs, its form, and the service call.

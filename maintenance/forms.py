@@ -122,3 +122,10 @@ class ExceptionForm(forms.Form):
 
 class DecisionForm(forms.Form):
     note = portal_forms.LineField(max_length=300, required=False)
+
+
+class FrozenCheckForm(forms.Form):
+    """The freeze page's "Is it frozen?" box: the deploy gate's question for an environment and an instant."""
+
+    environment = forms.ChoiceField(choices=Environment.choices, initial=Environment.PRODUCTION)
+    at = portal_forms.DateTimeField(widget=DATETIME, label="At (UTC)")

@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +21,7 @@ from maintenance.models import (
     OccurrenceEvent,
 )
 from portal.accounts.models import User
+from portal.accounts.selectors import approvers
 from portal.core.models import Environment
 from portal.errors import ApplicationError, ChecklistOpenError, ConflictError, ForbiddenError
 from portal.locking import lock_row
@@ -649,15 +651,30 @@ def freeze_exception_request(
         raise ApplicationError("The exception must end after it starts.", field="ends_at")
     if ends_at <= now:
         raise ApplicationError("The exception would be over already.", field="ends_at")
-    return FreezeException.objects.create(
-        change=change.strip(),
-        reason=reason.strip(),
-        environment=environment,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        requested_by=actor,
-        incident=incident,
-    )
+    with transaction.atomic():
+        exception = FreezeException.objects.create(
+            change=change.strip(),
+            reason=reason.strip(),
+            environment=environment,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            requested_by=actor,
+            incident=incident,
+        )
+        # Those who may decide hear of it, as they do for cluster actions awaiting a second person.
+        notify(
+            event=EventKind.APPROVAL_REQUESTED,
+            severity=NotificationSeverity.WARNING,
+            title=f"Freeze exception for {exception.change} ({environment}) needs a decision",
+            summary=f"Requested by {actor} for {starts_at:%Y-%m-%d %H:%M}-{ends_at:%Y-%m-%d %H:%M} UTC because: "
+            f"{exception.reason}",
+            url=settings.PORTAL_BASE_URL + reverse("freeze-calendar") + f"#exception-{exception.pk}",
+            recipients=approvers(excluding=actor),
+            source=f"freeze-exception:{exception.pk}",
+            created_by=actor,
+            now=now,
+        )
+    return exception
 
 
 def freeze_exception_decide(

@@ -22,6 +22,7 @@ from maintenance.forms import (
     EmergencyForm,
     ExceptionForm,
     FreezeForm,
+    FrozenCheckForm,
     MaterializeForm,
     MonthForm,
     RescheduleForm,
@@ -48,6 +49,11 @@ from portal.accounts.roles import Role, has_role
 from portal.errors import ApplicationError
 
 Status = MaintenanceOccurrence.Status
+
+
+# The recurrence picker's weekdays: RFC 5545 codes and names.
+WEEKDAYS = [("MO", "Monday"), ("TU", "Tuesday"), ("WE", "Wednesday"), ("TH", "Thursday"), ("FR", "Friday"),
+            ("SA", "Saturday"), ("SU", "Sunday")]  # fmt: skip
 
 
 def _form_error(form: forms.Form) -> ApplicationError:
@@ -134,7 +140,7 @@ def window_create_view(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("maintenance-window", pk=window.pk)
     status = 400 if request.method == "POST" else 200
-    context = {"form": form, "title": "New maintenance window", "button": "Create window"}
+    context = {"form": form, "title": "New maintenance window", "button": "Create window", "weekdays": WEEKDAYS}
     return render(request, "maintenance/window_form.html", context, status=status)
 
 
@@ -275,12 +281,15 @@ def checklist_tick(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
 # Freezes
 
 
-def _freeze_context(**extra: object) -> dict[str, object]:
+def _freeze_context(*, show_past: bool = False, **extra: object) -> dict[str, object]:
     now = timezone.now()
     year_start = datetime(now.year, 1, 1, tzinfo=UTC)
+    periods = selectors.freeze_periods(start=year_start, end=datetime(now.year + 2, 1, 1, tzinfo=UTC))
     return {
         "now_status": policy.freeze_status("production", now),
-        "periods": selectors.freeze_periods(start=year_start, end=datetime(now.year + 2, 1, 1, tzinfo=UTC)),
+        "periods": periods if show_past else [period for period in periods if period.span.end > now],
+        "show_past": show_past,
+        "check_form": extra.pop("check_form", FrozenCheckForm(initial={"at": now.strftime("%Y-%m-%dT%H:%M")})),
         "rules": policy.active_rules(),
         "exceptions": selectors.exception_list()[:50],
         "passes": selectors.freeze_pass_list()[:50],
@@ -293,7 +302,17 @@ def _freeze_context(**extra: object) -> dict[str, object]:
 
 @require_GET
 def freeze_calendar(request: HttpRequest) -> HttpResponse:
-    return render(request, "maintenance/freezes.html", _freeze_context())
+    """The freeze calendar (future periods unless ?past=1), and the answer of "Is it frozen?" when asked."""
+    show_past = request.GET.get("past") == "1"
+    if "environment" not in request.GET:
+        return render(request, "maintenance/freezes.html", _freeze_context(show_past=show_past))
+    form = FrozenCheckForm(request.GET)
+    if not form.is_valid():
+        context = _freeze_context(show_past=show_past, check_form=form, error=_form_error(form).message)
+        return render(request, "maintenance/freezes.html", context, status=400)
+    answer = policy.freeze_status(form.cleaned_data["environment"], form.cleaned_data["at"])
+    context = _freeze_context(show_past=show_past, check_form=form, answer=answer, asked=form.cleaned_data)
+    return render(request, "maintenance/freezes.html", context)
 
 
 @require_POST

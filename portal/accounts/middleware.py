@@ -2,8 +2,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponseBase
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
+from django_htmx.http import HttpResponseClientRedirect
 from rest_framework.views import APIView
 
 from portal.accounts.roles import Role, has_role
@@ -28,3 +30,12 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
         if not has_role(request.user, Role.VIEWER):
             return render(request, "accounts/no_role.html", status=403)
         return None
+
+    def handle_no_permission(self, request: HttpRequest, view_func: Callable[..., Any]) -> HttpResponseBase:
+        """An htmx request (a page polling itself after the session ended) sends the whole page to the sign-in,
+        back to that page afterwards, instead of swapping the sign-in form into part of it."""
+        current = getattr(request, "htmx", None) and request.htmx.current_url_abs_path
+        if not current:
+            return super().handle_no_permission(request, view_func)
+        login = redirect_to_login(current, resolve_url(self.get_login_url(view_func)), self.redirect_field_name)
+        return HttpResponseClientRedirect(login.url)

@@ -3,9 +3,10 @@ from datetime import datetime, timedelta
 
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.db.models import Max, QuerySet, Sum
+from django.db.models import Max, Q, QuerySet, Sum
 
-from portal.accounts.models import ApiToken
+from portal.accounts.models import ApiToken, User
+from portal.accounts.roles import Role
 
 
 def api_tokens(*, include_revoked: bool = True) -> QuerySet[ApiToken]:
@@ -53,3 +54,14 @@ def login_lockouts(*, now: datetime) -> list[Lockout]:
             for row in rows
         ]
     return sorted(lockouts, key=lambda lockout: lockout.last_failure_at, reverse=True)
+
+
+def approvers(*, excluding: User) -> QuerySet[User]:
+    """Who may approve what another person asked for: active Incident Commanders and Admins (superusers too), never
+    the requester."""
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(groups__name__in=[Role.INCIDENT_COMMANDER, Role.ADMIN]) | Q(is_superuser=True))
+        .exclude(pk=excluding.pk)
+        .distinct()
+    )

@@ -28,6 +28,7 @@ from maintenance.services import freeze_pass_record
 from portal import kube
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
+from portal.accounts.selectors import approvers
 from portal.cluster import actions, looks, policy, runner
 from portal.cluster.datastores import DataStoreError
 from portal.cluster.models import (
@@ -96,19 +97,13 @@ def _finish(run: ActionRun, status: str, *, error: str, now: datetime, actor: Us
 
 def _ask_for_approval(run: ActionRun, *, requester: User) -> None:
     """Tell the people who may approve (Incident Commanders and Admins other than the requester) what waits for them."""
-    approvers = (
-        User.objects.filter(is_active=True)
-        .filter(Q(groups__name__in=[Role.INCIDENT_COMMANDER, Role.ADMIN]) | Q(is_superuser=True))
-        .exclude(pk=requester.pk)
-        .distinct()
-    )
     notify(
         event=EventKind.APPROVAL_REQUESTED,
         severity=NotificationSeverity.WARNING,
         title=f"{run.reference} needs a second approval: {run.get_kind_display()} on {run.target} ({run.environment})",
         summary=f"Requested by {requester} because: {run.reason}\n\n{run.command}",
         url=settings.PORTAL_BASE_URL + reverse("action-detail", args=[run.pk]),
-        recipients=approvers,
+        recipients=approvers(excluding=requester),
         source=f"action:{run.pk}",
         created_by=requester,
     )

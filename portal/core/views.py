@@ -10,11 +10,10 @@ from incidents.models import Incident
 from incidents.selectors import incident_list
 from maintenance import selectors as maintenance_selectors
 from maintenance.policy import freeze_status
-from oncall.selectors import oncall_now
 from operations.selectors.dashboard import operations_summary
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role
-from portal.core import health, metrics
+from portal.core import attention, health, metrics
 from portal.core.filters import AuditLogFilter
 from portal.core.pagination import paginate
 from portal.core.selectors import audit_chain_state, audit_entries
@@ -24,22 +23,25 @@ OPEN_STATUSES = [s for s in Incident.Status.values if s not in {"resolved", "rev
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """The page refreshes its body every 30 s (htmx asks for the partial)."""
     now = timezone.now()
-    open_incidents = incident_list().filter(status__in=OPEN_STATUSES)
-    now = timezone.now()
+    needs = attention.incidents_by_need(incident_list().filter(status__in=OPEN_STATUSES), now=now)
     context = {
+        "needs": needs,
+        "needing_someone": sum(need.needs_someone for need in needs),
+        "approvals": attention.approvals_for(request.user, now=now),
+        "maintenance_today": attention.maintenance_today(now=now),
         "next_maintenance": maintenance_selectors.next_maintenance(now=now),
         "freeze": freeze_status("production", now),
         "next_freeze": maintenance_selectors.next_freeze(now=now, environment="production"),
-        "open_count": open_incidents.count(),
-        "open_incidents": open_incidents.order_by("severity__rank", "-detected_at")[:8],
         "failed_deliveries": Delivery.objects.filter(status=Delivery.Status.FAILED).count(),
         "operations": operations_summary(now=now),
-        "oncall": oncall_now(at=now),
+        "oncall": attention.oncall_now_and_next(now=now),
         "now": now,
     }
-    return render(request, "core/dashboard.html", context)
+    return render(request, "core/dashboard.html#dashboard-body" if request.htmx else "core/dashboard.html", context)
 
 
 @require_GET

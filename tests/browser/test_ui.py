@@ -1,33 +1,18 @@
-"""The UI in real headless Chromium (Debian's), driven by Playwright.
-
-Every test fails on a console error, an uncaught script error or a Content-Security-Policy violation in the page
-(the `page` fixture checks at the end), unless the test allowed that message with `browser_log.allow(...)`.
-"""
+"""The UI in real headless Chromium (Debian's), driven by Playwright; the fixtures are in conftest.py."""
 
 import re
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, expect, sync_playwright
-from pytest_django.live_server_helper import LiveServer
+from playwright.sync_api import expect
 
 from oncall.services import rotation_create
 from portal.accounts.roles import Role
-from tests.conftest import CHROMIUM
+from tests.browser.helpers import sign_in
 from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.browser
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture
-def site(transactional_db, django_db_serialized_rollback):
-    """A server per test (pytest-django's lives for the session and keeps a connection open past its end)."""
-    server = LiveServer("localhost:0")
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -38,62 +23,6 @@ def ada(site, make_user):
 @pytest.fixture
 def vera(site, make_user):
     return make_user(Role.VIEWER, username="vera")
-
-
-# Chromium reports CSP violations on the console too; the event also names the directive and the source.
-REPORT_CSP_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (event) => {
-  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
-    + ` in ${event.sourceFile || document.location.pathname}:${event.lineNumber}`);
-});
-"""
-
-
-@dataclass
-class BrowserLog:
-    """Console errors, uncaught exceptions and CSP violations seen in the test's pages."""
-
-    errors: list[str] = field(default_factory=list)
-    allowed: list[re.Pattern[str]] = field(default_factory=list)
-
-    def allow(self, pattern: str) -> None:
-        """Expect console errors matching `pattern` (e.g. the "status of 403" Chromium logs for a refused page)."""
-        self.allowed.append(re.compile(pattern))
-
-    def unexpected(self) -> list[str]:
-        return [error for error in self.errors if not any(pattern.search(error) for pattern in self.allowed)]
-
-
-@pytest.fixture
-def browser_log() -> BrowserLog:
-    return BrowserLog()
-
-
-@pytest.fixture
-def page(site, browser_log):
-    """A Chromium page on the test server. Request data fixtures before it: the ORM refuses to run (and would
-    leak a connection) inside Playwright's event loop."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        context = browser.new_context(base_url=site.url)
-        context.add_init_script(REPORT_CSP_VIOLATIONS)
-        page = context.new_page()
-        page.on("console", lambda message: message.type == "error" and browser_log.errors.append(
-            f"{page.url}: {message.text}"))  # fmt: skip
-        page.on("pageerror", lambda error: browser_log.errors.append(f"{page.url}: uncaught {error}"))
-        yield page
-        context.close()
-        browser.close()
-    assert not browser_log.unexpected(), "errors in the browser:\n" + "\n".join(browser_log.unexpected())
-
-
-def sign_in(page: Page, username: str) -> None:
-    page.goto("/")
-    expect(page).to_have_url("/login/?next=/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Operations dashboard")).to_be_visible()
 
 
 def test_admin_signs_in_sees_live_health_and_filters_the_audit_log(ada, page, tmp_path):
@@ -377,6 +306,7 @@ NOT_PAGES = {
     "oncall-feed-issue",  # POST, answered with a page: walked by pressing its button
     "oncall-calendar",  # iCalendar, not HTML
     "system-health",  # the dashboard's htmx panel, loaded by the dashboard
+    "incident-live",  # the incident page's poll: a 204, or the page's body, loaded by the incident page
     "login",  # walked signed out, before the rest
     "health", "health-detailed", "schema",  # JSON
     "favicon",  # a redirect to the icon
@@ -574,3 +504,23 @@ def test_responder_runs_a_dr_drill_step_by_step_and_records_it(rami, page):
     page.get_by_label("Measured RPO (min)").fill("5")
     page.get_by_role("button", name="Record the drill").click()
     expect(page.locator("#drill-record")).to_contain_text("Recorded: RTO 1 min, RPO 5 min (Met the target)")
+
+
+# Django's admin site and Swagger UI bring their own layouts.
+NOT_OURS = {"admin", "admin-changelist", "admin-change", "swagger-ui"}
+
+
+@pytest.mark.parametrize("viewport", ["phone"], indirect=True)
+def test_no_page_scrolls_sideways_on_a_phone(everything, page):
+    """Issue 14, point 3: at 390x844 every page fits the screen's width (wide tables scroll inside their card)."""
+    sign_in(page, "ada")
+    too_wide = {}
+    for name, url in everything.items():
+        if name in NOT_OURS:
+            continue
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 390:
+            too_wide[name] = width
+    assert too_wide == {}

@@ -67,6 +67,13 @@ def test_anonymous_requests_are_refused(client, db, name, path):
             assert response["Location"].startswith("/login/")
 
 
+def test_an_htmx_request_after_the_session_ended_sends_the_whole_page_to_the_sign_in(client, db):
+    """A page polling itself must not get the sign-in form swapped into part of it."""
+    response = client.get("/incidents/7/", HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="http://testserver/incidents/7/")
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/login/?next=/incidents/7/"
+
+
 @pytest.mark.parametrize("path", ["/api/health", "/login/", "/status/", "/api/v1/status/"])
 def test_public_routes_answer_anonymous_requests(client, db, path):
     assert client.get(path).status_code == 200

@@ -170,11 +170,14 @@ class TestLifecycle:
         other = make_user(role=None)
         seen = incident.version
         incident_transition(incident=incident, to_status=S.INVESTIGATING, actor=commander, version=seen)
-        with pytest.raises(ConflictError, match="changed by someone else") as excinfo:
+        with pytest.raises(ConflictError, match="changed since you loaded it") as excinfo:
             incident_change_severity(
                 incident=incident, severity=incident.severity, actor=other, reason="x", version=seen
             )
         assert excinfo.value.extra == {"current_version": seen + 1}
+        # Says who changed what, so the refused person knows whether their change still applies.
+        assert f"{commander}, " in excinfo.value.message
+        assert "status change: Detection & triage → Investigating" in excinfo.value.message
 
     def test_transitions_are_audited_with_the_actor(self, declare, commander):
         from auditlog.context import set_actor

@@ -5,7 +5,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.models import Incident, StatusUpdate
+from incidents.models import Incident, Severity, StatusUpdate
+from incidents.services import incident_add_note, incident_change_severity
 from portal.accounts.roles import Role
 
 
@@ -113,7 +114,7 @@ class TestDetail:
         act(client, incident, "transition", to_status="investigating", version=incident.version)
         response = act(client, incident, "transition", to_status="resolved", version=incident.version)
         assert response.status_code == 409
-        assert "changed by someone else" in response.content.decode()
+        assert "changed since you loaded it" in response.content.decode()
 
     def test_invalid_form_is_a_400_naming_the_field(self, client, declare, responder):
         incident = declare()
@@ -133,6 +134,62 @@ class TestDetail:
         incident = declare()
         client.force_login(commander)
         assert act(client, incident, "delete").status_code == 403
+
+
+class TestLive:
+    """The incident page polls /live/ with the token it shows (issue 14, point 1)."""
+
+    def poll(self, client, incident, since):
+        return client.get(reverse("incident-live", args=[incident.pk]), {"since": since}, HTTP_HX_REQUEST="true")
+
+    def token(self, client, incident) -> str:
+        return client.get(reverse("incident-detail", args=[incident.pk])).context["live_token"]
+
+    def test_unchanged_is_an_empty_204_and_a_change_sends_the_fresh_body(self, client, declare, commander):
+        incident = declare()
+        client.force_login(commander)
+        token = self.token(client, incident)
+        response = self.poll(client, incident, token)
+        assert (response.status_code, response.content) == (204, b"")
+
+        incident_add_note(incident=incident, text="Payments team paged", actor=commander)  # no version bump
+        response = self.poll(client, incident, token)
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert html.lstrip().startswith('<div id="incident-body"')
+        assert "Payments team paged" in html
+        assert f"since={self.token(client, incident)}" in html  # the next poll asks about the new state
+        assert self.token(client, incident) != token
+
+        incident_change_severity(incident=incident, severity=Severity.objects.get(code="P3"), actor=commander,
+                                 reason="EU only")  # fmt: skip
+        assert self.poll(client, incident, self.token(client, incident)).status_code == 204
+
+    def test_a_stale_token_for_a_changed_severity_is_not_204(self, client, declare, commander):
+        incident = declare()
+        client.force_login(commander)
+        token = self.token(client, incident)
+        incident_change_severity(incident=incident, severity=Severity.objects.get(code="P3"), actor=commander,
+                                 reason="EU only")  # fmt: skip
+        assert "P3" in self.poll(client, incident, token).content.decode()
+
+    def test_an_unchanged_poll_costs_the_same_queries_however_long_the_timeline(self, client, declare, commander):
+        incident = declare()
+        client.force_login(commander)
+        self.poll(client, incident, "warm-up")
+        counts = []
+        for notes in (1, 200):
+            for n in range(notes):
+                incident_add_note(incident=incident, text=f"note {n}", actor=commander)
+            token = self.token(client, incident)
+            with CaptureQueriesContext(connection) as queries:
+                assert self.poll(client, incident, token).status_code == 204
+            counts.append(len(queries))
+        assert counts[0] == counts[1] <= 4  # session, user, roles, the token
+
+    def test_a_removed_incident_is_a_404(self, client, commander):
+        client.force_login(commander)
+        assert client.get(reverse("incident-live", args=[999]), HTTP_HX_REQUEST="true").status_code == 404
 
 
 class TestReviewPage:

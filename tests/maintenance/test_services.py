@@ -347,6 +347,14 @@ class TestExceptions:
         with pytest.raises(ConflictError):
             freeze_exception_decide(exception=request_, approve=False, actor=commander)
 
+    def test_asking_tells_those_who_may_decide_with_a_link(self, commander, request_, responder):
+        asked = Notification.objects.get(event_kind=EventKind.APPROVAL_REQUESTED)
+        assert commander in asked.recipients.all()
+        assert responder not in asked.recipients.all()  # neither the requester nor anyone who may not decide
+        assert asked.title == "Freeze exception for https://ci.example.com/deploys/42 (production) needs a decision"
+        assert "Payment provider fix" in asked.summary
+        assert asked.url.endswith(f"/freezes/#exception-{request_.pk}")
+
     def test_the_requester_cannot_approve_their_own(self, commander):
         own = freeze_exception_request(
             change="deploy-7",

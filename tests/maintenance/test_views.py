@@ -262,6 +262,36 @@ class TestFreezePage:
         assert "Request an exception" not in html
 
 
+class TestFreezePageAnswers:
+    """Issue 14, point 9: past freezes hidden unless asked for, and "Is it frozen?" answered on the page."""
+
+    def test_past_freezes_are_hidden_unless_asked_for(self, client, make_user, time_machine):
+        time_machine.move_to(datetime(2026, 7, 14, 12, tzinfo=UTC), tick=False)
+        as_role(client, make_user, Role.VIEWER)
+        html = client.get(reverse("freeze-calendar")).content.decode()
+        periods = html.split('id="periods"')[1]
+        assert "Thu 2026-01-01" not in periods  # New Year's Day 2026 is over
+        assert "Black Friday / Cyber Monday 2026" in periods
+        shown = client.get(reverse("freeze-calendar"), {"past": "1"}).content.decode().split('id="periods"')[1]
+        assert "Thu 2026-01-01" in shown
+
+    @pytest.mark.parametrize(
+        ("at", "expected"),
+        [("2026-11-27T10:00", "blocked</span> until 2026-12-02 00:00 UTC"), ("2026-07-14T10:00", "open</span>")],
+    )
+    def test_is_it_frozen_answers_for_an_environment_and_a_time(self, client, make_user, at, expected):
+        as_role(client, make_user, Role.VIEWER)
+        response = client.get(reverse("freeze-calendar"), {"environment": "production", "at": at})
+        assert response.status_code == 200
+        assert expected in response.content.decode().split('id="frozen-answer"')[1].split("</p>")[0]
+
+    def test_a_bad_time_is_a_400_naming_the_field(self, client, make_user):
+        as_role(client, make_user, Role.VIEWER)
+        response = client.get(reverse("freeze-calendar"), {"environment": "production", "at": "soon"})
+        assert response.status_code == 400
+        assert "at: Enter a valid date/time." in response.content.decode()
+
+
 class TestStatusPage:
     def test_public_page_shows_public_incidents_and_maintenance_only(self, client, db, api, make_user):
         reporter = make_user(Role.RESPONDER)

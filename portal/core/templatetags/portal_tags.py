@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import template
 from django.utils.html import format_html
@@ -27,6 +27,18 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours // 24} d"
 
 
+@register.filter
+def duration(value: timedelta | None) -> str:
+    """A length of time as people say it: "2 h", "30 min", "1 h 30 min", "7 d", "1 d 2 h" (not "7 days, 0:00:00")."""
+    if value is None:
+        return ""
+    minutes = int(value.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{amount} {unit}" for amount, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if amount]
+    return " ".join(parts) or "0 min"
+
+
 @register.simple_tag
 def timer(due: datetime | None, now: datetime, label: str = "") -> str:
     """A deadline as 'due in 12 min' or 'overdue by 3 min', styled by urgency."""
@@ -37,4 +49,8 @@ def timer(due: datetime | None, now: datetime, label: str = "") -> str:
         css, text = "timer overdue", f"{label} overdue by {_duration(seconds)}"
     else:
         css, text = ("timer soon" if seconds < 300 else "timer"), f"{label} due in {_duration(seconds)}"
-    return format_html('<span class="{}" title="{} UTC">{}</span>', css, f"{due:%Y-%m-%d %H:%M}", text.strip())
+    # portal.js counts it down from data-due between refreshes, in the same words.
+    return format_html(
+        '<span class="{}" title="{} UTC" data-due="{}" data-label="{}">{}</span>',
+        css, f"{due:%Y-%m-%d %H:%M}", due.isoformat(), label, text.strip(),
+    )  # fmt: skip

@@ -1,0 +1,111 @@
+"""What the dashboard leads with: what needs a person now. Reads only (selectors), composed from the apps' own."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from incidents.models import Incident
+from maintenance import selectors as maintenance_selectors
+from maintenance.models import FreezeException
+from oncall.models import Layer
+from oncall.schedule import Segment
+from oncall.selectors import rotation_list, schedules, with_versions
+from portal.accounts.models import User
+from portal.accounts.roles import Role, has_role
+from portal.cluster import policy as cluster_policy
+from portal.cluster.models import ActionRun
+from portal.cluster.selectors import action_runs
+
+# Far enough to find the next handoff of a weekly rotation after overrides.
+NEXT_SHIFT_HORIZON = timedelta(days=35)
+
+
+@dataclass(frozen=True)
+class IncidentNeed:
+    """An open incident and why a person is needed: deadlines already missed, nobody acknowledged, nobody owns it."""
+
+    incident: Incident
+    overdue: tuple[str, ...]
+    unacknowledged: bool
+    unowned: bool
+
+    @property
+    def needs_someone(self) -> bool:
+        return bool(self.overdue or self.unacknowledged or self.unowned)
+
+
+def incidents_by_need(incidents: Iterable[Incident], *, now: datetime) -> list[IncidentNeed]:
+    """Open incidents, those needing a person first: a missed deadline (acknowledge, update or resolution), then not
+    acknowledged, then without a commander; by severity and age within each."""
+    needs = []
+    for incident in incidents:
+        deadlines = (
+            ("Acknowledge", None if incident.acknowledged_at else incident.ack_due_at),
+            ("Update", incident.update_due_at),
+            ("Resolution", incident.resolution_due_at),
+        )
+        overdue = tuple(label for label, due in deadlines if due is not None and due <= now)
+        needs.append(IncidentNeed(incident, overdue, incident.acknowledged_at is None, incident.commander_id is None))
+    return sorted(
+        needs,
+        key=lambda need: (
+            not need.overdue,
+            not need.unacknowledged,
+            not need.unowned,
+            need.incident.severity.rank,
+            need.incident.detected_at,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Approvals:
+    """Requests `user` may decide now: cluster actions awaiting a second person, freeze exceptions pending."""
+
+    runs: list[ActionRun]
+    exceptions: list[FreezeException]
+
+    def __len__(self) -> int:
+        return len(self.runs) + len(self.exceptions)
+
+
+def approvals_for(user: User, *, now: datetime) -> Approvals:
+    if not has_role(user, Role.INCIDENT_COMMANDER):
+        return Approvals([], [])
+    waiting = action_runs().filter(status=ActionRun.Status.AWAITING_APPROVAL).exclude(requested_by=user)
+    runs = [run for run in waiting if cluster_policy.approval_refusal(approver=user, run=run, at=now) is None]
+    exceptions = list(
+        FreezeException.objects.filter(status=FreezeException.Status.PENDING, ends_at__gt=now)
+        .exclude(requested_by=user)
+        .select_related("requested_by")
+    )
+    return Approvals(runs, exceptions)
+
+
+@dataclass(frozen=True)
+class OnCallNowAndNext:
+    rotation_id: int
+    rotation_name: str
+    now: Segment[User] | None
+    secondary: Segment[User] | None
+    next: Segment[User] | None
+
+
+def oncall_now_and_next(*, now: datetime) -> list[OnCallNowAndNext]:
+    """Each rotation's primary and secondary now and who takes the pager next, in a constant number of queries."""
+    rows = []
+    for schedule in schedules(with_versions(rotation_list()), start=now, end=now + NEXT_SHIFT_HORIZON):
+        current = schedule.at(layer=Layer.PRIMARY, at=now)
+        following = None
+        if current is not None and current.end < schedule.end:
+            following = schedule.at(layer=Layer.PRIMARY, at=current.end)
+        secondary = schedule.at(layer=Layer.SECONDARY, at=now)
+        rows.append(OnCallNowAndNext(schedule.rotation.pk, schedule.rotation.name, current, secondary, following))
+    return rows
+
+
+def maintenance_today(*, now: datetime) -> list[maintenance_selectors.CalendarEntry]:
+    """Today's maintenance (UTC day) that has not ended yet."""
+    start = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
+    entries = maintenance_selectors.calendar_entries(start=start, end=start + timedelta(days=1))
+    return [entry for entry in entries if entry.end > now]

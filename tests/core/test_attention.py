@@ -1,0 +1,86 @@
+"""The dashboard leads with what needs a person (issue 14, point 4)."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+
+from incidents.models import Severity
+from incidents.services import incident_acknowledge, incident_declare
+from maintenance.services import freeze_exception_request
+from portal.accounts.roles import Role
+from portal.cluster.models import ActionRun, Target
+from portal.core.attention import approvals_for, incidents_by_need
+from portal.core.views import OPEN_STATUSES
+
+T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday afternoon, in business hours since 3 h before
+
+
+@pytest.fixture
+def people(make_user):
+    return {
+        "cora": make_user(Role.INCIDENT_COMMANDER, username="cora"),
+        "dan": make_user(Role.INCIDENT_COMMANDER, username="dan"),
+        "rami": make_user(Role.RESPONDER, username="rami"),
+    }
+
+
+@pytest.fixture
+def three(people, time_machine):
+    """A P1 acknowledged and owned; a P2 nobody acknowledged yet (still in time); a P3 that missed its acknowledge
+    and update deadlines three hours ago and has no commander."""
+    time_machine.move_to(T0, tick=False)
+    severity = {s.code: s for s in Severity.objects.all()}
+    p1 = incident_declare(
+        title="Search down", severity=severity["P1"], reporter=None, detected_at=T0 - timedelta(minutes=2)
+    )
+    incident_acknowledge(incident=p1, actor=people["cora"])
+    p2 = incident_declare(
+        title="Slow images", severity=severity["P2"], reporter=None, detected_at=T0 - timedelta(minutes=1)
+    )
+    p3 = incident_declare(
+        title="Stale emails", severity=severity["P3"], reporter=None, detected_at=T0 - timedelta(hours=3)
+    )
+    return p1, p2, p3
+
+
+def test_overdue_then_unacknowledged_then_the_rest(three):
+    from incidents.models import Incident
+
+    p1, p2, p3 = three
+    needs = incidents_by_need(Incident.objects.filter(status__in=OPEN_STATUSES).select_related("severity"), now=T0)
+    assert [need.incident.pk for need in needs] == [p3.pk, p2.pk, p1.pk]
+    assert needs[0].overdue == ("Acknowledge", "Update")  # not only the resolution deadline
+    assert (needs[0].unacknowledged, needs[0].unowned) == (True, True)
+    assert (needs[2].needs_someone, needs[2].overdue) == (False, ())
+
+
+def test_the_dashboard_says_what_is_overdue_first(client, people, three):
+    client.force_login(people["rami"])
+    html = client.get(reverse("dashboard")).content.decode()
+    listed = re.search(r'id="needs-attention">.*?</section>', html, re.S)[0]
+    assert listed.index("Stale emails") < listed.index("Slow images") < listed.index("Search down")
+    first = listed.split("Stale emails")[1].split("</li>")[0]
+    assert "no commander" in first
+    assert "not acknowledged" in first
+    assert "Acknowledge overdue by 2 h 00 min" in first  # P3 acknowledge target: 1 h
+    assert "Update overdue by" in first
+    assert f'href="{reverse("incident-declare")}"' in html
+
+
+def test_approvals_waiting_for_me_are_what_i_may_decide(people, time_machine):
+    time_machine.move_to(T0, tick=False)
+    target = Target.objects.create(name="Cluster", slug="sim", kind="kubernetes", environment="production")
+    run = ActionRun.objects.create(
+        kind="drain", target=target, environment="production", reason="node flapping", requested_by=people["dan"],
+        status=ActionRun.Status.AWAITING_APPROVAL, parameters={"node": "node-1"}, command="kubectl drain node-1",
+    )  # fmt: skip
+    exception = freeze_exception_request(
+        change="ci#42", reason="hotfix", environment="production", starts_at=T0, ends_at=T0 + timedelta(hours=2),
+        actor=people["rami"],
+    )  # fmt: skip
+    mine = approvals_for(people["cora"], now=T0)
+    assert ([r.pk for r in mine.runs], [e.pk for e in mine.exceptions]) == ([run.pk], [exception.pk])
+    assert approvals_for(people["dan"], now=T0).runs == []  # never their own request
+    assert len(approvals_for(people["rami"], now=T0)) == 0  # a Responder decides nothing
