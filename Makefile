@@ -11,7 +11,7 @@ TYPED = $(wildcard */services.py */services/*.py */*_services.py */selectors.py 
 	portal/*/tasks.py portal/*/policy.py incidents/escalation.py incidents/alerts.py portal/notifications/delivery.py) \
 	portal/kube.py portal/scheduling.py portal/instants.py portal/text.py portal/locking.py portal/core/audit_chain.py
 
-.PHONY: run test test-anydate test-dates lint typecheck lock chromium prometheus
+.PHONY: run test test-anydate test-dates lint typecheck lock chromium prometheus bench
 
 # Cluster actions use the environment's KUBECONFIG, else the plain `KUBECONFIG=` line of .env (as settings do), else
 # the SIMULATED demo cluster's (Procfile's `kube`, portal/kubesim), whose kubeconfig the simulator writes on start.
@@ -60,6 +60,12 @@ ANYDATES := 2027-11-26T12:00:00Z 2027-03-31T15:00:00Z 2028-02-29T12:00:00Z 2027-
 test-dates: $(VENV)/.installed-dev
 	@failed=""; for date in $(ANYDATES); do echo "== $$date"; $(ANYDATE_PYTEST) --travel-to=$$date || failed="$$failed $$date"; \
 	done; [ -z "$$failed" ] || { echo "failed at:$$failed"; exit 1; }
+
+# The benchmark (bench/run.py): gunicorn on PostgreSQL, each target against a floor view; never part of `make test`.
+# SIZE=small|10k|100k; BENCH_ARGS="--compare bench/results/10k-before.json" and the like go to bench/run.py.
+SIZE ?= small
+bench: $(VENV)/.installed-dev
+	$(PY) bench/run.py --size $(SIZE) $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

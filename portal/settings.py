@@ -117,6 +117,11 @@ MIDDLEWARE = [
     "portal.core.audit.AuditMiddleware",
 ]
 
+# `make bench` only: serves the floor view and counts each request's queries (portal/core/bench.py).
+BENCH_MODE = env_bool("PORTAL_BENCH", False)
+if BENCH_MODE:
+    MIDDLEWARE.insert(0, "portal.core.bench.QueryCountMiddleware")
+
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
