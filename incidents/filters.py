@@ -28,7 +28,7 @@ class IncidentFilter(django_filters.FilterSet):
         fields = ["status", "open", "severity", "service", "commander", "since", "until"]
 
     def filter_open(self, queryset, name, value):  # type: ignore[no-untyped-def]
-        closed = [Incident.Status.RESOLVED, Incident.Status.REVIEW, Incident.Status.CLOSED]
+        closed = Incident.CLOSED_STATUSES
         if value is None:
             return queryset
         return queryset.exclude(status__in=closed) if value else queryset.filter(status__in=closed)

@@ -253,19 +253,25 @@ def require_environment(environment: str) -> str:
 
 
 def freeze_status(
-    environment: str, at: datetime, change: str | None = None, *, emergency: bool = False
+    environment: str,
+    at: datetime,
+    change: str | None = None,
+    *,
+    emergency: bool = False,
+    rules: Sequence[FreezeRule] | None = None,
 ) -> FreezeStatus:
     """May a change deploy to `environment` at `at`?
 
     Not frozen: allowed. Frozen: refused, unless an approved exception for `change` covers `at` in that environment,
     or every freeze in force is emergency-only and the change is an `emergency` fix. Two queries at most: the active
-    rules, then (only when frozen and a change is named) its exception.
+    rules (none when the caller passes the `active_rules()` it already read), then (only when frozen and a change is
+    named) its exception.
     """
     require_environment(environment)
     if at.utcoffset() is None:
         raise ApplicationError("Give a time with its UTC offset, e.g. 2026-11-27T10:00:00Z.", field="at")
     check_instant(at, field="at")
-    relevant = [rule for rule in active_rules() if environment in rule.environments]
+    relevant = [rule for rule in (active_rules() if rules is None else rules) if environment in rule.environments]
     periods = freeze_periods(relevant, start=at - timedelta(days=1), end=at + timedelta(days=1))
     active = [period for period in periods if at in period.span]
     if not active:

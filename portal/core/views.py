@@ -6,10 +6,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from incidents.models import Incident
-from incidents.selectors import incident_list
+from incidents.selectors import open_incidents as open_incidents_selector
 from maintenance import selectors as maintenance_selectors
-from maintenance.policy import freeze_status
+from maintenance.policy import active_rules, freeze_status
 from oncall.selectors import oncall_now
 from operations.selectors.dashboard import operations_summary
 from portal.accounts.permissions import role_required
@@ -20,18 +19,16 @@ from portal.core.pagination import paginate
 from portal.core.selectors import audit_chain_state, audit_entries
 from portal.notifications.models import Delivery
 
-OPEN_STATUSES = [s for s in Incident.Status.values if s not in {"resolved", "review", "closed"}]
-
 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    open_incidents = incident_list().filter(status__in=OPEN_STATUSES)
-    now = timezone.now()
+    open_incidents = open_incidents_selector()
+    rules = active_rules()  # read once for the freeze in force and the next one
     context = {
         "next_maintenance": maintenance_selectors.next_maintenance(now=now),
-        "freeze": freeze_status("production", now),
-        "next_freeze": maintenance_selectors.next_freeze(now=now, environment="production"),
+        "freeze": freeze_status("production", now, rules=rules),
+        "next_freeze": maintenance_selectors.next_freeze(now=now, environment="production", rules=rules),
         "open_count": open_incidents.count(),
         "open_incidents": open_incidents.order_by("severity__rank", "-detected_at")[:8],
         "failed_deliveries": Delivery.objects.filter(status=Delivery.Status.FAILED).count(),
