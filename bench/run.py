@@ -309,8 +309,9 @@ def main() -> None:
 
 
 def _commit() -> str:
+    """The commit measured (BENCH_COMMIT names it when running from an exported copy of the tree)."""
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)  # noqa: S607
-    return done.stdout.strip()
+    return done.stdout.strip() or os.environ.get("BENCH_COMMIT", "")
 
 
 def _print_row(name: str, result: dict) -> None:
