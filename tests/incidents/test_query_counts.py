@@ -84,6 +84,20 @@ def test_the_incident_api_reads_reviews_in_the_list_query(grow, clients, time_ma
         api.get("/api/v1/incidents/")
 
 
+def test_filtering_by_status_or_severity_keeps_the_list_order_from_its_index(grow, clients, time_machine):
+    """No DISTINCT over a plain-column filter: it would sort every matching row instead of reading the index."""
+    time_machine.move_to(T0, tick=False)
+    api, page = clients
+    grow(1)
+    for client, url in ((page, "/incidents/?status=closed&severity=P4"), (api, "/api/v1/incidents/?status=closed")):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url)
+        assert response.status_code == 200
+        incident_reads = [q["sql"] for q in ctx.captured_queries if 'FROM "incidents_incident"' in q["sql"]]
+        assert incident_reads
+        assert not [sql for sql in incident_reads if "DISTINCT" in sql]
+
+
 def test_dashboard_reads_the_freeze_rules_once(clients, time_machine):
     time_machine.move_to(T0, tick=False)
     _api, page = clients
