@@ -13,7 +13,7 @@ TYPED = $(wildcard */services.py */services/*.py */*_services.py */selectors.py 
 	portal/core/attention.py portal/kube.py portal/scheduling.py portal/instants.py portal/text.py portal/locking.py \
 	portal/core/audit_chain.py
 
-.PHONY: run test test-anydate test-dates lint typecheck lock chromium prometheus image-test buildah
+.PHONY: run test test-anydate test-dates lint typecheck lock chromium prometheus image-test buildah bench
 
 # Cluster actions use the environment's KUBECONFIG, else the plain `KUBECONFIG=` line of .env (as settings do), else
 # the SIMULATED demo cluster's (Procfile's `kube`, portal/kubesim), whose kubeconfig the simulator writes on start.
@@ -71,6 +71,12 @@ image-test: $(VENV)/.installed-dev buildah
 
 buildah:
 	@{ command -v buildah && command -v mmdebstrap; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get install -y buildah mmdebstrap >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y buildah mmdebstrap >/dev/null)); } || echo "buildah or mmdebstrap not installed: the image test will skip"
+
+# The benchmark (bench/run.py): gunicorn on PostgreSQL, each target against a floor view; never part of `make test`.
+# SIZE=small|10k|100k; BENCH_ARGS="--compare bench/results/10k-before.json" and the like go to bench/run.py.
+SIZE ?= small
+bench: $(VENV)/.installed-dev
+	$(PY) bench/run.py --size $(SIZE) $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

@@ -13,9 +13,13 @@ class SeverityCodesFilter(django_filters.ModelMultipleChoiceFilter):
 class IncidentFilter(django_filters.FilterSet):
     """Filters shared by the incident list page and API."""
 
-    status = django_filters.MultipleChoiceFilter(choices=Incident.Status.choices)
+    # Plain columns and a foreign key cannot duplicate rows: no DISTINCT, which would sort the whole table instead
+    # of reading the list's index.
+    status = django_filters.MultipleChoiceFilter(choices=Incident.Status.choices, distinct=False)
     open = django_filters.BooleanFilter(method="filter_open", label="Open only")
-    severity = SeverityCodesFilter(field_name="severity__code", queryset=Severity.objects.all(), to_field_name="code")
+    severity = SeverityCodesFilter(
+        field_name="severity__code", queryset=Severity.objects.all(), to_field_name="code", distinct=False
+    )
     service = django_filters.ModelChoiceFilter(
         field_name="services", queryset=Service.objects.all(), to_field_name="slug"
     )
@@ -28,7 +32,7 @@ class IncidentFilter(django_filters.FilterSet):
         fields = ["status", "open", "severity", "service", "commander", "since", "until"]
 
     def filter_open(self, queryset, name, value):  # type: ignore[no-untyped-def]
-        closed = [Incident.Status.RESOLVED, Incident.Status.REVIEW, Incident.Status.CLOSED]
+        closed = Incident.CLOSED_STATUSES
         if value is None:
             return queryset
         return queryset.exclude(status__in=closed) if value else queryset.filter(status__in=closed)

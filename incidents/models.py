@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from incidents.alerts import parse_label_names, parse_matchers
 from portal.accounts.models import chat_handle_validator
@@ -119,9 +119,22 @@ class Incident(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    CLOSED_STATUSES = (Status.RESOLVED, Status.REVIEW, Status.CLOSED)
+
     class Meta:
         ordering = ["-detected_at", "-pk"]
-        indexes = [models.Index(fields=["status", "severity"])]
+        indexes = [
+            models.Index(fields=["status", "severity"]),
+            # The lists' default order, for all incidents and for open ones (the dashboard, the list page's default).
+            models.Index(F("detected_at").desc(), F("id").desc(), name="incident_detected_idx"),
+            models.Index("status", F("detected_at").desc(), F("id").desc(), name="incident_status_detected_idx"),
+            models.Index(
+                F("detected_at").desc(),
+                F("id").desc(),
+                name="incident_open_detected_idx",
+                condition=~Q(status__in=["resolved", "review", "closed"]),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"INC-{self.pk}: {self.title}"

@@ -4,7 +4,13 @@ from incidents.models import ActionItem, Incident, PostIncidentReview, StatusUpd
 
 
 def incident_list() -> QuerySet[Incident]:
-    return Incident.objects.select_related("severity", "commander", "reporter").prefetch_related("services")
+    """With what lists show; the review (joined) lets `policy.allowed_transitions` answer without a query per row."""
+    return Incident.objects.select_related("severity", "commander", "reporter", "review").prefetch_related("services")
+
+
+def open_incidents() -> QuerySet[Incident]:
+    """Incidents not yet resolved: the same condition as the partial index `incident_open_detected_idx`."""
+    return incident_list().exclude(status__in=Incident.CLOSED_STATUSES)
 
 
 def incident_detail() -> QuerySet[Incident]:

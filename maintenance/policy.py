@@ -330,19 +330,21 @@ def freeze_status(
     emergency: bool = False,
     incident: Incident | None = None,
     approved_by: User | None = None,
+    rules: Sequence[FreezeRule] | None = None,
 ) -> FreezeStatus:
     """May a change deploy to `environment` at `at`?
 
     Not frozen: allowed. Frozen: the strictest level in force decides through LEVEL_RULES which passes the change
     offers: an approved exception for `change` (itself an approved emergency when linked to an open P1/P2), an
     `emergency` linked to `incident`, and `approved_by` a second person for that emergency. Two queries at most: the
-    active rules, then (only when frozen and a change is named) its exception.
+    active rules (none when the caller passes the `active_rules()` it already read), then (only when frozen and a
+    change is named) its exception.
     """
     require_environment(environment)
     if at.utcoffset() is None:
         raise ApplicationError("Give a time with its UTC offset, e.g. 2026-11-27T10:00:00Z.", field="at")
     check_instant(at, field="at")
-    relevant = [rule for rule in active_rules() if environment in rule.environments]
+    relevant = [rule for rule in (active_rules() if rules is None else rules) if environment in rule.environments]
     periods = freeze_periods(relevant, start=at - timedelta(days=1), end=at + timedelta(days=1))
     active = [period for period in periods if at in period.span]
     if not active:

@@ -14,6 +14,7 @@ from maintenance.models import (
     ChecklistItem,
     FreezeException,
     FreezePass,
+    FreezeRule,
     MaintenanceOccurrence,
     MaintenanceWindow,
     OccurrenceEvent,
@@ -120,9 +121,16 @@ def calendar_entries(
     return sorted(entries, key=lambda entry: (entry.start, entry.window.name))
 
 
-def freeze_periods(*, start: datetime, end: datetime, environment: str | None = None) -> list[policy.FreezePeriod]:
-    rules = [rule for rule in policy.active_rules() if environment is None or environment in rule.environments]
-    return policy.freeze_periods(rules, start=start, end=end)
+def freeze_periods(
+    *,
+    start: datetime,
+    end: datetime,
+    environment: str | None = None,
+    rules: Sequence[FreezeRule] | None = None,
+) -> list[policy.FreezePeriod]:
+    rules = policy.active_rules() if rules is None else rules
+    relevant = [rule for rule in rules if environment is None or environment in rule.environments]
+    return policy.freeze_periods(relevant, start=start, end=end)
 
 
 def conflicts(*, window: MaintenanceWindow, spans: Iterable[Span]) -> list[str]:
@@ -175,9 +183,11 @@ def next_maintenance(*, now: datetime, days: int = 35) -> CalendarEntry | None:
     return entries[0] if entries else None
 
 
-def next_freeze(*, now: datetime, environment: str) -> policy.FreezePeriod | None:
+def next_freeze(
+    *, now: datetime, environment: str, rules: Sequence[FreezeRule] | None = None
+) -> policy.FreezePeriod | None:
     """The first freeze of `environment` starting after `now`, within a year."""
-    coming = freeze_periods(start=now, end=now + timedelta(days=366), environment=environment)
+    coming = freeze_periods(start=now, end=now + timedelta(days=366), environment=environment, rules=rules)
     return next((period for period in coming if period.span.start > now), None)
 
 

@@ -157,6 +157,11 @@ class OnCall:
 
 def oncall_for(rotations: Iterable[Rotation], *, at: datetime) -> list[OnCall]:
     """Primary and secondary at `at` of `rotations` (loaded `with_versions`), in one more query."""
+    return oncall_in(schedules(rotations, start=at, end=at + INSTANT), at=at)
+
+
+def oncall_in(found: Iterable[RotationSchedule], *, at: datetime) -> list[OnCall]:
+    """Primary and secondary at `at`, read from schedules that cover it (no query)."""
     return [
         OnCall(
             rotation=schedule.rotation,
@@ -164,7 +169,7 @@ def oncall_for(rotations: Iterable[Rotation], *, at: datetime) -> list[OnCall]:
             primary=schedule.at(layer=Layer.PRIMARY, at=at),
             secondary=schedule.at(layer=Layer.SECONDARY, at=at),
         )
-        for schedule in schedules(rotations, start=at, end=at + INSTANT)
+        for schedule in found
     ]
 
 

@@ -25,7 +25,7 @@ from oncall.selectors import (
     calendar_feed_by_token,
     handoff_detail,
     handoff_list,
-    oncall_for,
+    oncall_in,
     rotation_list,
     rotation_schedule,
     schedules,
@@ -65,16 +65,17 @@ def oncall_index(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     user = request.user
     rotations = list(with_versions(rotation_list()))
+    upcoming = schedules(rotations, start=now, end=now + UPCOMING)  # from now: the board reads now from it too
     mine = [
         (schedule.rotation, change)
-        for schedule in schedules(rotations, start=now, end=now + UPCOMING)
+        for schedule in upcoming
         for layer in LAYERS
         for change in takeovers(schedule.segments(layer=layer), after=now - timedelta(microseconds=1))
         if change.incoming == user
     ]
     context = {
         "now": now,
-        "board": oncall_for(rotations, at=now),
+        "board": oncall_in(upcoming, at=now),
         "my_shifts": sorted(mine, key=lambda pair: pair[1].at)[:10],
         "swaps": Swap.objects.filter(status=Swap.Status.PENDING, counterparty=user).select_related(
             "rotation", "requester"

@@ -124,6 +124,11 @@ MIDDLEWARE = [
     "portal.core.audit.AuditMiddleware",
 ]
 
+# `make bench` only: serves the floor view and counts each request's queries (portal/core/bench.py).
+BENCH_MODE = env_bool("PORTAL_BENCH", False)
+if BENCH_MODE:
+    MIDDLEWARE.insert(0, "portal.core.bench.QueryCountMiddleware")
+
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
@@ -289,6 +294,8 @@ NOTIFICATION_RETRY_BASE_SECONDS = float(os.environ.get("NOTIFICATION_RETRY_BASE_
 NOTIFICATION_RETRY_MAX_SECONDS = 30 * 60
 NOTIFICATION_HTTP_TIMEOUT = float(os.environ.get("NOTIFICATION_HTTP_TIMEOUT", "10"))  # seconds per webhook call
 NOTIFICATION_STUCK_AFTER_SECONDS = int(os.environ.get("NOTIFICATION_STUCK_AFTER_SECONDS", "120"))  # lost by the broker
+# Emails of one notification per task (one SMTP connection): small enough that worker processes share a fan-out.
+NOTIFICATION_EMAIL_BATCH_SIZE = int(os.environ.get("NOTIFICATION_EMAIL_BATCH_SIZE", "50"))
 NOTIFICATION_SENDING_TIMEOUT_SECONDS = 600  # well past the delivery task's hard time limit
 # Cluster actions: how long each wait may last before the sweeper ends it, and when a silent worker's run is
 # marked abandoned (several missed heartbeats).

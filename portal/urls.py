@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path, re_path
@@ -50,3 +51,8 @@ urlpatterns = [
     # Swagger UI's start-up script from this URL (?script) instead of inline, as the Content-Security-Policy requires.
     path("api/docs/", login_required(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="swagger-ui"),
 ]
+
+if settings.BENCH_MODE:
+    from portal.core.bench import FloorApi
+
+    urlpatterns.append(path("api/v1/bench/floor/", FloorApi.as_view(), name="bench-floor"))

@@ -22,7 +22,7 @@ def seed(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0002_seed_severities_escalation_and_suppression"),
+        ("incidents", "0004_list_indexes"),
         ("notifications", "0004_mask_secrets_in_audit_log"),
     ]
 

@@ -242,6 +242,11 @@ class ActionRun(models.Model):
         indexes = [
             models.Index(fields=["status", "enqueued_at"]),
             models.Index(fields=["status", "heartbeat_at"]),
+            # The actions list's order, unfiltered and by status.
+            models.Index(models.F("created_at").desc(), models.F("id").desc(), name="actionrun_created_idx"),
+            models.Index(
+                "status", models.F("created_at").desc(), models.F("id").desc(), name="actionrun_status_created_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,10 +6,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from incidents.models import Incident
-from incidents.selectors import incident_list
+from incidents.selectors import open_incidents as open_incidents_selector
 from maintenance import selectors as maintenance_selectors
-from maintenance.policy import freeze_status
+from maintenance.policy import active_rules, freeze_status
 from operations.selectors.dashboard import operations_summary
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role
@@ -19,23 +18,22 @@ from portal.core.pagination import paginate
 from portal.core.selectors import audit_chain_state, audit_entries
 from portal.notifications.models import Delivery
 
-OPEN_STATUSES = [s for s in Incident.Status.values if s not in {"resolved", "review", "closed"}]
-
 
 @require_GET
 @vary_on_headers("HX-Request")
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The page refreshes its body every 30 s (htmx asks for the partial)."""
     now = timezone.now()
-    needs = attention.incidents_by_need(incident_list().filter(status__in=OPEN_STATUSES), now=now)
+    needs = attention.incidents_by_need(open_incidents_selector(), now=now)
+    rules = active_rules()  # read once for the freeze in force and the next one
     context = {
         "needs": needs,
         "needing_someone": sum(need.needs_someone for need in needs),
         "approvals": attention.approvals_for(request.user, now=now),
         "maintenance_today": attention.maintenance_today(now=now),
         "next_maintenance": maintenance_selectors.next_maintenance(now=now),
-        "freeze": freeze_status("production", now),
-        "next_freeze": maintenance_selectors.next_freeze(now=now, environment="production"),
+        "freeze": freeze_status("production", now, rules=rules),
+        "next_freeze": maintenance_selectors.next_freeze(now=now, environment="production", rules=rules),
         "failed_deliveries": Delivery.objects.filter(status=Delivery.Status.FAILED).count(),
         "operations": operations_summary(now=now),
         "oncall": attention.oncall_now_and_next(now=now),

@@ -1,10 +1,13 @@
-"""Sending deliveries: claim rows under a lock, send outside any transaction, record the outcome.
+"""Sending deliveries: claim rows under a lock, send outside any transaction, record each outcome as it comes.
 
-A row is claimed (queued -> sending) in its own transaction, so a redelivered task message finds it taken and does
-nothing; a delivered row is never sent again. Failures are retried with exponential backoff and jitter up to
+Rows are claimed (queued -> sending) in one transaction, so a redelivered task message finds them taken and does
+nothing; a delivered row is never sent again. Each message's outcome is saved (and audited) right after it is sent,
+so a batch cut short (a worker killed, a time limit) leaves only its unsent rows `sending`, and the sweeper re-sends
+only those. Failures are retried with exponential backoff and jitter up to
 NOTIFICATION_MAX_ATTEMPTS, then marked failed with the reason. Nothing here raises for a bad recipient or channel.
 """
 
+import itertools
 import logging
 import random
 from dataclasses import dataclass
@@ -12,6 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from portal.notifications import senders
@@ -33,36 +37,31 @@ def backoff(attempt: int, *, rng: random.Random | None = None) -> timedelta:
 
 
 def claim(delivery_ids: list[int], *, now: datetime) -> list[Delivery]:
-    """Mark due, queued rows as sending and return them; rows already taken, delivered or not yet due are skipped."""
-    claimed = []
+    """Mark due, queued rows as sending and return them; rows already taken, delivered or not yet due are skipped.
+
+    The claim is a lease, written for the whole batch in one UPDATE and not audited: each row's audit entry is its
+    outcome (`sending -> delivered`, `failed` or `queued` again), written once per attempt by `record_outcome`.
+    """
     with transaction.atomic():
-        rows = (
-            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=delivery_ids, status=Delivery.Status.QUEUED, next_attempt_at__lte=now)
-            .select_related("channel", "notification", "user")
-            .order_by("pk")
+        due = Delivery.objects.select_for_update(skip_locked=True).filter(
+            pk__in=delivery_ids, status=Delivery.Status.QUEUED, next_attempt_at__lte=now
         )
-        for row in rows:
-            row.status = Delivery.Status.SENDING
-            row.attempts += 1
-            row.save(update_fields=["status", "attempts", "updated_at"])
-            claimed.append(row)
-    return claimed
+        ids = list(due.order_by("pk").values_list("pk", flat=True))
+        Delivery.objects.filter(pk__in=ids).update(
+            status=Delivery.Status.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
+        )
+    return list(Delivery.objects.filter(pk__in=ids).select_related("channel", "notification", "user").order_by("pk"))
 
 
 def deliver(delivery_ids: list[int], *, now: datetime | None = None) -> list[Retry]:
     """Send the given deliveries; return the retries to schedule."""
     rows = claim(delivery_ids, now=now or timezone.now())
-    outcomes: dict[int, senders.Outcome] = {}
     emails = [row for row in rows if row.channel.kind == Channel.Kind.EMAIL]
-    if emails:
-        outcomes |= senders.send_email_batch(emails)
-    for row in rows:
-        if row.channel.kind != Channel.Kind.EMAIL:
-            outcomes[row.pk] = senders.send(row)
+    sent = senders.send_email_batch(emails) if emails else iter(())
+    others = ((row, senders.send(row)) for row in rows if row.channel.kind != Channel.Kind.EMAIL)
     retries = []
-    for row in rows:
-        if (retry := record_outcome(row, outcomes[row.pk])) is not None:
+    for row, outcome in itertools.chain(sent, others):  # each recorded before the next is sent
+        if (retry := record_outcome(row, outcome)) is not None:
             retries.append(retry)
     return retries
 

@@ -219,7 +219,14 @@ class Delivery(models.Model):
                 fields=["notification", "channel", "recipient_key"], name="uniq_delivery_per_recipient"
             )
         ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            # The delivery log's order, unfiltered and by status.
+            models.Index(models.F("created_at").desc(), models.F("id").desc(), name="delivery_created_idx"),
+            models.Index(
+                "status", models.F("created_at").desc(), models.F("id").desc(), name="delivery_status_created_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} -> {self.address or self.recipient_key} ({self.status})"

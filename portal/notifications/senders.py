@@ -1,6 +1,7 @@
 """One sender per channel kind. Each returns an `Outcome` and never raises for a bad recipient or a remote error."""
 
 import smtplib
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from email.utils import make_msgid
 from urllib.parse import urlsplit
@@ -207,30 +208,31 @@ def _with_attendees(calendar: Calendar, addresses: list[str]) -> str:
     return calendar.to_ical().decode()
 
 
-def send_email_batch(rows: list[Delivery]) -> dict[int, Outcome]:
-    """Send each row's email over one SMTP connection."""
-    outcomes: dict[int, Outcome] = {}
-    messages: dict[int, EmailMultiAlternatives] = {}
+def send_email_batch(rows: list[Delivery]) -> Iterator[tuple[Delivery, Outcome]]:
+    """Send each row's email over one SMTP connection, yielding each outcome as soon as it is known (the caller
+    records it before the next message goes)."""
+    messages: list[tuple[Delivery, EmailMultiAlternatives]] = []
     for row in rows:
         address = row.user.email if row.user else row.address
         if not address:
-            outcomes[row.pk] = failure(f"{row.user} has no email address.", permanent=True)
+            yield row, failure(f"{row.user} has no email address.", permanent=True)
         else:
-            messages[row.pk] = email_message(row, address)
+            messages.append((row, email_message(row, address)))
     if not messages:
-        return outcomes
+        return
     connection = get_connection(fail_silently=False)
     try:
         connection.open()
     except Exception as exc:  # noqa: BLE001 - any SMTP/socket failure means "try again later" for the whole batch
         error = f"Cannot reach the mail server: {type(exc).__name__}: {exc}"[:500]
-        return outcomes | {pk: failure(error, address=message.to[0]) for pk, message in messages.items()}
+        for row, message in messages:
+            yield row, failure(error, address=message.to[0])
+        return
     try:
-        for pk, message in messages.items():
-            outcomes[pk] = _send_one(connection, message)
+        for row, message in messages:
+            yield row, _send_one(connection, message)
     finally:
         connection.close()
-    return outcomes
 
 
 def _send_one(connection: BaseEmailBackend, message: EmailMultiAlternatives) -> Outcome:

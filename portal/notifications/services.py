@@ -4,6 +4,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -150,7 +151,8 @@ def _unique(rows: list[Delivery]) -> list[Delivery]:
 
 
 def delivery_batches(deliveries: Sequence[Delivery]) -> list[list[int]]:
-    """Email deliveries of one notification share a batch (one SMTP connection); every other delivery stands alone."""
+    """Email deliveries of one notification share batches of NOTIFICATION_EMAIL_BATCH_SIZE (one SMTP connection
+    each), so a large fan-out is spread over the worker processes; every other delivery stands alone."""
     batches: dict[tuple[int, int], list[int]] = {}
     singles = []
     for delivery in deliveries:
@@ -158,7 +160,8 @@ def delivery_batches(deliveries: Sequence[Delivery]) -> list[list[int]]:
             batches.setdefault((delivery.notification_id, delivery.channel_id), []).append(delivery.pk)
         else:
             singles.append([delivery.pk])
-    return list(batches.values()) + singles
+    size = settings.NOTIFICATION_EMAIL_BATCH_SIZE
+    return [ids[i : i + size] for ids in batches.values() for i in range(0, len(ids), size)] + singles
 
 
 def enqueue_on_commit(deliveries: Sequence[Delivery]) -> None:

@@ -9,7 +9,7 @@ import portal.core.fields
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cluster", "0002_encrypt_secrets"),
+        ("cluster", "0003_actionrun_list_indexes"),
         ("incidents", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

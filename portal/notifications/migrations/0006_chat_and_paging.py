@@ -67,7 +67,7 @@ def seed(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notifications", "0004_mask_secrets_in_audit_log"),
+        ("notifications", "0005_delivery_list_indexes"),
         ("accounts", "0002_seed_role_groups"),
     ]
 

@@ -1,0 +1,116 @@
+"""Lists and pages cost the same number of queries whatever the data holds (issue 13: lists stay flat).
+
+Each URL is read once with a little data and again after adding incidents of every kind the lists render
+differently (open, resolved P1/P2 with and without a published review, closed), with their timeline, audit entries
+and notification deliveries: the count must not move. Timings live in bench/, not here.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from incidents.services import incident_transition, review_for, review_publish, review_update
+from portal.accounts.roles import Role
+from tests.incidents.conftest import T0
+
+pytestmark = pytest.mark.django_db
+
+API_URLS = ["/api/v1/incidents/", "/api/v1/incidents/?open=true", "/api/v1/audit/", "/api/v1/oncall/now/"]
+PAGE_URLS = ["/", "/incidents/", "/incidents/?status=resolved", "/oncall/", "/audit/", "/notifications/", "/actions/"]
+
+
+def queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return len(ctx.captured_queries)
+
+
+@pytest.fixture
+def grow(declare, commander):
+    """Add incidents of every shape a list row can take; `n` of each."""
+
+    def add(n: int) -> None:
+        for i in range(n):
+            at = T0 - timedelta(hours=10 * i + 1)
+            declare("P3", at=at, title=f"open {i}")
+            for code in ("P1", "P2"):
+                resolved = declare(code, at=at, title=f"resolved {code} {i}")
+                resolved = incident_transition(incident=resolved, to_status="resolved", actor=commander, now=at)
+                review = review_for(incident=resolved, now=at)
+                if i % 2 == 0:
+                    review = review_update(review=review, actor=commander, summary="Timeouts.", root_cause="A bug.")
+                    review_publish(review=review, actor=commander, now=at)
+            closed = declare("P4", at=at, title=f"closed {i}")
+            closed = incident_transition(incident=closed, to_status="resolved", actor=commander, now=at)
+            incident_transition(incident=closed, to_status="closed", actor=commander, now=at)
+
+    return add
+
+
+@pytest.fixture
+def clients(make_user, token_client):
+    admin = make_user(Role.ADMIN, username="ada.admin", email="ada@example.com")
+    page = Client()
+    page.force_login(admin)
+    return token_client(Role.ADMIN), page
+
+
+def test_lists_and_pages_cost_the_same_queries_for_any_amount_of_data(grow, clients, time_machine):
+    time_machine.move_to(T0, tick=False)
+    api, page = clients
+    grow(1)
+    api.get("/api/v1/me/")  # the token's first use records it (a write, once)
+    before = {url: queries(api, url) for url in API_URLS} | {url: queries(page, url) for url in PAGE_URLS}
+    grow(4)
+    after = {url: queries(api, url) for url in API_URLS} | {url: queries(page, url) for url in PAGE_URLS}
+    assert after == before
+
+
+def test_the_incident_api_reads_reviews_in_the_list_query(grow, clients, time_machine, django_assert_max_num_queries):
+    """`allowed_transitions` needs each resolved P1/P2's review (may it close?): joined, not fetched per row."""
+    time_machine.move_to(T0, tick=False)
+    api, _page = clients
+    grow(3)
+    response = api.get("/api/v1/incidents/")
+    rows = {row["title"]: row for row in response.json()["results"]}
+    assert "closed" in rows["resolved P1 0"]["allowed_transitions"]  # published review
+    assert "closed" not in rows["resolved P1 1"]["allowed_transitions"]  # draft review
+    # token and user, the page count, the page, its services
+    with django_assert_max_num_queries(5):
+        api.get("/api/v1/incidents/")
+
+
+def test_filtering_by_status_or_severity_keeps_the_list_order_from_its_index(grow, clients, time_machine):
+    """No DISTINCT over a plain-column filter: it would sort every matching row instead of reading the index."""
+    time_machine.move_to(T0, tick=False)
+    api, page = clients
+    grow(1)
+    for client, url in ((page, "/incidents/?status=closed&severity=P4"), (api, "/api/v1/incidents/?status=closed")):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url)
+        assert response.status_code == 200
+        incident_reads = [q["sql"] for q in ctx.captured_queries if 'FROM "incidents_incident"' in q["sql"]]
+        assert incident_reads
+        assert not [sql for sql in incident_reads if "DISTINCT" in sql]
+
+
+def test_dashboard_reads_the_freeze_rules_once(clients, time_machine):
+    time_machine.move_to(T0, tick=False)
+    _api, page = clients
+    with CaptureQueriesContext(connection) as ctx:
+        page.get("/")
+    freeze_reads = [q for q in ctx.captured_queries if 'FROM "maintenance_freezerule"' in q["sql"]]
+    assert len(freeze_reads) == 1
+
+
+def test_oncall_page_reads_the_overrides_once(clients, time_machine):
+    time_machine.move_to(T0, tick=False)
+    _api, page = clients
+    with CaptureQueriesContext(connection) as ctx:
+        page.get("/oncall/")
+    override_reads = [q for q in ctx.captured_queries if 'FROM "oncall_override"' in q["sql"]]
+    assert len(override_reads) == 1
