@@ -29,6 +29,12 @@ class ConflictError(ApplicationError):
     status_code = 409
 
 
+class TooLargeError(ApplicationError):
+    """The request is over a documented limit (a body, a batch); the message names the limit."""
+
+    status_code = 413
+
+
 class UpstreamError(ApplicationError):
     """A system the request relies on (a cluster's API) refused or failed it."""
 

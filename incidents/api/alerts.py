@@ -1,6 +1,7 @@
 """Alert intake over HTTP: Alertmanager's webhook, integrations and their tokens, alerts, suppression rules."""
 
 import django_filters
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.db.models import QuerySet
@@ -29,11 +30,11 @@ from incidents.alerts import RESOLVED, IncomingAlert
 from incidents.models import Alert, Integration, SuppressionRule
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
-from portal.core.api import fields
+from portal.core.api import fields, parsers
 from portal.core.api.schema import error_response
 from portal.core.api.serializers import ModelSerializer
 from portal.core.api.throttling import IntegrationRateThrottle
-from portal.errors import ApplicationError
+from portal.errors import ApplicationError, TooLargeError
 
 # Webhook
 
@@ -111,7 +112,8 @@ class AlertInput(serializers.Serializer):
 
 
 class AlertmanagerPayload(serializers.Serializer):
-    """Alertmanager's webhook payload, version 4. Only `version` and `alerts` are used; the rest is accepted."""
+    """Alertmanager's webhook payload, version 4. `alerts`, and `groupKey` and `groupLabels` for grouping, are used;
+    the rest is accepted."""
 
     version = serializers.ChoiceField(choices=["4"])
     groupKey = serializers.CharField(required=False, allow_blank=True)
@@ -149,6 +151,7 @@ class AlertResultOutput(serializers.Serializer):
 
 class IntakeOutput(serializers.Serializer):
     opened = serializers.IntegerField()
+    attached = serializers.IntegerField(help_text="Alerts added to their group's open incident (no new page).")
     updated = serializers.IntegerField()
     resolved = serializers.IntegerField()
     suppressed = serializers.IntegerField()
@@ -163,23 +166,62 @@ class IntakeOutput(serializers.Serializer):
         return {**summary.counts, "incidents": summary.incidents, "alerts": summary.results}
 
 
+class WebhookJSONParser(parsers.JSONParser):
+    """A storm's payload is larger than any other request: its own limit, and over it a 413 naming the limit."""
+
+    limit_setting = "ALERT_WEBHOOK_MAX_BYTES"
+
+    def too_large(self, limit: int) -> Exception:
+        return TooLargeError(
+            f"The payload is larger than {limit} bytes (ALERT_WEBHOOK_MAX_BYTES): set max_alerts on Alertmanager's "
+            "webhook receiver to send fewer alerts per notification."
+        )
+
+
+def _check_alert_count(data: object) -> None:
+    """Before validating: refusing a payload with too many alerts must not take as long as processing it."""
+    alerts = data.get("alerts") if isinstance(data, dict) else None
+    limit = settings.ALERT_WEBHOOK_MAX_ALERTS
+    if isinstance(alerts, list) and len(alerts) > limit:
+        raise TooLargeError(
+            f"The payload has {len(alerts)} alerts, more than {limit} (ALERT_WEBHOOK_MAX_ALERTS): set max_alerts on "
+            "Alertmanager's webhook receiver to send fewer alerts per notification.",
+            field="alerts",
+        )
+
+
 class AlertmanagerWebhookApi(APIView):
-    """Alertmanager's webhook: opens, updates and records the recovery of incidents by alert fingerprint, and
-    applies the suppression rules. Authenticated by an integration's token (`Authorization: Bearer <token>`), not
-    by a user. The payload is applied whole or not at all."""
+    """Alertmanager's webhook: opens incidents by alert group (Alertmanager's groupKey, or the integration's
+    grouping labels), attaches alerts to their group's open incident, records updates and recoveries by
+    fingerprint, and applies the suppression rules. Authenticated by an integration's token (`Authorization: Bearer
+    <token>`), not by a user. The payload is applied whole or not at all; over the payload limits (bytes, alerts,
+    new groups) it is a 413 naming the limit."""
 
     authentication_classes = [IntegrationTokenAuthentication]
     permission_classes = [IsIntegration]
     throttle_classes = [IntegrationRateThrottle]  # a storm's notifications must all get in
+    parser_classes = [WebhookJSONParser]
 
-    @extend_schema(request=AlertmanagerPayload, responses=IntakeOutput)
+    @extend_schema(
+        request=AlertmanagerPayload,
+        responses={
+            200: IntakeOutput,
+            413: error_response(
+                "Over a payload limit, which the message names: ALERT_WEBHOOK_MAX_BYTES, ALERT_WEBHOOK_MAX_ALERTS, or "
+                "ALERT_WEBHOOK_MAX_NEW_GROUPS (alert groups that would open an incident)."
+            ),
+        },
+    )
     def post(self, request: Request) -> Response:
+        _check_alert_count(request.data)
         payload = AlertmanagerPayload(data=request.data)
         if not payload.is_valid():
             field, message = first_error(payload.errors)
             raise ApplicationError(f"{field}: {message}" if field else message, field=field or None)
         summary = alert_ingest(
             integration=request.auth,
+            group_key=payload.validated_data.get("groupKey", ""),
+            group_labels=payload.validated_data.get("groupLabels", {}),
             alerts=[
                 IncomingAlert(
                     fingerprint=alert["fingerprint"],
