@@ -65,8 +65,11 @@ def notify(
             calendar=calendar,
             created_by=created_by,
         )
-        notification.services.set(services)
-        notification.recipients.set(recipients)
+        # A new row has neither yet: adding only what there is spares a query for each empty set.
+        if services:
+            notification.services.add(*services)
+        if recipients:
+            notification.recipients.add(*recipients)
         rows = _routed_deliveries(notification, recipients, now) + _subscriber_deliveries(notification, services, now)
         deliveries = Delivery.objects.bulk_create(_unique(rows))
         enqueue_on_commit(deliveries)
