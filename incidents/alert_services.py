@@ -41,6 +41,7 @@ from incidents.models import (
 from incidents.services import incident_declare, timeline_add_many
 from portal.accounts.models import User
 from portal.accounts.services import TOKEN_BYTES, token_hash
+from portal.bulk import bulk_set
 from portal.errors import ApplicationError, ConflictError, TooLargeError
 from portal.locking import lock_rows
 from portal.text import one_line
@@ -445,13 +446,12 @@ class _Intake:
                 if item.is_new:
                     late.append(item.row)
         if late:
-            Alert.objects.bulk_update(late, ["suppressed_by"])
+            bulk_set(late, ["suppressed_by"])
         # After the alerts: a concurrent copy of the payload then fails on the alerts' constraint first.
         AlertGroup.objects.bulk_create(self.new_groups)
-        if self.grown_groups:
-            AlertGroup.objects.bulk_update(self.grown_groups, ["alert_count", "last_alert_at"])
+        bulk_set(self.grown_groups, ["alert_count", "last_alert_at"])
         changed = [item.row for item in items if not item.is_new and item.outcome != Outcome.UNCHANGED]
-        Alert.objects.bulk_update(changed, _MUTABLE_FIELDS)
+        bulk_set(changed, _MUTABLE_FIELDS)
         if unchanged := [item.row.pk for item in items if item.outcome == Outcome.UNCHANGED]:
             Alert.objects.filter(pk__in=unchanged).update(last_received_at=self.now)
         events = [event for item in items if (event := self._event(item)) is not None]
