@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -41,7 +41,7 @@ from incidents.models import (
 from incidents.services import incident_declare, timeline_add_many
 from portal.accounts.models import User
 from portal.accounts.services import TOKEN_BYTES, token_hash
-from portal.bulk import bulk_set
+from portal.bulk import AnyOf, bulk_set
 from portal.errors import ApplicationError, ConflictError, TooLargeError
 from portal.locking import lock_rows
 from portal.text import one_line
@@ -230,6 +230,8 @@ class _Intake:
         now: datetime,
     ):
         self.integration, self.alerts, self.groups, self.now = integration, alerts, groups, now
+        self.fingerprints = [alert.fingerprint for alert in alerts]
+        self.changed_fields: set[str] = set()  # of stored alerts: written for every changed one, in one statement
         self.others: dict[int, Alert] = {}  # firing alerts outside the payload that may suppress, by key
         self.new_groups: list[AlertGroup] = []
         self.grown_groups: list[AlertGroup] = []
@@ -247,7 +249,8 @@ class _Intake:
                 items.append(_Item(index, incoming, group, self._new_row(incoming, services), is_new=True))
             else:
                 previous_status = row.status
-                changes = _apply(row, incoming, now=self.now)
+                changes, fields = _apply(row, incoming, now=self.now)
+                self.changed_fields |= fields
                 items.append(
                     _Item(index, incoming, group, row, is_new=False, previous_status=previous_status, changes=changes)
                 )
@@ -255,6 +258,7 @@ class _Intake:
             Alert.objects.filter(pk__in=stale).update(is_open=None)  # superseded: frees the fingerprint
         notes: list[tuple[_Item, SuppressionRule]] = []
         if targets := [item for item in items if item.needs_incident]:
+            self.changed_fields |= {"incident", "suppressed_by", "suppression_rule"}
             notes = self._suppress(items, targets)
             self._attach_or_open([item for item in targets if item.suppressor is None])
         for item in items:
@@ -275,11 +279,13 @@ class _Intake:
         )
 
     def _lock_current(self) -> dict[str, Alert]:
-        """The open alert of each fingerprint, locked: concurrent payloads about the same alert take turns."""
-        rows = lock_rows(
-            Alert.objects.select_related("incident", "service")
-            .filter(integration=self.integration, is_open=True, fingerprint__in=[a.fingerprint for a in self.alerts])
+        """The open alert of each fingerprint, locked: concurrent payloads about the same alert take turns. The
+        incidents and services are read once the locks are held (see portal/locking.py)."""
+        rows = (
+            Alert.objects.filter(AnyOf(F("fingerprint"), self.fingerprints), integration=self.integration, is_open=True)
             .order_by("fingerprint")
+            .select_for_update(of=("self",))
+            .prefetch_related("incident", "service")
         )
         return {row.fingerprint: row for row in rows}
 
@@ -320,7 +326,7 @@ class _Intake:
         open; the payload's are keyed by position (new ones have no primary key yet), the others after them."""
         others = (
             Alert.objects.filter(is_open=True, status=FIRING)
-            .exclude(integration=self.integration, fingerprint__in=[item.row.fingerprint for item in items])
+            .exclude(AnyOf(F("fingerprint"), self.fingerprints), integration=self.integration)
             .filter(Q(incident__isnull=True) | Q(incident__status__in=OPEN_INCIDENT_STATUSES))
             .only("pk", "alertname", "labels", "incident_id", "suppressed_by_id")
         )
@@ -451,9 +457,9 @@ class _Intake:
         AlertGroup.objects.bulk_create(self.new_groups)
         bulk_set(self.grown_groups, ["alert_count", "last_alert_at"])
         changed = [item.row for item in items if not item.is_new and item.outcome != Outcome.UNCHANGED]
-        bulk_set(changed, _MUTABLE_FIELDS)
+        bulk_set(changed, sorted(self.changed_fields))
         if unchanged := [item.row.pk for item in items if item.outcome == Outcome.UNCHANGED]:
-            Alert.objects.filter(pk__in=unchanged).update(last_received_at=self.now)
+            Alert.objects.filter(AnyOf(F("pk"), unchanged)).update(last_received_at=self.now)
         events = [event for item in items if (event := self._event(item)) is not None]
         events += self._suppression_notes(items, notes)
         if events:
@@ -526,20 +532,6 @@ class _Intake:
         return None
 
 
-_MUTABLE_FIELDS = [
-    "status",
-    "labels",
-    "annotations",
-    "starts_at",
-    "ends_at",
-    "generator_url",
-    "last_received_at",
-    "incident",
-    "suppressed_by",
-    "suppression_rule",
-]
-
-
 def _fires_again_after_its_incident(row: Alert, incoming: IncomingAlert) -> bool:
     """A new firing (new startsAt) of an alert whose incident people have resolved: a new incident, on a new row.
 
@@ -553,9 +545,10 @@ def _fires_again_after_its_incident(row: Alert, incoming: IncomingAlert) -> bool
     )
 
 
-def _apply(row: Alert, incoming: IncomingAlert, *, now: datetime) -> list[str]:
-    """Copy what the payload says onto the stored alert and describe what changed (nothing: an exact re-send)."""
-    changes = []
+def _apply(row: Alert, incoming: IncomingAlert, *, now: datetime) -> tuple[list[str], set[str]]:
+    """Copy what the payload says onto the stored alert; describe what changed (nothing: an exact re-send) and name
+    the fields that did."""
+    changes, fields = [], {"status", "starts_at", "ends_at", "last_received_at"}
     if incoming.status == RESOLVED and (row.status != RESOLVED or incoming.ends_at != row.ends_at):
         changes.append(f"resolved at {_at(incoming.ends_at or now)}")
     elif incoming.status == FIRING and (row.status != FIRING or incoming.starts_at != row.starts_at):
@@ -563,14 +556,17 @@ def _apply(row: Alert, incoming: IncomingAlert, *, now: datetime) -> list[str]:
     for key in sorted(set(incoming.annotations) | set(row.annotations)):
         if incoming.annotations.get(key) != row.annotations.get(key):
             changes.append(f"{key}: {incoming.annotations.get(key, '(removed)')[:200]}")
+            fields.add("annotations")
     if incoming.labels != row.labels:
         changes.append("labels changed")
+        fields.add("labels")
     if incoming.generator_url != row.generator_url:
         changes.append("source link changed")
+        fields.add("generator_url")
     row.status, row.labels, row.annotations = incoming.status, incoming.labels, incoming.annotations
     row.starts_at, row.ends_at, row.generator_url = incoming.starts_at, incoming.ends_at, incoming.generator_url
     row.last_received_at = now
-    return changes
+    return changes, fields
 
 
 def _outcome(item: _Item) -> Outcome:

@@ -1,4 +1,4 @@
-"""Write different values to many rows in one statement, in time linear in the number of rows.
+"""Many rows in one statement, in time linear in their number: `bulk_set` writes them, `AnyOf` selects them.
 
 Django's `bulk_update` writes `SET field = CASE WHEN pk = 1 THEN ... WHEN pk = 2 THEN ... END` per field, which the
 database evaluates row by row against every WHEN: quadratic (2,000 alerts with ten fields took 30 s on PostgreSQL).
@@ -9,9 +9,29 @@ Like `bulk_update` it sends no signals: not for audited models.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connections, router
-from django.db.models import Field, Model
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Lookup, Model
+from django.db.models.lookups import In
+from django.db.models.sql.compiler import SQLCompiler
+
+
+class AnyOf(Lookup):
+    """`filter(AnyOf(F("fingerprint"), values))`: on PostgreSQL `fingerprint = ANY(%s)` with the values as one array
+    parameter; `__in` writes one placeholder per value, which psycopg takes 0.15 s to parse at 2,000 values. `IN`
+    elsewhere."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> tuple[str, tuple[Any, ...]]:
+        if connection.vendor != "postgresql":
+            sql, params = compiler.compile(In(self.lhs, list(self.rhs)))
+            return sql, tuple(params)
+        lhs, params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY((%s)::{self.lhs.output_field.db_type(connection)}[])", (*params, list(self.rhs))
 
 
 def bulk_set(rows: Sequence[Model], fields: Sequence[str]) -> None:
