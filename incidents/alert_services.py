@@ -66,11 +66,17 @@ class IssuedIntegration:
 
 
 def integration_create(
-    *, name: str, created_by: User | None, kind: str = Integration.Kind.ALERTMANAGER, now: datetime | None = None
+    *,
+    name: str,
+    created_by: User | None,
+    kind: str = Integration.Kind.ALERTMANAGER,
+    grouping_labels: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> IssuedIntegration:
     name = name.strip()
     if not name:
         raise ApplicationError("Name the integration after what sends alerts, e.g. 'alertmanager-prod'.", field="name")
+    grouping_labels = _grouping_labels(grouping_labels)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     try:
         with transaction.atomic():
@@ -81,6 +87,7 @@ def integration_create(
                 token_hash=token_hash(token),
                 token_issued_at=now or timezone.now(),
                 created_by=created_by,
+                grouping_labels=grouping_labels,
             )
     except IntegrityError as exc:
         raise ApplicationError(f"An integration named {name!r} exists already.", field="name") from exc
@@ -96,6 +103,29 @@ def integration_rotate_token(*, integration: Integration, now: datetime | None =
         integration.token_issued_at = now or timezone.now()
         integration.save(update_fields=["token_prefix", "token_hash", "token_issued_at"])
     return IssuedIntegration(integration=integration, token=token)
+
+
+def integration_set_grouping(*, integration: Integration, grouping_labels: Sequence[str]) -> Integration:
+    """Group this integration's alerts by these labels' values from now on; empty: by Alertmanager's groupKey. Open
+    incidents keep their alerts; the next alert of a new group opens its own."""
+    labels = _grouping_labels(grouping_labels)
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().get(pk=integration.pk)
+        if integration.grouping_labels == labels:
+            raise ConflictError(f"{integration.name} already groups alerts by {labels or 'groupKey'}.")
+        integration.grouping_labels = labels
+        integration.save(update_fields=["grouping_labels"])
+    return integration
+
+
+def _grouping_labels(names: Sequence[str]) -> list[str]:
+    try:
+        labels = list(rules.parse_label_names(list(names)))
+    except ValueError as exc:
+        raise ApplicationError(str(exc), field="grouping_labels") from exc
+    if len(set(labels)) != len(labels):
+        raise ApplicationError("Name each grouping label once.", field="grouping_labels")
+    return labels
 
 
 def integration_set_enabled(*, integration: Integration, enabled: bool) -> Integration:

@@ -4,7 +4,9 @@ from incidents.models import ActionItem, Incident, PostIncidentReview, StatusUpd
 
 
 def incident_list() -> QuerySet[Incident]:
-    return Incident.objects.select_related("severity", "commander", "reporter").prefetch_related("services")
+    return Incident.objects.select_related("severity", "commander", "reporter", "alert_group").prefetch_related(
+        "services"
+    )
 
 
 def incident_detail() -> QuerySet[Incident]:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from incidents import policy
+from incidents.alert_selectors import incident_alerts
 from incidents.escalation import incident_escalate
 from incidents.filters import IncidentFilter
 from incidents.forms import (
@@ -52,6 +53,9 @@ from portal.core.pagination import paginate
 from portal.errors import ApplicationError
 
 
+ALERTS_SHOWN = 50  # on an incident's page; the API lists all of them
+
+
 @require_GET
 @vary_on_headers("HX-Request")
 def incident_list(request: HttpRequest) -> HttpResponse:
@@ -91,6 +95,8 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         "severity_form": SeverityForm(initial={"severity": incident.severity.code, "version": incident.version}),
         "assign_form": AssignForm(initial={"version": incident.version}),
         "flag_form": FlagForm(),
+        "alerts": incident_alerts(incident, limit=ALERTS_SHOWN),
+        "alert_group": getattr(incident, "alert_group", None),  # selected with the incident
         **extra,
     }
 

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents import alerts as rules
-from incidents.alert_selectors import alerts, integrations, suppression_rules
+from incidents.alert_selectors import alert_groups, alerts, integrations, suppression_rules
 from incidents.alert_services import (
     IntakeSummary,
     IssuedIntegration,
@@ -25,9 +25,10 @@ from incidents.alert_services import (
     integration_create,
     integration_rotate_token,
     integration_set_enabled,
+    integration_set_grouping,
 )
 from incidents.alerts import RESOLVED, IncomingAlert
-from incidents.models import Alert, Integration, SuppressionRule
+from incidents.models import Alert, AlertGroup, Integration, SuppressionRule
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
 from portal.core.api import fields, parsers
@@ -247,8 +248,8 @@ class IntegrationOutput(serializers.ModelSerializer):
     class Meta:
         model = Integration
         fields = [
-            "id", "name", "kind", "enabled", "token_prefix", "token_issued_at", "created_by", "created_at",
-            "last_used_at",
+            "id", "name", "kind", "grouping_labels", "enabled", "token_prefix", "token_issued_at", "created_by",
+            "created_at", "last_used_at",
         ]  # fmt: skip
 
 
@@ -267,6 +268,10 @@ class IntegrationListCreateApi(generics.ListAPIView):
     class IntegrationInput(serializers.Serializer):
         name = fields.LineField(max_length=100)
         kind = serializers.ChoiceField(choices=Integration.Kind.choices, default=Integration.Kind.ALERTMANAGER)
+        grouping_labels = serializers.ListField(
+            child=fields.LineField(max_length=100), required=False, default=list, max_length=20,
+            help_text="Labels whose values group alerts into one incident; empty: Alertmanager's groupKey.",
+        )  # fmt: skip
 
     def get_queryset(self) -> QuerySet[Integration]:
         return integrations()
@@ -296,6 +301,28 @@ class IntegrationRotateTokenApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         issued: IssuedIntegration = integration_rotate_token(integration=get_object_or_404(Integration, pk=pk))
         return Response(IssuedIntegrationOutput(issued).data)
+
+
+class IntegrationGroupingApi(APIView):
+    """How the integration's alerts are grouped into incidents from now on: by the values of `grouping_labels`, or,
+    when empty, by Alertmanager's groupKey (the route's group_by)."""
+
+    permission_classes = [role_permission(Role.ADMIN)]
+
+    class GroupingInput(serializers.Serializer):
+        grouping_labels = serializers.ListField(child=fields.LineField(max_length=100), max_length=20)
+
+    @extend_schema(
+        request=GroupingInput,
+        responses={200: IntegrationOutput, 409: error_response("The integration groups by these labels already.")},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.GroupingInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        integration = integration_set_grouping(
+            integration=get_object_or_404(Integration, pk=pk), grouping_labels=payload.validated_data["grouping_labels"]
+        )
+        return Response(IntegrationOutput(integration).data)
 
 
 class IntegrationDisableApi(APIView):
@@ -368,6 +395,50 @@ class AlertDetailApi(generics.RetrieveAPIView):
 
     def get_queryset(self) -> QuerySet[Alert]:
         return alerts()
+
+
+class AlertGroupFilter(django_filters.FilterSet):
+    integration = django_filters.ModelChoiceFilter(queryset=Integration.objects.all())
+    incident = django_filters.NumberFilter(field_name="incident")
+    open = django_filters.BooleanFilter(method="filter_open", label="Still collecting alerts for its key")
+
+    class Meta:
+        model = AlertGroup
+        fields = ["integration", "incident", "open"]
+
+    def filter_open(self, queryset: QuerySet[AlertGroup], name: str, value: bool) -> QuerySet[AlertGroup]:
+        return queryset.filter(is_open=True) if value else queryset.filter(is_open__isnull=True)
+
+
+class AlertGroupOutput(serializers.ModelSerializer):
+    integration = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    is_open = serializers.SerializerMethodField(help_text="Still the group new alerts of its key attach to.")
+
+    class Meta:
+        model = AlertGroup
+        fields = ["id", "integration", "key", "labels", "is_open", "incident", "alert_count", "created_at",
+                  "last_alert_at"]  # fmt: skip
+
+    def get_is_open(self, group: AlertGroup) -> bool:
+        return bool(group.is_open)
+
+
+class AlertGroupListApi(generics.ListAPIView):
+    """Alert groups: the incident each group's alerts share, and how many it holds (its alerts:
+    `/api/v1/alerts/?incident=<incident>`)."""
+
+    serializer_class = AlertGroupOutput
+    filterset_class = AlertGroupFilter
+
+    def get_queryset(self) -> QuerySet[AlertGroup]:
+        return alert_groups()
+
+
+class AlertGroupDetailApi(generics.RetrieveAPIView):
+    serializer_class = AlertGroupOutput
+
+    def get_queryset(self) -> QuerySet[AlertGroup]:
+        return alert_groups()
 
 
 class Matchers(serializers.ListField):
