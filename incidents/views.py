@@ -52,7 +52,6 @@ from portal.accounts.roles import Role, has_role
 from portal.core.pagination import paginate
 from portal.errors import ApplicationError
 
-
 ALERTS_SHOWN = 50  # on an incident's page; the API lists all of them
 
 
