@@ -346,3 +346,13 @@ def test_alerts_attaching_to_open_incidents_cost_the_same_for_10_or_400(by_label
     assert large <= small + batches, (small, large)
     assert Incident.objects.count() == 2
     assert sorted(AlertGroup.objects.values_list("alert_count", flat=True)) == [207, 207]
+
+
+def test_a_label_that_is_no_valid_text_is_a_400_naming_it(am):
+    body = payload(alert("Down", service="checkout"))
+    body["alerts"][0]["labels"]["pod"] = "\ud800"  # a lone surrogate: JSON can carry it, UTF-8 cannot
+
+    response = am.post(WEBHOOK, json.dumps(body), content_type="application/json")
+
+    assert (response.status_code, response.json()["field"]) == (400, "alerts[0].labels.pod")
+    assert not Alert.objects.exists()
