@@ -9,7 +9,8 @@ TYPED = $(wildcard */services.py */services/*.py */*_services.py */selectors.py 
 	*/tasks.py */policy.py \
 	portal/*/services.py portal/*/selectors.py \
 	portal/*/tasks.py portal/*/policy.py incidents/escalation.py incidents/alerts.py portal/notifications/delivery.py) \
-	portal/kube.py portal/scheduling.py portal/instants.py portal/text.py portal/locking.py portal/core/audit_chain.py
+	portal/kube.py portal/scheduling.py portal/instants.py portal/text.py portal/locking.py portal/core/audit_chain.py \
+	portal/bulk.py
 
 .PHONY: run test test-anydate test-dates lint typecheck lock chromium prometheus
 

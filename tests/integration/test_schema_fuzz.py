@@ -46,6 +46,7 @@ from incidents.alerts import IncomingAlert
 from incidents.models import (
     ActionItem,
     Alert,
+    AlertGroup,
     EscalationLevel,
     EscalationPolicy,
     Incident,
@@ -96,6 +97,7 @@ EXISTING: dict[str, tuple[type[models.Model], dict[str, str]]] = {
     "/api/v1/actions/targets/{slug}/": (Target, {"slug": "slug"}),
     "/api/v1/actions/workloads/{id}/": (Workload, {"id": "pk"}),
     "/api/v1/alerts/{id}/": (Alert, {"id": "pk"}),
+    "/api/v1/alerts/groups/{id}/": (AlertGroup, {"id": "pk"}),
     "/api/v1/alerts/suppression-rules/{id}/": (SuppressionRule, {"id": "pk"}),
     "/api/v1/backup-schedules/{id}/": (BackupSchedule, {"id": "pk"}),
     "/api/v1/burn-rate-rules/{id}/": (BurnRateRule, {"id": "pk"}),
