@@ -11,7 +11,7 @@ TYPED = $(wildcard */services.py */services/*.py */*_services.py */selectors.py 
 	portal/*/tasks.py portal/*/policy.py incidents/escalation.py incidents/alerts.py portal/notifications/delivery.py \
 	portal/notifications/chatops.py portal/notifications/slack.py portal/notifications/signatures.py) \
 	portal/core/attention.py portal/kube.py portal/scheduling.py portal/instants.py portal/text.py portal/locking.py \
-	portal/core/audit_chain.py
+	portal/core/audit_chain.py portal/bulk.py
 
 .PHONY: run test test-anydate test-dates lint typecheck lock chromium prometheus image-test buildah bench
 

@@ -8,6 +8,7 @@ from django.utils.cache import add_never_cache_headers
 from incidents.alert_services import IssuedIntegration, integration_create, integration_rotate_token
 from incidents.models import (
     Alert,
+    AlertGroup,
     EscalationLevel,
     EscalationPolicy,
     Integration,
@@ -53,14 +54,15 @@ class IntegrationAdmin(admin.ModelAdmin):
     """Adding an integration or rotating its token shows the token once, on a page of its own (not in a message
     cookie); only its hash is stored."""
 
-    list_display = ["name", "kind", "enabled", "token_prefix", "token_issued_at", "last_used_at"]
+    list_display = ["name", "kind", "grouping_labels", "enabled", "token_prefix", "token_issued_at", "last_used_at"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name", "token_prefix"]
     actions = ["rotate_token"]
     shown_fields = ["token_prefix", "token_issued_at", "created_by", "created_at", "last_used_at"]
 
     def get_fields(self, request: HttpRequest, obj: Integration | None = None) -> list[str]:
-        return ["name", "kind"] if obj is None else ["name", "kind", "enabled", *self.shown_fields]
+        fields = ["name", "kind", "grouping_labels"]
+        return fields if obj is None else [*fields, "enabled", *self.shown_fields]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Integration | None = None) -> list[str]:
         return [] if obj is None else ["kind", *self.shown_fields]
@@ -69,7 +71,9 @@ class IntegrationAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        issued = integration_create(name=obj.name, kind=obj.kind, created_by=request.user)
+        issued = integration_create(
+            name=obj.name, kind=obj.kind, grouping_labels=obj.grouping_labels, created_by=request.user
+        )
         # The admin logs and redirects with the object it built; point it at the row the service created.
         obj.pk = issued.integration.pk
         obj.issued = issued
@@ -95,6 +99,22 @@ class SuppressionRuleAdmin(admin.ModelAdmin):
     list_display = ["name", "enabled", "source_matchers", "target_matchers", "equal"]
     list_filter = ["enabled"]
     search_fields = ["name", "description"]
+
+
+@admin.register(AlertGroup)
+class AlertGroupAdmin(admin.ModelAdmin):
+    """Written by the alert intake only."""
+
+    list_display = ["key", "integration", "incident", "alert_count", "is_open", "last_alert_at"]
+    list_filter = ["integration"]
+    list_select_related = ["integration", "incident"]
+    search_fields = ["key"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AlertGroup | None = None) -> bool:
+        return False
 
 
 @admin.register(Alert)

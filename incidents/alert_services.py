@@ -1,12 +1,15 @@
 """Alert intake: integrations and their tokens, and what an Alertmanager payload does to alerts and incidents.
 
+Alerts open incidents by group, not one each: a firing alert whose group has an open incident attaches to it (on its
+timeline, no new page); otherwise its group opens one. Within a group, alerts are still tracked by fingerprint.
+
 A payload is applied in one transaction, whole or not at all: a 4xx or 5xx answer leaves nothing behind, and
 Alertmanager's retry of the same payload starts from a clean slate. Re-sending a payload changes nothing but the
 alerts' `last_received_at`.
 
-Query cost: a fixed handful per payload (current alerts, services, rules, candidate suppressors, one bulk write each
-for alerts and timeline events), whatever the number of alerts that are updated, resolved, unchanged or suppressed;
-each alert that opens an incident adds what `incident_declare` costs (about twenty queries, notification included).
+Query cost: a fixed handful per payload (current alerts, services, rules, candidate suppressors, open groups, one
+bulk write each for alerts, groups and timeline events), whatever the number of alerts; each group that opens an
+incident adds what `incident_declare` costs (19 queries, notification included; 29 with a known service).
 """
 
 import logging
@@ -17,18 +20,29 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from incidents import alerts as rules
 from incidents.alerts import FIRING, RESOLVED, IncomingAlert
-from incidents.models import Alert, Incident, Integration, Service, Severity, SuppressionRule, TimelineEvent
+from incidents.models import (
+    Alert,
+    AlertGroup,
+    Incident,
+    Integration,
+    Service,
+    Severity,
+    SuppressionRule,
+    TimelineEvent,
+)
 from incidents.services import incident_declare, timeline_add_many
 from portal.accounts.models import User
 from portal.accounts.services import TOKEN_BYTES, token_hash
-from portal.errors import ApplicationError, ConflictError
+from portal.bulk import AnyOf, bulk_set
+from portal.errors import ApplicationError, ConflictError, TooLargeError
 from portal.locking import lock_rows
 from portal.notifications.models import EventKind
 from portal.notifications.models import Severity as NotificationSeverity
@@ -55,11 +69,17 @@ class IssuedIntegration:
 
 
 def integration_create(
-    *, name: str, created_by: User | None, kind: str = Integration.Kind.ALERTMANAGER, now: datetime | None = None
+    *,
+    name: str,
+    created_by: User | None,
+    kind: str = Integration.Kind.ALERTMANAGER,
+    grouping_labels: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> IssuedIntegration:
     name = name.strip()
     if not name:
         raise ApplicationError("Name the integration after what sends alerts, e.g. 'alertmanager-prod'.", field="name")
+    grouping_labels = _grouping_labels(grouping_labels)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     try:
         with transaction.atomic():
@@ -70,6 +90,7 @@ def integration_create(
                 token_hash=token_hash(token),
                 token_issued_at=now or timezone.now(),
                 created_by=created_by,
+                grouping_labels=grouping_labels,
             )
     except IntegrityError as exc:
         raise ApplicationError(f"An integration named {name!r} exists already.", field="name") from exc
@@ -85,6 +106,29 @@ def integration_rotate_token(*, integration: Integration, now: datetime | None =
         integration.token_issued_at = now or timezone.now()
         integration.save(update_fields=["token_prefix", "token_hash", "token_issued_at"])
     return IssuedIntegration(integration=integration, token=token)
+
+
+def integration_set_grouping(*, integration: Integration, grouping_labels: Sequence[str]) -> Integration:
+    """Group this integration's alerts by these labels' values from now on; empty: by Alertmanager's groupKey. Open
+    incidents keep their alerts; the next alert of a new group opens its own."""
+    labels = _grouping_labels(grouping_labels)
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().get(pk=integration.pk)
+        if integration.grouping_labels == labels:
+            raise ConflictError(f"{integration.name} already groups alerts by {labels or 'groupKey'}.")
+        integration.grouping_labels = labels
+        integration.save(update_fields=["grouping_labels"])
+    return integration
+
+
+def _grouping_labels(names: Sequence[str]) -> list[str]:
+    try:
+        labels = list(rules.parse_label_names(list(names)))
+    except ValueError as exc:
+        raise ApplicationError(str(exc), field="grouping_labels") from exc
+    if len(set(labels)) != len(labels):
+        raise ApplicationError("Name each grouping label once.", field="grouping_labels")
+    return labels
 
 
 def integration_set_enabled(*, integration: Integration, enabled: bool) -> Integration:
@@ -113,7 +157,8 @@ def integration_authenticate(*, token: str, now: datetime | None = None) -> Inte
 
 
 class Outcome(StrEnum):
-    OPENED = "opened"  # a new incident
+    OPENED = "opened"  # opened its group's incident
+    ATTACHED = "attached"  # added to its group's open incident: on its timeline, no new page
     UPDATED = "updated"  # the alert changed; on its incident's timeline
     RESOLVED = "resolved"  # the alert resolved; on its incident's timeline, which stays open
     SUPPRESSED = "suppressed"  # stored, opens no incident while its suppressor fires
@@ -151,9 +196,16 @@ class IntakeSummary:
 
 
 def alert_ingest(
-    *, integration: Integration, alerts: Sequence[IncomingAlert], now: datetime | None = None
+    *,
+    integration: Integration,
+    alerts: Sequence[IncomingAlert],
+    group_key: str = "",
+    group_labels: Mapping[str, str] | None = None,
+    now: datetime | None = None,
 ) -> IntakeSummary:
-    """Open, update, resolve or suppress by fingerprint what one Alertmanager payload reports."""
+    """Open, attach, update, resolve or suppress what one Alertmanager payload reports. `group_key` and
+    `group_labels` are the payload's `groupKey` and `groupLabels`, used unless the integration names grouping
+    labels."""
     now = now or timezone.now()
     seen: dict[str, int] = {}
     for index, alert in enumerate(alerts):
@@ -163,15 +215,24 @@ def alert_ingest(
                 field=f"alerts[{index}].fingerprint",
             )
         seen[alert.fingerprint] = index
+    groups = [
+        rules.group_key(
+            alert,
+            grouping_labels=integration.grouping_labels,
+            payload_key=group_key,
+            payload_labels=group_labels or {},
+        )
+        for alert in alerts
+    ]
     try:
         with transaction.atomic():
-            return _intake_notify(integration, _Intake(integration, alerts, now).run())
+            return _intake_notify(integration, _Intake(integration, alerts, groups, now).run())
     except IntegrityError:
-        # A concurrent request inserted one of these fingerprints first, and the unique constraint on open alerts
-        # refused our copy. That request has committed (ours waited for it), so a second pass finds its rows,
-        # locks them and updates them instead of opening a second incident.
+        # A concurrent request inserted one of these fingerprints or groups first, and a unique constraint refused
+        # our copy. That request has committed (ours waited for it), so a second pass finds its rows, locks them
+        # and updates or attaches to them instead of opening a second incident.
         with transaction.atomic():
-            return _intake_notify(integration, _Intake(integration, alerts, now).run())
+            return _intake_notify(integration, _Intake(integration, alerts, groups, now).run())
 
 
 def _intake_notify(integration: Integration, summary: IntakeSummary) -> IntakeSummary:
@@ -194,12 +255,15 @@ def _intake_notify(integration: Integration, summary: IntakeSummary) -> IntakeSu
 
 @dataclass
 class _Item:
+    key: int  # its position in the payload: identifies it to the suppression index before it has a primary key
     incoming: IncomingAlert
+    group: rules.GroupKey
     row: Alert
     is_new: bool
     previous_status: str = ""
     changes: list[str] = field(default_factory=list)  # what changed since the last payload; empty for new rows
     outcome: Outcome | None = None
+    suppressor: int | None = None  # the key of the alert suppressing it
 
     @property
     def needs_incident(self) -> bool:
@@ -209,39 +273,49 @@ class _Item:
 class _Intake:
     """One pass over a payload inside its transaction; `run()` is the order of operations."""
 
-    def __init__(self, integration: Integration, alerts: Sequence[IncomingAlert], now: datetime):
-        self.integration, self.alerts, self.now = integration, alerts, now
-        self.events: list[TimelineEvent] = []
+    def __init__(
+        self,
+        integration: Integration,
+        alerts: Sequence[IncomingAlert],
+        groups: Sequence[rules.GroupKey],
+        now: datetime,
+    ):
+        self.integration, self.alerts, self.groups, self.now = integration, alerts, groups, now
+        self.fingerprints = [alert.fingerprint for alert in alerts]
+        self.changed_fields: set[str] = set()  # of stored alerts: written for every changed one, in one statement
+        self.others: dict[int, Alert] = {}  # firing alerts outside the payload that may suppress, by key
+        self.new_groups: list[AlertGroup] = []
+        self.grown_groups: list[AlertGroup] = []
 
     def run(self) -> IntakeSummary:
         current = self._lock_current()
         services = self._services()
         items, stale = [], []
-        for incoming in self.alerts:
+        for index, (incoming, group) in enumerate(zip(self.alerts, self.groups, strict=True)):
             row = current.get(incoming.fingerprint)
             if row is not None and _fires_again_after_its_incident(row, incoming):
                 stale.append(row.pk)
                 row = None
             if row is None:
-                items.append(_Item(incoming, self._new_row(incoming, services), is_new=True))
+                items.append(_Item(index, incoming, group, self._new_row(incoming, services), is_new=True))
             else:
                 previous_status = row.status
-                changes = _apply(row, incoming, now=self.now)
-                items.append(_Item(incoming, row, is_new=False, previous_status=previous_status, changes=changes))
+                changes, fields = _apply(row, incoming, now=self.now)
+                self.changed_fields |= fields
+                items.append(
+                    _Item(index, incoming, group, row, is_new=False, previous_status=previous_status, changes=changes)
+                )
         if stale:
             Alert.objects.filter(pk__in=stale).update(is_open=None)  # superseded: frees the fingerprint
-        new = [item.row for item in items if item.is_new]
-        # In fingerprint order, so two requests inserting overlapping sets wait on each other instead of deadlocking.
-        Alert.objects.bulk_create(sorted(new, key=lambda row: row.fingerprint))
-
+        notes: list[tuple[_Item, SuppressionRule]] = []
         if targets := [item for item in items if item.needs_incident]:
-            self._suppress_or_open(items, targets)
+            self.changed_fields |= {"incident", "suppressed_by", "suppression_rule"}
+            notes = self._suppress(items, targets)
+            self._attach_or_open([item for item in targets if item.suppressor is None])
         for item in items:
             if item.outcome is None:
                 item.outcome = _outcome(item)
-                if item.changes and item.row.incident_id is not None:
-                    self._on_timeline(item.row, "; ".join(item.changes), changes=item.changes)
-        self._write(items)
+        self._write(items, notes)
         return IntakeSummary(
             results=[
                 AlertResult(
@@ -256,11 +330,13 @@ class _Intake:
         )
 
     def _lock_current(self) -> dict[str, Alert]:
-        """The open alert of each fingerprint, locked: concurrent payloads about the same alert take turns."""
-        rows = lock_rows(
-            Alert.objects.select_related("incident", "service")
-            .filter(integration=self.integration, is_open=True, fingerprint__in=[a.fingerprint for a in self.alerts])
+        """The open alert of each fingerprint, locked: concurrent payloads about the same alert take turns. The
+        incidents and services are read once the locks are held (see portal/locking.py)."""
+        rows = (
+            Alert.objects.filter(AnyOf(F("fingerprint"), self.fingerprints), integration=self.integration, is_open=True)
             .order_by("fingerprint")
+            .select_for_update(of=("self",))
+            .prefetch_related("incident", "service")
         )
         return {row.fingerprint: row for row in rows}
 
@@ -295,129 +371,216 @@ class _Intake:
             last_received_at=self.now,
         )
 
-    def _suppress_or_open(self, items: list[_Item], targets: list[_Item]) -> None:
-        """Suppress each firing alert without an incident if a firing alert suppresses it; open incidents for the
-        rest. Suppressors are this payload's firing alerts and every other firing alert whose incident is open."""
-        payload_rows = {item.row.pk: item.row for item in items}
-        others = {
-            row.pk: row
-            for row in Alert.objects.filter(is_open=True, status=FIRING)
-            .exclude(integration=self.integration, fingerprint__in=[row.fingerprint for row in payload_rows.values()])
+    def _suppress(self, items: list[_Item], targets: list[_Item]) -> list[tuple[_Item, SuppressionRule]]:
+        """Suppress each firing alert without an incident if a firing alert suppresses it, and return those newly
+        suppressed. Suppressors are this payload's firing alerts and every other firing alert whose incident is
+        open; the payload's are keyed by position (new ones have no primary key yet), the others after them."""
+        others = (
+            Alert.objects.filter(is_open=True, status=FIRING)
+            .exclude(AnyOf(F("fingerprint"), self.fingerprints), integration=self.integration)
             .filter(Q(incident__isnull=True) | Q(incident__status__in=OPEN_INCIDENT_STATUSES))
             .only("pk", "alertname", "labels", "incident_id", "suppressed_by_id")
-        }
+        )
+        self.others = {len(items) + n: row for n, row in enumerate(others)}
         sources = [
-            rules.Source(key=row.pk, labels=row.labels)
-            for row in payload_rows.values()
-            if row.status == FIRING and (row.incident is None or row.incident.is_open)
-        ] + [rules.Source(key=row.pk, labels=row.labels) for row in others.values()]
+            rules.Source(key=item.key, labels=item.row.labels)
+            for item in items
+            if item.row.status == FIRING and (item.row.incident is None or item.row.incident.is_open)
+        ] + [rules.Source(key=key, labels=row.labels) for key, row in self.others.items()]
         enabled = _enabled_rules()
         index = rules.SuppressionIndex([rule for _, rule in enabled], sources)
         by_key = {model.pk: model for model, _ in enabled}
-        severities: dict[str, Severity] = {}
-        newly_suppressed: list[tuple[Alert, SuppressionRule]] = []
+        newly_suppressed = []
         for item in targets:
             row = item.row
-            found = index.suppressor(key=row.pk, labels=row.labels)
+            found = index.suppressor(key=item.key, labels=row.labels)
             if found is None:
                 row.suppressed_by, row.suppression_rule = None, None
-                self._open_incident(row, severities)
-                item.outcome = Outcome.OPENED
                 continue
             rule, source = found
-            newly = row.suppressed_by_id != source.key or row.suppression_rule_id != rule.key
-            row.suppressed_by_id, row.suppression_rule_id = source.key, rule.key
+            item.suppressor = source.key
+            source_pk = self._row(items, source.key).pk
+            newly = source_pk is None or row.suppressed_by_id != source_pk or row.suppression_rule_id != rule.key
+            row.suppressed_by_id, row.suppression_rule_id = source_pk, rule.key
             item.outcome = Outcome.SUPPRESSED if newly or item.changes or item.is_new else Outcome.UNCHANGED
             if newly:
-                newly_suppressed.append((row, by_key[rule.key]))
-        # After the loop: a suppressor in this payload may only now have its incident.
-        notes: dict[tuple[int, SuppressionRule], list[Alert]] = defaultdict(list)
-        for row, suppression_rule in newly_suppressed:
-            if (incident_id := _incident_behind(row, payload_rows | others)) is not None:
-                notes[(incident_id, suppression_rule)].append(row)
-        for (incident_id, suppression_rule), suppressed in notes.items():
-            self._note_suppressed(incident_id, suppression_rule, suppressed)
+                newly_suppressed.append((item, by_key[rule.key]))
+        return newly_suppressed
 
-    def _open_incident(self, row: Alert, severities: dict[str, Severity]) -> None:
+    def _row(self, items: list[_Item], key: int) -> Alert:
+        return items[key].row if key < len(items) else self.others[key]
+
+    def _attach_or_open(self, targets: list[_Item]) -> None:
+        """Each alert that needs an incident attaches to its group's open incident; a group without one opens it."""
+        by_group: dict[str, list[_Item]] = defaultdict(list)
+        for item in targets:
+            by_group[item.group.digest].append(item)
+        open_groups = {
+            group.key_hash: group
+            for group in lock_rows(
+                AlertGroup.objects.select_related("incident")
+                .filter(integration=self.integration, is_open=True, key_hash__in=list(by_group))
+                .order_by("key_hash")
+            )
+        }
+        opening = [
+            digest for digest in by_group if digest not in open_groups or not open_groups[digest].incident.is_open
+        ]
+        if len(opening) > settings.ALERT_WEBHOOK_MAX_NEW_GROUPS:
+            # Each costs what declaring an incident does: bounded, so that no payload runs into a worker timeout.
+            raise TooLargeError(
+                f"The payload would open incidents for {len(opening)} alert groups, more than "
+                f"{settings.ALERT_WEBHOOK_MAX_NEW_GROUPS} (ALERT_WEBHOOK_MAX_NEW_GROUPS): group by fewer labels, or "
+                "send the groups in separate payloads.",
+                field="alerts",
+            )
+        superseded = [group.pk for group in open_groups.values() if not group.incident.is_open]
+        if superseded:
+            # People resolved these groups' incidents: a new firing starts a new group (and incident).
+            AlertGroup.objects.filter(pk__in=superseded).update(is_open=None)
+        severities: dict[str, Severity] = {}
+        for digest, members in by_group.items():
+            group = open_groups.get(digest)
+            if group is not None and group.incident.is_open:
+                for item in members:
+                    item.row.incident, item.outcome = group.incident, Outcome.ATTACHED
+                group.alert_count += len(members)
+                group.last_alert_at = self.now
+                self.grown_groups.append(group)
+                continue
+            incident = self._open_incident(members, severities)
+            for item in members:
+                item.row.incident, item.outcome = incident, Outcome.OPENED
+            key = members[0].group
+            self.new_groups.append(
+                AlertGroup(
+                    integration=self.integration,
+                    key=key.key,
+                    key_hash=digest,
+                    labels=dict(key.labels),
+                    incident=incident,
+                    alert_count=len(members),
+                    created_at=self.now,
+                    last_alert_at=self.now,
+                )
+            )
+
+    def _open_incident(self, members: list[_Item], severities: dict[str, Severity]) -> Incident:
+        """The group's incident, named after its most severe alert, affecting every service its alerts name."""
         if not severities:
             severities.update((severity.code, severity) for severity in Severity.objects.all())
-        title = row.alertname
-        if row.service is not None:
-            title += f" on {row.service.name}"
-        elif row.service_label:
-            title += f" on {row.service_label} (unknown service)"
+        lead = min(members, key=lambda item: severities[rules.severity_code(item.row.labels)].rank).row
+        title = lead.alertname
+        if lead.service is not None:
+            title += f" on {lead.service.name}"
+        elif lead.service_label:
+            title += f" on {lead.service_label} (unknown service)"
         impact = "\n\n".join(
-            text for key in ("summary", "description") if (text := row.annotations.get(key, "").strip())
+            text for key in ("summary", "description") if (text := lead.annotations.get(key, "").strip())
         )
-        row.incident = incident_declare(
+        services = {item.row.service.pk: item.row.service for item in members if item.row.service is not None}
+        return incident_declare(
             title=one_line(title)[:200],  # labels may hold line breaks; a title is one line
-            severity=severities[rules.severity_code(row.labels)],
+            severity=severities[rules.severity_code(lead.labels)],
             reporter=None,
-            services=[row.service] if row.service is not None else [],
+            services=list(services.values()),
             impact_summary=impact,
-            detected_at=min(row.starts_at, self.now),  # Alertmanager's clock may run a little ahead of ours
+            # Alertmanager's clock may run a little ahead of ours.
+            detected_at=min(min(item.row.starts_at for item in members), self.now),
             now=self.now,
         )
-        self._on_timeline(row, f"firing since {_at(row.starts_at)}", changes=["opened"])
 
-    def _note_suppressed(self, incident_id: int, rule: SuppressionRule, suppressed: list[Alert]) -> None:
-        names = [_describe(row) for row in suppressed[:SUPPRESSED_LISTED]]
-        if len(suppressed) > SUPPRESSED_LISTED:
-            names.append(f"and {len(suppressed) - SUPPRESSED_LISTED} more")
-        self.events.append(
-            TimelineEvent(
-                incident_id=incident_id,
-                kind=TimelineEvent.Kind.NOTE,
-                at=self.now,
-                message=f"Suppressed by rule “{rule.name}”, no incident opened: {', '.join(names)}",
-                data={"suppression_rule": rule.pk, "alerts": [row.pk for row in suppressed]},
-            )
-        )
-
-    def _on_timeline(self, row: Alert, what: str, *, changes: list[str]) -> None:
-        if row.incident_id is None:  # a suppressed alert has no incident to tell
-            return
-        self.events.append(
-            TimelineEvent(
-                incident_id=row.incident_id,
-                kind=TimelineEvent.Kind.ALERT,
-                at=self.now,
-                message=f"Alert {row.alertname}: {what}",
-                data={
-                    "alert": row.pk,
-                    "fingerprint": row.fingerprint,
-                    "status": row.status,
-                    "changes": changes,
-                    "generator_url": row.generator_url,
-                },
-            )  # fmt: skip
-        )
-
-    def _write(self, items: list[_Item]) -> None:
+    def _write(self, items: list[_Item], notes: list[tuple[_Item, SuppressionRule]]) -> None:
         """One write per kind of change, whatever the number of alerts."""
-        # New firing alerts got their incident or suppressor after their insert.
-        new_firing = [item.row for item in items if item.is_new and item.row.status == FIRING]
-        Alert.objects.bulk_update(new_firing, ["incident", "suppressed_by", "suppression_rule"])
+        new = sorted((item for item in items if item.is_new), key=lambda item: item.row.fingerprint)
+        # In fingerprint order, so two requests inserting overlapping sets wait on each other instead of deadlocking.
+        Alert.objects.bulk_create([item.row for item in new])
+        # Alerts suppressed by an alert that was new in this payload learn its primary key only now.
+        late = []
+        for item in items:
+            if item.suppressor is not None and item.row.suppressed_by_id is None:
+                item.row.suppressed_by_id = self._row(items, item.suppressor).pk
+                if item.is_new:
+                    late.append(item.row)
+        if late:
+            bulk_set(late, ["suppressed_by"])
+        # After the alerts: a concurrent copy of the payload then fails on the alerts' constraint first.
+        AlertGroup.objects.bulk_create(self.new_groups)
+        bulk_set(self.grown_groups, ["alert_count", "last_alert_at"])
         changed = [item.row for item in items if not item.is_new and item.outcome != Outcome.UNCHANGED]
-        Alert.objects.bulk_update(changed, _MUTABLE_FIELDS)
+        bulk_set(changed, sorted(self.changed_fields))
         if unchanged := [item.row.pk for item in items if item.outcome == Outcome.UNCHANGED]:
-            Alert.objects.filter(pk__in=unchanged).update(last_received_at=self.now)
-        if self.events:
-            timeline_add_many(events=self.events)
+            Alert.objects.filter(AnyOf(F("pk"), unchanged)).update(last_received_at=self.now)
+        events = [event for item in items if (event := self._event(item)) is not None]
+        events += self._suppression_notes(items, notes)
+        if events:
+            timeline_add_many(events=events)
 
+    def _event(self, item: _Item) -> TimelineEvent | None:
+        row = item.row
+        if row.incident_id is None:  # a suppressed alert has no incident to tell
+            return None
+        if item.outcome in {Outcome.OPENED, Outcome.ATTACHED}:
+            what, changes = f"firing since {_at(row.starts_at)}", [str(item.outcome)]
+            if item.outcome == Outcome.ATTACHED:
+                what = f"joined the incident ({rules.severity_code(row.labels)}), {what}"
+        elif item.changes:
+            what, changes = "; ".join(item.changes), item.changes
+        else:
+            return None
+        return TimelineEvent(
+            incident_id=row.incident_id,
+            kind=TimelineEvent.Kind.ALERT,
+            at=self.now,
+            message=f"Alert {row.alertname}: {what}",
+            data={
+                "alert": row.pk,
+                "fingerprint": row.fingerprint,
+                "status": row.status,
+                "changes": changes,
+                "generator_url": row.generator_url,
+            },
+        )
 
-_MUTABLE_FIELDS = [
-    "status",
-    "labels",
-    "annotations",
-    "starts_at",
-    "ends_at",
-    "generator_url",
-    "last_received_at",
-    "incident",
-    "suppressed_by",
-    "suppression_rule",
-]
+    def _suppression_notes(self, items: list[_Item], notes: list[tuple[_Item, SuppressionRule]]) -> list[TimelineEvent]:
+        """One note per suppressing incident and rule, naming the alerts it kept from opening incidents."""
+        by_incident: dict[tuple[int, SuppressionRule], list[Alert]] = defaultdict(list)
+        for item, rule in notes:
+            if (incident_id := self._incident_behind(items, item)) is not None:
+                by_incident[(incident_id, rule)].append(item.row)
+        events = []
+        for (incident_id, rule), suppressed in by_incident.items():
+            names = [_describe(row) for row in suppressed[:SUPPRESSED_LISTED]]
+            if len(suppressed) > SUPPRESSED_LISTED:
+                names.append(f"and {len(suppressed) - SUPPRESSED_LISTED} more")
+            events.append(
+                TimelineEvent(
+                    incident_id=incident_id,
+                    kind=TimelineEvent.Kind.NOTE,
+                    at=self.now,
+                    message=f"Suppressed by rule “{rule.name}”, no incident opened: {', '.join(names)}",
+                    data={"suppression_rule": rule.pk, "alerts": [row.pk for row in suppressed]},
+                )
+            )
+        return events
+
+    def _incident_behind(self, items: list[_Item], item: _Item) -> int | None:
+        """The incident of the alert suppressing `item`, following suppressors that are suppressed themselves."""
+        key_of = {row.pk: key for key, row in self.others.items()} | {
+            other.row.pk: other.key for other in items if other.row.pk is not None
+        }
+        seen = {item.key}
+        key = item.suppressor
+        while key is not None and key not in seen:
+            seen.add(key)
+            row = self._row(items, key)
+            if row.incident_id is not None:
+                return row.incident_id
+            if key < len(items):
+                key = items[key].suppressor
+            else:
+                key = None if row.suppressed_by_id is None else key_of.get(row.suppressed_by_id)
+        return None
 
 
 def _fires_again_after_its_incident(row: Alert, incoming: IncomingAlert) -> bool:
@@ -433,9 +596,10 @@ def _fires_again_after_its_incident(row: Alert, incoming: IncomingAlert) -> bool
     )
 
 
-def _apply(row: Alert, incoming: IncomingAlert, *, now: datetime) -> list[str]:
-    """Copy what the payload says onto the stored alert and describe what changed (nothing: an exact re-send)."""
-    changes = []
+def _apply(row: Alert, incoming: IncomingAlert, *, now: datetime) -> tuple[list[str], set[str]]:
+    """Copy what the payload says onto the stored alert; describe what changed (nothing: an exact re-send) and name
+    the fields that did."""
+    changes, fields = [], {"status", "starts_at", "ends_at", "last_received_at"}
     if incoming.status == RESOLVED and (row.status != RESOLVED or incoming.ends_at != row.ends_at):
         changes.append(f"resolved at {_at(incoming.ends_at or now)}")
     elif incoming.status == FIRING and (row.status != FIRING or incoming.starts_at != row.starts_at):
@@ -443,14 +607,17 @@ def _apply(row: Alert, incoming: IncomingAlert, *, now: datetime) -> list[str]:
     for key in sorted(set(incoming.annotations) | set(row.annotations)):
         if incoming.annotations.get(key) != row.annotations.get(key):
             changes.append(f"{key}: {incoming.annotations.get(key, '(removed)')[:200]}")
+            fields.add("annotations")
     if incoming.labels != row.labels:
         changes.append("labels changed")
+        fields.add("labels")
     if incoming.generator_url != row.generator_url:
         changes.append("source link changed")
+        fields.add("generator_url")
     row.status, row.labels, row.annotations = incoming.status, incoming.labels, incoming.annotations
     row.starts_at, row.ends_at, row.generator_url = incoming.starts_at, incoming.ends_at, incoming.generator_url
     row.last_received_at = now
-    return changes
+    return changes, fields
 
 
 def _outcome(item: _Item) -> Outcome:
@@ -480,18 +647,6 @@ def _enabled_rules() -> list[tuple[SuppressionRule, rules.Rule]]:
             continue
         enabled.append((model, rule))
     return enabled
-
-
-def _incident_behind(row: Alert, rows: Mapping[int, Alert]) -> int | None:
-    """The incident of the alert suppressing `row`, following suppressors that are suppressed themselves."""
-    seen = {row.pk}
-    key = row.suppressed_by_id
-    while key is not None and key not in seen and key in rows:
-        seen.add(key)
-        if rows[key].incident_id is not None:
-            return rows[key].incident_id
-        key = rows[key].suppressed_by_id
-    return None
 
 
 def _describe(row: Alert) -> str:

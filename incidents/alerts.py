@@ -8,6 +8,7 @@ that matches both sides of a rule is not suppressed by a source that also matche
 `re` syntax, which agrees with Go's RE2 for the usual `a|b`, `.*` and character classes.
 """
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -61,6 +62,32 @@ class IncomingAlert:
     @property
     def alertname(self) -> str:
         return self.labels["alertname"]
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    """Which group an alert belongs to: `key` identifies it, `labels` are the label values that define it."""
+
+    key: str
+    labels: Mapping[str, str]
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.key.encode()).hexdigest()
+
+
+def group_key(
+    alert: IncomingAlert, *, grouping_labels: Sequence[str], payload_key: str, payload_labels: Mapping[str, str]
+) -> GroupKey:
+    """The integration's grouping labels if it names any (a missing label counts as empty, as in Alertmanager);
+    else the payload's groupKey, which Alertmanager derives from the route's `group_by`; else (a sender that gives
+    no groupKey) the alert's own fingerprint, one group per alert."""
+    if grouping_labels:
+        labels = {name: alert.labels.get(name, "") for name in grouping_labels}
+        return GroupKey(key="labels:" + json.dumps(labels, ensure_ascii=False), labels=labels)
+    if payload_key:
+        return GroupKey(key="groupKey:" + payload_key, labels=dict(payload_labels))
+    return GroupKey(key="fingerprint:" + alert.fingerprint, labels={})
 
 
 # Alertmanager's matcher syntax: name, operator, value (optionally double-quoted, with JSON-style escapes).

@@ -33,6 +33,9 @@ class IncidentsConfig(AppConfig):
                 "version",
                 "updated_at",
                 "escalation_snapshot",
+                # Reverse one-to-ones: reading them costs a query per save and they never change with the incident.
+                "review",
+                "alert_group",
             ],  # fmt: skip
             m2m_fields={"services"},
         )

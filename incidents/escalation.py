@@ -5,6 +5,7 @@ A step is claimed by a conditional UPDATE (paged_at IS NULL -> now) inside the t
 two sweeps running at once page a level once, and a failure to record the page leaves the step for the next sweep.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,15 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from incidents.models import EscalationLevel, EscalationPolicy, EscalationStep, Incident, Severity, TimelineEvent
+from incidents.models import (
+    EscalationLevel,
+    EscalationPolicy,
+    EscalationStep,
+    Incident,
+    Service,
+    Severity,
+    TimelineEvent,
+)
 from portal.accounts.models import User
 from portal.errors import ApplicationError
 from portal.notifications.models import EventKind
@@ -23,9 +32,11 @@ from portal.notifications.services import notify
 Target = EscalationLevel.Target
 
 
-def policy_for(incident: Incident) -> EscalationPolicy | None:
+def policy_for(services: Sequence[Service]) -> EscalationPolicy | None:
     """The first affected service's policy, else the default one."""
-    named = EscalationPolicy.objects.filter(services__in=incident.services.all()).order_by("services__tier").first()
+    named = None
+    if services:
+        named = EscalationPolicy.objects.filter(services__in=services).order_by("services__tier").first()
     return named or EscalationPolicy.objects.filter(is_default=True).first()
 
 
@@ -39,7 +50,7 @@ def snapshot(policy: EscalationPolicy | None) -> dict[str, object]:
                 "level": level.level,
                 "name": level.name,
                 "target": level.target,
-                "users": sorted(level.users.values_list("pk", flat=True)),
+                "users": sorted(user.pk for user in level.users.all()),  # prefetched
                 "group": level.group.name if level.group else None,
                 "immediate_max_rank": level.immediate_max_rank,
                 "after_minutes": level.after_minutes,
@@ -63,10 +74,10 @@ def level_due(level: dict[str, Any], *, severity: Severity, detected_at: datetim
     return min(dues, default=None)
 
 
-def escalation_start(*, incident: Incident) -> None:
-    """Snapshot the policy and write the deadline rows. Called inside the transaction that opens the incident."""
-    incident.escalation_snapshot = snapshot(policy_for(incident))
-    incident.save(update_fields=["escalation_snapshot"])
+def escalation_start(*, incident: Incident, services: Sequence[Service]) -> None:
+    """Snapshot the policy of the incident's `services` onto it and write the deadline rows. Called inside the
+    transaction that opens the incident, which saves the snapshot with the incident's timers."""
+    incident.escalation_snapshot = snapshot(policy_for(services))
     steps = [
         EscalationStep(
             incident=incident,

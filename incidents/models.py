@@ -394,12 +394,24 @@ class Integration(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    grouping_labels = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Labels whose values group alerts into one incident, e.g. ["service", "alertname"]. '
+        "Empty: Alertmanager's groupKey (the route's group_by).",
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        try:
+            parse_label_names(self.grouping_labels)
+        except ValueError as exc:
+            raise ValidationError({"grouping_labels": str(exc)}) from exc
 
 
 class SuppressionRule(models.Model):
@@ -434,6 +446,38 @@ class SuppressionRule(models.Model):
                 errors[name] = str(exc)
         if errors:
             raise ValidationError(errors)
+
+
+class AlertGroup(models.Model):
+    """The incident a group of alerts shares: alerts with the same group key (Alertmanager's groupKey, or the values
+    of the integration's grouping labels) attach to it while it is open. Machine data: not audited.
+
+    `is_open` is True for the key's current group and NULL once a firing after people resolved its incident started
+    a new one; a unique constraint over (integration, key_hash, is_open) keeps one open group per key, so concurrent
+    payloads of one group open one incident.
+    """
+
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="alert_groups")
+    key = models.TextField(help_text="Alertmanager's groupKey, or the grouping labels' values.")
+    key_hash = models.CharField(max_length=64, help_text="SHA-256 of the key: keys can be long.")
+    labels = models.JSONField(default=dict, blank=True, help_text="The labels that define the group.")
+    is_open = models.BooleanField(null=True, default=True)
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="alert_group")
+    alert_count = models.PositiveIntegerField(default=0, help_text="Alerts attached to the incident.")
+    created_at = models.DateTimeField()
+    last_alert_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_alert_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "key_hash", "is_open"], name="uniq_open_alert_group"),
+            models.CheckConstraint(
+                condition=Q(is_open=True) | Q(is_open__isnull=True), name="alert_group_open_true_or_null"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.alert_count} alerts)"
 
 
 class Alert(models.Model):

@@ -5,7 +5,9 @@ from incidents.models import ActionItem, Incident, PostIncidentReview, StatusUpd
 
 def incident_list() -> QuerySet[Incident]:
     """With what lists show; the review (joined) lets `policy.allowed_transitions` answer without a query per row."""
-    return Incident.objects.select_related("severity", "commander", "reporter", "review").prefetch_related("services")
+    return Incident.objects.select_related(
+        "severity", "commander", "reporter", "review", "alert_group"
+    ).prefetch_related("services")
 
 
 def open_incidents() -> QuerySet[Incident]:

@@ -80,18 +80,15 @@ def _save(incident: Incident) -> Incident:
     return incident
 
 
-def _retime(incident: Incident) -> None:
-    due = policy.timers(incident)
-    incident.ack_due_at, incident.update_due_at, incident.resolution_due_at = (
-        due.ack_due_at,
-        due.update_due_at,
-        due.resolution_due_at,
-    )
-    incident.save(update_fields=["ack_due_at", "update_due_at", "resolution_due_at"])
-
-
 def _notify(
-    incident: Incident, *, event: EventKind, title: str, summary: str, actor: User | None, **extra: Any
+    incident: Incident,
+    *,
+    event: EventKind,
+    title: str,
+    summary: str,
+    actor: User | None,
+    services: Iterable[Service] | None = None,
+    **extra: Any,
 ) -> None:
     notify(
         event=event,
@@ -99,7 +96,7 @@ def _notify(
         title=f"{incident.reference} [{incident.severity.code}] {title}",
         summary=summary,
         url=incident_url(incident),
-        services=incident.services.all(),
+        services=incident.services.all() if services is None else services,
         recipients=[user for user in (incident.commander,) if user is not None],
         source=f"incident:{incident.pk}",
         created_by=actor,
@@ -129,7 +126,9 @@ def incident_declare(
     flags = _valid_flags(flags)
     if flags and severity.rank > 1:
         severity = Severity.objects.get(rank=1)  # the seeds: these escalate to P1 immediately
-    with transaction.atomic():
+    services = list(services)
+    # No savepoint: a failure here fails the caller's transaction anyway (alert intake declares many in one).
+    with transaction.atomic(savepoint=False):
         incident = Incident(
             title=title.strip(),
             severity=severity,
@@ -141,10 +140,24 @@ def incident_declare(
             detected_at=detected_at,
         )
         _save(incident)
-        incident.services.set(services)
-        _retime(incident)  # the acknowledge target depends on the services' rotation (its business hours)
-        escalation.escalation_start(incident=incident)
-        names = ", ".join(service.name for service in incident.services.all()) or "no service named yet"
+        if services:
+            incident.services.add(*services)
+        # The acknowledge target depends on the services' rotation (its business hours), known once they are set.
+        due = policy.timers(incident)
+        incident.ack_due_at, incident.update_due_at, incident.resolution_due_at = (
+            due.ack_due_at,
+            due.update_due_at,
+            due.resolution_due_at,
+        )
+        escalation.escalation_start(incident=incident, services=services)
+        # Timers and the snapshot are left out of the audit log, so update() loses nothing and skips save()'s diff.
+        Incident.objects.filter(pk=incident.pk).update(
+            ack_due_at=incident.ack_due_at,
+            update_due_at=incident.update_due_at,
+            resolution_due_at=incident.resolution_due_at,
+            escalation_snapshot=incident.escalation_snapshot,
+        )
+        names = ", ".join(service.name for service in services) or "no service named yet"
         timeline_add(
             incident=incident,
             kind=TimelineEvent.Kind.DECLARED,
@@ -152,7 +165,14 @@ def incident_declare(
             actor=reporter,
             at=now,
         )
-        _notify(incident, event=EventKind.INCIDENT_OPENED, title=incident.title, summary=impact_summary, actor=reporter)
+        _notify(
+            incident,
+            event=EventKind.INCIDENT_OPENED,
+            title=incident.title,
+            summary=impact_summary,
+            actor=reporter,
+            services=services,
+        )
         for flag in flags:
             _notify_security_flag(incident, flag, actor=reporter)
     return incident

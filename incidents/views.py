@@ -12,6 +12,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from contacts.selectors import incident_contacts
 from incidents import policy
+from incidents.alert_selectors import incident_alerts
 from incidents.escalation import incident_escalate
 from incidents.filters import IncidentFilter
 from incidents.forms import (
@@ -53,6 +54,8 @@ from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role, has_role
 from portal.core.pagination import paginate
 from portal.errors import ApplicationError
+
+ALERTS_SHOWN = 50  # on an incident's page; the API lists all of them
 
 
 def _minutes(minutes: int | None) -> str:
@@ -124,6 +127,8 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         "live_token": live_token(
             version=incident.version, newest_event=max((event.pk for event in incident.timeline.all()), default=None)
         ),
+        "alerts": incident_alerts(incident, limit=ALERTS_SHOWN),
+        "alert_group": getattr(incident, "alert_group", None),  # selected with the incident
         **extra,
     }
 

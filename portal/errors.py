@@ -33,6 +33,12 @@ class ChecklistOpenError(ConflictError):
     """A gating checklist has open items; `extra["open_items"]` lists them. An override reason lets the step past."""
 
 
+class TooLargeError(ApplicationError):
+    """The request is over a documented limit (a body, a batch); the message names the limit."""
+
+    status_code = 413
+
+
 class UpstreamError(ApplicationError):
     """A system the request relies on (a cluster's API) refused or failed it."""
 

@@ -463,6 +463,12 @@ def env_rate(name: str, default: str) -> str:
     return rate
 
 
+# Alertmanager webhook limits: over them a payload is refused with a 413 naming the limit, so that no payload runs
+# into gunicorn's worker timeout (each group that opens an incident costs what declaring one does).
+ALERT_WEBHOOK_MAX_BYTES = int(os.environ.get("ALERT_WEBHOOK_MAX_BYTES", str(10 * 1024 * 1024)))
+ALERT_WEBHOOK_MAX_ALERTS = int(os.environ.get("ALERT_WEBHOOK_MAX_ALERTS", "5000"))
+ALERT_WEBHOOK_MAX_NEW_GROUPS = int(os.environ.get("ALERT_WEBHOOK_MAX_NEW_GROUPS", "200"))
+
 # API throttling per token (or signed-in user) and per anonymous address; integrations (Alertmanager, the deploy
 # gate) have their own scope, generous so that an alert storm is never throttled away.
 REST_FRAMEWORK |= {

@@ -1,13 +1,15 @@
 """Alert intake over HTTP: Alertmanager's webhook, integrations and their tokens, alerts, suppression rules."""
 
 import django_filters
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import authentication, exceptions, generics, serializers, status, viewsets
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -15,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents import alerts as rules
-from incidents.alert_selectors import alerts, integrations, suppression_rules
+from incidents.alert_selectors import alert_groups, alerts, integrations, suppression_rules
 from incidents.alert_services import (
     IntakeSummary,
     IssuedIntegration,
@@ -24,16 +26,17 @@ from incidents.alert_services import (
     integration_create,
     integration_rotate_token,
     integration_set_enabled,
+    integration_set_grouping,
 )
 from incidents.alerts import RESOLVED, IncomingAlert
-from incidents.models import Alert, Integration, SuppressionRule
+from incidents.models import Alert, AlertGroup, Integration, SuppressionRule
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
-from portal.core.api import fields
+from portal.core.api import fields, parsers
 from portal.core.api.schema import error_response
 from portal.core.api.serializers import ModelSerializer
 from portal.core.api.throttling import IntegrationRateThrottle
-from portal.errors import ApplicationError
+from portal.errors import ApplicationError, TooLargeError
 
 # Webhook
 
@@ -78,8 +81,28 @@ class IsIntegration(BasePermission):
         return isinstance(request.auth, Integration)
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class LabelValue(serializers.Field):
+    """A label or annotation value, any string. Lighter than CharField, whose validators on every value were a third
+    of the time to validate a storm's payload; the API's parser has refused NUL characters already."""
+
+    default_error_messages = {"invalid": "Not a valid string.", "surrogate": "Surrogate characters are not allowed."}
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            data.encode()
+        except UnicodeEncodeError:
+            self.fail("surrogate")
+        return data
+
+    def to_representation(self, value: str) -> str:
+        return value
+
+
 class Labels(serializers.DictField):
-    child = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    child = LabelValue()
 
 
 class AlertInput(serializers.Serializer):
@@ -111,7 +134,8 @@ class AlertInput(serializers.Serializer):
 
 
 class AlertmanagerPayload(serializers.Serializer):
-    """Alertmanager's webhook payload, version 4. Only `version` and `alerts` are used; the rest is accepted."""
+    """Alertmanager's webhook payload, version 4. `alerts`, and `groupKey` and `groupLabels` for grouping, are used;
+    the rest is accepted."""
 
     version = serializers.ChoiceField(choices=["4"])
     groupKey = serializers.CharField(required=False, allow_blank=True)
@@ -149,6 +173,7 @@ class AlertResultOutput(serializers.Serializer):
 
 class IntakeOutput(serializers.Serializer):
     opened = serializers.IntegerField()
+    attached = serializers.IntegerField(help_text="Alerts added to their group's open incident (no new page).")
     updated = serializers.IntegerField()
     resolved = serializers.IntegerField()
     suppressed = serializers.IntegerField()
@@ -163,23 +188,62 @@ class IntakeOutput(serializers.Serializer):
         return {**summary.counts, "incidents": summary.incidents, "alerts": summary.results}
 
 
+class WebhookJSONParser(parsers.JSONParser):
+    """A storm's payload is larger than any other request: its own limit, and over it a 413 naming the limit."""
+
+    limit_setting = "ALERT_WEBHOOK_MAX_BYTES"
+
+    def too_large(self, limit: int) -> Exception:
+        return TooLargeError(
+            f"The payload is larger than {limit} bytes (ALERT_WEBHOOK_MAX_BYTES): set max_alerts on Alertmanager's "
+            "webhook receiver to send fewer alerts per notification."
+        )
+
+
+def _check_alert_count(data: object) -> None:
+    """Before validating: refusing a payload with too many alerts must not take as long as processing it."""
+    alerts = data.get("alerts") if isinstance(data, dict) else None
+    limit = settings.ALERT_WEBHOOK_MAX_ALERTS
+    if isinstance(alerts, list) and len(alerts) > limit:
+        raise TooLargeError(
+            f"The payload has {len(alerts)} alerts, more than {limit} (ALERT_WEBHOOK_MAX_ALERTS): set max_alerts on "
+            "Alertmanager's webhook receiver to send fewer alerts per notification.",
+            field="alerts",
+        )
+
+
 class AlertmanagerWebhookApi(APIView):
-    """Alertmanager's webhook: opens, updates and records the recovery of incidents by alert fingerprint, and
-    applies the suppression rules. Authenticated by an integration's token (`Authorization: Bearer <token>`), not
-    by a user. The payload is applied whole or not at all."""
+    """Alertmanager's webhook: opens incidents by alert group (Alertmanager's groupKey, or the integration's
+    grouping labels), attaches alerts to their group's open incident, records updates and recoveries by
+    fingerprint, and applies the suppression rules. Authenticated by an integration's token (`Authorization: Bearer
+    <token>`), not by a user. The payload is applied whole or not at all; over the payload limits (bytes, alerts,
+    new groups) it is a 413 naming the limit."""
 
     authentication_classes = [IntegrationTokenAuthentication]
     permission_classes = [IsIntegration]
     throttle_classes = [IntegrationRateThrottle]  # a storm's notifications must all get in
+    parser_classes = [WebhookJSONParser]
 
-    @extend_schema(request=AlertmanagerPayload, responses=IntakeOutput)
+    @extend_schema(
+        request=AlertmanagerPayload,
+        responses={
+            200: IntakeOutput,
+            413: error_response(
+                "Over a payload limit, which the message names: ALERT_WEBHOOK_MAX_BYTES, ALERT_WEBHOOK_MAX_ALERTS, or "
+                "ALERT_WEBHOOK_MAX_NEW_GROUPS (alert groups that would open an incident)."
+            ),
+        },
+    )
     def post(self, request: Request) -> Response:
+        _check_alert_count(request.data)
         payload = AlertmanagerPayload(data=request.data)
         if not payload.is_valid():
             field, message = first_error(payload.errors)
             raise ApplicationError(f"{field}: {message}" if field else message, field=field or None)
         summary = alert_ingest(
             integration=request.auth,
+            group_key=payload.validated_data.get("groupKey", ""),
+            group_labels=payload.validated_data.get("groupLabels", {}),
             alerts=[
                 IncomingAlert(
                     fingerprint=alert["fingerprint"],
@@ -205,8 +269,8 @@ class IntegrationOutput(serializers.ModelSerializer):
     class Meta:
         model = Integration
         fields = [
-            "id", "name", "kind", "enabled", "token_prefix", "token_issued_at", "created_by", "created_at",
-            "last_used_at",
+            "id", "name", "kind", "grouping_labels", "enabled", "token_prefix", "token_issued_at", "created_by",
+            "created_at", "last_used_at",
         ]  # fmt: skip
 
 
@@ -225,6 +289,10 @@ class IntegrationListCreateApi(generics.ListAPIView):
     class IntegrationInput(serializers.Serializer):
         name = fields.LineField(max_length=100)
         kind = serializers.ChoiceField(choices=Integration.Kind.choices, default=Integration.Kind.ALERTMANAGER)
+        grouping_labels = serializers.ListField(
+            child=fields.LineField(max_length=100), required=False, default=list, max_length=20,
+            help_text="Labels whose values group alerts into one incident; empty: Alertmanager's groupKey.",
+        )  # fmt: skip
 
     def get_queryset(self) -> QuerySet[Integration]:
         return integrations()
@@ -254,6 +322,28 @@ class IntegrationRotateTokenApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         issued: IssuedIntegration = integration_rotate_token(integration=get_object_or_404(Integration, pk=pk))
         return Response(IssuedIntegrationOutput(issued).data)
+
+
+class IntegrationGroupingApi(APIView):
+    """How the integration's alerts are grouped into incidents from now on: by the values of `grouping_labels`, or,
+    when empty, by Alertmanager's groupKey (the route's group_by)."""
+
+    permission_classes = [role_permission(Role.ADMIN)]
+
+    class GroupingInput(serializers.Serializer):
+        grouping_labels = serializers.ListField(child=fields.LineField(max_length=100), max_length=20)
+
+    @extend_schema(
+        request=GroupingInput,
+        responses={200: IntegrationOutput, 409: error_response("The integration groups by these labels already.")},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.GroupingInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        integration = integration_set_grouping(
+            integration=get_object_or_404(Integration, pk=pk), grouping_labels=payload.validated_data["grouping_labels"]
+        )
+        return Response(IntegrationOutput(integration).data)
 
 
 class IntegrationDisableApi(APIView):
@@ -326,6 +416,50 @@ class AlertDetailApi(generics.RetrieveAPIView):
 
     def get_queryset(self) -> QuerySet[Alert]:
         return alerts()
+
+
+class AlertGroupFilter(django_filters.FilterSet):
+    integration = django_filters.ModelChoiceFilter(queryset=Integration.objects.all())
+    incident = django_filters.NumberFilter(field_name="incident")
+    open = django_filters.BooleanFilter(method="filter_open", label="Still collecting alerts for its key")
+
+    class Meta:
+        model = AlertGroup
+        fields = ["integration", "incident", "open"]
+
+    def filter_open(self, queryset: QuerySet[AlertGroup], name: str, value: bool) -> QuerySet[AlertGroup]:
+        return queryset.filter(is_open=True) if value else queryset.filter(is_open__isnull=True)
+
+
+class AlertGroupOutput(serializers.ModelSerializer):
+    integration = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    is_open = serializers.SerializerMethodField(help_text="Still the group new alerts of its key attach to.")
+
+    class Meta:
+        model = AlertGroup
+        fields = ["id", "integration", "key", "labels", "is_open", "incident", "alert_count", "created_at",
+                  "last_alert_at"]  # fmt: skip
+
+    def get_is_open(self, group: AlertGroup) -> bool:
+        return bool(group.is_open)
+
+
+class AlertGroupListApi(generics.ListAPIView):
+    """Alert groups: the incident each group's alerts share, and how many it holds (its alerts:
+    `/api/v1/alerts/?incident=<incident>`)."""
+
+    serializer_class = AlertGroupOutput
+    filterset_class = AlertGroupFilter
+
+    def get_queryset(self) -> QuerySet[AlertGroup]:
+        return alert_groups()
+
+
+class AlertGroupDetailApi(generics.RetrieveAPIView):
+    serializer_class = AlertGroupOutput
+
+    def get_queryset(self) -> QuerySet[AlertGroup]:
+        return alert_groups()
 
 
 class Matchers(serializers.ListField):

@@ -41,6 +41,10 @@ class IncidentOutput(serializers.ModelSerializer):
     reporter = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     reference = serializers.CharField(read_only=True)
     allowed_transitions = serializers.SerializerMethodField()
+    alert_count = serializers.SerializerMethodField(
+        help_text="Alerts its alert group holds (`/api/v1/alerts/?incident=<id>` lists them); null: not opened by "
+        "alerts."
+    )
 
     class Meta:
         model = Incident
@@ -48,11 +52,15 @@ class IncidentOutput(serializers.ModelSerializer):
             "id", "reference", "title", "severity", "status", "services", "impact_summary", "commander", "reporter",
             "is_public", "flags", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at",
             "ack_due_at", "update_due_at", "resolution_due_at", "last_update_at", "version", "allowed_transitions",
-            "escalation_snapshot",
+            "escalation_snapshot", "alert_count",
         ]  # fmt: skip
 
     def get_allowed_transitions(self, incident: Incident) -> list[str]:
         return list(policy.allowed_transitions(incident))
+
+    def get_alert_count(self, incident: Incident) -> int | None:
+        group = getattr(incident, "alert_group", None)  # selected with the incident; absent when people declared it
+        return None if group is None else group.alert_count
 
 
 class TimelineEventOutput(serializers.ModelSerializer):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0002_seed_severities_escalation_and_suppression"),
+        ("incidents", "0003_alert_groups"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

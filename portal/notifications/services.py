@@ -68,8 +68,11 @@ def notify(
             calendar=calendar,
             created_by=created_by,
         )
-        notification.services.set(services)
-        notification.recipients.set(recipients)
+        # A new row has neither yet: adding only what there is spares a query for each empty set.
+        if services:
+            notification.services.add(*services)
+        if recipients:
+            notification.recipients.add(*recipients)
         kinds = None if channel_kinds is None else set(channel_kinds)
         rows = _routed_deliveries(notification, recipients, now, kinds) + _subscriber_deliveries(
             notification, services, now

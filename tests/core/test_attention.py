@@ -7,12 +7,12 @@ import pytest
 from django.urls import reverse
 
 from incidents.models import Severity
+from incidents.selectors import open_incidents
 from incidents.services import incident_acknowledge, incident_declare
 from maintenance.services import freeze_exception_request
 from portal.accounts.roles import Role
 from portal.cluster.models import ActionRun, Target
 from portal.core.attention import approvals_for, incidents_by_need
-from portal.core.views import OPEN_STATUSES
 
 T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday afternoon, in business hours since 3 h before
 
@@ -46,10 +46,9 @@ def three(people, time_machine):
 
 
 def test_overdue_then_unacknowledged_then_the_rest(three):
-    from incidents.models import Incident
 
     p1, p2, p3 = three
-    needs = incidents_by_need(Incident.objects.filter(status__in=OPEN_STATUSES).select_related("severity"), now=T0)
+    needs = incidents_by_need(open_incidents(), now=T0)
     assert [need.incident.pk for need in needs] == [p3.pk, p2.pk, p1.pk]
     assert needs[0].overdue == ("Acknowledge", "Update")  # not only the resolution deadline
     assert (needs[0].unacknowledged, needs[0].unowned) == (True, True)

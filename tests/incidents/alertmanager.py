@@ -49,21 +49,27 @@ def resolved(firing: dict[str, object], *, after: timedelta = timedelta(minutes=
     return {**firing, "status": "resolved", "endsAt": rfc3339(ends_at)}
 
 
-def payload(*alerts: dict[str, object]) -> dict[str, object]:
+def payload(*alerts: dict[str, object], group_by: tuple[str, ...] | None = None) -> dict[str, object]:
+    """Alertmanager sends one group per payload. With `group_by` (the route's), the groupKey and groupLabels it sends
+    for those labels, which the alerts must share; without, no groupKey, so each alert is a group of its own."""
     labels = [alert["labels"] for alert in alerts]
     common = {key: value for key, value in labels[0].items() if all(other.get(key) == value for other in labels)}
-    return {
+    body: dict[str, object] = {
         "version": "4",
-        "groupKey": '{}/{severity=~"critical|warning"}:{alertname="' + common.get("alertname", "") + '"}',
         "truncatedAlerts": 0,
         "status": "firing" if any(alert["status"] == "firing" for alert in alerts) else "resolved",
         "receiver": "broxiva-ops-portal",
-        "groupLabels": {"alertname": common.get("alertname", "")},
         "commonLabels": common,
         "commonAnnotations": {},
         "externalURL": "http://alertmanager.broxiva-monitoring:9093",
         "alerts": list(alerts),
     }
+    if group_by is not None:
+        assert all(name in common or all(name not in other for other in labels) for name in group_by), group_by
+        group_labels = {name: common[name] for name in group_by if name in common}
+        matchers = ", ".join(f'{name}="{value}"' for name, value in group_labels.items())
+        body |= {"groupKey": '{}/{severity=~"critical|warning"}:{' + matchers + "}", "groupLabels": group_labels}
+    return body
 
 
 # The shape of Alertmanager's documented webhook payload (version 4) with a group of two alerts; the values are

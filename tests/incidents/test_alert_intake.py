@@ -131,17 +131,17 @@ def test_suppression_index_follows_inhibit_rule_semantics():
 # Opening, updating, resolving
 
 
-def test_realistic_payload_opens_one_incident_per_alert(am, services):
+def test_realistic_payload_opens_one_incident_for_its_group(am, services):
     response = send(am, REALISTIC_PAYLOAD)
 
     assert response.status_code == 200, response.json()
     body = response.json()
-    assert {key: body[key] for key in ("opened", "updated", "resolved", "suppressed", "unchanged")} == {
-        "opened": 2, "updated": 0, "resolved": 0, "suppressed": 0, "unchanged": 0,
+    assert {key: body[key] for key in ("opened", "attached", "updated", "resolved", "suppressed", "unchanged")} == {
+        "opened": 2, "attached": 0, "updated": 0, "resolved": 0, "suppressed": 0, "unchanged": 0,
     }  # fmt: skip
-    checkout_alert = Alert.objects.get(fingerprint="8d4a3f1c2b9e7a60")
-    incident = checkout_alert.incident
-    assert body["incidents"]["opened"] == sorted(Incident.objects.values_list("pk", flat=True))
+    incident = Incident.objects.get()
+    assert body["incidents"]["opened"] == [incident.pk]
+    # Named after the group's most severe alert; every service its alerts name.
     assert incident.title == "HighErrorRate on Checkout"
     assert incident.severity.code == "P1"
     assert list(incident.services.all()) == [services["checkout"]]
@@ -150,17 +150,28 @@ def test_realistic_payload_opens_one_incident_per_alert(am, services):
         "HTTP 5xx above 5% for 5 minutes\n\ncheckout answers 7.3% of requests with HTTP 5xx (threshold 5%)."
     )
     assert incident.detected_at.isoformat() == "2025-06-02T09:30:12.483000+00:00"
-    assert [kind for kind, _ in timeline(incident)] == ["declared", "alert"]
+    assert [kind for kind, _ in timeline(incident)] == ["declared", "alert", "alert"]
+    group = incident.alert_group
+    assert (group.key, group.labels, group.alert_count) == (
+        'groupKey:{}/{severity=~"critical|warning"}:{alertname="HighErrorRate"}', {"alertname": "HighErrorRate"}, 2,
+    )  # fmt: skip
+    checkout_alert = Alert.objects.get(fingerprint="8d4a3f1c2b9e7a60")
+    assert checkout_alert.incident == incident
     assert checkout_alert.status == "firing"
     assert checkout_alert.ends_at is None  # Go's zero time is "not ended"
     assert checkout_alert.generator_url.startswith("http://prometheus.broxiva-monitoring:9090/graph")
     assert checkout_alert.labels["namespace"] == "broxiva-production"
     assert checkout_alert.service == services["checkout"]
-    # No service label: the job names it, matched to the service's name whatever its case.
+    # No service label: the job names it; "search-api" is neither a slug nor a name, so it is kept, not invented.
     search = Alert.objects.get(fingerprint="1f0e9d8c7b6a5f4e")
-    assert search.incident.severity.code == "P3"
-    assert search.service is None  # "search-api" is neither the slug nor the name
-    assert search.incident.title == "HighErrorRate on search-api (unknown service)"
+    assert (search.incident, search.service, search.service_label) == (incident, None, "search-api")
+
+
+def test_an_alert_alone_in_its_group_names_an_unknown_service_in_the_title(am, services):
+    send(am, payload(alert("HighErrorRate", job="search-api", severity="warning")))
+
+    incident = Incident.objects.get()
+    assert (incident.title, incident.severity.code) == ("HighErrorRate on search-api (unknown service)", "P3")
 
 
 def test_job_label_names_the_service_by_name_case_insensitively(am, services):

@@ -47,6 +47,7 @@ from incidents.alerts import IncomingAlert
 from incidents.models import (
     ActionItem,
     Alert,
+    AlertGroup,
     EscalationLevel,
     EscalationPolicy,
     Incident,
@@ -104,6 +105,7 @@ EXISTING: dict[str, tuple[type[models.Model], dict[str, str]]] = {
     "/api/v1/actions/workloads/{id}/": (Workload, {"id": "pk"}),
     "/api/v1/alert-rules/{id}/": (AlertRule, {"id": "pk"}),
     "/api/v1/alerts/{id}/": (Alert, {"id": "pk"}),
+    "/api/v1/alerts/groups/{id}/": (AlertGroup, {"id": "pk"}),
     "/api/v1/alerts/suppression-rules/{id}/": (SuppressionRule, {"id": "pk"}),
     "/api/v1/backup-schedules/{id}/": (BackupSchedule, {"id": "pk"}),
     "/api/v1/burn-rate-rules/{id}/": (BurnRateRule, {"id": "pk"}),

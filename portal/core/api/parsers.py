@@ -54,11 +54,16 @@ def check_form(data: QueryDict) -> None:
 
 
 class JSONParser(parsers.JSONParser):
+    limit_setting = "DATA_UPLOAD_MAX_MEMORY_SIZE"  # a view with larger bodies names its own setting
+
+    def too_large(self, limit: int) -> Exception:
+        return RequestDataTooBig(f"Request body exceeded settings.{self.limit_setting}.")
+
     def parse(self, stream: IO[Any], media_type: str | None = None, parser_context: Context = None) -> Any:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit = getattr(settings, self.limit_setting)
         raw = stream.read() if limit is None else stream.read(limit + 1)
         if limit is not None and len(raw) > limit:
-            raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
+            raise self.too_large(limit)
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         constant = json.strict_constant if self.strict else None
         try:
