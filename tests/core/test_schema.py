@@ -103,6 +103,7 @@ def test_every_operation_documents_the_errors_it_can_answer(token_client):
     ]  # fmt: skip
     assert codes("/api/v1/status/", "get") == ["200", "429"]  # public, and throttled per address
     assert codes("/api/health/", "get") == ["200"]  # never throttled: probes must always get an answer
+    assert "404" in codes("/api/v1/lockouts/unlock/", "post")  # nothing recorded for that username or address
     assert paths["/api/v1/incidents/{id}/"]["get"]["responses"]["404"]["content"] == error
     assert paths["/api/v1/tokens/{id}/revoke/"]["post"]["responses"]["409"]["content"] == error
 

@@ -94,7 +94,9 @@ def test_a_large_fan_out_is_split_so_worker_processes_share_it(
         rows = mailing(5)
     emails = [row for row in rows if row.channel.kind == Channel.Kind.EMAIL]
     assert sorted(len(batch) for batch in delivery_batches(emails)) == [1, 2, 2]
-    assert len(callbacks) == 3 + 1  # a task each, and one for the #info chat message
+    chats = [row.address for row in rows if row.channel.kind == Channel.Kind.CHAT]
+    assert sorted(chats) == ["#info", "#maintenance"]  # routed by severity, and by event kind
+    assert len(callbacks) == 3 + len(chats)  # a task per email batch, and one per chat message
 
 
 def test_a_person_still_gets_one_email_per_notification(live_channels, smtp, make_user):

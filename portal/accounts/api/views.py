@@ -128,7 +128,10 @@ class LockoutReleaseApi(APIView):
     class ReleasedOutput(serializers.Serializer):
         released = serializers.IntegerField(help_text="Failed-attempt records cleared.")
 
-    @extend_schema(request=LockoutReleaseInput, responses=ReleasedOutput)
+    @extend_schema(
+        request=LockoutReleaseInput,
+        responses={200: ReleasedOutput, 404: error_response("No failed sign-ins are recorded for them.")},
+    )
     def post(self, request: Request) -> Response:
         payload = self.LockoutReleaseInput(data=request.data)
         payload.is_valid(raise_exception=True)
