@@ -373,6 +373,7 @@ SPECTACULAR_SETTINGS = {
         "ActionKindEnum": "portal.cluster.models.ActionKind",
         "TargetKindEnum": "portal.cluster.models.Target.Kind",
         "ApprovalDecisionEnum": "portal.cluster.models.ActionApproval.Decision",
+        "LookKindEnum": "portal.cluster.models.LookKind",
     },
 }
 

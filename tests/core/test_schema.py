@@ -104,6 +104,7 @@ def test_every_operation_documents_the_errors_it_can_answer(token_client):
     assert codes("/api/v1/status/", "get") == ["200", "429"]  # public, and throttled per address
     assert codes("/api/health/", "get") == ["200"]  # never throttled: probes must always get an answer
     assert "404" in codes("/api/v1/lockouts/unlock/", "post")  # nothing recorded for that username or address
+    assert "400" in codes("/api/v1/backup-schedules/", "get")  # only paging, and a NUL byte in `page_size` is a 400
     assert paths["/api/v1/incidents/{id}/"]["get"]["responses"]["404"]["content"] == error
     assert paths["/api/v1/tokens/{id}/revoke/"]["post"]["responses"]["409"]["content"] == error
 

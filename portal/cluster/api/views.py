@@ -98,7 +98,7 @@ class ActionRunListApi(generics.ListAPIView):
         generate = serializers.BooleanField(required=False)
         length = serializers.IntegerField(required=False, min_value=16, max_value=256)
         restart = serializers.BooleanField(required=False)
-        value = serializers.CharField(
+        value = fields.TextField(
             required=False, allow_blank=True, trim_whitespace=False, max_length=8000, write_only=True,
             help_text="secret_set: the value, typed once; never returned, logged or audited (it may also come with "
             "the confirmation).",
@@ -145,7 +145,7 @@ class ActionRunConfirmApi(APIView):
     permission_classes = [Responders]
 
     class ActionRunConfirmInput(serializers.Serializer):
-        value = serializers.CharField(
+        value = fields.TextField(
             required=False, allow_blank=True, trim_whitespace=False, max_length=8000, write_only=True, default=""
         )
 
