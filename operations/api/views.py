@@ -502,7 +502,12 @@ class AlertRulesFileApi(APIView):
 
     renderer_classes = [renderers.JSONRenderer, YamlRenderer]
 
-    @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.OBJECT})
+    @extend_schema(
+        responses={
+            (200, "application/yaml"): OpenApiTypes.OBJECT,
+            404: error_response("No renderer for that `format` (json or yaml)."),
+        }
+    )
     def get(self, request: Request) -> HttpResponse:
         response = HttpResponse(rules_file(), content_type="application/yaml; charset=utf-8")
         response["Content-Disposition"] = 'inline; filename="broxiva-rules.yaml"'
