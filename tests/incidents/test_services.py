@@ -288,7 +288,7 @@ class TestTimers:
 
     def test_resolved_incidents_are_left_alone(self, declare, commander):
         incident = declare("P3")
-        incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander)
+        incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander, now=T0)
         # Only its review is reminded of (test_process_rules.py), not its timers.
         assert incident_sweep_timers(now=T0 + timedelta(days=3)) == 1
         assert list(incident.reminders.values_list("timer", flat=True)) == ["review"]
