@@ -6,7 +6,7 @@ Parameters are validated here, once, for the form, the API and the worker alike;
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -178,6 +178,21 @@ def coerce(param: Param, raw: object) -> Value:
     return raw.strip()
 
 
+def clean_params(params: Iterable[Param], raw: Mapping[str, object], *, what: str) -> dict[str, Value]:
+    """`params` read from `raw`, typed and bounded; absent ones defaulted, or refused when required for `what`."""
+    clean: dict[str, Value] = {}
+    for param in params:
+        value = raw.get(param.name)
+        if value is None or value == "":
+            if param.required:
+                raise ApplicationError(f"{param.label}: required for {what.lower()}.", field=param.name)
+            if param.default is not None:
+                clean[param.name] = param.default
+            continue
+        clean[param.name] = coerce(param, value)
+    return clean
+
+
 def validate_parameters(kind: ActionKind, target: Target, raw: Mapping[str, object]) -> dict[str, Value]:
     """The parameters of `kind` on `target`, typed, bounded and defaulted; other keys are ignored."""
     spec = SPECS[kind]
@@ -186,16 +201,7 @@ def validate_parameters(kind: ActionKind, target: Target, raw: Mapping[str, obje
             f"{kind.label} runs on a {spec.target_kind.label} target; {target} is a {target.get_kind_display()}.",
             field="target",
         )
-    clean: dict[str, Value] = {}
-    for param in spec.params:
-        value = raw.get(param.name)
-        if value is None or value == "":
-            if param.required:
-                raise ApplicationError(f"{param.label}: required for {kind.label.lower()}.", field=param.name)
-            if param.default is not None:
-                clean[param.name] = param.default
-            continue
-        clean[param.name] = coerce(param, value)
+    clean = clean_params(spec.params, raw, what=kind.label)
     _check_names(spec, target, clean)
     if kind == ActionKind.SCALE:
         replicas = int(clean["replicas"])

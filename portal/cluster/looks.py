@@ -16,7 +16,7 @@ from django.conf import settings
 
 from portal import kube
 from portal.cluster import datastores
-from portal.cluster.actions import Param, Value, coerce
+from portal.cluster.actions import Param, Value, clean_params
 from portal.cluster.models import LookKind, Target
 from portal.errors import ApplicationError
 
@@ -81,16 +81,7 @@ def validate(kind: LookKind, target: Target, raw: Mapping[str, object]) -> dict[
             f"{kind.label} looks at a {TARGET_KIND[kind].label} target; {target} is a {target.get_kind_display()}.",
             field="target",
         )
-    clean: dict[str, Value] = {}
-    for param in LOOK_PARAMS[kind]:
-        value = raw.get(param.name)
-        if value is None or value == "":
-            if param.required:
-                raise ApplicationError(f"{param.label}: required for {kind.label.lower()}.", field=param.name)
-            if param.default is not None:
-                clean[param.name] = param.default
-            continue
-        clean[param.name] = coerce(param, value)
+    clean = clean_params(LOOK_PARAMS[kind], raw, what=kind.label)
     for name, pattern in (("namespace", _LABEL), ("pod", _SUBDOMAIN), ("deployment", _SUBDOMAIN),
                           ("container", _LABEL), ("name", _SUBDOMAIN), ("selector", _SELECTOR)):  # fmt: skip
         value = clean.get(name)

@@ -18,16 +18,6 @@ T0 = datetime(2027, 7, 14, 12, 0, tzinfo=UTC)  # a quiet Wednesday
 RUNS = "/api/v1/procedure-runs/"
 
 
-@pytest.fixture
-def api(db) -> Service:
-    return Service.objects.create(name="API", slug="api", tier=Service.Tier.CRITICAL)
-
-
-@pytest.fixture
-def responder(make_user):
-    return make_user(Role.RESPONDER, username="rami", email="rami@example.com")
-
-
 def declare(service: Service, *, code: str = "P2") -> Incident:
     return incident_declare(title="Checkout down", severity=Severity.objects.get(code=code), reporter=None,
                             services=[service], detected_at=T0, now=T0)  # fmt: skip
