@@ -1,12 +1,27 @@
 from django.contrib import admin
 
 from contacts.models import Dashboard, DeploymentEnvironment, KeyLink, Team, Vendor
+from portal.notifications.admin import KeepSecretsForm
+from portal.notifications.secrets import mask_secret
+
+
+class TeamForm(KeepSecretsForm):
+    secrets = ("pagerduty_routing_key",)
+
+    class Meta:
+        model = Team
+        fields = ["name", "slug", "slack_channel", "email", "pagerduty_routing_key", "description", "position"]
 
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "slack_channel", "email"]
+    form = TeamForm
+    list_display = ["name", "slug", "slack_channel", "email", "pagerduty"]
     prepopulated_fields = {"slug": ["name"]}
+
+    @admin.display(description="PagerDuty routing key (masked)")
+    def pagerduty(self, team: Team) -> str:
+        return mask_secret(team.pagerduty_routing_key)
 
 
 @admin.register(Vendor)

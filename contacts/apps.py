@@ -12,7 +12,9 @@ class ContactsConfig(AppConfig):
 
         from contacts.models import Dashboard, DeploymentEnvironment, KeyLink, Team, Vendor
 
-        auditlog.register(Team)
+        auditlog.register(
+            Team, mask_fields=["pagerduty_routing_key"], mask_callable="portal.notifications.secrets.mask_secret"
+        )
         auditlog.register(Vendor, m2m_fields={"services"})
         auditlog.register(DeploymentEnvironment)
         auditlog.register(KeyLink)

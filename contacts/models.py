@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
+from portal.core.fields import EncryptedCharField
 from portal.core.models import Environment
 
 chat_channel_validator = RegexValidator(r"^#[\w.\-]{1,80}$", "Write the channel with its #, e.g. #broxiva-devops.")
@@ -14,6 +15,10 @@ class Team(models.Model):
     slug = models.SlugField(max_length=100, unique=True, help_text="The `team` label of exported alert rules.")
     slack_channel = models.CharField(max_length=81, blank=True, validators=[chat_channel_validator])
     email = models.EmailField(blank=True)
+    pagerduty_routing_key = EncryptedCharField(
+        "PagerDuty routing key", max_length=64, blank=True,
+        help_text="Events v2 integration key of the team's PagerDuty service: pages about alerts it owns go there.",
+    )  # fmt: skip
     description = models.CharField(max_length=300, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
 

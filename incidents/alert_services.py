@@ -26,6 +26,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from contacts.models import Team
 from incidents import alerts as rules
 from incidents.alerts import FIRING, RESOLVED, IncomingAlert
 from incidents.models import (
@@ -39,6 +40,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.services import incident_declare, timeline_add_many
+from operations.selectors.alerting import catalogue_owners, owner_of
 from portal.accounts.models import User
 from portal.accounts.services import TOKEN_BYTES, token_hash
 from portal.bulk import AnyOf, bulk_set
@@ -439,6 +441,9 @@ class _Intake:
             # People resolved these groups' incidents: a new firing starts a new group (and incident).
             AlertGroup.objects.filter(pk__in=superseded).update(is_open=None)
         severities: dict[str, Severity] = {}
+        # Each name's owner in the alert catalogue, read once for the payload: the owner of a group's names hears
+        # of its incident.
+        owners = catalogue_owners(item.row.alertname for digest in opening for item in by_group[digest])
         for digest, members in by_group.items():
             group = open_groups.get(digest)
             if group is not None and group.incident.is_open:
@@ -448,7 +453,9 @@ class _Intake:
                 group.last_alert_at = self.now
                 self.grown_groups.append(group)
                 continue
-            incident = self._open_incident(members, severities)
+            incident = self._open_incident(
+                members, severities, owner_of((item.row.alertname for item in members), owners)
+            )
             for item in members:
                 item.row.incident, item.outcome = incident, Outcome.OPENED
             key = members[0].group
@@ -465,7 +472,7 @@ class _Intake:
                 )
             )
 
-    def _open_incident(self, members: list[_Item], severities: dict[str, Severity]) -> Incident:
+    def _open_incident(self, members: list[_Item], severities: dict[str, Severity], owner: Team | None) -> Incident:
         """The group's incident, named after its most severe alert, affecting every service its alerts name."""
         if not severities:
             severities.update((severity.code, severity) for severity in Severity.objects.all())
@@ -487,6 +494,7 @@ class _Intake:
             impact_summary=impact,
             # Alertmanager's clock may run a little ahead of ours.
             detected_at=min(min(item.row.starts_at for item in members), self.now),
+            owner=owner,
             now=self.now,
         )
 

@@ -23,6 +23,7 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
+from incidents.selectors import owner_team
 from portal.accounts.models import User
 from portal.errors import ApplicationError
 from portal.notifications.models import EventKind
@@ -163,6 +164,7 @@ def _page(incident: Incident, step: EscalationStep, *, now: datetime, actor: Use
         recipients=people,
         source=f"incident:{incident.pk}",
         created_by=actor,
+        team=owner_team(incident),
     )
 
 

@@ -1,6 +1,12 @@
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
+from contacts.models import Team
 from incidents.models import ActionItem, Incident, PostIncidentReview, StatusUpdate, TimelineEvent
+from operations.selectors.alerting import incident_owner, incident_owner_team
+
+# Where `owner_team` keeps what it found, and where declaring an incident from alerts puts their owner
+# before the alerts are written.
+OWNER_CACHE = "_owner_team"
 
 
 def incident_list() -> QuerySet[Incident]:
@@ -8,6 +14,11 @@ def incident_list() -> QuerySet[Incident]:
     return Incident.objects.select_related(
         "severity", "commander", "reporter", "review", "alert_group"
     ).prefetch_related("services")
+
+
+def incident_api_list() -> QuerySet[Incident]:
+    """As `incident_list`, with the slug of the team owning each incident's alerts (`owner_team_slug`)."""
+    return incident_list().annotate(owner_team_slug=incident_owner_team("slug"))
 
 
 def open_incidents() -> QuerySet[Incident]:
@@ -39,3 +50,10 @@ def incident_live_token(*, pk: int) -> str | None:
 
 def live_token(*, version: int, newest_event: int | None) -> str:
     return f"{version}.{newest_event or 0}"
+
+
+def owner_team(incident: Incident) -> Team | None:
+    """The alert catalogue's owner of the incident's alerts (None: no catalogued alert), read once per instance."""
+    if not hasattr(incident, OWNER_CACHE):
+        setattr(incident, OWNER_CACHE, incident_owner(incident))
+    return getattr(incident, OWNER_CACHE)

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from contacts.models import Team
 from incidents import escalation, policy
 from incidents.models import (
     ActionItem,
@@ -20,6 +21,7 @@ from incidents.models import (
     TimelineEvent,
     TimerReminder,
 )
+from incidents.selectors import OWNER_CACHE, owner_team
 from portal.accounts.models import User
 from portal.errors import ApplicationError, ConflictError
 from portal.locking import lock_row
@@ -100,6 +102,7 @@ def _notify(
         recipients=[user for user in (incident.commander,) if user is not None],
         source=f"incident:{incident.pk}",
         created_by=actor,
+        team=owner_team(incident),
         **extra,
     )
 
@@ -115,8 +118,10 @@ def incident_declare(
     is_public: bool = False,
     flags: Iterable[str] = (),
     detected_at: datetime | None = None,
+    owner: Team | None = None,
     now: datetime | None = None,
 ) -> Incident:
+    """`owner`: the catalogue's owner team of the alerts declaring it, which hears of it (see `notify`)."""
     now = now or timezone.now()
     detected_at = detected_at or now
     if detected_at > now:
@@ -140,6 +145,8 @@ def incident_declare(
             detected_at=detected_at,
         )
         _save(incident)
+        # Its alerts are written after it: what `owner_team` would read of them is known already.
+        setattr(incident, OWNER_CACHE, owner)
         if services:
             incident.services.add(*services)
         # The acknowledge target depends on the services' rotation (its business hours), known once they are set.

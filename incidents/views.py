@@ -31,7 +31,7 @@ from incidents.forms import (
 from incidents.models import EscalationLevel, Incident, Severity
 from incidents.selectors import incident_detail as detail_queryset
 from incidents.selectors import incident_list as list_queryset
-from incidents.selectors import incident_live_token, live_token, review_detail
+from incidents.selectors import incident_live_token, live_token, owner_team, review_detail
 from incidents.services import (
     action_item_add,
     incident_acknowledge,
@@ -129,6 +129,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         ),
         "alerts": incident_alerts(incident, limit=ALERTS_SHOWN),
         "alert_group": getattr(incident, "alert_group", None),  # selected with the incident
+        "owner_team": owner_team(incident),
         **extra,
     }
 

@@ -2,13 +2,22 @@ from rest_framework import serializers
 
 from contacts.models import Dashboard, DeploymentEnvironment, KeyLink, Team, Vendor
 from incidents.models import Service
+from portal.core.api import fields
 from portal.core.api.serializers import CleanedModelSerializer
+from portal.notifications.secrets import mask_secret
 
 
 class TeamSerializer(CleanedModelSerializer):
+    pagerduty_routing_key = fields.LineField(write_only=True, required=False, allow_blank=True, max_length=64)
+    pagerduty = serializers.SerializerMethodField(help_text="The PagerDuty routing key, masked; empty: none set.")
+
     class Meta:
         model = Team
-        fields = ["id", "name", "slug", "slack_channel", "email", "description", "position"]
+        fields = ["id", "name", "slug", "slack_channel", "email", "pagerduty_routing_key", "pagerduty", "description",
+                  "position"]  # fmt: skip
+
+    def get_pagerduty(self, team: Team) -> str:
+        return mask_secret(team.pagerduty_routing_key)
 
 
 class VendorSerializer(CleanedModelSerializer):

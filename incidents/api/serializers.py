@@ -45,6 +45,11 @@ class IncidentOutput(serializers.ModelSerializer):
         help_text="Alerts its alert group holds (`/api/v1/alerts/?incident=<id>` lists them); null: not opened by "
         "alerts."
     )
+    owner_team = serializers.CharField(
+        source="owner_team_slug", read_only=True, allow_null=True,
+        help_text="Slug of the team owning its alerts in the alert catalogue (its Slack channel and PagerDuty service "
+        "hear of it); null: no catalogued alert.",
+    )  # fmt: skip
 
     class Meta:
         model = Incident
@@ -52,7 +57,7 @@ class IncidentOutput(serializers.ModelSerializer):
             "id", "reference", "title", "severity", "status", "services", "impact_summary", "commander", "reporter",
             "is_public", "flags", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at",
             "ack_due_at", "update_due_at", "resolution_due_at", "last_update_at", "version", "allowed_transitions",
-            "escalation_snapshot", "alert_count",
+            "escalation_snapshot", "alert_count", "owner_team",
         ]  # fmt: skip
 
     def get_allowed_transitions(self, incident: Incident) -> list[str]:

@@ -22,7 +22,7 @@ from incidents.api.serializers import (
 from incidents.escalation import incident_escalate
 from incidents.filters import IncidentFilter
 from incidents.models import ActionItem, EscalationLevel, EscalationPolicy, Incident, Service, Severity, TimelineEvent
-from incidents.selectors import incident_list, review_detail
+from incidents.selectors import incident_api_list, review_detail
 from incidents.services import (
     action_item_add,
     action_item_set_status,
@@ -55,7 +55,7 @@ def _incident(pk: int) -> Incident:
 
 
 def _out(incident: Incident, status_code: int = 200) -> Response:
-    return Response(IncidentOutput(incident_list().get(pk=incident.pk)).data, status=status_code)
+    return Response(IncidentOutput(incident_api_list().get(pk=incident.pk)).data, status=status_code)
 
 
 class Version(serializers.Serializer):
@@ -116,7 +116,7 @@ class IncidentListApi(generics.ListAPIView):
         detected_at = fields.DateTimeField(required=False)
 
     def get_queryset(self) -> QuerySet[Incident]:
-        return incident_list()
+        return incident_api_list()
 
     def get_permissions(self) -> list:
         return [Responders()] if self.request.method == "POST" else super().get_permissions()
@@ -145,7 +145,7 @@ class IncidentDetailApi(APIView):
 
     @extend_schema(responses=IncidentOutput)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(IncidentOutput(get_object_or_404(incident_list(), pk=pk)).data)
+        return Response(IncidentOutput(get_object_or_404(incident_api_list(), pk=pk)).data)
 
     @extend_schema(request=IncidentDetailInput, responses={200: IncidentOutput, 409: STALE})
     def patch(self, request: Request, pk: int) -> Response:

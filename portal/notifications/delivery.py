@@ -50,7 +50,9 @@ def claim(delivery_ids: list[int], *, now: datetime) -> list[Delivery]:
         Delivery.objects.filter(pk__in=ids).update(
             status=Delivery.Status.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
         )
-    return list(Delivery.objects.filter(pk__in=ids).select_related("channel", "notification", "user").order_by("pk"))
+    return list(
+        Delivery.objects.filter(pk__in=ids).select_related("channel", "notification", "user", "team").order_by("pk")
+    )
 
 
 def deliver(delivery_ids: list[int], *, now: datetime | None = None) -> list[Retry]:

@@ -201,6 +201,10 @@ class Delivery(models.Model):
     address = models.CharField(
         max_length=254, blank=True, help_text="Where it went: email address, phone, #channel or pager service."
     )
+    team = models.ForeignKey(
+        "contacts.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The owner team this goes to: its Slack channel, or its PagerDuty service instead of the channel's.",
+    )  # fmt: skip
     recipient_key = models.CharField(max_length=270, help_text="Identifies the recipient within the notification.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)

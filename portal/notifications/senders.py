@@ -13,6 +13,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
 from icalendar import Calendar, vCalAddress
 
+from contacts.models import Team
 from portal.notifications import slack
 from portal.notifications.models import Channel, Delivery, Notification, PagerAction, Severity
 from portal.notifications.secrets import scrub
@@ -40,7 +41,8 @@ def send(row: Delivery) -> Outcome:
     """Errors and responses, which end up in the delivery log, never quote the channel's secrets."""
     channel = row.channel
     outcome = _send(row)
-    secrets = (channel.webhook_url, channel.routing_key, channel.auth_token)
+    team_key = row.team.pagerduty_routing_key if row.team else ""
+    secrets = (channel.webhook_url, channel.routing_key, channel.auth_token, team_key)
     return replace(outcome, error=scrub(outcome.error, *secrets), response=scrub(outcome.response, *secrets))
 
 
@@ -58,7 +60,8 @@ def _send(row: Delivery) -> Outcome:
             )
         return _post(row.channel.webhook_url, payload, address=row.address)
     if row.channel.kind == Channel.Kind.PAGER:
-        return _post(row.channel.endpoint_url, pager_payload(row.notification, row.channel), address=row.address)
+        payload = pager_payload(row.notification, row.channel, row.team)
+        return _post(row.channel.endpoint_url, payload, address=row.address)
     if row.channel.kind == Channel.Kind.SMS:
         phone = row.user.phone if row.user else row.address
         if not phone:
@@ -116,10 +119,11 @@ def chat_payload(notification: Notification, channel: Channel) -> dict[str, obje
     return payload
 
 
-def pager_payload(notification: Notification, channel: Channel) -> dict[str, object]:
-    """PagerDuty Events API v2: trigger carries the payload; acknowledge and resolve only name the dedup key."""
+def pager_payload(notification: Notification, channel: Channel, team: Team | None = None) -> dict[str, object]:
+    """PagerDuty Events API v2: trigger carries the payload; acknowledge and resolve only name the dedup key. A
+    delivery to an owner team goes to the team's service (while it has a key), through the channel's endpoint."""
     body: dict[str, object] = {
-        "routing_key": channel.routing_key,
+        "routing_key": (team.pagerduty_routing_key if team else "") or channel.routing_key,
         "event_action": notification.pager_action,
         "dedup_key": notification.dedup_key or f"notification-{notification.pk}",
     }

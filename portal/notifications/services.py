@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from contacts.models import Team
 from incidents.models import Service
 from portal.accounts.models import User
 from portal.errors import ApplicationError, ConflictError
@@ -42,6 +43,7 @@ def notify(
     calendar: str = "",
     created_by: User | None = None,
     channel_kinds: Iterable[str] | None = None,
+    team: Team | None = None,
     now: datetime | None = None,
 ) -> Notification:
     """Record a notification and one delivery per channel and recipient; never talks to the network.
@@ -51,6 +53,10 @@ def notify(
     Deliveries are enqueued when the caller's transaction commits; a rollback sends nothing. `calendar` (an
     iCalendar object with a METHOD) goes with every email as an invitation. `channel_kinds` limits the routed
     channels to those kinds (a test page goes to the person's pager, email and phone, not to team channels).
+
+    `team` owns what this is about (the alert catalogue's owner of an incident's alerts): when the event reaches chat,
+    the team's Slack channel hears of it too (through the enabled chat channel named after it), and a page goes to the
+    team's PagerDuty service instead of the pager channel's own when the team has a routing key.
     """
     now = now or timezone.now()
     services = list(services)
@@ -74,7 +80,7 @@ def notify(
         if recipients:
             notification.recipients.add(*recipients)
         kinds = None if channel_kinds is None else set(channel_kinds)
-        rows = _routed_deliveries(notification, recipients, now, kinds) + _subscriber_deliveries(
+        rows = _routed_deliveries(notification, recipients, now, kinds, team) + _subscriber_deliveries(
             notification, services, now
         )
         deliveries = Delivery.objects.bulk_create(_unique(rows))
@@ -83,21 +89,40 @@ def notify(
 
 
 def _routed_deliveries(
-    notification: Notification, recipients: Sequence[User], now: datetime, kinds: set[str] | None
+    notification: Notification, recipients: Sequence[User], now: datetime, kinds: set[str] | None, team: Team | None
 ) -> list[Delivery]:
+    channels = routed_channels(event=notification.event_kind, severity=notification.severity)
+    channels = [channel for channel in channels if kinds is None or channel.kind in kinds]
     rows = []
-    for channel in routed_channels(event=notification.event_kind, severity=notification.severity):
-        if kinds is not None and channel.kind not in kinds:
-            continue
+    for channel in channels:
         if channel.kind == Channel.Kind.CHAT:
             rows.append(
                 _row(notification, channel, now, key=f"chat:{channel.chat_channel}", address=channel.chat_channel)
             )
+        elif channel.kind == Channel.Kind.PAGER and team is not None and team.pagerduty_routing_key:
+            key, address = f"pager:{channel.pk}:team:{team.pk}", f"{team.name} (PagerDuty)"
+            rows.append(_row(notification, channel, now, key=key, address=address, team=team))
         elif channel.kind == Channel.Kind.PAGER:
             rows.append(_row(notification, channel, now, key=f"pager:{channel.pk}", address=channel.name))
         else:  # email and SMS reach people; their address is read when sending, so fixes made meanwhile count
             rows.extend(_row(notification, channel, now, key=f"user:{user.pk}", user=user) for user in recipients)
+    if team is not None and any(channel.kind == Channel.Kind.CHAT for channel in channels):
+        rows.extend(_team_chat(notification, team, now))
     return rows
+
+
+def _team_chat(notification: Notification, team: Team, now: datetime) -> list[Delivery]:
+    """The owner team's Slack channel, beside the routed ones (which keep #incidents informed)."""
+    if not team.slack_channel:
+        return []
+    channel = Channel.objects.filter(kind=Channel.Kind.CHAT, enabled=True, chat_channel=team.slack_channel).first()
+    if channel is None:
+        logger.warning("No enabled chat channel for %s's %s: %s reaches the default route only", team,
+                       team.slack_channel, notification)  # fmt: skip
+        return []
+    return [
+        _row(notification, channel, now, key=f"chat:{channel.chat_channel}", address=channel.chat_channel, team=team)
+    ]
 
 
 def routed_channels(*, event: str, severity: str, enabled_only: bool = True) -> list[Channel]:
@@ -139,9 +164,16 @@ def _row(
     key: str,
     user: User | None = None,
     address: str = "",
+    team: Team | None = None,
 ) -> Delivery:
     return Delivery(
-        notification=notification, channel=channel, user=user, address=address, recipient_key=key, next_attempt_at=now
+        notification=notification,
+        channel=channel,
+        user=user,
+        address=address,
+        team=team,
+        recipient_key=key,
+        next_attempt_at=now,
     )
 
 
