@@ -1,6 +1,7 @@
 """Contacts and links: seeded from the seeds, edited by Admins, on a Contacts page and on the incidents they concern;
 the escalation matrix's contact methods, and demo people behind its levels."""
 
+import json
 from datetime import UTC, datetime
 from io import StringIO
 
@@ -154,3 +155,26 @@ def test_the_demos_level_2_and_3_pages_reach_someone(db):
         assert all(person.phone and person.email for person in people)
     assert reached == {2: ["pia.lead"], 3: ["cai.cto", "eli.manager"], 4: ["eve.exec"]}
     assert Vendor.objects.get(slug="stripe").services.filter(slug="payments").exists()
+
+
+def test_admins_set_a_teams_pagerduty_routing_key_shown_masked_and_audited_masked(token_client):
+    from auditlog.models import LogEntry
+
+    admin, viewer = token_client(Role.ADMIN), token_client(Role.VIEWER)
+    key = "DBTEAMKEY0000000000000000000abcd"
+    url = "/api/v1/contacts/teams/database/"
+
+    assert viewer.patch(url, {"pagerduty_routing_key": key}, format="json").status_code == 403
+    answer = admin.patch(url, {"pagerduty_routing_key": key}, format="json")
+    assert answer.status_code == 200
+    assert Team.objects.get(slug="database").pagerduty_routing_key == key
+    assert "pagerduty_routing_key" not in answer.json()  # write-only
+    assert viewer.get(url).json()["pagerduty"] == "…abcd"
+    assert viewer.get("/api/v1/contacts/teams/devops/").json()["pagerduty"] == ""
+    entry = LogEntry.objects.get_for_object(Team.objects.get(slug="database")).latest("pk")
+    assert key not in json.dumps(entry.changes)
+    too_long = admin.patch(url, {"pagerduty_routing_key": "k" * 65}, format="json")
+    assert too_long.status_code == 400
+    assert "pagerduty_routing_key" in too_long.json()["errors"]
+    assert admin.patch(url, {"pagerduty_routing_key": ""}, format="json").status_code == 200
+    assert Team.objects.get(slug="database").pagerduty_routing_key == ""

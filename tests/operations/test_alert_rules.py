@@ -20,7 +20,7 @@ from incidents.models import Incident, Service, Severity
 from operations.alert_rules import BURN_ALERT, duration, promql_problem
 from operations.budget import rule_fires
 from operations.models import AlertRule, SliSample, Slo
-from operations.selectors.alerting import catalogue_owner, rules_file
+from operations.selectors.alerting import catalogue_owner, catalogue_owners, owner_of, rules_file
 from operations.selectors.slo import burn_rules, rule_windows, slo_tallies
 from portal.accounts.roles import Role
 from tests.operations.conftest import T0
@@ -79,6 +79,30 @@ def test_the_seeds_critical_alerts_and_thresholds_are_data(db):
     }
     assert catalogue_owner("DatabaseDown") == Team.objects.get(slug="database")
     assert catalogue_owner("NoSuchAlert") is None
+
+
+def test_the_owner_of_alert_names_owns_the_most_severe_entry_among_them(db, django_assert_num_queries):
+    devops, database = Team.objects.get(slug="devops"), Team.objects.get(slug="database")
+    AlertRule.objects.create(
+        name="QueueBacklog",
+        metric="Jobs waiting",
+        expr="jobs_waiting",
+        threshold=1000,
+        trigger="Backlog > 1000",
+        severity=Severity.objects.get(code="P3"),
+        owner_team=devops,
+    )
+    names = ["QueueBacklog", "DatabaseDown", "HighCPUUsage", "NoSuchAlert"]
+
+    with django_assert_num_queries(1):  # one read, whatever the number of names
+        owners = catalogue_owners(names)
+
+    assert owner_of(["QueueBacklog"], owners) == devops
+    assert owner_of(["QueueBacklog", "DatabaseDown"], owners) == database  # P1 outranks P3
+    # Both P1: the catalogue's order decides (DatabaseDown comes before HighCPUUsage).
+    assert owner_of(["HighCPUUsage", "DatabaseDown"], owners) == database
+    assert owner_of(["NoSuchAlert"], owners) is None
+    assert owner_of([], owners) is None
 
 
 def test_promtool_accepts_the_exported_file_with_runbook_urls_to_the_portal(
