@@ -8,8 +8,9 @@ Alertmanager's retry of the same payload starts from a clean slate. Re-sending a
 alerts' `last_received_at`.
 
 Query cost: a fixed handful per payload (current alerts, services, rules, candidate suppressors, open groups, one
-bulk write each for alerts, groups and timeline events), whatever the number of alerts; each group that opens an
-incident adds what `incident_declare` costs (19 queries, notification included; 29 with a known service).
+bulk write each for alerts, groups and timeline events; the catalogue's owners when a group opens an incident),
+whatever the number of alerts; each group that opens an incident adds what `incident_declare` costs (19 queries,
+notification included; 29 with a known service).
 """
 
 import logging

@@ -54,6 +54,6 @@ def live_token(*, version: int, newest_event: int | None) -> str:
 
 def owner_team(incident: Incident) -> Team | None:
     """The alert catalogue's owner of the incident's alerts (None: no catalogued alert), read once per instance."""
-    if not hasattr(incident, OWNER_CACHE):
-        setattr(incident, OWNER_CACHE, incident_owner(incident))
-    return getattr(incident, OWNER_CACHE)
+    owner: Team | None = getattr(incident, OWNER_CACHE) if hasattr(incident, OWNER_CACHE) else incident_owner(incident)
+    setattr(incident, OWNER_CACHE, owner)
+    return owner
