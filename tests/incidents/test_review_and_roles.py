@@ -62,20 +62,36 @@ class TestDraftFacts:
         Deployment.objects.create(service=api, version="v40", started_at=T0 - timedelta(hours=30), **common)
         Deployment.objects.create(service=search, version="v9", started_at=T0 - timedelta(hours=1), **common)
         incident = declare("P1")
-        timeline_add(incident=incident, kind=TimelineEvent.Kind.ESCALATION, message="Paged L2 Platform lead: pat",
-                     actor=None, at=T0 + timedelta(minutes=2))  # fmt: skip
+        timeline_add(
+            incident=incident,
+            kind=TimelineEvent.Kind.ESCALATION,
+            message="Paged L2 Platform lead: pat",
+            actor=None,
+            at=T0 + timedelta(minutes=2),
+        )
         target = Target.objects.create(name="Cluster", slug="sim", kind="kubernetes", environment="production")
         run = ActionRun.objects.create(
-            kind="restart", target=target, environment="production", reason="pods stuck", requested_by=commander,
-            incident=incident, status="succeeded", command="kubectl rollout restart deployment/api",
-        )  # fmt: skip
+            kind="restart",
+            target=target,
+            environment="production",
+            reason="pods stuck",
+            requested_by=commander,
+            incident=incident,
+            status="succeeded",
+            command="kubectl rollout restart deployment/api",
+        )
         incident_acknowledge(incident=incident, actor=commander, now=T0 + timedelta(minutes=4))
         for minutes, status in ((5, S.INVESTIGATING), (10, S.MITIGATING), (20, S.MONITORING)):
             incident_transition(
                 incident=incident, to_status=status, actor=commander, now=T0 + timedelta(minutes=minutes)
             )
-        incident = incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander, confirm=True,
-                                       now=T0 + timedelta(hours=2, minutes=5))  # fmt: skip
+        incident = incident_transition(
+            incident=incident,
+            to_status=S.RESOLVED,
+            actor=commander,
+            confirm=True,
+            now=T0 + timedelta(hours=2, minutes=5),
+        )
 
         facts = review_for(incident=incident).facts
 
@@ -96,10 +112,12 @@ class TestDraftFacts:
 class TestReviewSave:
     def test_adding_an_item_saves_the_draft_typed_beside_it(self, review, commander):
         review = review_save(
-            review=review, actor=commander, version=review.version,
+            review=review,
+            actor=commander,
+            version=review.version,
             draft={"summary": "Checkout down 40 min", "root_cause": ""},
             new_item={"title": "Alert on cert expiry", "owner": commander, "due_date": DUE, "ticket_url": ""},
-        )  # fmt: skip
+        )
         assert review.summary == "Checkout down 40 min"
         assert list(review.action_items.values_list("title", flat=True)) == ["Alert on cert expiry"]
         assert review_events(review.incident) == [
@@ -109,8 +127,12 @@ class TestReviewSave:
 
     def test_a_bad_new_item_saves_nothing(self, review, commander):
         with pytest.raises(ApplicationError) as excinfo:
-            review_save(review=review, actor=commander, draft={"summary": "typed"},
-                        new_item={"title": "x", "owner": commander, "due_date": DUE, "ticket_url": "ftp://x"})  # fmt: skip
+            review_save(
+                review=review,
+                actor=commander,
+                draft={"summary": "typed"},
+                new_item={"title": "x", "owner": commander, "due_date": DUE, "ticket_url": "ftp://x"},
+            )
         assert excinfo.value.field == "ticket_url"
         review.refresh_from_db()
         assert review.summary == ""
@@ -141,12 +163,15 @@ class TestReviewSave:
 
 class TestActionItems:
     def test_edit_close_and_link_a_ticket_are_audited_and_on_the_timeline(self, review, commander, responder):
-        item = action_item_add(review=review, title="Add config validation", owner=commander, due_date=DUE,
-                               actor=commander)  # fmt: skip
-        item = action_item_update(item=item, actor=commander, title="Validate config in CI", owner=responder,
-                                  due_date=DUE + timedelta(days=7))  # fmt: skip
-        item = action_item_update(item=item, actor=responder, status="done",
-                                  ticket_url="https://tracker.example.com/OPS-12")  # fmt: skip
+        item = action_item_add(
+            review=review, title="Add config validation", owner=commander, due_date=DUE, actor=commander
+        )
+        item = action_item_update(
+            item=item, actor=commander, title="Validate config in CI", owner=responder, due_date=DUE + timedelta(days=7)
+        )
+        item = action_item_update(
+            item=item, actor=responder, status="done", ticket_url="https://tracker.example.com/OPS-12"
+        )
         item.refresh_from_db()
         assert (item.title, item.owner, item.status) == ("Validate config in CI", responder, "done")
         assert item.ticket_url == "https://tracker.example.com/OPS-12"
@@ -176,8 +201,9 @@ class TestActionItems:
 class TestRoles:
     def test_roles_are_assigned_versioned_and_on_the_timeline(self, declare, commander, responder):
         incident = declare()
-        incident = incident_assign_role(incident=incident, role="communications_lead", user=responder,
-                                        actor=commander, version=incident.version)  # fmt: skip
+        incident = incident_assign_role(
+            incident=incident, role="communications_lead", user=responder, actor=commander, version=incident.version
+        )
         incident = incident_assign_role(incident=incident, role="scribe", user=commander, actor=commander)
         incident = incident_assign_role(incident=incident, role="communications_lead", user=None, actor=commander)
         incident.refresh_from_db()
@@ -190,8 +216,9 @@ class TestRoles:
     def test_refusals(self, declare, commander, responder, make_user):
         incident = declare()
         with pytest.raises(ApplicationError, match="vera is not a Responder and cannot be operations lead"):
-            incident_assign_role(incident=incident, role="operations_lead", user=make_user(Role.VIEWER, username="vera"),
-                                 actor=commander)  # fmt: skip
+            incident_assign_role(
+                incident=incident, role="operations_lead", user=make_user(Role.VIEWER, username="vera"), actor=commander
+            )
         with pytest.raises(ApplicationError) as excinfo:
             incident_assign_role(incident=incident, role="cook", user=responder, actor=commander)
         assert excinfo.value.field == "role"
@@ -207,13 +234,20 @@ class TestDetails:
     def test_only_what_differs_is_changed_and_recorded(self, declare, commander, api):
         incident = declare(title="Checkout errors", impact_summary="EU")
         search = Service.objects.create(name="Search", slug="search")
-        incident = incident_update_details(incident=incident, actor=commander, title=" Checkout errors ",
-                                           impact_summary="EU and US", services=[api, search], is_public=True)  # fmt: skip
+        incident = incident_update_details(
+            incident=incident,
+            actor=commander,
+            title=" Checkout errors ",
+            impact_summary="EU and US",
+            services=[api, search],
+            is_public=True,
+        )
         message = incident.timeline.filter(message__startswith="Changed").get().message
         assert message == "Changed impact summary: EU and US; services: API, Search; now public"
         version = incident.version
-        incident = incident_update_details(incident=incident, actor=commander, title="Checkout errors",
-                                           services=[search, api], is_public=True)  # fmt: skip
+        incident = incident_update_details(
+            incident=incident, actor=commander, title="Checkout errors", services=[search, api], is_public=True
+        )
         assert incident.version == version
 
 
@@ -245,16 +279,24 @@ class TestApi:
         response = ic.patch(path, {"title": "Payments down", "is_public": True, "services": []}, format="json")
         assert response.status_code == 200
         assert (response.json()["title"], response.json()["is_public"], response.json()["services"]) == (
-            "Payments down", True, [],
-        )  # fmt: skip
+            "Payments down",
+            True,
+            [],
+        )
         assert ic.patch(path, {"title": "  "}, format="json").status_code == 400
 
     def test_action_items(self, ic, token_client, review, commander):
         incident = review.incident
-        added = ic.post(reverse("api:incident-action-items", args=[incident.pk]), {
-            "title": "Alert on cert expiry", "owner": "cora", "due_date": "2026-12-08",
-            "ticket_url": "https://tracker.example.com/OPS-1",
-        }, format="json")  # fmt: skip
+        added = ic.post(
+            reverse("api:incident-action-items", args=[incident.pk]),
+            {
+                "title": "Alert on cert expiry",
+                "owner": "cora",
+                "due_date": "2026-12-08",
+                "ticket_url": "https://tracker.example.com/OPS-1",
+            },
+            format="json",
+        )
         assert added.status_code == 201, added.json()
         assert added.json()["ticket_url"] == "https://tracker.example.com/OPS-1"
         path = reverse("api:incident-action-item", args=[incident.pk, added.json()["id"]])
@@ -294,8 +336,16 @@ class TestPages:
     def test_details_are_edited_in_place(self, client, declare, commander, responder):
         incident = declare()
         client.force_login(commander)
-        response = act(client, incident, "details", title="Payments down", services=["api"], impact_summary="EU",
-                       is_public="on", version=incident.version)  # fmt: skip
+        response = act(
+            client,
+            incident,
+            "details",
+            title="Payments down",
+            services=["api"],
+            impact_summary="EU",
+            is_public="on",
+            version=incident.version,
+        )
         assert response.status_code == 200
         assert "Payments down" in response.content.decode()
         incident.refresh_from_db()
@@ -306,26 +356,58 @@ class TestPages:
     def test_adding_an_item_keeps_the_draft_and_a_refused_item_keeps_everything(self, client, review, commander):
         client.force_login(commander)
         page = reverse("incident-review", args=[review.incident.pk])
-        typed = {"version": review.version, "facts": review.facts, "summary": "Checkout down 40 min",
-                 "root_cause": "Expired certificate", "contributing_factors": ""}  # fmt: skip
-        refused = client.post(page, typed | {"action": "add-item", "new-title": "Alert on expiry", "new-owner": "cora",
-                                             "new-due_date": "", "new-ticket_url": ""})  # fmt: skip
+        typed = {
+            "version": review.version,
+            "facts": review.facts,
+            "summary": "Checkout down 40 min",
+            "root_cause": "Expired certificate",
+            "contributing_factors": "",
+        }
+        refused = client.post(
+            page,
+            typed
+            | {
+                "action": "add-item",
+                "new-title": "Alert on expiry",
+                "new-owner": "cora",
+                "new-due_date": "",
+                "new-ticket_url": "",
+            },
+        )
         assert refused.status_code == 400
         html = refused.content.decode()
         assert "New action item, due date: This field is required." in html
         assert "Checkout down 40 min" in html
         assert 'value="Alert on expiry"' in html
 
-        added = client.post(page, typed | {"action": "add-item", "new-title": "Alert on expiry", "new-owner": "cora",
-                                           "new-due_date": "2026-12-08", "new-ticket_url": ""})  # fmt: skip
+        added = client.post(
+            page,
+            typed
+            | {
+                "action": "add-item",
+                "new-title": "Alert on expiry",
+                "new-owner": "cora",
+                "new-due_date": "2026-12-08",
+                "new-ticket_url": "",
+            },
+        )
         assert added.status_code == 302
         review.refresh_from_db()
         assert (review.summary, review.root_cause) == ("Checkout down 40 min", "Expired certificate")
         item = review.action_items.get()
-        row = {f"item-{item.pk}-{k}": v for k, v in {"title": item.title, "owner": "cora", "due_date": "2026-12-08",
-                                                     "status": "open", "ticket_url": "tracker.example.com/OPS-3"}.items()}  # fmt: skip
-        closed = client.post(page, {"version": review.version, "summary": "Edited too", "action": f"close-{item.pk}"}
-                             | row)  # fmt: skip
+        row = {
+            f"item-{item.pk}-{k}": v
+            for k, v in {
+                "title": item.title,
+                "owner": "cora",
+                "due_date": "2026-12-08",
+                "status": "open",
+                "ticket_url": "tracker.example.com/OPS-3",
+            }.items()
+        }
+        closed = client.post(
+            page, {"version": review.version, "summary": "Edited too", "action": f"close-{item.pk}"} | row
+        )
         assert closed.status_code == 302
         item.refresh_from_db()
         assert (item.status, item.ticket_url) == ("done", "https://tracker.example.com/OPS-3")
@@ -338,10 +420,17 @@ class TestPages:
         page = reverse("incident-review", args=[review.incident.pk])
         html = client.get(page).content.decode()
         assert f'name="item-{item.pk}-title"' in html
-        assert f'id="id_item-{item.pk}-title"' in html and "disabled" in html
+        assert f'<input type="text" name="item-{item.pk}-title" value="t" maxlength="200" disabled' in html
         assert client.post(page, {"action": "save", "summary": "mine"}).status_code == 403
-        response = client.post(page, {"action": f"close-{item.pk}", f"item-{item.pk}-status": "open",
-                                      f"item-{item.pk}-title": "hijacked", f"item-{item.pk}-ticket_url": ""})  # fmt: skip
+        response = client.post(
+            page,
+            {
+                "action": f"close-{item.pk}",
+                f"item-{item.pk}-status": "open",
+                f"item-{item.pk}-title": "hijacked",
+                f"item-{item.pk}-ticket_url": "",
+            },
+        )
         assert response.status_code == 302
         item.refresh_from_db()
         assert (item.title, item.status) == ("t", "done")

@@ -203,7 +203,12 @@ class TestReviewPage:
         client.post(page, {"action": "save", "summary": "API down 20 min", "root_cause": "Expired certificate"})
         client.post(
             page,
-            {"action": "add-item", "new-title": "Alert on cert expiry", "new-owner": "cora", "new-due_date": "2026-12-01"},
+            {
+                "action": "add-item",
+                "new-title": "Alert on cert expiry",
+                "new-owner": "cora",
+                "new-due_date": "2026-12-01",
+            },
         )
         response = client.post(page, {"action": "publish"}, follow=True)
         html = response.content.decode()
