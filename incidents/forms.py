@@ -106,7 +106,7 @@ class RoleForm(VersionForm):
 class DetailsForm(VersionForm):
     title = portal_forms.LineField(max_length=200)
     services = forms.ModelMultipleChoiceField(queryset=Service.objects.all(), to_field_name="slug", required=False)
-    impact_summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Impact")
+    impact_summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Impact summary")
     is_public = forms.BooleanField(required=False, label="Public (status page, subscriber emails)")
 
     @classmethod

@@ -582,6 +582,10 @@ def review_update(
     now = now or timezone.now()
     if unknown := set(changes) - set(REVIEW_SECTIONS):
         raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))} here.", field=sorted(unknown)[0])
+    # Browsers send a textarea's line breaks as CRLF: unchanged text must compare equal.
+    changes = {
+        field: value.replace("\r\n", "\n") if isinstance(value, str) else value for field, value in changes.items()
+    }
     with transaction.atomic():
         review = _lock_review(review, version)
         if review.status == PostIncidentReview.Status.PUBLISHED:
