@@ -1,5 +1,6 @@
 """Issue 14, points 7 and 8 in Chromium: the review keeps work and drafts itself; incident details and roles."""
 
+import os
 import re
 from datetime import timedelta
 
@@ -10,10 +11,21 @@ from playwright.sync_api import Page, expect
 from incidents.models import Incident, Service, Severity
 from incidents.services import incident_declare, incident_transition
 from portal.accounts.roles import Role
+from tests.browser.axe import AxeUnavailable, axe_script, serious_violations, serve_axe
 from tests.browser.helpers import sign_in
 
 pytestmark = pytest.mark.browser
 SCREENS = pytest.mark.parametrize("viewport", ["desktop", "phone"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def axe():
+    try:
+        return axe_script()
+    except AxeUnavailable as exc:
+        if os.environ.get("PORTAL_REQUIRE_SERVICES") == "1":
+            raise
+        pytest.skip(str(exc))
 
 
 @pytest.fixture
@@ -46,7 +58,10 @@ def assert_fits_the_screen(page: Page, viewport: str) -> None:
 
 
 @SCREENS
-def test_adding_an_item_keeps_the_draft_items_close_with_a_ticket_and_publishing_asks_first(resolved, page, viewport):
+def test_adding_an_item_keeps_the_draft_items_close_with_a_ticket_and_publishing_asks_first(
+    resolved, page, viewport, axe
+):
+    serve_axe(page, axe)
     sign_in(page, "cora")
     page.goto(f"/incidents/{resolved.pk}/review/")
     facts = page.get_by_label("What happened (drafted from the incident)")
@@ -75,6 +90,7 @@ def test_adding_an_item_keeps_the_draft_items_close_with_a_ticket_and_publishing
     expect(item.get_by_role("link", name="ticket")).to_have_attribute("href", "https://tracker.example.com/OPS-7")
     expect(page.get_by_label("Contributing factors")).to_have_value("No alert on expiry")
     assert_fits_the_screen(page, viewport)
+    assert serious_violations(page) == []
 
     dialogs = []
     page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -94,13 +110,15 @@ def test_adding_an_item_keeps_the_draft_items_close_with_a_ticket_and_publishing
 
 
 @SCREENS
-def test_commander_edits_the_details_and_assigns_roles_in_place(open_incident, page, viewport):
+def test_commander_edits_the_details_and_assigns_roles_in_place(open_incident, page, viewport, axe):
+    serve_axe(page, axe)
     sign_in(page, "cora")
     page.goto(f"/incidents/{open_incident.pk}/")
     page.evaluate("window.__sameDocument = true")
     expect(page.get_by_label("New commander")).to_have_value("cora")  # the picker shows who holds it
 
     page.get_by_text("Edit details").click()
+    assert serious_violations(page) == []
     page.get_by_label("Title", exact=True).fill("Payments failing")
     page.get_by_label("Services").select_option(["api", "search"])
     page.get_by_label("Impact summary").fill("EU shoppers cannot pay")
