@@ -713,7 +713,7 @@ def review_save(
     review: PostIncidentReview,
     actor: User,
     version: int | None = None,
-    draft: dict[str, object] | None = None,
+    draft: dict[str, Any] | None = None,
     item_changes: dict[int, dict[str, Any]] | None = None,
     new_item: dict[str, Any] | None = None,
     publish: bool = False,
