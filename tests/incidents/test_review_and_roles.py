@@ -434,3 +434,20 @@ class TestPages:
         assert response.status_code == 302
         item.refresh_from_db()
         assert (item.title, item.status) == ("t", "done")
+
+    def test_a_stale_page_is_refused_with_its_text_kept_and_the_latest_version_to_save_again(
+        self, client, review, commander
+    ):
+        client.force_login(commander)
+        page = reverse("incident-review", args=[review.incident.pk])
+        stale = review.version
+        review_update(review=review, actor=commander, root_cause="Someone else's cause")
+        refused = client.post(page, {"version": stale, "summary": "Mine", "action": "save"})
+        assert refused.status_code == 409
+        html = refused.content.decode()
+        assert "changed by someone else" in html
+        assert "\nMine</textarea>" in html
+        review.refresh_from_db()
+        assert review.summary == ""
+        assert f'name="version" value="{review.version}"' in html
+        assert client.post(page, {"version": review.version, "summary": "Mine", "action": "save"}).status_code == 302
