@@ -9,10 +9,10 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from incidents.models import Incident, Service, Severity
-from incidents.services import incident_declare, incident_transition
+from incidents.services import incident_add_note, incident_declare, incident_transition
 from portal.accounts.roles import Role
 from tests.browser.axe import AxeUnavailable, axe_script, serious_violations, serve_axe
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import off_loop, sign_in
 
 pytestmark = pytest.mark.browser
 SCREENS = pytest.mark.parametrize("viewport", ["desktop", "phone"], indirect=True)
@@ -120,6 +120,13 @@ def test_commander_edits_the_details_and_assigns_roles_in_place(open_incident, p
     page.get_by_text("Edit details").click()
     assert serious_violations(page) == []
     page.get_by_label("Title", exact=True).fill("Payments failing")
+    # Another person's note arrives through the live poll: the open editor and what was typed in it stay.
+    off_loop(
+        lambda: incident_add_note(incident=open_incident, text="Payments team paged", actor=open_incident.reporter)
+    )
+    expect(page.locator(".timeline")).to_contain_text("Payments team paged", timeout=10_000)
+    expect(page.locator("#edit-details")).to_have_attribute("open", "")
+    expect(page.get_by_label("Title", exact=True)).to_have_value("Payments failing")
     page.get_by_label("Services").select_option(["api", "search"])
     page.get_by_label("Impact summary").fill("EU shoppers cannot pay")
     page.get_by_label("Public (status page, subscriber emails)").check()
