@@ -1,6 +1,9 @@
+from typing import Any
+
 from django import forms
 
-from incidents.models import Incident, Service, Severity, StatusUpdate
+from incidents import policy
+from incidents.models import ActionItem, Incident, Service, Severity, StatusUpdate
 from portal.accounts.models import User
 from portal.core import forms as portal_forms
 
@@ -72,6 +75,51 @@ class SeverityForm(VersionForm):
 class AssignForm(VersionForm):
     commander = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True), to_field_name="username")
 
+    @classmethod
+    def for_incident(cls, incident: Incident) -> "AssignForm":
+        """The picker starts at the current commander."""
+        commander = incident.commander.username if incident.commander else None
+        return cls(initial={"version": incident.version, "commander": commander})
+
+
+class RoleForm(VersionForm):
+    """One of the roles beside the commander; choosing nobody leaves it empty."""
+
+    holder: User | None = None
+    role = forms.ChoiceField(choices=Incident.Role.choices, widget=forms.HiddenInput)
+    user = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True), to_field_name="username", required=False, empty_label="nobody"
+    )
+
+    @classmethod
+    def for_incident(cls, incident: Incident, role: str) -> "RoleForm":
+        holder = getattr(incident, role)
+        form = cls(
+            initial={"version": incident.version, "role": role, "user": holder.username if holder else None},
+            auto_id=f"{role}-%s",
+        )
+        form.fields["user"].label = Incident.Role(role).label
+        form.holder = holder
+        return form
+
+
+class DetailsForm(VersionForm):
+    title = portal_forms.LineField(max_length=200)
+    services = forms.ModelMultipleChoiceField(queryset=Service.objects.all(), to_field_name="slug", required=False)
+    impact_summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Impact summary")
+    is_public = forms.BooleanField(required=False, label="Public (status page, subscriber emails)")
+
+    @classmethod
+    def for_incident(cls, incident: Incident) -> "DetailsForm":
+        initial = {
+            "version": incident.version,
+            "title": incident.title,
+            "services": [service.slug for service in incident.services.all()],
+            "impact_summary": incident.impact_summary,
+            "is_public": incident.is_public,
+        }
+        return cls(initial=initial, auto_id="details-%s")
+
 
 class EscalateForm(forms.Form):
     reason = portal_forms.LineField(max_length=300)
@@ -82,13 +130,44 @@ class FlagForm(forms.Form):
 
 
 class ReviewForm(forms.Form):
+    facts = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 12}), required=False, label="What happened (drafted from the incident)"
+    )
     summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     root_cause = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     contributing_factors = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     version = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
 
+    SECTIONS = ("facts", "summary", "root_cause", "contributing_factors")
 
-class ActionItemForm(forms.Form):
+
+class NewActionItemForm(forms.Form):
+    """The review page sends every field with every button, so nothing here is required in the browser; the server
+    checks a new item when it is added."""
+
+    use_required_attribute = False
     title = portal_forms.LineField(max_length=200)
     owner = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True), to_field_name="username")
     due_date = portal_forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    ticket_url = forms.URLField(max_length=500, required=False, label="Ticket URL", assume_scheme="https")
+
+
+class ActionItemForm(NewActionItemForm):
+    """An existing action item, as a row of the review page. `tracking_only`: only its status and ticket move (a
+    Responder's edit, or the title of a published review's item, which stays as published)."""
+
+    status = forms.ChoiceField(choices=ActionItem.Status.choices)
+
+    def __init__(self, *args: Any, item: ActionItem, tracking_only: bool = False, title_frozen: bool = False,
+                 **kwargs: Any) -> None:  # fmt: skip
+        initial = {"title": item.title, "owner": item.owner.username, "due_date": item.due_date,
+                   "status": item.status, "ticket_url": item.ticket_url}  # fmt: skip
+        super().__init__(*args, initial=initial, prefix=f"item-{item.pk}", **kwargs)
+        self.item = item
+        frozen = set(self.fields) - policy.ACTION_ITEM_TRACKING_FIELDS if tracking_only else set()
+        for name in frozen | ({"title"} if title_frozen else set()):
+            self.fields[name].disabled = True
+
+    def changes(self) -> dict[str, Any]:
+        """What differs from the item as stored."""
+        return {name: value for name, value in self.cleaned_data.items() if value != getattr(self.item, name)}

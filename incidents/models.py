@@ -99,6 +99,16 @@ class Incident(models.Model):
     reporter = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="reported_incidents"
     )
+    # The roles beside the commander (see `Incident.ROLES`).
+    communications_lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    operations_lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    scribe = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     is_public = models.BooleanField(default=False, help_text="Shown on the status page; updates notify subscribers.")
     flags = models.JSONField(default=list, blank=True)
     escalation_snapshot = models.JSONField(
@@ -120,6 +130,14 @@ class Incident(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     CLOSED_STATUSES = (Status.RESOLVED, Status.REVIEW, Status.CLOSED)
+
+    class Role(models.TextChoices):
+        """The incident roles people hold; each value names the field that holds it."""
+
+        COMMANDER = "commander", "Incident commander"
+        COMMUNICATIONS_LEAD = "communications_lead", "Communications lead"
+        OPERATIONS_LEAD = "operations_lead", "Operations lead"
+        SCRIBE = "scribe", "Scribe"
 
     class Meta:
         ordering = ["-detected_at", "-pk"]
@@ -243,6 +261,9 @@ class PostIncidentReview(models.Model):
     scheduled_for = models.DateTimeField(help_text="The review meeting, 24-48 h after resolution.")
     due_at = models.DateTimeField(null=True, blank=True, help_text="Published by: 48 h after resolution.")
     summary = models.TextField(blank=True)
+    facts = models.TextField(
+        blank=True, help_text="What happened, prefilled from the incident when the review opens; people edit it."
+    )
     root_cause = models.TextField(blank=True)
     contributing_factors = models.TextField(blank=True)
     timeline_snapshot = models.JSONField(default=list, blank=True)
@@ -267,6 +288,7 @@ class ActionItem(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="action_items")
     due_date = models.DateField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    ticket_url = models.URLField(max_length=500, blank=True, help_text="The tracker's ticket for the work.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

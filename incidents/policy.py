@@ -36,6 +36,10 @@ CONFIRM_RESOLVE_MAX_RANK = 2
 # Flags that are security events: notified as such, which routing sends to the seeds' #security-incidents.
 SECURITY_FLAGS = frozenset({Incident.Flag.DATA_BREACH, Incident.Flag.ACTIVE_ATTACK})
 
+# What anyone working an action item (a Responder) may change on it; its title, owner and due date are the
+# commander's to set.
+ACTION_ITEM_TRACKING_FIELDS = frozenset({"status", "ticket_url"})
+
 # Where the two seeds disagree: response times. The portal keeps the operations manual's on-call policy (business
 # hours / after hours); its severity table and the operations guide's incident table say otherwise.
 SEED_RESPONSE_TIMES: dict[str, tuple[str, str]] = {

@@ -1,6 +1,9 @@
+from datetime import datetime, timedelta
+
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from contacts.models import Team
+from incidents import policy
 from incidents.models import ActionItem, Incident, PostIncidentReview, StatusUpdate, TimelineEvent
 from operations.selectors.alerting import incident_owner, incident_owner_team
 
@@ -12,7 +15,7 @@ OWNER_CACHE = "_owner_team"
 def incident_list() -> QuerySet[Incident]:
     """With what lists show; the review (joined) lets `policy.allowed_transitions` answer without a query per row."""
     return Incident.objects.select_related(
-        "severity", "commander", "reporter", "review", "alert_group"
+        "severity", "commander", "communications_lead", "operations_lead", "scribe", "reporter", "review", "alert_group"
     ).prefetch_related("services")
 
 
@@ -57,3 +60,54 @@ def owner_team(incident: Incident) -> Team | None:
     owner: Team | None = getattr(incident, OWNER_CACHE) if hasattr(incident, OWNER_CACHE) else incident_owner(incident)
     setattr(incident, OWNER_CACHE, owner)
     return owner
+
+
+def _took(start: datetime, end: datetime | None) -> str:
+    if end is None:
+        return "not reached"
+    minutes = max(int((end - start).total_seconds() // 60), 0)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def review_facts(incident: Incident, *, now: datetime) -> str:
+    """The review's first draft of what happened, from the record: how long acknowledging, mitigating and resolving
+    took against the targets, the escalations, the cluster actions run for the incident and the deployments to its
+    services around it (RECENT_CHANGES_BEFORE before detection until resolution)."""
+    from operations.policy import RECENT_CHANGES_BEFORE
+    from operations.selectors.deployments import recent_changes
+
+    detected, severity = incident.detected_at, incident.severity
+    ack_target = policy.response_due(severity, detected, policy.business_hours(incident))
+    resolve_target = timedelta(minutes=severity.resolution_minutes)
+    lines = [
+        f"Detected {detected:%Y-%m-%d %H:%M} UTC as {severity.code}.",
+        f"Time to acknowledge: {_took(detected, incident.acknowledged_at)} (target {_took(detected, ack_target)}).",
+        f"Time to mitigate: {_took(detected, incident.mitigated_at)}.",
+        f"Time to resolve: {_took(detected, incident.resolved_at)} "
+        f"(target {_took(detected, detected + resolve_target)}).",
+        "",
+        "Escalations:",
+    ]
+    escalations = incident.timeline.filter(kind__in=[TimelineEvent.Kind.ESCALATION, TimelineEvent.Kind.FLAG])
+    lines += [f"- {event.at:%m-%d %H:%M} {event.message}" for event in escalations.order_by("at", "pk")] or ["- none"]
+    lines += ["", "Cluster actions:"]
+    runs = incident.action_runs.select_related("target", "requested_by").order_by("created_at", "pk")
+    lines += [
+        f"- {run.created_at:%m-%d %H:%M} {run.reference} {run.get_kind_display()} on {run.target} by "
+        f"{run.requested_by}: {run.get_status_display().lower()}; {run.reason}"
+        for run in runs
+    ] or ["- none"]
+    hours = int(RECENT_CHANGES_BEFORE.total_seconds() // 3600)
+    lines += ["", f"Deployments to the affected services from {hours} h before detection until resolution:"]
+    deployments = recent_changes(incident, now=now).order_by("started_at", "pk")
+    lines += [
+        f"- {deployment.started_at:%m-%d %H:%M} {deployment.service} {deployment.version} to "
+        f"{deployment.get_environment_display().lower()} by {deployment.who}: {deployment.get_status_display().lower()}"
+        for deployment in deployments
+    ] or ["- none"]
+    return "\n".join(lines)

@@ -5,6 +5,8 @@ from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -352,19 +354,48 @@ def incident_change_severity(
 def incident_assign(
     *, incident: Incident, commander: User, actor: User, version: int | None = None, now: datetime | None = None
 ) -> Incident:
+    return incident_assign_role(
+        incident=incident, role=Incident.Role.COMMANDER, user=commander, actor=actor, version=version, now=now
+    )
+
+
+def incident_assign_role(
+    *,
+    incident: Incident,
+    role: str,
+    user: User | None,
+    actor: User,
+    version: int | None = None,
+    now: datetime | None = None,
+) -> Incident:
+    """Give an incident role to a Responder. The roles beside the commander may be left empty (`user` None); an
+    incident keeps its commander until another takes over."""
     from portal.accounts.roles import Role, has_role
 
     now = now or timezone.now()
-    if not has_role(commander, Role.RESPONDER):
-        raise ApplicationError(f"{commander} is not a Responder and cannot command an incident.", field="commander")
+    if role not in Incident.Role.values:
+        raise ApplicationError(f"Role must be one of {', '.join(Incident.Role.values)}.", field="role")
+    label = Incident.Role(role).label
+    is_commander = role == Incident.Role.COMMANDER
+    if user is None and is_commander:
+        raise ApplicationError("Name the new commander.", field="commander")
+    if user is not None and not has_role(user, Role.RESPONDER):
+        if is_commander:
+            raise ApplicationError(f"{user} is not a Responder and cannot command an incident.", field="commander")
+        raise ApplicationError(f"{user} is not a Responder and cannot be {label.lower()}.", field="user")
     with transaction.atomic():
         incident = _lock(incident, version)
-        if incident.commander_id == commander.pk:
-            raise ConflictError(f"{commander} already commands {incident.reference}.", field="commander")
-        incident.commander = commander
+        if getattr(incident, f"{role}_id") == (user.pk if user else None):
+            if is_commander:
+                raise ConflictError(f"{user} already commands {incident.reference}.", field="commander")
+            who = f"{user} is already" if user else "Nobody is"
+            raise ConflictError(f"{who} {label.lower()} of {incident.reference}.", field="user")
+        setattr(incident, role, user)
         _save(incident)
-        timeline_add(incident=incident, kind=TimelineEvent.Kind.ASSIGNMENT, message=f"Commander: {commander}",
-                     actor=actor, at=now, data={"commander": commander.pk})  # fmt: skip
+        message = f"Commander: {user}" if is_commander else f"{label}: {user or 'nobody'}"
+        data = {"commander": user.pk} if is_commander and user else {"role": role, "user": user.pk if user else None}
+        timeline_add(incident=incident, kind=TimelineEvent.Kind.ASSIGNMENT, message=message, actor=actor, at=now,
+                     data=data)  # fmt: skip
     return incident
 
 
@@ -461,25 +492,33 @@ def incident_add_note(*, incident: Incident, text: str, actor: User, now: dateti
 def incident_update_details(
     *, incident: Incident, actor: User, version: int | None = None, now: datetime | None = None, **changes: Any
 ) -> Incident:
-    """Title, impact summary, affected services, public or internal."""
+    """Title, impact summary, affected services, public or internal. Only what differs is changed and recorded."""
     now = now or timezone.now()
     allowed = {"title", "impact_summary", "services", "is_public"}
     if unknown := set(changes) - allowed:
         raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))} here.", field=sorted(unknown)[0])
-    if "title" in changes and not str(changes["title"]).strip():
-        raise ApplicationError("Give the incident a title.", field="title")
+    if "title" in changes:
+        changes["title"] = str(changes["title"]).strip()
+        if not changes["title"]:
+            raise ApplicationError("Give the incident a title.", field="title")
     with transaction.atomic():
         incident = _lock(incident, version)
         described = []
         for field, value in changes.items():
             if field == "services":
-                incident.services.set(value)
-                described.append("services: " + (", ".join(s.name for s in value) or "none"))
-            else:
+                services = list(value)
+                if {service.pk for service in services} == {service.pk for service in incident.services.all()}:
+                    continue
+                incident.services.set(services)
+                described.append("services: " + (", ".join(s.name for s in services) or "none"))
+            elif getattr(incident, field) != value:
                 setattr(incident, field, value)
-                described.append(f"{field.replace('_', ' ')}: {value}")
-        _save(incident)
+                if field == "is_public":
+                    described.append("now public" if value else "now internal")
+                else:
+                    described.append(f"{field.replace('_', ' ')}: {value or '(empty)'}")
         if described:
+            _save(incident)
             timeline_add(incident=incident, kind=TimelineEvent.Kind.NOTE, message="Changed " + "; ".join(described),
                          actor=actor, at=now)  # fmt: skip
     return incident
@@ -489,11 +528,20 @@ def incident_update_details(
 
 
 def _review_open(incident: Incident, *, now: datetime) -> PostIncidentReview:
-    resolved_at = incident.resolved_at or now
-    review, _ = PostIncidentReview.objects.get_or_create(
-        incident=incident,
-        defaults={"scheduled_for": resolved_at + policy.REVIEW_DELAY, "due_at": resolved_at + policy.REVIEW_DUE},
-    )
+    """The incident's review; one opened here starts with the facts drafted from the incident."""
+    from incidents.selectors import review_facts
+
+    review = PostIncidentReview.objects.filter(incident=incident).first()
+    if review is None:
+        resolved_at = incident.resolved_at or now
+        review, _ = PostIncidentReview.objects.get_or_create(
+            incident=incident,
+            defaults={
+                "scheduled_for": resolved_at + policy.REVIEW_DELAY,
+                "due_at": resolved_at + policy.REVIEW_DUE,
+                "facts": review_facts(incident, now=now),
+            },
+        )
     return review
 
 
@@ -505,32 +553,68 @@ def review_for(*, incident: Incident, now: datetime | None = None) -> PostIncide
         return _review_open(incident, now=now or timezone.now())
 
 
+def _lock_review(review: PostIncidentReview, version: int | None) -> PostIncidentReview:
+    locked = lock_row(PostIncidentReview.objects.select_related("incident"), review.pk)
+    if version is not None and version != locked.version:
+        raise ConflictError(
+            f"The review was changed by someone else (version {locked.version}, you had {version}). "
+            "What you typed is kept: check the latest and save again.",
+            extra={"current_version": locked.version},
+        )
+    return locked
+
+
+def _review_event(review: PostIncidentReview, message: str, *, actor: User, now: datetime) -> None:
+    timeline_add(incident=review.incident, kind=TimelineEvent.Kind.REVIEW, message=message, actor=actor, at=now)
+
+
+REVIEW_SECTIONS = {
+    "facts": "what happened",
+    "summary": "summary",
+    "root_cause": "root cause",
+    "contributing_factors": "contributing factors",
+    "scheduled_for": "meeting time",
+}
+
+
 def review_update(
-    *, review: PostIncidentReview, actor: User, version: int | None = None, **changes: object
+    *,
+    review: PostIncidentReview,
+    actor: User,
+    version: int | None = None,
+    now: datetime | None = None,
+    **changes: object,
 ) -> PostIncidentReview:
-    allowed = {"summary", "root_cause", "contributing_factors", "scheduled_for"}
-    if unknown := set(changes) - allowed:
+    """Edit the draft; only the sections that differ are saved and named on the timeline."""
+    now = now or timezone.now()
+    if unknown := set(changes) - set(REVIEW_SECTIONS):
         raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))} here.", field=sorted(unknown)[0])
+    # Browsers send a textarea's line breaks as CRLF: unchanged text must compare equal.
+    changes = {
+        field: value.replace("\r\n", "\n") if isinstance(value, str) else value for field, value in changes.items()
+    }
     with transaction.atomic():
-        review = PostIncidentReview.objects.select_for_update().get(pk=review.pk)
+        review = _lock_review(review, version)
         if review.status == PostIncidentReview.Status.PUBLISHED:
             raise ConflictError("The review is published and can no longer change.")
-        if version is not None and version != review.version:
-            raise ConflictError(
-                f"The review was changed by someone else (version {review.version}, you had {version})."
-            )
-        for field, value in changes.items():
-            setattr(review, field, value)
-        review.version += 1
-        review.save()
+        changed = [field for field, value in changes.items() if getattr(review, field) != value]
+        if changed:
+            for field in changed:
+                setattr(review, field, changes[field])
+            review.version += 1
+            review.save()
+            _review_event(review, "Review draft edited: " + ", ".join(REVIEW_SECTIONS[f] for f in changed),
+                          actor=actor, now=now)  # fmt: skip
     return review
 
 
-def review_publish(*, review: PostIncidentReview, actor: User, now: datetime | None = None) -> PostIncidentReview:
+def review_publish(
+    *, review: PostIncidentReview, actor: User, version: int | None = None, now: datetime | None = None
+) -> PostIncidentReview:
     """Freeze the review with a snapshot of the timeline; P1/P2 incidents may then close."""
     now = now or timezone.now()
     with transaction.atomic():
-        review = lock_row(PostIncidentReview.objects.select_related("incident"), review.pk)
+        review = _lock_review(review, version)
         if review.status == PostIncidentReview.Status.PUBLISHED:
             raise ConflictError("The review is already published.")
         missing = [field for field in ("summary", "root_cause") if not getattr(review, field).strip()]
@@ -549,26 +633,117 @@ def review_publish(*, review: PostIncidentReview, actor: User, now: datetime | N
         review.published_at, review.published_by = now, actor
         review.version += 1
         review.save()
-        timeline_add(incident=review.incident, kind=TimelineEvent.Kind.REVIEW, message="Post-incident review published",
-                     actor=actor, at=now)  # fmt: skip
+        _review_event(review, "Post-incident review published", actor=actor, now=now)
     return review
 
 
-def action_item_add(*, review: PostIncidentReview, title: str, owner: User, due_date: date, actor: User) -> ActionItem:
+def _clean_ticket_url(url: str) -> str:
+    url = url.strip()
+    if url:
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError as exc:
+            raise ApplicationError("Give the ticket as an http(s) URL.", field="ticket_url") from exc
+    return url
+
+
+def action_item_add(
+    *,
+    review: PostIncidentReview,
+    title: str,
+    owner: User,
+    due_date: date,
+    actor: User,
+    ticket_url: str = "",
+    now: datetime | None = None,
+) -> ActionItem:
+    now = now or timezone.now()
     if not title.strip():
         raise ApplicationError("Say what must be done.", field="title")
-    if review.status == PostIncidentReview.Status.PUBLISHED:
-        raise ConflictError("The review is published; track further work outside it.")
-    return ActionItem.objects.create(review=review, title=title.strip(), owner=owner, due_date=due_date)
-
-
-def action_item_set_status(*, item: ActionItem, status: str, actor: User) -> ActionItem:
-    """Action items stay trackable after publication: only their status moves."""
-    if status not in ActionItem.Status.values:
-        raise ApplicationError(f"Status must be one of {', '.join(ActionItem.Status.values)}.", field="status")
-    item.status = status
-    item.save(update_fields=["status"])
+    ticket_url = _clean_ticket_url(ticket_url)
+    with transaction.atomic():
+        review = _lock_review(review, None)
+        if review.status == PostIncidentReview.Status.PUBLISHED:
+            raise ConflictError("The review is published; track further work outside it.")
+        item = ActionItem.objects.create(
+            review=review, title=title.strip(), owner=owner, due_date=due_date, ticket_url=ticket_url
+        )
+        review.version += 1
+        review.save(update_fields=["version"])
+        _review_event(review, f"Action item added: {item.title} (owner {owner}, due {due_date:%Y-%m-%d})",
+                      actor=actor, now=now)  # fmt: skip
     return item
+
+
+def action_item_update(*, item: ActionItem, actor: User, now: datetime | None = None, **changes: Any) -> ActionItem:
+    """Edit, close or link an action item to its ticket. After publication the title stays as published; owner, due
+    date, status and ticket still move, so the work stays trackable."""
+    now = now or timezone.now()
+    if unknown := set(changes) - {"title", "owner", "due_date", "status", "ticket_url"}:
+        raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))} here.", field=sorted(unknown)[0])
+    if "title" in changes:
+        changes["title"] = str(changes["title"]).strip()
+        if not changes["title"]:
+            raise ApplicationError("Say what must be done.", field="title")
+    if "status" in changes and changes["status"] not in ActionItem.Status.values:
+        raise ApplicationError(f"Status must be one of {', '.join(ActionItem.Status.values)}.", field="status")
+    if "ticket_url" in changes:
+        changes["ticket_url"] = _clean_ticket_url(str(changes["ticket_url"]))
+    with transaction.atomic():
+        review = _lock_review(item.review, None)
+        item = ActionItem.objects.select_for_update().get(pk=item.pk)
+        changed = {field: value for field, value in changes.items() if getattr(item, field) != value}
+        if "title" in changed and review.status == PostIncidentReview.Status.PUBLISHED:
+            raise ConflictError("The review is published: the action item's title stays as published.", field="title")
+        if not changed:
+            return item
+        described = []
+        for field, value in changed.items():
+            setattr(item, field, value)
+            if field == "status":
+                described.append("closed" if value == ActionItem.Status.DONE else f"status {item.get_status_display()}")
+            elif field == "due_date":
+                described.append(f"due {value:%Y-%m-%d}")
+            elif field == "ticket_url":
+                described.append(f"ticket {value or 'unlinked'}")
+            else:
+                described.append(f"{field} {value}")
+        item.save()
+        review.version += 1
+        review.save(update_fields=["version"])
+        _review_event(review, f"Action item {item.title}: " + "; ".join(described), actor=actor, now=now)
+    return item
+
+
+def review_save(
+    *,
+    review: PostIncidentReview,
+    actor: User,
+    version: int | None = None,
+    draft: dict[str, Any] | None = None,
+    item_changes: dict[int, dict[str, Any]] | None = None,
+    new_item: dict[str, Any] | None = None,
+    publish: bool = False,
+    now: datetime | None = None,
+) -> PostIncidentReview:
+    """Everything the review page sends with any of its buttons, all or nothing: the draft as typed, edits to action
+    items, perhaps a new item, perhaps publication. Whichever button is pressed, nothing typed elsewhere is lost."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        review = _lock_review(review, version)
+        items = {item.pk: item for item in review.action_items.all()}
+        if unknown := set(item_changes or {}) - set(items):
+            raise ApplicationError(f"No action item {sorted(unknown)[0]} in this review.", field="action_item")
+        if draft and review.status == PostIncidentReview.Status.DRAFT:
+            review = review_update(review=review, actor=actor, now=now, **draft)
+        for pk, changes in (item_changes or {}).items():
+            action_item_update(item=items[pk], actor=actor, now=now, **changes)
+        if new_item is not None:
+            action_item_add(review=review, actor=actor, now=now, **new_item)
+        if publish:
+            review_publish(review=review, actor=actor, now=now)
+    review.refresh_from_db()
+    return review
 
 
 # Timers

@@ -19,32 +19,35 @@ from incidents.forms import (
     ActionItemForm,
     AssignForm,
     DeclareForm,
+    DetailsForm,
     EscalateForm,
     FlagForm,
+    NewActionItemForm,
     NoteForm,
     ReviewForm,
+    RoleForm,
     SeverityForm,
     StatusUpdateForm,
     TransitionForm,
     VersionForm,
 )
-from incidents.models import EscalationLevel, Incident, Severity
+from incidents.models import ActionItem, EscalationLevel, Incident, PostIncidentReview, Severity
 from incidents.selectors import incident_detail as detail_queryset
 from incidents.selectors import incident_list as list_queryset
 from incidents.selectors import incident_live_token, live_token, owner_team, review_detail
 from incidents.services import (
-    action_item_add,
     incident_acknowledge,
     incident_add_note,
     incident_assign,
+    incident_assign_role,
     incident_change_severity,
     incident_declare,
     incident_flag,
     incident_post_update,
     incident_transition,
+    incident_update_details,
     review_for,
-    review_publish,
-    review_update,
+    review_save,
 )
 from operations.forms import ProcedureStartForm
 from operations.selectors.deployments import recent_changes
@@ -122,7 +125,9 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         "update_form": StatusUpdateForm.prefilled(incident),
         "note_form": NoteForm(),
         "severity_form": SeverityForm(initial={"severity": incident.severity.code, "version": incident.version}),
-        "assign_form": AssignForm(initial={"version": incident.version}),
+        "assign_form": AssignForm.for_incident(incident),
+        "details_form": DetailsForm.for_incident(incident),
+        "role_forms": [RoleForm.for_incident(incident, role) for role in Incident.Role.values[1:]],
         "flag_form": FlagForm(),
         "live_token": live_token(
             version=incident.version, newest_event=max((event.pk for event in incident.timeline.all()), default=None)
@@ -170,6 +175,10 @@ ACTIONS: dict[str, tuple[Role, type[forms.Form], Callable[..., object]]] = {
         incident=incident, actor=actor, **data)),
     "assign": (Role.INCIDENT_COMMANDER, AssignForm, lambda incident, actor, **data: incident_assign(
         incident=incident, actor=actor, **data)),
+    "role": (Role.INCIDENT_COMMANDER, RoleForm, lambda incident, actor, **data: incident_assign_role(
+        incident=incident, actor=actor, **data)),
+    "details": (Role.INCIDENT_COMMANDER, DetailsForm, lambda incident, actor, **data: incident_update_details(
+        incident=incident, actor=actor, **data)),
     "escalate": (Role.INCIDENT_COMMANDER, EscalateForm, lambda incident, actor, **data: incident_escalate(
         incident=incident, actor=actor, **data)),
 }  # fmt: skip
@@ -202,42 +211,77 @@ def incident_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     context["confirm_resolve"] = confirm_resolve
     if error and action == "update":
         context["update_form"] = form  # keep what they typed
+    if error and action == "details":
+        context["details_form"] = form
     return render(request, "incidents/incident_detail.html#incident-body", context, status=status)
+
+
+def _first_error(form: forms.Form, what: str = "") -> ApplicationError:
+    field, messages = next(iter(form.errors.items()))
+    name = form.fields[field].label or field.replace("_", " ") if field in form.fields else field
+    return ApplicationError(f"{what}{str(name).lower()}: {' '.join(messages)}", field=field)
 
 
 @require_http_methods(["GET", "POST"])
 def incident_review(request: HttpRequest, pk: int) -> HttpResponse:
+    """The review page is one form: every button sends the draft and the action items as typed, so adding an item,
+    closing one or publishing never loses text written elsewhere on the page."""
     incident = get_object_or_404(Incident, pk=pk)
     try:
         review = review_for(incident=incident)
     except ApplicationError as exc:
         return render(request, "incidents/review.html", {"incident": incident, "error": exc.message}, status=400)
-    form = ReviewForm(initial={f: getattr(review, f) for f in ("summary", "root_cause", "contributing_factors")}
-                      | {"version": review.version})  # fmt: skip
-    item_form = ActionItemForm()
+    may_edit = has_role(request.user, Role.INCIDENT_COMMANDER)
+    may_track = has_role(request.user, Role.RESPONDER)
+    data = request.POST if request.method == "POST" else None
+    action = request.POST.get("action", "save")
     error, status = "", 200
-    if request.method == "POST":
-        if not has_role(request.user, Role.INCIDENT_COMMANDER):
-            raise PermissionDenied("Editing a review requires the Incident Commander role.")
-        action = request.POST.get("action", "save")
+    if data is not None and not may_track:
+        raise PermissionDenied("Editing a review requires the Responder role.")
+    writes = action in {"add-item", "publish"} or bool(set(ReviewForm.SECTIONS) & set(data or {}))
+    if data is not None and not may_edit and writes:
+        raise PermissionDenied("Writing or publishing a review requires the Incident Commander role.")
+    review = review_detail().get(pk=review.pk)
+    published = review.status == PostIncidentReview.Status.PUBLISHED
+    form = ReviewForm(data, initial={f: getattr(review, f) for f in ReviewForm.SECTIONS})
+    items = [
+        ActionItemForm(data if data and f"item-{item.pk}-status" in data else None, item=item,
+                       tracking_only=not may_edit, title_frozen=published)
+        for item in review.action_items.all()
+    ]  # fmt: skip
+    adding = action == "add-item"
+    new_item = NewActionItemForm(data if adding else None, prefix="new")
+    if data is not None:
         try:
-            if action == "publish":
-                review_publish(review=review, actor=request.user)
-            elif action == "add-item":
-                item_form = ActionItemForm(request.POST)
-                if not item_form.is_valid():
-                    raise ApplicationError("Check the action item.", field="action_item")
-                action_item_add(review=review, actor=request.user, **item_form.cleaned_data)
-                item_form = ActionItemForm()
-            else:
-                form = ReviewForm(request.POST)
-                if not form.is_valid():
-                    raise ApplicationError("Check the review.", field="review")
-                review_update(review=review, actor=request.user, **form.cleaned_data)
+            if not form.is_valid():
+                raise _first_error(form)
+            item_changes = {}
+            for item_form in items:
+                if item_form.is_bound and not item_form.is_valid():
+                    raise _first_error(item_form, f"Action item “{item_form.item.title}”, ")
+                changes = item_form.changes() if item_form.is_bound else {}
+                if action == f"close-{item_form.item.pk}":
+                    changes["status"] = ActionItem.Status.DONE
+                if changes:
+                    item_changes[item_form.item.pk] = changes
+            if adding and not new_item.is_valid():
+                raise _first_error(new_item, "New action item, ")
+            review_save(
+                review=review,
+                actor=request.user,
+                version=form.cleaned_data["version"],
+                draft={f: form.cleaned_data[f] for f in ReviewForm.SECTIONS if f in data} if may_edit else None,
+                item_changes=item_changes,
+                new_item=new_item.cleaned_data if adding else None,
+                publish=action == "publish",
+            )
         except ApplicationError as exc:
             error, status = exc.message, exc.status_code
+            review = review_detail().get(pk=review.pk)  # the latest version: saving again applies what was typed
+            if not adding:  # keep a half-typed new item without complaining about it
+                new_item = NewActionItemForm(initial={k: data.get(f"new-{k}") for k in new_item.fields}, prefix="new")
         else:
             return redirect("incident-review", pk=pk)
-    context = {"incident": incident, "review": review_detail().get(pk=review.pk), "form": form,
-               "item_form": item_form, "error": error}  # fmt: skip
+    context = {"incident": incident, "review": review, "form": form, "items": items, "new_item": new_item,
+               "error": error, "may_track": may_track}  # fmt: skip
     return render(request, "incidents/review.html", context, status=status)

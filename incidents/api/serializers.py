@@ -38,6 +38,9 @@ class IncidentOutput(serializers.ModelSerializer):
     severity = serializers.SlugRelatedField(slug_field="code", read_only=True)
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     commander = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    communications_lead = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    operations_lead = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    scribe = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     reporter = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     reference = serializers.CharField(read_only=True)
     allowed_transitions = serializers.SerializerMethodField()
@@ -54,7 +57,8 @@ class IncidentOutput(serializers.ModelSerializer):
     class Meta:
         model = Incident
         fields = [
-            "id", "reference", "title", "severity", "status", "services", "impact_summary", "commander", "reporter",
+            "id", "reference", "title", "severity", "status", "services", "impact_summary", "commander",
+            "communications_lead", "operations_lead", "scribe", "reporter",
             "is_public", "flags", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at",
             "ack_due_at", "update_due_at", "resolution_due_at", "last_update_at", "version", "allowed_transitions",
             "escalation_snapshot", "alert_count", "owner_team",
@@ -94,7 +98,7 @@ class ActionItemOutput(serializers.ModelSerializer):
 
     class Meta:
         model = ActionItem
-        fields = ["id", "title", "owner", "due_date", "status", "created_at"]
+        fields = ["id", "title", "owner", "due_date", "status", "ticket_url", "created_at"]
 
 
 class ReviewOutput(serializers.ModelSerializer):
@@ -103,7 +107,7 @@ class ReviewOutput(serializers.ModelSerializer):
 
     class Meta:
         model = PostIncidentReview
-        fields = ["id", "incident", "status", "scheduled_for", "due_at", "summary", "root_cause",
+        fields = ["id", "incident", "status", "scheduled_for", "due_at", "facts", "summary", "root_cause",
                   "contributing_factors", "timeline_snapshot", "published_at", "published_by", "version",
                   "action_items"]  # fmt: skip
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("incidents/<int:pk>/transition/", views.IncidentTransitionApi.as_view(), name="incident-transition"),
     path("incidents/<int:pk>/severity/", views.IncidentSeverityApi.as_view(), name="incident-severity"),
     path("incidents/<int:pk>/assign/", views.IncidentAssignApi.as_view(), name="incident-assign"),
+    path("incidents/<int:pk>/roles/", views.IncidentRoleApi.as_view(), name="incident-roles"),
     path("incidents/<int:pk>/flags/", views.IncidentFlagApi.as_view(), name="incident-flag"),
     path("incidents/<int:pk>/escalate/", views.IncidentEscalateApi.as_view(), name="incident-escalate"),
     path("incidents/<int:pk>/updates/", views.IncidentStatusUpdatesApi.as_view(), name="incident-updates"),
@@ -25,7 +26,7 @@ urlpatterns = [
     path("incidents/<int:pk>/review/action-items/", views.ActionItemsApi.as_view(), name="incident-action-items"),
     path(
         "incidents/<int:pk>/review/action-items/<int:item_pk>/",
-        views.ActionItemStatusApi.as_view(),
+        views.ActionItemApi.as_view(),
         name="incident-action-item",
     ),  # fmt: skip
     *router.urls,

@@ -4,10 +4,12 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status, viewsets
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from incidents import policy
 from incidents.api.serializers import (
     ActionItemOutput,
     EscalationLevelSerializer,
@@ -25,10 +27,11 @@ from incidents.models import ActionItem, EscalationLevel, EscalationPolicy, Inci
 from incidents.selectors import incident_api_list, review_detail
 from incidents.services import (
     action_item_add,
-    action_item_set_status,
+    action_item_update,
     incident_acknowledge,
     incident_add_note,
     incident_assign,
+    incident_assign_role,
     incident_change_severity,
     incident_declare,
     incident_flag,
@@ -41,7 +44,7 @@ from incidents.services import (
 )
 from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
-from portal.accounts.roles import Role
+from portal.accounts.roles import Role, has_role
 from portal.core.api import fields
 from portal.core.api.schema import error_response
 
@@ -147,7 +150,10 @@ class IncidentDetailApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         return Response(IncidentOutput(get_object_or_404(incident_api_list(), pk=pk)).data)
 
-    @extend_schema(request=IncidentDetailInput, responses={200: IncidentOutput, 409: STALE})
+    @extend_schema(
+        request=IncidentDetailInput,
+        responses={200: IncidentOutput, 400: error_response("A field is invalid (named in `field`)."), 409: STALE},
+    )
     def patch(self, request: Request, pk: int) -> Response:
         payload = self.IncidentDetailInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -220,6 +226,32 @@ class IncidentAssignApi(APIView):
         payload = self.IncidentAssignInput(data=request.data)
         payload.is_valid(raise_exception=True)
         return _out(incident_assign(incident=_incident(pk), actor=request.user, **payload.validated_data))
+
+
+class IncidentRoleApi(APIView):
+    """Give an incident role (commander, communications lead, operations lead, scribe) to a Responder, or leave a
+    role other than the commander's empty with `user: null` (Incident Commanders)."""
+
+    permission_classes = [Commanders]
+
+    class IncidentRoleInput(Version):
+        role = serializers.ChoiceField(choices=Incident.Role.choices)
+        user = serializers.SlugRelatedField(
+            slug_field="username", queryset=User.objects.filter(is_active=True), allow_null=True
+        )
+
+    @extend_schema(
+        request=IncidentRoleInput,
+        responses={
+            200: IncidentOutput,
+            400: error_response("Unknown role or user, a user who is not a Responder, or no commander named."),
+            409: error_response("That person already holds the role, or the incident changed since `version`."),
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.IncidentRoleInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return _out(incident_assign_role(incident=_incident(pk), actor=request.user, **payload.validated_data))
 
 
 class IncidentFlagApi(APIView):
@@ -309,6 +341,7 @@ class ReviewApi(APIView):
     """The post-incident review (opened once the incident is resolved); PATCH edits the draft (Incident Commanders)."""
 
     class ReviewInput(Version):
+        facts = fields.TextField(required=False, allow_blank=True)
         summary = fields.TextField(required=False, allow_blank=True)
         root_cause = fields.TextField(required=False, allow_blank=True)
         contributing_factors = fields.TextField(required=False, allow_blank=True)
@@ -356,10 +389,15 @@ class ActionItemsApi(APIView):
         title = fields.LineField(max_length=200)
         owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
         due_date = fields.DateField()
+        ticket_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
 
     @extend_schema(
         request=ActionItemsInput,
-        responses={201: ActionItemOutput, 409: error_response("The review is published: track the work elsewhere.")},
+        responses={
+            201: ActionItemOutput,
+            400: error_response("A field is invalid, or the incident is not resolved yet."),
+            409: error_response("The review is published: track the work elsewhere."),
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         payload = self.ActionItemsInput(data=request.data)
@@ -368,17 +406,36 @@ class ActionItemsApi(APIView):
         return Response(ActionItemOutput(item).data, status=status.HTTP_201_CREATED)
 
 
-class ActionItemStatusApi(APIView):
+class ActionItemApi(APIView):
+    """Edit an action item, close it (`status: done`) or link its ticket. Responders move the status and the ticket;
+    the title, owner and due date need an Incident Commander. After publication the title stays as published."""
+
     permission_classes = [Responders]
 
-    class ActionItemStatusInput(serializers.Serializer):
-        status = serializers.ChoiceField(choices=ActionItem.Status.choices)
-
-    @extend_schema(request=ActionItemStatusInput, responses=ActionItemOutput)
-    def patch(self, request: Request, pk: int, item_pk: int) -> Response:
-        payload = self.ActionItemStatusInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        item = get_object_or_404(ActionItem, pk=item_pk, review__incident_id=pk)
-        return Response(
-            ActionItemOutput(action_item_set_status(item=item, actor=request.user, **payload.validated_data)).data
+    class ActionItemInput(serializers.Serializer):
+        title = fields.LineField(max_length=200, required=False)
+        owner = serializers.SlugRelatedField(
+            slug_field="username", queryset=User.objects.filter(is_active=True), required=False
         )
+        due_date = fields.DateField(required=False)
+        status = serializers.ChoiceField(choices=ActionItem.Status.choices, required=False)
+        ticket_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+
+    @extend_schema(
+        request=ActionItemInput,
+        responses={
+            200: ActionItemOutput,
+            400: error_response("A field is invalid (named in `field`)."),
+            403: error_response("Changing the title, owner or due date needs the Incident Commander role."),
+            404: error_response("No such action item on this incident."),
+            409: error_response("The review is published and the title was changed."),
+        },
+    )
+    def patch(self, request: Request, pk: int, item_pk: int) -> Response:
+        payload = self.ActionItemInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        changes = payload.validated_data
+        if set(changes) - policy.ACTION_ITEM_TRACKING_FIELDS and not has_role(request.user, Role.INCIDENT_COMMANDER):
+            raise PermissionDenied("An action item's title, owner and due date are for Incident Commanders to change.")
+        item = get_object_or_404(ActionItem, pk=item_pk, review__incident_id=pk)
+        return Response(ActionItemOutput(action_item_update(item=item, actor=request.user, **changes)).data)

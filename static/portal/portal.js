@@ -222,6 +222,21 @@ document.addEventListener("htmx:afterSwap", () => {
   if (live) document.querySelectorAll('.refusal[data-for="live"]').forEach((box) => box.remove());
 });
 
+// A disclosure the person opened (<details id=…>, e.g. "Edit details") stays open when its region is swapped, unless
+// the swap is the answer to the form inside it (saved: done with it).
+let openDetails = [];
+document.addEventListener("htmx:beforeSwap", (event) => {
+  if (!event.detail.shouldSwap || !event.detail.target) return;
+  const source = sourceForm(event.detail);
+  openDetails = [...event.detail.target.querySelectorAll("details[id][open]")]
+    .filter((details) => !source || !details.contains(source))
+    .map((details) => details.id);
+});
+document.addEventListener("htmx:afterSwap", () => {
+  openDetails.forEach((id) => document.getElementById(id)?.setAttribute("open", ""));
+  openDetails = [];
+});
+
 // --- Live regions -------------------------------------------------------------------------------------------------
 // Elements marked data-live poll with hx-trigger="every …"; a hidden tab does not poll, and catches up when shown.
 document.addEventListener("htmx:beforeRequest", (event) => {

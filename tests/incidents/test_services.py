@@ -321,7 +321,7 @@ class TestReview:
         review_update(review=review, actor=commander, summary="Checkout down 40 min", root_cause="Bad config")
         review = review_publish(review=review, actor=commander)
 
-        assert [event["kind"] for event in review.timeline_snapshot] == ["declared", "transition"]
+        assert [event["kind"] for event in review.timeline_snapshot] == ["declared", "transition", "review", "review"]
         with pytest.raises(ConflictError):
             review_update(review=review, actor=commander, summary="rewrite history")
         with pytest.raises(ConflictError):

@@ -202,7 +202,13 @@ class TestReviewPage:
         page = reverse("incident-review", args=[incident.pk])
         client.post(page, {"action": "save", "summary": "API down 20 min", "root_cause": "Expired certificate"})
         client.post(
-            page, {"action": "add-item", "title": "Alert on cert expiry", "owner": "cora", "due_date": "2026-12-01"}
+            page,
+            {
+                "action": "add-item",
+                "new-title": "Alert on cert expiry",
+                "new-owner": "cora",
+                "new-due_date": "2026-12-01",
+            },
         )
         response = client.post(page, {"action": "publish"}, follow=True)
         html = response.content.decode()
