@@ -42,6 +42,7 @@ def notify(
     calendar: str = "",
     created_by: User | None = None,
     channel_kinds: Iterable[str] | None = None,
+    channels: Iterable[Channel] | None = None,
     now: datetime | None = None,
 ) -> Notification:
     """Record a notification and one delivery per channel and recipient; never talks to the network.
@@ -51,6 +52,7 @@ def notify(
     Deliveries are enqueued when the caller's transaction commits; a rollback sends nothing. `calendar` (an
     iCalendar object with a METHOD) goes with every email as an invitation. `channel_kinds` limits the routed
     channels to those kinds (a test page goes to the person's pager, email and phone, not to team channels).
+    `channels` replaces the routed ones when the caller names its channel (a procedure step 'Post in #incidents').
     """
     now = now or timezone.now()
     services = list(services)
@@ -74,7 +76,8 @@ def notify(
         if recipients:
             notification.recipients.add(*recipients)
         kinds = None if channel_kinds is None else set(channel_kinds)
-        rows = _routed_deliveries(notification, recipients, now, kinds) + _subscriber_deliveries(
+        named = None if channels is None else list(channels)
+        rows = _routed_deliveries(notification, recipients, now, kinds, named) + _subscriber_deliveries(
             notification, services, now
         )
         deliveries = Delivery.objects.bulk_create(_unique(rows))
@@ -83,10 +86,17 @@ def notify(
 
 
 def _routed_deliveries(
-    notification: Notification, recipients: Sequence[User], now: datetime, kinds: set[str] | None
+    notification: Notification,
+    recipients: Sequence[User],
+    now: datetime,
+    kinds: set[str] | None,
+    named: list[Channel] | None,
 ) -> list[Delivery]:
     rows = []
-    for channel in routed_channels(event=notification.event_kind, severity=notification.severity):
+    channels = (
+        routed_channels(event=notification.event_kind, severity=notification.severity) if named is None else named
+    )
+    for channel in channels:
         if kinds is not None and channel.kind not in kinds:
             continue
         if channel.kind == Channel.Kind.CHAT:
