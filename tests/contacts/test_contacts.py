@@ -154,3 +154,12 @@ def test_the_demos_level_2_and_3_pages_reach_someone(db):
         assert all(person.phone and person.email for person in people)
     assert reached == {2: ["pia.lead"], 3: ["cai.cto", "eli.manager"], 4: ["eve.exec"]}
     assert Vendor.objects.get(slug="stripe").services.filter(slug="payments").exists()
+
+
+def test_the_contacts_page_shows_the_guides_on_call_chain_beside_the_manuals_matrix(client, make_user):
+    client.force_login(make_user(Role.VIEWER))
+    page = client.get("/contacts/").content.decode()
+    chain = page.split('id="guide-oncall-chain"', 1)[1].split("</p>", 1)[0]
+    assert "primary <strong>DevOps Team (PagerDuty)</strong>" in chain
+    assert "secondary <strong>Backend Team Lead</strong>" in chain
+    assert "escalation <strong>CTO</strong>" in chain
