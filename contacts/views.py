@@ -4,6 +4,7 @@ from django.views.decorators.http import require_GET
 
 from contacts import selectors
 from contacts.models import KeyLink
+from incidents.policy import GUIDE_ONCALL_CHAIN
 
 
 @require_GET
@@ -15,6 +16,7 @@ def contacts(request: HttpRequest) -> HttpResponse:
         "teams": selectors.team_list(),
         "policy": policy,
         "matrix": matrix,
+        "guide_chain": GUIDE_ONCALL_CHAIN,
         "vendors": selectors.vendor_list(),
         "environments": selectors.environment_list(),
         "link_groups": [

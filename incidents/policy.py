@@ -49,6 +49,12 @@ SEED_RESPONSE_TIMES: dict[str, tuple[str, str]] = {
     "P3": ("1 h", "2 h"),
     "P4": ("next business day", "24 h"),
 }
+# The manual's alert-routing table labels its levels Critical = P0, Warning = P1, Info = P2, while its severity table
+# runs P1-P4 with no P0; the portal routes by severity (P1/P2 critical, P3 warning, P4 info) and shows both.
+MANUAL_ROUTING_LABELS = {"critical": "P0", "warning": "P1", "info": "P2"}
+# The guide's on-call chain; the portal follows the manual's escalation matrix (the rotation's primary and secondary,
+# then the Platform lead, the engineering manager / CTO, executives).
+GUIDE_ONCALL_CHAIN = (("Primary", "DevOps Team (PagerDuty)"), ("Secondary", "Backend Team Lead"), ("Escalation", "CTO"))
 
 
 def allowed_transitions(incident: Incident) -> tuple[str, ...]:

@@ -77,6 +77,7 @@ def severity_list(request: HttpRequest) -> HttpResponse:
         {
             "severity": severity,
             "seeds": policy.SEED_RESPONSE_TIMES.get(severity.code),
+            "routing_label": policy.MANUAL_ROUTING_LABELS.get(severity.notification_severity),
             "resolve": _minutes(severity.resolution_minutes),
             "escalation": [(level, _minutes(level.after_minutes * severity.escalation_factor)) for level in levels],
         }

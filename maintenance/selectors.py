@@ -19,6 +19,7 @@ from maintenance.models import (
     MaintenanceWindow,
     OccurrenceEvent,
 )
+from operations.models import ProcedureRun
 from portal.scheduling import Overrides, Span, occurrences_between
 
 Status = MaintenanceOccurrence.Status
@@ -39,6 +40,7 @@ def occurrence_detail() -> QuerySet[MaintenanceOccurrence]:
         Prefetch("checklist", queryset=ChecklistItem.objects.select_related("done_by")),
         Prefetch("history", queryset=OccurrenceEvent.objects.select_related("actor")),
         "notices",
+        Prefetch("procedure_runs", queryset=ProcedureRun.objects.select_related("procedure", "incident")),
     )
 
 

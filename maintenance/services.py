@@ -20,6 +20,8 @@ from maintenance.models import (
     MaintenanceWindow,
     OccurrenceEvent,
 )
+from operations.models import Procedure, ProcedureRun
+from operations.services.procedures import procedure_run_start
 from portal.accounts.models import User
 from portal.accounts.selectors import approvers
 from portal.core.models import Environment
@@ -31,6 +33,7 @@ from portal.notifications.services import notify
 from portal.scheduling import ScheduleError, get_zone
 
 Status = MaintenanceOccurrence.Status
+EMERGENCY_PROCEDURE = "emergency-maintenance"
 Notice = MaintenanceNotice.Kind
 
 NOTICE_EVENTS = {
@@ -180,6 +183,8 @@ def window_create_emergency(
         window.services.set(services)
         occurrence = _materialize(window, original_start=now, actor=actor, now=now)
         occurrence = occurrence_transition(occurrence=occurrence, to_status=Status.NOTIFIED, actor=actor, now=now)
+        if incident is not None:
+            _emergency_procedure_start(occurrence, incident=incident, actor=actor, now=now)
         verdict = policy.freeze_status(
             environment, now, policy.occurrence_change(occurrence), emergency=incident is not None, incident=incident
         )
@@ -196,6 +201,18 @@ def window_create_emergency(
             occurrence=occurrence, to_status=Status.IN_PROGRESS, actor=actor, incident=incident, now=now,
             override_reason="Emergency maintenance starts at once.",
         )  # fmt: skip
+
+
+def _emergency_procedure_start(
+    occurrence: MaintenanceOccurrence, *, incident: Incident, actor: User, now: datetime
+) -> ProcedureRun | None:
+    """The manual's emergency maintenance steps, run for the incident the maintenance answers (its steps post to
+    #incidents, the status page and the review). Without an incident the occurrence page offers it."""
+    procedure = Procedure.objects.filter(slug=EMERGENCY_PROCEDURE, active=True).first()
+    if procedure is None:  # an Admin retired it
+        return None
+    return procedure_run_start(procedure=procedure, kind=ProcedureRun.Kind.INCIDENT, incident=incident,
+                               maintenance=occurrence, actor=actor, now=now)  # fmt: skip
 
 
 def window_update(*, window: MaintenanceWindow, actor: User, **changes: object) -> MaintenanceWindow:

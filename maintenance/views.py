@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from incidents.selectors import open_incidents
 from incidents.services import status_update_text
 from maintenance import policy, selectors
 from maintenance.api.views import feed_key
@@ -33,6 +34,7 @@ from maintenance.forms import (
 )
 from maintenance.models import ChecklistItem, FreezeException, MaintenanceOccurrence, MaintenanceWindow
 from maintenance.services import (
+    EMERGENCY_PROCEDURE,
     checklist_item_tick,
     freeze_exception_decide,
     freeze_exception_request,
@@ -225,6 +227,11 @@ def _occurrence_context(occurrence: MaintenanceOccurrence, **extra: object) -> d
         "phases": [(phase.label, items) for phase, items in phases.items()],
         "warnings": selectors.occurrence_conflicts(occurrence=occurrence),
         "reschedule_form": RescheduleForm(initial={"starts_at": occurrence.starts_at, "ends_at": occurrence.ends_at}),
+        # Emergency maintenance declared without an incident offers its procedure for one.
+        "procedure_incidents": open_incidents()
+        if occurrence.window.kind == MaintenanceWindow.Kind.EMERGENCY and occurrence.is_open
+        else None,
+        "emergency_procedure": EMERGENCY_PROCEDURE,
         **extra,
     }
 

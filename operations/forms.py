@@ -2,6 +2,7 @@ from django import forms
 
 from incidents.models import Incident
 from maintenance.forms import emergency_incidents
+from maintenance.models import MaintenanceOccurrence
 from operations.models import BackupVerification, DrillPlan, Procedure, ProcedureRun, RecoveryObjective
 from portal.core import forms as portal_forms
 
@@ -33,6 +34,9 @@ class ProcedureStartForm(forms.Form):
     kind = forms.ChoiceField(choices=ProcedureRun.Kind.choices)
     incident = forms.ModelChoiceField(queryset=Incident.objects.all(), required=False, widget=forms.HiddenInput)
     drill_plan = forms.ModelChoiceField(queryset=DrillPlan.objects.all(), required=False, help_text="Drills only.")
+    maintenance = forms.ModelChoiceField(
+        queryset=MaintenanceOccurrence.objects.all(), required=False, widget=forms.HiddenInput
+    )
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 

@@ -252,7 +252,10 @@ def procedure_run_start_view(request: HttpRequest) -> HttpResponse:
     else:
         field, errors = next(iter(form.errors.items()))
         messages.error(request, f"{field.replace('_', ' ')}: {' '.join(errors)}")
-    incident = form.cleaned_data.get("incident") if form.is_valid() else None
+    data = form.cleaned_data if form.is_valid() else {}
+    if maintenance := data.get("maintenance"):
+        return redirect("maintenance-occurrence", pk=maintenance.pk)
+    incident = data.get("incident")
     return redirect("incident-detail", pk=incident.pk) if incident else redirect("procedure-list")
 
 

@@ -339,9 +339,9 @@ class ProcedureRunOutput(serializers.ModelSerializer):
 
     class Meta:
         model = ProcedureRun
-        fields = ["id", "procedure", "kind", "incident", "drill_plan", "status", "started_at", "started_by",
-                  "finished_at", "target_rto_minutes", "max_rto_minutes", "elapsed_seconds", "rto_verdict", "notes",
-                  "steps"]  # fmt: skip
+        fields = ["id", "procedure", "kind", "incident", "drill_plan", "maintenance", "status", "started_at",
+                  "started_by", "finished_at", "target_rto_minutes", "max_rto_minutes", "elapsed_seconds",
+                  "rto_verdict", "notes", "steps"]  # fmt: skip
 
     @extend_schema_field(ProcedureRunStepOutput(many=True))
     def get_steps(self, run: ProcedureRun) -> list[dict[str, object]]:

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.models import Incident, Service
+from maintenance.models import MaintenanceOccurrence
 from operations.api.serializers import (
     AlertRuleSerializer,
     BackupScheduleSerializer,
@@ -529,7 +530,7 @@ class ProcedureRunListApi(ReadOrRespond, generics.ListAPIView):
     """Runs of procedures, newest first; POST starts one for an incident or as a DR drill (Responders)."""
 
     serializer_class = ProcedureRunOutput
-    filterset_fields = ["procedure__slug", "incident", "kind", "status"]
+    filterset_fields = ["procedure__slug", "incident", "maintenance", "kind", "status"]
 
     class ProcedureRunInput(serializers.Serializer):
         procedure = serializers.SlugRelatedField(slug_field="slug", queryset=Procedure.objects.all())
@@ -538,6 +539,10 @@ class ProcedureRunListApi(ReadOrRespond, generics.ListAPIView):
         drill_plan = serializers.SlugRelatedField(
             slug_field="quarter", queryset=DrillPlan.objects.select_related("objective"), required=False,
             allow_null=True, help_text="A drill's plan, by quarter (1-4).",
+        )  # fmt: skip
+        maintenance = serializers.PrimaryKeyRelatedField(
+            queryset=MaintenanceOccurrence.objects.all(), required=False, allow_null=True,
+            help_text="The maintenance occurrence (e.g. emergency maintenance) the run is for.",
         )  # fmt: skip
         notes = fields.TextField(required=False, allow_blank=True, default="")
 

@@ -73,6 +73,10 @@ class ProcedureRun(models.Model):
     drill_plan = models.ForeignKey(
         "operations.DrillPlan", on_delete=models.SET_NULL, null=True, blank=True, related_name="procedure_runs"
     )
+    maintenance = models.ForeignKey(
+        "maintenance.MaintenanceOccurrence", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="procedure_runs", help_text="The emergency maintenance it is run for.",
+    )  # fmt: skip
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField()
     started_by = models.ForeignKey(

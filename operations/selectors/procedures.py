@@ -15,7 +15,7 @@ def procedure_list() -> QuerySet[Procedure]:
 def procedure_run_list() -> QuerySet[ProcedureRun]:
     steps = ProcedureRunStep.objects.select_related("done_by").order_by("position")
     return ProcedureRun.objects.select_related(
-        "procedure", "incident", "drill_plan", "started_by", "drill_record"
+        "procedure", "incident", "drill_plan", "maintenance__window", "started_by", "drill_record"
     ).prefetch_related(Prefetch("steps", queryset=steps))
 
 

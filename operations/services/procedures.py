@@ -13,16 +13,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Incident, Severity
-from incidents.services import incident_declare, incident_post_update, review_for
+from incidents.services import incident_declare, incident_post_update, incident_update_details, review_for
+from maintenance.models import MaintenanceOccurrence
 from operations.models import DrillPlan, Procedure, ProcedureRun, ProcedureRunStep, ProcedureStep
 from portal.accounts.models import User
 from portal.errors import ApplicationError, ConflictError
 from portal.locking import lock_row
-from portal.notifications.models import EventKind
+from portal.notifications.models import Channel, EventKind
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
 
 Effect = ProcedureStep.Effect
+INCIDENTS_CHANNEL = "#incidents"  # the manual's emergency maintenance: 'Post in #incidents channel'
 
 
 def procedure_run_start(
@@ -32,11 +34,13 @@ def procedure_run_start(
     actor: User,
     incident: Incident | None = None,
     drill_plan: DrillPlan | None = None,
+    maintenance: MaintenanceOccurrence | None = None,
     notes: str = "",
     now: datetime | None = None,
 ) -> ProcedureRun:
-    """Start a run with a copy of the procedure's steps. An incident run names its incident, unless a step opens one;
-    a drill names no incident and is judged against the drill plan's RTO, else the procedure's."""
+    """Start a run with a copy of the procedure's steps. An incident run names its incident, unless a step opens one,
+    and the maintenance it is run for, if any; a drill names neither and is judged against the drill plan's RTO, else
+    the procedure's."""
     now = now or timezone.now()
     if kind not in ProcedureRun.Kind.values:
         raise ApplicationError(f"A run is one of {', '.join(ProcedureRun.Kind.values)}.", field="kind")
@@ -48,6 +52,8 @@ def procedure_run_start(
     if kind == ProcedureRun.Kind.DRILL:
         if incident is not None:
             raise ApplicationError("A drill is not run for an incident.", field="incident")
+        if maintenance is not None:
+            raise ApplicationError("A drill is not run for maintenance.", field="maintenance")
     else:
         if drill_plan is not None:
             raise ApplicationError("Only a drill follows a drill plan.", field="drill_plan")
@@ -59,8 +65,8 @@ def procedure_run_start(
     objective = (drill_plan.objective if drill_plan else None) or procedure.objective
     with transaction.atomic():
         run = ProcedureRun.objects.create(
-            procedure=procedure, kind=kind, incident=incident, drill_plan=drill_plan, started_at=now,
-            started_by=actor, notes=notes,
+            procedure=procedure, kind=kind, incident=incident, drill_plan=drill_plan, maintenance=maintenance,
+            started_at=now, started_by=actor, notes=notes,
             target_rto_minutes=objective.rto_minutes if objective else None,
             max_rto_minutes=objective.rto_max_minutes if objective else None,
         )  # fmt: skip
@@ -125,38 +131,64 @@ def _effect(run: ProcedureRun, step: ProcedureRunStep, *, actor: User, now: date
     if step.effect == Effect.DECLARE_P1:
         if run.incident is not None:
             return f"{run.incident.reference} is already open for this run."
+        # A disaster is public from the start: /status/ says so while the failover runs.
         run.incident = incident_declare(
             title=f"Disaster event: {procedure.name}", severity=Severity.objects.get(code="P1"), reporter=actor,
-            commander=actor, flags=[Incident.Flag.SERVICE_DOWN],
+            commander=actor, flags=[Incident.Flag.SERVICE_DOWN], is_public=True,
             impact_summary=f"Declared by step {step.position + 1} of {procedure.name}.", now=now,
         )  # fmt: skip
         run.save(update_fields=["incident"])
-        return f"Opened {run.incident.reference} ({run.incident.severity.code})."
+        incident_post_update(
+            incident=run.incident, label="investigating", actor=actor, now=now, impact="Our services are unavailable.",
+            description="We are investigating a major outage and are moving our services to our disaster-recovery "
+            "site.",
+        )  # fmt: skip
+        return f"Opened {run.incident.reference} ({run.incident.severity.code}) and posted it on the status page."
     incident = run.incident
     if incident is None:
         raise ApplicationError("This step acts on the run's incident, and the run has none.", field="position")
     if step.effect in {Effect.NOTIFY_ONCALL_LEAD, Effect.NOTIFY_INCIDENTS}:
-        lead = _oncall_lead(incident) if step.effect == Effect.NOTIFY_ONCALL_LEAD else None
-        if step.effect == Effect.NOTIFY_ONCALL_LEAD and lead is None:
-            raise ConflictError("No rotation covering the incident's services has a lead to notify.")
+        lead, channels = None, None
+        if step.effect == Effect.NOTIFY_ONCALL_LEAD:
+            lead = _oncall_lead(incident)
+            if lead is None:
+                raise ConflictError("No rotation covering the incident's services has a lead to notify.")
+        else:
+            # The step names its channel: routing would send an incident update to the severity's channels instead.
+            channels = list(
+                Channel.objects.filter(kind=Channel.Kind.CHAT, chat_channel=INCIDENTS_CHANNEL, enabled=True)
+            )
+            if not channels:
+                return f"No enabled chat channel posts to {INCIDENTS_CHANNEL}: post there by hand."
         notify(
-            event=EventKind.INCIDENT_UPDATED, severity=NotificationSeverity.WARNING,
+            event=EventKind.INCIDENT_UPDATED, severity=NotificationSeverity(incident.severity.notification_severity),
             title=f"{incident.reference}: {procedure.name} under way", url=_run_url(run),
             summary=f"{actor} is running {procedure.name} for {incident.reference} ({incident.title}): {step.text}.",
-            services=incident.services.all(), recipients=[lead] if lead else [], source=f"procedure-run:{run.pk}",
-            dedup_key=f"procedure-run:{run.pk}:{step.position}", created_by=actor, now=now,
+            services=incident.services.all(), recipients=[lead] if lead else [], channels=channels,
+            source=f"procedure-run:{run.pk}", dedup_key=f"procedure-run:{run.pk}:{step.position}", created_by=actor,
+            now=now,
         )  # fmt: skip
-        return f"Notified {lead}." if lead else "Posted to the incidents chat channel."
+        return f"Notified {lead}." if lead else f"Posted to {INCIDENTS_CHANNEL}."
     if step.effect == Effect.STATUS_PAGE:
+        # 'Update status page immediately': the public page, so the incident becomes public if it was internal.
+        made_public = not incident.is_public
+        if made_public:
+            incident = incident_update_details(incident=incident, actor=actor, now=now, is_public=True)
         incident_post_update(
             incident=incident, label="identified", actor=actor, now=now,
-            description=f"{procedure.name} is under way; we will post updates as it progresses.",
+            description=f"{procedure.name} is under way{_until(run)}; we will post updates as it progresses.",
         )  # fmt: skip
-        return "Posted a status update."
+        posted = "Posted a status update on the status page."
+        return f"Made the incident public. {posted}" if made_public else posted
     if step.effect == Effect.OPEN_REVIEW:
         review = review_for(incident=incident, now=now)
         return f"Review scheduled for {review.scheduled_for:%Y-%m-%d %H:%M} UTC."
     return ""
+
+
+def _until(run: ProcedureRun) -> str:
+    occurrence = run.maintenance
+    return f" until {occurrence.ends_at:%Y-%m-%d %H:%M} UTC" if occurrence and occurrence.is_open else ""
 
 
 def _oncall_lead(incident: Incident) -> User | None:

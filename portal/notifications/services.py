@@ -44,6 +44,7 @@ def notify(
     created_by: User | None = None,
     channel_kinds: Iterable[str] | None = None,
     team: Team | None = None,
+    channels: Iterable[Channel] | None = None,
     now: datetime | None = None,
 ) -> Notification:
     """Record a notification and one delivery per channel and recipient; never talks to the network.
@@ -57,6 +58,7 @@ def notify(
     `team` owns what this is about (the alert catalogue's owner of an incident's alerts): when the event reaches chat,
     the team's Slack channel hears of it too (through the enabled chat channel named after it), and a page goes to the
     team's PagerDuty service instead of the pager channel's own when the team has a routing key.
+    `channels` replaces the routed ones when the caller names its channel (a procedure step 'Post in #incidents').
     """
     now = now or timezone.now()
     services = list(services)
@@ -80,7 +82,8 @@ def notify(
         if recipients:
             notification.recipients.add(*recipients)
         kinds = None if channel_kinds is None else set(channel_kinds)
-        rows = _routed_deliveries(notification, recipients, now, kinds, team) + _subscriber_deliveries(
+        named = None if channels is None else list(channels)
+        rows = _routed_deliveries(notification, recipients, now, kinds, team, named) + _subscriber_deliveries(
             notification, services, now
         )
         deliveries = Delivery.objects.bulk_create(_unique(rows))
@@ -89,10 +92,16 @@ def notify(
 
 
 def _routed_deliveries(
-    notification: Notification, recipients: Sequence[User], now: datetime, kinds: set[str] | None, team: Team | None
+    notification: Notification,
+    recipients: Sequence[User],
+    now: datetime,
+    kinds: set[str] | None,
+    team: Team | None,
+    named: list[Channel] | None,
 ) -> list[Delivery]:
-    channels = routed_channels(event=notification.event_kind, severity=notification.severity)
-    channels = [channel for channel in channels if kinds is None or channel.kind in kinds]
+    if named is None:
+        named = routed_channels(event=notification.event_kind, severity=notification.severity)
+    channels = [channel for channel in named if kinds is None or channel.kind in kinds]
     rows = []
     for channel in channels:
         if channel.kind == Channel.Kind.CHAT:

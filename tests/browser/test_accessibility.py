@@ -1,7 +1,9 @@
 """Accessible (issue 14, point 11): axe-core finds no serious or critical WCAG 2.1 A/AA violation on the dashboard,
-an incident, on-call, maintenance and actions pages, at desktop and phone size; a skip link; the icon loads."""
+an incident, on-call, maintenance (emergency maintenance offering its procedure), severities, contacts and actions
+pages, at desktop and phone size; a skip link; the icon loads."""
 
 import os
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -32,10 +34,12 @@ def demo(site, make_user):
     from django.urls import reverse
 
     from incidents.models import Incident
+    from maintenance.services import window_create_emergency
     from oncall.models import Rotation
 
-    make_user(Role.INCIDENT_COMMANDER, username="cora")
+    cora = make_user(Role.INCIDENT_COMMANDER, username="cora")
     call_command("seed_demo", stdout=io.StringIO())
+    emergency = window_create_emergency(name="Patch OpenSSL", actor=cora, duration=timedelta(hours=1))
     return {
         "dashboard": reverse("dashboard"),
         "incident": reverse("incident-detail", args=[Incident.objects.filter(status="investigating").first().pk]),
@@ -44,6 +48,9 @@ def demo(site, make_user):
         "rotation": reverse("oncall-rotation", args=[Rotation.objects.first().pk]),
         "maintenance": reverse("maintenance-calendar"),
         "freezes": reverse("freeze-calendar"),
+        "emergency maintenance": reverse("maintenance-occurrence", args=[emergency.pk]),
+        "severities": reverse("severity-list"),
+        "contacts": reverse("contacts"),
         "actions": reverse("action-list"),
         "new action": reverse("action-new"),
     }

@@ -324,7 +324,7 @@ def everything(site, make_user):
     from django.urls import reverse
 
     from incidents.models import Incident
-    from maintenance.services import window_create
+    from maintenance.services import window_create, window_create_emergency
     from oncall.models import Handoff, Rotation
     from operations.models import Checklist, Deployment, Procedure, Runbook, Slo
     from operations.services.checklists import checklists_generate
@@ -337,6 +337,8 @@ def everything(site, make_user):
         name="LB swap", kind="one_off", actor=admin, starts_at=timezone.now() + timedelta(days=3),
         duration=timedelta(hours=2), notice_lead=timedelta(hours=24),
     ).occurrences.get()  # fmt: skip
+    # Declared without an incident, it offers its procedure for one.
+    emergency = window_create_emergency(name="Patch OpenSSL", actor=admin, duration=timedelta(hours=1))
     checklists_generate()  # seed_demo made the current periods' checklists
     checklist = Checklist.objects.first()
     rotation = Rotation.objects.first()
@@ -372,6 +374,7 @@ def everything(site, make_user):
         "maintenance-emergency": reverse("maintenance-emergency"),
         "maintenance-window": reverse("maintenance-window", args=[occurrence.window_id]),
         "maintenance-occurrence": reverse("maintenance-occurrence", args=[occurrence.pk]),
+        "maintenance-occurrence-emergency": reverse("maintenance-occurrence", args=[emergency.pk]),
         "freeze-calendar": reverse("freeze-calendar"),
         "status-page": reverse("status-page"),
         "slo-list": reverse("slo-list"),

@@ -178,3 +178,12 @@ def test_admins_set_a_teams_pagerduty_routing_key_shown_masked_and_audited_maske
     assert "pagerduty_routing_key" in too_long.json()["errors"]
     assert admin.patch(url, {"pagerduty_routing_key": ""}, format="json").status_code == 200
     assert Team.objects.get(slug="database").pagerduty_routing_key == ""
+
+
+def test_the_contacts_page_shows_the_guides_on_call_chain_beside_the_manuals_matrix(client, make_user):
+    client.force_login(make_user(Role.VIEWER))
+    page = client.get("/contacts/").content.decode()
+    chain = page.split('id="guide-oncall-chain"', 1)[1].split("</p>", 1)[0]
+    assert "primary <strong>DevOps Team (PagerDuty)</strong>" in chain
+    assert "secondary <strong>Backend Team Lead</strong>" in chain
+    assert "escalation <strong>CTO</strong>" in chain

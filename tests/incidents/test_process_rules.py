@@ -2,12 +2,14 @@
 confirmation, the review is due 48 h after resolution with a reminder at 24 h, security flags reach the Security
 team's channel, P3/P4 escalate on their own clock; and the severity page shows where the seeds disagree."""
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
-from incidents.models import Incident, PostIncidentReview, TimelineEvent, TimerReminder
+from incidents.models import Incident, PostIncidentReview, Severity, TimelineEvent, TimerReminder
 from incidents.services import incident_sweep_timers, incident_transition, review_publish
 from portal.accounts.roles import Role
 from portal.errors import ConflictError
@@ -125,3 +127,29 @@ def test_the_severity_page_shows_both_seeds_response_times(client, make_user, db
     assert "<td>next business day</td>" in p4
     assert "<td>24 h</td>" in p4
     assert "L2 Platform lead: 24 h; L3 Engineering manager / CTO: 2 d" in p4
+
+
+def test_the_severity_page_shows_the_manuals_routing_labels_beside_the_portals_routing(client, make_user, db):
+    client.force_login(make_user(Role.VIEWER))
+    page = client.get(reverse("severity-list")).content.decode()
+    cells = {code: page.split(f'id="severity-{code}"', 1)[1].split("</tr>", 1)[0] for code in ("P1", "P2", "P3", "P4")}
+    for code, level, label in [("P1", "critical", "P0"), ("P2", "critical", "P0"), ("P3", "warning", "P1"),
+                               ("P4", "info", "P2")]:  # fmt: skip
+        assert f'<td>{level} <span class="muted">(manual\'s routing table: {label})</span></td>' in cells[code]
+    assert "Critical = P0, Warning = P1, Info = P2" in page.split('id="routing-labels"', 1)[1]
+    assert "<td>60 min / next business day</td>" in cells["P4"]  # the data the README's table shows
+
+
+def test_the_readmes_severity_table_gives_the_portals_response_times(db):
+    """The README's 'Respond (portal)' column is the seeded data (its P4 once said 'next business day' only)."""
+
+    def minutes(value: int) -> str:
+        return f"{value // 60} h" if value % 60 == 0 else f"{value} min"
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = {line.split("|")[1].split()[0]: line.split("|")[2].strip() for line in readme.splitlines()
+            if re.match(r"\| P[1-4] [A-Z]", line)}  # fmt: skip
+    for severity in Severity.objects.all():
+        after = (minutes(severity.after_hours_response_minutes) if severity.after_hours_response_minutes
+                 else "next business day")  # fmt: skip
+        assert rows[severity.code] == f"{minutes(severity.response_minutes)} / {after}", severity.code

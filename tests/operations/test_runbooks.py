@@ -2,13 +2,15 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Alert, Integration, Severity
 from incidents.services import incident_declare
 from operations.markdown import render_markdown
-from operations.models import QuickAction, Runbook
+from operations.models import AlertRule, QuickAction, Runbook
 from operations.quick_actions import parameter_errors, runbook_quick_action_url
 from operations.selectors.runbooks import runbooks_for_incident
 from operations.services.runbooks import QuickActionSpec, runbook_save
@@ -158,3 +160,41 @@ class TestIncidentRunbooks:
         assert "<script>alert(1)</script>" not in html
         assert 'href="javascript' not in html
         assert f"incident={alert_incident.pk}" in html
+
+
+class TestDiskSpaceRunbook:
+    """The disk alerts (the manual's DiskSpaceCritical, the guide's HighDiskUsage) were the catalogue's only alerts
+    without a runbook: their incidents showed none and rules.yaml gave them no runbook_url."""
+
+    def test_the_disk_alerts_link_the_disk_space_runbook_in_the_catalogue_and_the_rules_file(self, token_client):
+        runbook = Runbook.objects.get(slug="disk-space")
+        assert sorted(link.alertname for link in runbook.alert_links.all()) == ["DiskSpaceCritical", "HighDiskUsage"]
+        assert runbook.owner_team == "DevOps Team"
+        assert {"70%", "90%", "95%"} <= set(re.findall(r"\d+%", runbook.body))
+        rules = {
+            (rule.name, rule.severity.code): rule.runbook.slug if rule.runbook else None
+            for rule in AlertRule.objects.filter(name__in=["DiskSpaceCritical", "HighDiskUsage"])
+        }
+        assert rules == {("DiskSpaceCritical", "P1"): "disk-space", ("HighDiskUsage", "P3"): "disk-space",
+                         ("HighDiskUsage", "P1"): "disk-space"}  # fmt: skip
+
+        body = token_client(Role.VIEWER).get("/api/v1/alerts/rules.yaml").content.decode()
+        disk = [
+            rule
+            for group in yaml.safe_load(body)["groups"]
+            for rule in group["rules"]
+            if rule.get("alert") in {"DiskSpaceCritical", "HighDiskUsage"}
+        ]
+        assert len(disk) == 3
+        url = settings.PORTAL_BASE_URL + reverse("runbook-detail", args=["disk-space"])
+        assert {rule["annotations"].get("runbook_url") for rule in disk} == {url}
+
+    def test_an_incident_opened_by_a_disk_alert_shows_the_runbook(self, db):
+        now = timezone.now()
+        incident = incident_declare(title="DiskSpaceCritical", severity=Severity.objects.get(code="P1"), reporter=None)
+        integration = Integration.objects.create(name="am", token_prefix="x", token_hash="h" * 64, token_issued_at=now)
+        Alert.objects.create(
+            integration=integration, fingerprint="disk", status="firing", alertname="DiskSpaceCritical",
+            starts_at=now, first_received_at=now, last_received_at=now, incident=incident,
+        )  # fmt: skip
+        assert [runbook.slug for runbook in runbooks_for_incident(incident)] == ["disk-space"]
