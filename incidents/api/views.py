@@ -178,11 +178,20 @@ class IncidentTransitionApi(APIView):
         confirm = serializers.BooleanField(
             required=False, default=False, help_text="Resolve a P1/P2 mitigated less than an hour ago anyway."
         )
+        final_update = fields.TextField(
+            required=False, allow_blank=True, default="",
+            help_text="Resolving a public incident: its final public update (Resolved), unless the newest public "
+            "update already is one. Without it a 400 names `final_update` and carries a `draft`.",
+        )  # fmt: skip
 
     @extend_schema(
         request=IncidentTransitionInput,
         responses={
             200: IncidentOutput,
+            400: error_response(
+                "Not an allowed next state (`allowed` lists them), or a public incident resolved without "
+                "`final_update` (`field` is then `final_update`, with a `draft`)."
+            ),
             409: error_response(
                 "The incident changed since the `version` sent, or a P1/P2 mitigated less than an hour ago is "
                 "resolved without `confirm` (`field` is then `confirm`)."
@@ -264,6 +273,11 @@ class IncidentStatusUpdatesApi(APIView):
         description = fields.TextField()
         impact = fields.TextField(required=False, allow_blank=True, default="")
         next_update_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10080)
+        is_public = serializers.BooleanField(
+            required=False, allow_null=True, default=None,
+            help_text="On the status page and emailed to its subscribers. Omitted: internal for Responders, the "
+            "incident's visibility for Incident Commanders. A public update needs a public incident.",
+        )  # fmt: skip
 
     def get_permissions(self) -> list:
         return [Responders()] if self.request.method == "POST" else super().get_permissions()
@@ -273,7 +287,13 @@ class IncidentStatusUpdatesApi(APIView):
         updates = _incident(pk).status_updates.select_related("author")
         return Response(StatusUpdateOutput(updates, many=True).data)
 
-    @extend_schema(request=IncidentStatusUpdatesInput, responses={201: StatusUpdateOutput})
+    @extend_schema(
+        request=IncidentStatusUpdatesInput,
+        responses={
+            201: StatusUpdateOutput,
+            400: error_response("A field is invalid; `is_public` on an internal incident."),
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         payload = self.IncidentStatusUpdatesInput(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -16,6 +16,7 @@ from icalendar import Calendar, vCalAddress
 from portal.notifications import slack
 from portal.notifications.models import Channel, Delivery, Notification, PagerAction, Severity
 from portal.notifications.secrets import scrub
+from portal.notifications.status_links import STATUS_KEY_PREFIX, status_page_url, unsubscribe_url
 from portal.text import one_line
 
 USER_AGENT = "BroxivaOpsPortal/1.0"
@@ -163,18 +164,23 @@ def email_message(row: Delivery, address: str) -> EmailMultiAlternatives:
         "base_url": settings.PORTAL_BASE_URL,
     }
     host = urlsplit(settings.PORTAL_BASE_URL).hostname or "localhost"
+    template = "notifications/email/notification"
+    headers = {
+        "List-Id": f"Broxiva Ops Portal <{notification.event_kind.replace('.', '-')}.notifications.{host}>",
+        "Auto-Submitted": "auto-generated",
+        "X-Auto-Response-Suppress": "All",
+        "Message-ID": make_msgid(idstring=f"delivery-{row.pk}", domain=host),
+    }
+    if row.recipient_key.startswith(STATUS_KEY_PREFIX):
+        # Someone outside the company, from the status page: the public text, no portal link, a way out.
+        template = "notifications/email/status"
+        context |= {"status_url": status_page_url(), "unsubscribe_url": unsubscribe_url(address)}
+        headers |= {"List-Unsubscribe": f"<{context['unsubscribe_url']}>"}
     message = EmailMultiAlternatives(
-        subject=email_subject(notification),
-        body=render_to_string("notifications/email/notification.txt", context),
-        to=[address],
-        headers={
-            "List-Id": f"Broxiva Ops Portal <{notification.event_kind.replace('.', '-')}.notifications.{host}>",
-            "Auto-Submitted": "auto-generated",
-            "X-Auto-Response-Suppress": "All",
-            "Message-ID": make_msgid(idstring=f"delivery-{row.pk}", domain=host),
-        },
-    )
-    message.attach_alternative(render_to_string("notifications/email/notification.html", context), "text/html")
+        subject=email_subject(notification), body=render_to_string(f"{template}.txt", context), to=[address],
+        headers=headers,
+    )  # fmt: skip
+    message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
     if notification.calendar:
         # Calendar clients read an alternative part with the METHOD parameter (as Google and Outlook send it);
         # mail clients that ignore it still offer the attached invite.ics.
