@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from icalendar import Calendar, vCalAddress
 
 from portal.notifications import slack
-from portal.notifications.models import Channel, Delivery, Notification, PagerAction, Severity
+from portal.notifications.models import Channel, Delivery, Notification, PagerAction, Severity, Subscription
 from portal.notifications.secrets import scrub
 from portal.notifications.status_links import STATUS_KEY_PREFIX, status_page_url, unsubscribe_url
 from portal.text import one_line
@@ -172,10 +172,14 @@ def email_message(row: Delivery, address: str) -> EmailMultiAlternatives:
         "Message-ID": make_msgid(idstring=f"delivery-{row.pk}", domain=host),
     }
     if row.recipient_key.startswith(STATUS_KEY_PREFIX):
-        # Someone outside the company, from the status page: the public text, no portal link, a way out.
+        # Someone outside the company, from the status page: the public text, no portal link, a way out (none yet
+        # in the confirmation email: there is no subscription to leave).
         template = "notifications/email/status"
-        context |= {"status_url": status_page_url(), "unsubscribe_url": unsubscribe_url(address)}
-        headers |= {"List-Unsubscribe": f"<{context['unsubscribe_url']}>"}
+        context["status_url"] = status_page_url()
+        subscription = Subscription.objects.filter(public=True, email__iexact=address).first()
+        if subscription is not None:
+            context["unsubscribe_url"] = unsubscribe_url(subscription.pk)
+            headers["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
     message = EmailMultiAlternatives(
         subject=email_subject(notification), body=render_to_string(f"{template}.txt", context), to=[address],
         headers=headers,

@@ -281,14 +281,15 @@ def status_subscription_confirm(*, token: str) -> Subscription:
     return subscription
 
 
-def status_subscription_cancel(*, token: str) -> int:
-    """Delete the address's public subscription (the address goes with it); how many there were (0 or 1)."""
+def status_subscription_cancel(*, token: str) -> bool:
+    """Delete the public subscription of an unsubscribe link, and its address with it; False if already gone."""
     try:
-        email = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+        pk = signing.loads(token, salt=UNSUBSCRIBE_SALT)
     except signing.BadSignature:
         raise ApplicationError("This unsubscribe link is not valid.", field="token") from None
     with transaction.atomic():
-        subscriptions = list(Subscription.objects.filter(public=True, email__iexact=email))
-        for subscription in subscriptions:
-            subscription.delete()  # one by one: auditlog records each
-    return len(subscriptions)
+        subscription = Subscription.objects.select_for_update().filter(public=True, pk=pk).first()
+        if subscription is None:
+            return False
+        subscription.delete()  # a model delete, which auditlog records
+    return True

@@ -17,9 +17,10 @@ def confirm_url(email: str, service_slugs: list[str]) -> str:
     return settings.PORTAL_BASE_URL + reverse("status-confirm", args=[token])
 
 
-def unsubscribe_url(email: str) -> str:
-    """Never expires: an old email's link must still stop the emails."""
-    token = signing.dumps(email.lower(), salt=UNSUBSCRIBE_SALT)
+def unsubscribe_url(subscription_pk: int) -> str:
+    """Never expires: an old email's link must still stop the emails. Signs the row's id, not the address, so that
+    no address appears in URLs (and request logs) after the one confirmation link."""
+    token = signing.dumps(subscription_pk, salt=UNSUBSCRIBE_SALT)
     return settings.PORTAL_BASE_URL + reverse("status-unsubscribe", args=[token])
 
 
