@@ -259,8 +259,8 @@ class ServiceRow:
 class StatusPage:
     overall: str
     services: list[ServiceRow]
-    incidents: list[Incident]
-    past_incidents: list[Incident]
+    incidents: Sequence[Incident]
+    past_incidents: Sequence[Incident]
     maintenance: list[CalendarEntry]
 
     @property
