@@ -21,7 +21,17 @@ from incidents.api.serializers import (
 )
 from incidents.escalation import incident_escalate
 from incidents.filters import IncidentFilter
-from incidents.models import ActionItem, EscalationLevel, EscalationPolicy, Incident, Service, Severity, TimelineEvent
+from incidents.models import (
+    ActionItem,
+    EscalationLevel,
+    EscalationPolicy,
+    Incident,
+    Service,
+    Severity,
+    StatusUpdate,
+    TimelineEvent,
+)
+from incidents.policy import update_draft
 from incidents.selectors import incident_list, review_detail
 from incidents.services import (
     action_item_add,
@@ -38,6 +48,8 @@ from incidents.services import (
     review_for,
     review_publish,
     review_update,
+    status_update_preview,
+    status_update_text,
 )
 from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
@@ -299,6 +311,34 @@ class IncidentStatusUpdatesApi(APIView):
         payload.is_valid(raise_exception=True)
         update = incident_post_update(incident=_incident(pk), actor=request.user, **payload.validated_data)
         return Response(StatusUpdateOutput(update).data, status=status.HTTP_201_CREATED)
+
+
+class IncidentStatusUpdatePreviewApi(APIView):
+    """What the status page would show for this update, posting nothing, and the template's draft per status (the
+    page's preview and drafts). Responders and above."""
+
+    permission_classes = [Responders]
+
+    class IncidentStatusUpdatePreviewInput(serializers.Serializer):
+        label = serializers.ChoiceField(choices=StatusUpdate.Label.choices)
+        description = fields.TextField(required=False, allow_blank=True, default="")
+        impact = fields.TextField(required=False, allow_blank=True, default="")
+        next_update_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10080)
+
+    class IncidentStatusUpdatePreviewOutput(serializers.Serializer):
+        text = serializers.CharField(help_text="The update in the status page's template.")
+        drafts = serializers.DictField(child=serializers.CharField(), help_text="The draft description per status.")
+
+    @extend_schema(request=IncidentStatusUpdatePreviewInput, responses={200: IncidentStatusUpdatePreviewOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.IncidentStatusUpdatePreviewInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        incident = _incident(pk)
+        update = status_update_preview(incident=incident, **payload.validated_data)
+        drafts = {label: update_draft(incident, label) for label in StatusUpdate.Label.values}
+        return Response(
+            self.IncidentStatusUpdatePreviewOutput({"text": status_update_text(update), "drafts": drafts}).data
+        )
 
 
 class IncidentTimelineApi(generics.ListAPIView):

@@ -192,3 +192,16 @@ class TestApi:
         assert "has been resolved" in refused.content.decode()
         done = client.post(url, {"to_status": "resolved", "final_update": "Fixed for good."}, format="json")
         assert (done.status_code, done.json()["status"]) == (200, "resolved")
+
+    def test_preview_shows_the_status_page_text_and_the_drafts_posting_nothing(self, token_client, declare):
+        incident = declare(is_public=True, title="API latency")
+        url = reverse("api:incident-update-preview", args=[incident.pk])
+        response = token_client(Role.RESPONDER).post(
+            url, {"label": "monitoring", "description": "Fixed."}, format="json"
+        )
+        body = response.json()
+        assert response.status_code == 200
+        assert body["text"].startswith("[Status: Monitoring]\n\nFixed.\n\nAffected services: API")
+        assert body["drafts"]["resolved"] == "The issue affecting API (API latency) has been resolved."
+        assert not StatusUpdate.objects.exists()
+        assert token_client(Role.VIEWER).post(url, {"label": "monitoring"}, format="json").status_code == 403
