@@ -180,10 +180,12 @@ def email_message(row: Delivery, address: str) -> EmailMultiAlternatives:
         if subscription is not None:
             context["unsubscribe_url"] = unsubscribe_url(subscription.pk)
             headers["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
+    subject = email_subject(notification)
+    if "status_url" in context:  # the routing severity means nothing outside
+        subject = one_line(f"[Broxiva status] {notification.title}")
     message = EmailMultiAlternatives(
-        subject=email_subject(notification), body=render_to_string(f"{template}.txt", context), to=[address],
-        headers=headers,
-    )  # fmt: skip
+        subject=subject, body=render_to_string(f"{template}.txt", context), to=[address], headers=headers
+    )
     message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
     if notification.calendar:
         # Calendar clients read an alternative part with the METHOD parameter (as Google and Outlook send it);

@@ -163,6 +163,7 @@ class TestSubscription:
         [update] = [m for m in smtp.messages if m["To"] == "pat@example.org"][1:]
         text = update.get_body(("plain",)).get_content()
         assert "We found it." in text
+        assert update["Subject"].startswith("[Broxiva status] ")
         assert "Internal detail" not in text
         assert "/incidents/" not in text  # no link into the portal
         assert update["List-Unsubscribe"].strip().startswith("<http")
