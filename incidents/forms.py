@@ -1,3 +1,4 @@
+import json
 from typing import Any
 
 from django import forms
@@ -25,32 +26,37 @@ class StatusUpdateForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
     impact = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     next_update_minutes = forms.IntegerField(min_value=1, max_value=10080, required=False, label="Next update in (min)")
+    is_public = forms.BooleanField(required=False, label="Public: on the status page and emailed to its subscribers")
 
     @classmethod
-    def prefilled(cls, incident: Incident) -> "StatusUpdateForm":
-        """The seeds' template, started from where the incident is."""
+    def prefilled(cls, incident: Incident, user: User) -> "StatusUpdateForm":
+        """The seeds' template, started from where the incident is; public or internal by the default rule."""
         label = {
             Incident.Status.IDENTIFIED: StatusUpdate.Label.IDENTIFIED,
             Incident.Status.MITIGATING: StatusUpdate.Label.IDENTIFIED,
             Incident.Status.MONITORING: StatusUpdate.Label.MONITORING,
             Incident.Status.RESOLVED: StatusUpdate.Label.RESOLVED,
         }.get(incident.status, StatusUpdate.Label.INVESTIGATING)
-        services = ", ".join(service.name for service in incident.services.all()) or "the affected services"
-        issue = incident.title.lower()
-        description = {
-            StatusUpdate.Label.INVESTIGATING: f"We are currently investigating {issue} affecting {services}.",
-            StatusUpdate.Label.IDENTIFIED: f"We have identified the cause of {issue} and are working on a fix.",
-            StatusUpdate.Label.MONITORING: f"A fix for {issue} is in place; we are monitoring the results.",
-            StatusUpdate.Label.RESOLVED: f"The {issue} affecting {services} has been resolved.",
-        }[label]
-        return cls(
+        form = cls(
             initial={
                 "label": label,
-                "description": description,
+                "description": policy.update_draft(incident, label),
                 "impact": incident.impact_summary,
                 "next_update_minutes": incident.severity.update_minutes,
+                "is_public": policy.update_public_by_default(incident, user),
             }
         )
+        form.for_incident(incident)
+        return form
+
+    def for_incident(self, incident: Incident) -> None:
+        """The drafts follow the chosen status (portal.js swaps an untouched description); an internal incident
+        takes internal updates only."""
+        drafts = {label: policy.update_draft(incident, label) for label in StatusUpdate.Label.values}
+        self.fields["description"].widget.attrs["data-drafts"] = json.dumps(drafts)
+        if not incident.is_public:
+            self.fields["is_public"].disabled = True
+            self.fields["is_public"].help_text = "The incident is internal: its updates stay internal."
 
 
 class NoteForm(forms.Form):
@@ -65,6 +71,7 @@ class TransitionForm(VersionForm):
     to_status = forms.ChoiceField(choices=Incident.Status.choices)
     note = forms.CharField(required=False)
     confirm = forms.BooleanField(required=False)
+    final_update = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class SeverityForm(VersionForm):

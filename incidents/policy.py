@@ -6,8 +6,10 @@ from functools import lru_cache
 
 from django.conf import settings
 
-from incidents.models import Incident, Severity
+from incidents.models import Incident, Severity, StatusUpdate
 from oncall.selectors import incident_rotation, rotation_timezone
+from portal.accounts.models import User
+from portal.accounts.roles import Role, has_role
 from portal.scheduling import BusinessHours, add_business_days, is_business_hours
 
 Status = Incident.Status
@@ -55,6 +57,23 @@ MANUAL_ROUTING_LABELS = {"critical": "P0", "warning": "P1", "info": "P2"}
 # The guide's on-call chain; the portal follows the manual's escalation matrix (the rotation's primary and secondary,
 # then the Platform lead, the engineering manager / CTO, executives).
 GUIDE_ONCALL_CHAIN = (("Primary", "DevOps Team (PagerDuty)"), ("Secondary", "Backend Team Lead"), ("Escalation", "CTO"))
+
+
+def update_public_by_default(incident: Incident, user: User) -> bool:
+    """A status update starts internal for Responders; an Incident Commander's follows the incident's visibility."""
+    return incident.is_public and has_role(user, Role.INCIDENT_COMMANDER)
+
+
+def update_draft(incident: Incident, label: str) -> str:
+    """The seeds' template sentence for the chosen status. The title is quoted as typed: "API" stays "API"."""
+    services = ", ".join(service.name for service in incident.services.all()) or "our services"
+    issue = f"the issue affecting {services} ({incident.title})"
+    return {
+        StatusUpdate.Label.INVESTIGATING: f"We are currently investigating {issue}.",
+        StatusUpdate.Label.IDENTIFIED: f"We have identified the cause of {issue} and are working on a fix.",
+        StatusUpdate.Label.MONITORING: f"A fix for {issue} is in place; we are monitoring the results.",
+        StatusUpdate.Label.RESOLVED: f"{issue[0].upper()}{issue[1:]} has been resolved.",
+    }[StatusUpdate.Label(label)]
 
 
 def allowed_transitions(incident: Incident) -> tuple[str, ...]:

@@ -253,10 +253,12 @@ def incident_transition(
     note: str = "",
     version: int | None = None,
     confirm: bool = False,
+    final_update: str = "",
     now: datetime | None = None,
 ) -> Incident:
     """Move the incident along its lifecycle. Resolving a P1/P2 less than MONITOR_BEFORE_RESOLVING after its
-    mitigation needs `confirm` (the seeds: monitor for 1-2 hours first)."""
+    mitigation needs `confirm` (the seeds: monitor for 1-2 hours first). Resolving a public incident needs
+    `final_update`, posted as its public Resolved update, unless the newest public update is already Resolved."""
     now = now or timezone.now()
     with transaction.atomic():
         incident = _lock(incident, version)
@@ -281,6 +283,17 @@ def incident_transition(
                 field="confirm",
                 extra={"mitigated_at": incident.mitigated_at.isoformat() if incident.mitigated_at else None},
             )
+        if to_status == Status.RESOLVED and not final_update.strip() and needs_final_update(incident):
+            raise ApplicationError(
+                f"{incident.reference} is public: write the final public update (Resolved) for the status page and "
+                "its subscribers.",
+                field="final_update",
+                extra={"draft": policy.update_draft(incident, StatusUpdate.Label.RESOLVED)},
+            )
+        if to_status == Status.RESOLVED and final_update.strip():
+            _post_update(incident, label=StatusUpdate.Label.RESOLVED, description=final_update, impact="",
+                         next_update_minutes=None, is_public=incident.is_public, actor=actor, now=now,
+                         field="final_update")  # fmt: skip
         previous = incident.status
         reopened = previous == Status.RESOLVED and to_status == Status.INVESTIGATING
         incident.status = to_status
@@ -429,45 +442,87 @@ def incident_post_update(
     actor: User,
     impact: str = "",
     next_update_minutes: int | None = None,
+    is_public: bool | None = None,
     now: datetime | None = None,
 ) -> StatusUpdate:
-    """Post a status update in the seeds' template; it resets the update timer and, if public, tells subscribers."""
+    """Post a status update in the seeds' template; it resets the update timer and, if public, tells subscribers.
+    `is_public` None: `policy.update_public_by_default` (internal for Responders)."""
     now = now or timezone.now()
     if label not in StatusUpdate.Label.values:
         raise ApplicationError(f"Status must be one of {', '.join(StatusUpdate.Label.values)}.", field="label")
-    if not description.strip():
-        raise ApplicationError("Describe what is happening.", field="description")
     if next_update_minutes is not None and not 1 <= next_update_minutes <= 7 * 24 * 60:
         raise ApplicationError("Next update must be between 1 minute and 1 week away.", field="next_update_minutes")
     with transaction.atomic():
         incident = _lock(incident, None)
         if incident.status == Status.CLOSED:
             raise ApplicationError(f"{incident.reference} is closed.", field="incident")
-        next_update_minutes = next_update_minutes or incident.severity.update_minutes
-        update = StatusUpdate.objects.create(
-            incident=incident,
-            label=label,
-            description=description.strip(),
-            affected_services=[service.name for service in incident.services.all()],
-            impact=impact.strip() or incident.impact_summary,
-            next_update_minutes=next_update_minutes,
-            is_public=incident.is_public,
-            author=actor,
-            posted_at=now,
-        )
-        incident.last_update_at = now
+        if is_public is None:
+            is_public = policy.update_public_by_default(incident, actor)
+        update = _post_update(incident, label=label, description=description, impact=impact, actor=actor, now=now,
+                              next_update_minutes=next_update_minutes, is_public=is_public)  # fmt: skip
         _save(incident)
-        timeline_add(incident=incident, kind=TimelineEvent.Kind.STATUS_UPDATE,
-                     message=f"{update.get_label_display()}: {update.description}", actor=actor, at=now,
-                     data={"status_update": update.pk})  # fmt: skip
-        if incident.is_public:
-            _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"{update.get_label_display()}: {incident.title}",
-                    summary=status_update_text(update), actor=actor)  # fmt: skip
-        # Responders' channels (#incidents) follow every update, public or internal.
-        _notify(incident, event=EventKind.INCIDENT_STATUS_UPDATE,
-                title=f"{update.get_label_display()}: {incident.title}", summary=status_update_text(update),
-                actor=actor)  # fmt: skip
     return update
+
+
+def _post_update(
+    incident: Incident,
+    *,
+    label: str,
+    description: str,
+    impact: str,
+    next_update_minutes: int | None,
+    is_public: bool,
+    actor: User,
+    now: datetime,
+    field: str = "description",
+) -> StatusUpdate:
+    """Record the update on the locked incident (the caller saves it); `field` names the text in errors."""
+    if not description.strip():
+        raise ApplicationError("Describe what is happening.", field=field)
+    if is_public and not incident.is_public:
+        raise ApplicationError(
+            f"{incident.reference} is internal: make the incident public before posting a public update.",
+            field="is_public",
+        )
+    update = status_update_preview(incident=incident, label=label, description=description, impact=impact,
+                                   next_update_minutes=next_update_minutes)  # fmt: skip
+    update.is_public, update.author, update.posted_at = is_public, actor, now
+    update.save()
+    incident.last_update_at = now
+    visibility = "public" if is_public else "internal"
+    timeline_add(incident=incident, kind=TimelineEvent.Kind.STATUS_UPDATE,
+                 message=f"{update.get_label_display()} ({visibility}): {update.description}", actor=actor, at=now,
+                 data={"status_update": update.pk, "is_public": is_public})  # fmt: skip
+    if is_public:
+        _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"{update.get_label_display()}: {incident.title}",
+                summary=status_update_text(update), actor=actor, public=True)  # fmt: skip
+    # Responders' channels (#incidents) follow every update, public or internal.
+    _notify(incident, event=EventKind.INCIDENT_STATUS_UPDATE,
+            title=f"{update.get_label_display()}: {incident.title}", summary=status_update_text(update),
+            actor=actor)  # fmt: skip
+    return update
+
+
+def status_update_preview(
+    *, incident: Incident, label: str, description: str, impact: str = "", next_update_minutes: int | None = None
+) -> StatusUpdate:
+    """The update as it would be posted, unsaved: what the status page will show (the form's preview)."""
+    return StatusUpdate(
+        incident=incident,
+        label=label,
+        description=description.strip(),
+        affected_services=[service.name for service in incident.services.all()],
+        impact=impact.strip() or incident.impact_summary,
+        next_update_minutes=next_update_minutes or incident.severity.update_minutes,
+    )
+
+
+def needs_final_update(incident: Incident) -> bool:
+    """Resolving a public incident needs its final public update, unless the newest public one already says so."""
+    if not incident.is_public:
+        return False
+    newest = incident.status_updates.filter(is_public=True).order_by("-posted_at", "-pk").first()
+    return newest is None or newest.label != StatusUpdate.Label.RESOLVED
 
 
 def status_update_text(update: StatusUpdate) -> str:

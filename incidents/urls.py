@@ -9,5 +9,6 @@ urlpatterns = [
     path("<int:pk>/", views.incident_detail, name="incident-detail"),
     path("<int:pk>/review/", views.incident_review, name="incident-review"),
     path("<int:pk>/live/", views.incident_live, name="incident-live"),
+    path("<int:pk>/update-preview/", views.incident_update_preview, name="incident-update-preview"),
     path("<int:pk>/<slug:action>/", views.incident_act, name="incident-act"),
 ]

@@ -31,7 +31,7 @@ from incidents.forms import (
     TransitionForm,
     VersionForm,
 )
-from incidents.models import ActionItem, EscalationLevel, Incident, PostIncidentReview, Severity
+from incidents.models import ActionItem, EscalationLevel, Incident, PostIncidentReview, Severity, StatusUpdate
 from incidents.selectors import incident_detail as detail_queryset
 from incidents.selectors import incident_list as list_queryset
 from incidents.selectors import incident_live_token, live_token, owner_team, review_detail
@@ -48,6 +48,7 @@ from incidents.services import (
     incident_update_details,
     review_for,
     review_save,
+    status_update_preview,
 )
 from operations.forms import ProcedureStartForm
 from operations.selectors.deployments import recent_changes
@@ -59,6 +60,7 @@ from portal.core.pagination import paginate
 from portal.errors import ApplicationError
 
 ALERTS_SHOWN = 50  # on an incident's page; the API lists all of them
+PREVIEWED = ("label", "description", "impact", "next_update_minutes")  # the update form's fields the preview shows
 
 
 def _minutes(minutes: int | None) -> str:
@@ -114,6 +116,7 @@ def incident_declare_view(request: HttpRequest) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -> dict[str, object]:
     now = timezone.now()
+    update_form = StatusUpdateForm.prefilled(incident, request.user)
     return {
         "incident": incident,
         "now": now,
@@ -123,7 +126,11 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         "procedure_form": ProcedureStartForm(initial={"kind": "incident", "incident": incident.pk}),
         "recent_changes": recent_changes(incident, now=now),
         "allowed": [Incident.Status(status) for status in policy.allowed_transitions(incident)],
-        "update_form": StatusUpdateForm.prefilled(incident),
+        "update_form": update_form,
+        "update_preview": status_update_preview(
+            incident=incident, **{key: update_form.initial[key] for key in PREVIEWED}
+        ),
+        "public": update_form.initial["is_public"],
         "note_form": NoteForm(),
         "severity_form": SeverityForm(initial={"severity": incident.severity.code, "version": incident.version}),
         "assign_form": AssignForm.for_incident(incident),
@@ -194,7 +201,9 @@ def incident_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         raise PermissionDenied(f"This requires the {role.value} role.")
     incident = get_object_or_404(Incident, pk=pk)
     form = form_class(request.POST)
-    error, status, confirm_resolve = "", 200, False
+    if isinstance(form, StatusUpdateForm):
+        form.for_incident(incident)
+    error, status, confirm_resolve, final_update = "", 200, False, None
     if not form.is_valid():
         field, messages = next(iter(form.errors.items()))
         error, status = f"{field.replace('_', ' ')}: {' '.join(messages)}", 400
@@ -203,18 +212,50 @@ def incident_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         try:
             perform(incident, request.user, **data)
         except ApplicationError as exc:
-            error, status = exc.message, exc.status_code
-            confirm_resolve = exc.field == "confirm"
-    if not request.htmx:
+            if exc.field == "final_update":  # not a refusal: the next step, asked for in the status-update card
+                final_update = {"message": exc.message, "confirm": data.get("confirm", False),
+                                "draft": data.get("final_update") or exc.extra.get("draft", "")}  # fmt: skip
+            else:
+                error, status = exc.message, exc.status_code
+                confirm_resolve = exc.field == "confirm"
+    if not request.htmx and final_update is None:
         return redirect("incident-detail", pk=pk) if not error else HttpResponse(error, status=status)
     incident = get_object_or_404(detail_queryset(), pk=pk)
     context = _detail_context(request, incident, error=error)
     context["confirm_resolve"] = confirm_resolve
+    if final_update is not None:
+        context["final_update"], context["public"] = final_update, True
+        context["update_preview"] = status_update_preview(
+            incident=incident, label=StatusUpdate.Label.RESOLVED, description=str(final_update["draft"])
+        )
     if error and action == "update":
         context["update_form"] = form  # keep what they typed
     if error and action == "details":
         context["details_form"] = form
-    return render(request, "incidents/incident_detail.html#incident-body", context, status=status)
+    template = "incidents/incident_detail.html#incident-body" if request.htmx else "incidents/incident_detail.html"
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@role_required(Role.RESPONDER)
+def incident_update_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """What the status page will show for the update being written (the form's fields as query parameters)."""
+    incident = get_object_or_404(Incident.objects.select_related("severity").prefetch_related("services"), pk=pk)
+    query = request.GET.copy()
+    query.setdefault("description", query.get("final_update", ""))  # the final update's text, when resolving
+    form = StatusUpdateForm(query)
+    form.for_incident(incident)
+    form.is_valid()  # a half-written update still previews: the fields that are valid
+    data = form.cleaned_data
+    update = status_update_preview(
+        incident=incident,
+        label=data.get("label") or StatusUpdate.Label.INVESTIGATING,
+        description=data.get("description", ""),
+        impact=data.get("impact") or "",
+        next_update_minutes=data.get("next_update_minutes"),
+    )
+    context = {"update_preview": update, "public": data.get("is_public", False), "incident": incident}
+    return render(request, "incidents/incident_detail.html#update-preview", context)
 
 
 def _first_error(form: forms.Form, what: str = "") -> ApplicationError:

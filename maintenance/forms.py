@@ -129,3 +129,11 @@ class FrozenCheckForm(forms.Form):
 
     environment = forms.ChoiceField(choices=Environment.choices, initial=Environment.PRODUCTION)
     at = portal_forms.DateTimeField(widget=DATETIME, label="At (UTC)")
+
+
+class StatusSubscribeForm(forms.Form):
+    email = forms.EmailField(label="Email address", max_length=254)
+    services = forms.ModelMultipleChoiceField(
+        queryset=Service.objects.all(), to_field_name="slug", required=False, widget=forms.CheckboxSelectMultiple,
+        label="Only these services (none: all)",
+    )  # fmt: skip

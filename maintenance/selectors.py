@@ -4,7 +4,7 @@ and the public status page."""
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Prefetch, Q, QuerySet
 
@@ -220,11 +220,49 @@ def _worst(statuses: Iterable[str]) -> str:
     return max(statuses, key=_BADNESS.index, default=OPERATIONAL)
 
 
+UPTIME_DAYS = 90
+PAST_INCIDENTS = 20  # resolved public incidents listed, newest first, within UPTIME_DAYS
+DOWN_MAX_RANK = 2  # P1 and P2 count as downtime; P3/P4 degrade a service without taking it down
+
+
+@dataclass(frozen=True)
+class UptimeDay:
+    day: date
+    down_minutes: int
+    measured_minutes: int  # 1440, or the minutes elapsed so far today
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * (1 - self.down_minutes / self.measured_minutes) if self.measured_minutes else 100.0
+
+    @property
+    def level(self) -> str:
+        """The bar's colour: any downtime is partial, an hour or more is major."""
+        return "ok" if not self.down_minutes else "partial" if self.down_minutes < 60 else "major"
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    service: Service
+    status: str
+    days: list[UptimeDay]
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    @property
+    def uptime_percent(self) -> float:
+        measured = sum(day.measured_minutes for day in self.days)
+        return 100.0 * (1 - sum(day.down_minutes for day in self.days) / measured) if measured else 100.0
+
+
 @dataclass(frozen=True)
 class StatusPage:
     overall: str
-    services: list[tuple[Service, str]]
-    incidents: list[Incident]
+    services: list[ServiceRow]
+    incidents: Sequence[Incident]
+    past_incidents: Sequence[Incident]
     maintenance: list[CalendarEntry]
 
     @property
@@ -232,17 +270,73 @@ class StatusPage:
         return STATUS_LABELS[self.overall]
 
 
+def service_uptime(
+    *, services: Sequence[Service], now: datetime, days: int = UPTIME_DAYS
+) -> dict[int, list[UptimeDay]]:
+    """Per service, its last `days` UTC days, oldest first. The rule: a service is down while a public P1 or P2
+    incident affecting it is open, from detection to resolution (or now); overlapping incidents count once.
+    One query whatever `days` is."""
+    today = now.astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    start = datetime.combine(first, time(), tzinfo=UTC)
+    spans: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    rows = (
+        Incident.objects.filter(is_public=True, severity__rank__lte=DOWN_MAX_RANK, detected_at__lt=now,
+                                services__isnull=False)
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=start))
+        .values_list("services", "detected_at", "resolved_at")
+    )  # fmt: skip
+    for service_id, detected, resolved in rows:
+        spans[service_id].append((max(detected, start), min(resolved or now, now)))
+    result = {}
+    for service in services:
+        down = [0] * days
+        for begin, end in _merged(spans[service.pk]):
+            while begin < end:
+                index = (begin.date() - first).days
+                day_end = datetime.combine(begin.date() + timedelta(days=1), time(), tzinfo=UTC)
+                down[index] += int((min(end, day_end) - begin).total_seconds() // 60)
+                begin = day_end
+        result[service.pk] = [
+            UptimeDay(day=first + timedelta(days=i), down_minutes=minutes,
+                      measured_minutes=1440 if first + timedelta(days=i) < today else _minutes_into(now))
+            for i, minutes in enumerate(down)
+        ]  # fmt: skip
+    return result
+
+
+def _merged(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for begin, end in sorted(spans):
+        if merged and begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        elif begin < end:
+            merged.append((begin, end))
+    return merged
+
+
+def _minutes_into(now: datetime) -> int:
+    utc = now.astimezone(UTC)
+    return utc.hour * 60 + utc.minute
+
+
 def status_page(*, now: datetime) -> StatusPage:
-    """What the public may see: public open incidents with their public updates, and maintenance now and ahead.
+    """What the public may see: public open incidents with their public updates, each service's uptime history,
+    resolved public incidents, and maintenance now and ahead.
 
     Internal incidents and internal updates never appear.
     """
     public_updates = StatusUpdate.objects.filter(is_public=True).order_by("-posted_at", "-pk")
-    incidents = list(
-        Incident.objects.filter(is_public=True, status__in=OPEN_STATUSES)
+    public = (
+        Incident.objects.filter(is_public=True)
         .select_related("severity")
         .prefetch_related("services", Prefetch("status_updates", queryset=public_updates, to_attr="public_updates"))
-        .order_by("severity__rank", "-detected_at")
+    )
+    incidents = list(public.filter(status__in=OPEN_STATUSES).order_by("severity__rank", "-detected_at"))
+    past_incidents = list(
+        public.exclude(status__in=OPEN_STATUSES)
+        .filter(resolved_at__gte=now - timedelta(days=UPTIME_DAYS))
+        .order_by("-resolved_at")[:PAST_INCIDENTS]
     )
     maintenance = [
         entry
@@ -262,6 +356,10 @@ def status_page(*, now: datetime) -> StatusPage:
         if entry.status in {Status.IN_PROGRESS, Status.EXTENDED}:
             for service in entry.window.services.all():
                 per_service[service.pk].append(MAINTENANCE)
-    service_status = [(service, _worst(per_service[service.pk])) for service in Service.objects.all()]
-    overall = _worst([status for _, status in service_status] + unattributed)
-    return StatusPage(overall=overall, services=service_status, incidents=list(incidents), maintenance=maintenance)
+    services = list(Service.objects.all())
+    uptime = service_uptime(services=services, now=now)
+    rows = [ServiceRow(service, _worst(per_service[service.pk]), uptime[service.pk]) for service in services]
+    overall = _worst([row.status for row in rows] + unattributed)
+    return StatusPage(
+        overall=overall, services=rows, incidents=incidents, past_incidents=past_incidents, maintenance=maintenance
+    )

@@ -15,7 +15,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from incidents.selectors import open_incidents
-from incidents.services import status_update_text
 from maintenance import policy, selectors
 from maintenance.api.views import feed_key
 from maintenance.forms import (
@@ -27,6 +26,7 @@ from maintenance.forms import (
     MaterializeForm,
     MonthForm,
     RescheduleForm,
+    StatusSubscribeForm,
     TickForm,
     TransitionForm,
     WindowEditForm,
@@ -48,7 +48,13 @@ from maintenance.services import (
 )
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role, has_role
+from portal.core.api.throttling import SubscribeRateThrottle
 from portal.errors import ApplicationError
+from portal.notifications.services import (
+    status_subscription_cancel,
+    status_subscription_confirm,
+    status_subscription_request,
+)
 
 Status = MaintenanceOccurrence.Status
 
@@ -365,13 +371,67 @@ def exception_decide(request: HttpRequest, pk: int, decision: str) -> HttpRespon
 # Public
 
 
+def _status_context(**extra: object) -> dict[str, object]:
+    return {
+        "page": selectors.status_page(now=timezone.now()),
+        "subscribe_form": StatusSubscribeForm(),
+        "uptime_days": selectors.UPTIME_DAYS,
+        **extra,
+    }
+
+
 @login_not_required
 @require_GET
 def status_page(request: HttpRequest) -> HttpResponse:
     """The public status page: no login, public incidents and their public updates only."""
-    page = selectors.status_page(now=timezone.now())
-    incidents = [
-        (incident, [status_update_text(update) for update in incident.public_updates[: selectors.STATUS_PAGE_UPDATES]])
-        for incident in page.incidents
-    ]
-    return render(request, "maintenance/status_page.html", {"page": page, "incidents": incidents})
+    return render(request, "maintenance/status_page.html", _status_context())
+
+
+@login_not_required
+@require_POST
+def status_subscribe(request: HttpRequest) -> HttpResponse:
+    """Email a confirmation link; throttled per address like the API's subscribe endpoint."""
+    throttle = SubscribeRateThrottle()
+    if not throttle.allow_request(request, None):  # type: ignore[arg-type]
+        context = _status_context(subscribe_error="Too many subscription requests from your address; try again later.")
+        response = render(request, "maintenance/status_page.html", context, status=429)
+        response["Retry-After"] = str(int(throttle.wait()))
+        return response
+    form = StatusSubscribeForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise _form_error(form)
+        status_subscription_request(email=form.cleaned_data["email"], services=form.cleaned_data["services"])
+    except ApplicationError as exc:
+        context = _status_context(subscribe_form=form, subscribe_error=exc.message)
+        return render(request, "maintenance/status_page.html", context, status=exc.status_code)
+    email = form.cleaned_data["email"]
+    return render(request, "maintenance/status_page.html", _status_context(subscribe_sent=email))
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def status_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """GET asks, POST confirms: mail scanners that open links must not subscribe anyone."""
+    return _status_link(request, token, action="confirm")
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def status_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    return _status_link(request, token, action="unsubscribe")
+
+
+def _status_link(request: HttpRequest, token: str, *, action: str) -> HttpResponse:
+    context: dict[str, object] = {"action": action, "token": token}
+    status = 200
+    if request.method == "POST":
+        try:
+            if action == "confirm":
+                context["subscription"] = status_subscription_confirm(token=token)
+            else:
+                status_subscription_cancel(token=token)
+            context["done"] = True
+        except ApplicationError as exc:
+            context["error"], status = exc.message, exc.status_code
+    return render(request, "maintenance/status_subscription.html", context, status=status)

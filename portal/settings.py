@@ -481,6 +481,8 @@ REST_FRAMEWORK |= {
         "user": env_rate("API_THROTTLE_USER", "1000/min"),
         "anon": env_rate("API_THROTTLE_ANON", "60/min"),
         "integration": env_rate("API_THROTTLE_INTEGRATION", "6000/min"),
+        # Each status-page subscription request sends an email to an address anyone may type.
+        "subscribe": env_rate("API_THROTTLE_SUBSCRIBE", "10/hour"),
     },
 }
 

@@ -40,5 +40,10 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # defaults stay readable in portal.settings.REST_FRAMEWORK.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
-    "DEFAULT_THROTTLE_RATES": {"user": "100000/min", "anon": "100000/min", "integration": "100000/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "user": "100000/min",
+        "anon": "100000/min",
+        "integration": "100000/min",
+        "subscribe": "100000/min",
+    },
 }

@@ -20,6 +20,11 @@ urlpatterns = [
     path("incidents/<int:pk>/flags/", views.IncidentFlagApi.as_view(), name="incident-flag"),
     path("incidents/<int:pk>/escalate/", views.IncidentEscalateApi.as_view(), name="incident-escalate"),
     path("incidents/<int:pk>/updates/", views.IncidentStatusUpdatesApi.as_view(), name="incident-updates"),
+    path(
+        "incidents/<int:pk>/updates/preview/",
+        views.IncidentStatusUpdatePreviewApi.as_view(),
+        name="incident-update-preview",
+    ),
     path("incidents/<int:pk>/timeline/", views.IncidentTimelineApi.as_view(), name="incident-timeline"),
     path("incidents/<int:pk>/review/", views.ReviewApi.as_view(), name="incident-review"),
     path("incidents/<int:pk>/review/publish/", views.ReviewPublishApi.as_view(), name="incident-review-publish"),

@@ -23,7 +23,17 @@ from incidents.api.serializers import (
 )
 from incidents.escalation import incident_escalate
 from incidents.filters import IncidentFilter
-from incidents.models import ActionItem, EscalationLevel, EscalationPolicy, Incident, Service, Severity, TimelineEvent
+from incidents.models import (
+    ActionItem,
+    EscalationLevel,
+    EscalationPolicy,
+    Incident,
+    Service,
+    Severity,
+    StatusUpdate,
+    TimelineEvent,
+)
+from incidents.policy import update_draft
 from incidents.selectors import incident_api_list, review_detail
 from incidents.services import (
     action_item_add,
@@ -41,6 +51,8 @@ from incidents.services import (
     review_for,
     review_publish,
     review_update,
+    status_update_preview,
+    status_update_text,
 )
 from portal.accounts.models import User
 from portal.accounts.permissions import role_permission, writes_need
@@ -184,11 +196,20 @@ class IncidentTransitionApi(APIView):
         confirm = serializers.BooleanField(
             required=False, default=False, help_text="Resolve a P1/P2 mitigated less than an hour ago anyway."
         )
+        final_update = fields.TextField(
+            required=False, allow_blank=True, default="",
+            help_text="Resolving a public incident: its final public update (Resolved), unless the newest public "
+            "update already is one. Without it a 400 names `final_update` and carries a `draft`.",
+        )  # fmt: skip
 
     @extend_schema(
         request=IncidentTransitionInput,
         responses={
             200: IncidentOutput,
+            400: error_response(
+                "Not an allowed next state (`allowed` lists them), or a public incident resolved without "
+                "`final_update` (`field` is then `final_update`, with a `draft`)."
+            ),
             409: error_response(
                 "The incident changed since the `version` sent, or a P1/P2 mitigated less than an hour ago is "
                 "resolved without `confirm` (`field` is then `confirm`)."
@@ -296,6 +317,11 @@ class IncidentStatusUpdatesApi(APIView):
         description = fields.TextField()
         impact = fields.TextField(required=False, allow_blank=True, default="")
         next_update_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10080)
+        is_public = serializers.BooleanField(
+            required=False, allow_null=True, default=None,
+            help_text="On the status page and emailed to its subscribers. Omitted: internal for Responders, the "
+            "incident's visibility for Incident Commanders. A public update needs a public incident.",
+        )  # fmt: skip
 
     def get_permissions(self) -> list:
         return [Responders()] if self.request.method == "POST" else super().get_permissions()
@@ -305,12 +331,46 @@ class IncidentStatusUpdatesApi(APIView):
         updates = _incident(pk).status_updates.select_related("author")
         return Response(StatusUpdateOutput(updates, many=True).data)
 
-    @extend_schema(request=IncidentStatusUpdatesInput, responses={201: StatusUpdateOutput})
+    @extend_schema(
+        request=IncidentStatusUpdatesInput,
+        responses={
+            201: StatusUpdateOutput,
+            400: error_response("A field is invalid; `is_public` on an internal incident."),
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         payload = self.IncidentStatusUpdatesInput(data=request.data)
         payload.is_valid(raise_exception=True)
         update = incident_post_update(incident=_incident(pk), actor=request.user, **payload.validated_data)
         return Response(StatusUpdateOutput(update).data, status=status.HTTP_201_CREATED)
+
+
+class IncidentStatusUpdatePreviewApi(APIView):
+    """What the status page would show for this update, posting nothing, and the template's draft per status (the
+    page's preview and drafts). Responders and above."""
+
+    permission_classes = [Responders]
+
+    class IncidentStatusUpdatePreviewInput(serializers.Serializer):
+        label = serializers.ChoiceField(choices=StatusUpdate.Label.choices)
+        description = fields.TextField(required=False, allow_blank=True, default="")
+        impact = fields.TextField(required=False, allow_blank=True, default="")
+        next_update_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10080)
+
+    class IncidentStatusUpdatePreviewOutput(serializers.Serializer):
+        text = serializers.CharField(help_text="The update in the status page's template.")
+        drafts = serializers.DictField(child=serializers.CharField(), help_text="The draft description per status.")
+
+    @extend_schema(request=IncidentStatusUpdatePreviewInput, responses={200: IncidentStatusUpdatePreviewOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        payload = self.IncidentStatusUpdatePreviewInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        incident = _incident(pk)
+        update = status_update_preview(incident=incident, **payload.validated_data)
+        drafts = {label: update_draft(incident, label) for label in StatusUpdate.Label.values}
+        return Response(
+            self.IncidentStatusUpdatePreviewOutput({"text": status_update_text(update), "drafts": drafts}).data
+        )
 
 
 class IncidentTimelineApi(generics.ListAPIView):

@@ -43,5 +43,8 @@ urlpatterns = [
     path("freeze/exceptions/<int:pk>/approve/", views.ExceptionApproveApi.as_view(), name="freeze-exception-approve"),
     path("freeze/exceptions/<int:pk>/reject/", views.ExceptionRejectApi.as_view(), name="freeze-exception-reject"),
     path("status/", views.StatusPageApi.as_view(), name="status"),
+    path("status/subscribe/", views.StatusSubscribeApi.as_view(), name="status-subscribe"),
+    path("status/confirm/", views.StatusConfirmApi.as_view(), name="status-confirm"),
+    path("status/unsubscribe/", views.StatusUnsubscribeApi.as_view(), name="status-unsubscribe"),
     *router.urls,
 ]

@@ -65,9 +65,14 @@ from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
 from portal.core.api import fields
 from portal.core.api.schema import error_response
-from portal.core.api.throttling import IntegrationRateThrottle
+from portal.core.api.throttling import IntegrationRateThrottle, SubscribeRateThrottle
 from portal.core.audit import bind_actor
 from portal.core.models import Environment
+from portal.notifications.services import (
+    status_subscription_cancel,
+    status_subscription_confirm,
+    status_subscription_request,
+)
 
 Responders = role_permission(Role.RESPONDER)
 Commanders = role_permission(Role.INCIDENT_COMMANDER)
@@ -561,34 +566,117 @@ class StatusPageApi(APIView):
         return Response(status_page_data(selectors.status_page(now=timezone.now())))
 
 
+class StatusSubscribeApi(APIView):
+    """Ask for public status updates by email: a signed confirmation link is emailed; nothing is stored until it is
+    confirmed. No authentication; API_THROTTLE_SUBSCRIBE per client address."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [SubscribeRateThrottle]
+
+    class StatusSubscribeInput(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+        services = serializers.SlugRelatedField(
+            slug_field="slug", queryset=Service.objects.all(), many=True, required=False, default=list,
+            help_text="Service slugs; none: every service.",
+        )  # fmt: skip
+
+    @extend_schema(
+        auth=[],
+        request=StatusSubscribeInput,
+        responses={
+            202: OpenApiTypes.OBJECT,
+            400: error_response("A field is invalid, or email subscriptions are off (no enabled email channel)."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        payload = self.StatusSubscribeInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        status_subscription_request(**payload.validated_data)
+        return Response({"detail": "Confirmation link sent."}, status=status.HTTP_202_ACCEPTED)
+
+
+class StatusTokenInput(serializers.Serializer):
+    token = serializers.CharField(max_length=2000, help_text="The signed token of the emailed link.")
+
+
+class StatusConfirmApi(APIView):
+    """Confirm a status-page subscription with the token of its emailed link (valid 3 days). No authentication."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    class StatusConfirmOutput(serializers.Serializer):
+        email = serializers.EmailField()
+        services = serializers.ListField(child=serializers.CharField(), help_text="Service slugs; empty: all.")
+
+    @extend_schema(
+        auth=[],
+        request=StatusTokenInput,
+        responses={200: StatusConfirmOutput, 400: error_response("The token is invalid or expired (`field`: token).")},
+    )
+    def post(self, request: Request) -> Response:
+        payload = StatusTokenInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        subscription = status_subscription_confirm(token=payload.validated_data["token"])
+        services = [service.slug for service in subscription.services.all()]
+        return Response(self.StatusConfirmOutput({"email": subscription.email, "services": services}).data)
+
+
+class StatusUnsubscribeApi(APIView):
+    """Delete a status-page subscription with the token of an email's unsubscribe link. No authentication."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        auth=[],
+        request=StatusTokenInput,
+        responses={204: None, 400: error_response("The token is invalid (`field`: token).")},
+    )
+    def post(self, request: Request) -> Response:
+        payload = StatusTokenInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        status_subscription_cancel(token=payload.validated_data["token"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _public_incident(incident: Incident, updates: int) -> dict[str, object]:
+    return {
+        "reference": incident.reference,
+        "title": incident.title,
+        "severity": incident.severity.code,
+        "status": incident.status,
+        "services": [service.name for service in incident.services.all()],
+        "detected_at": incident.detected_at,
+        "resolved_at": incident.resolved_at,
+        "updates": [
+            {"label": update.label, "posted_at": update.posted_at, "text": status_update_text(update)}
+            for update in incident.public_updates[:updates]
+        ],
+    }
+
+
 def status_page_data(page: selectors.StatusPage) -> dict[str, object]:
     return {
         "status": page.overall,
         "status_label": page.overall_label,
         "services": [
             {
-                "name": service.name,
-                "slug": service.slug,
-                "status": state,
-                "status_label": selectors.STATUS_LABELS[state],
-            }
-            for service, state in page.services
-        ],
-        "incidents": [
-            {
-                "reference": incident.reference,
-                "title": incident.title,
-                "severity": incident.severity.code,
-                "status": incident.status,
-                "services": [service.name for service in incident.services.all()],
-                "detected_at": incident.detected_at,
-                "updates": [
-                    {"label": update.label, "posted_at": update.posted_at, "text": status_update_text(update)}
-                    for update in incident.public_updates[: selectors.STATUS_PAGE_UPDATES]
+                "name": row.service.name,
+                "slug": row.service.slug,
+                "status": row.status,
+                "status_label": row.status_label,
+                "uptime_percent": round(row.uptime_percent, 3),
+                "uptime_days": [
+                    {"date": day.day, "uptime_percent": round(day.percent, 3), "down_minutes": day.down_minutes}
+                    for day in row.days
                 ],
             }
-            for incident in page.incidents
+            for row in page.services
         ],
+        "incidents": [_public_incident(incident, selectors.STATUS_PAGE_UPDATES) for incident in page.incidents],
+        "past_incidents": [_public_incident(incident, 1) for incident in page.past_incidents],
         "maintenance": [
             {
                 "name": entry.window.name,

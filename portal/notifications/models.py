@@ -36,6 +36,7 @@ class EventKind(models.TextChoices):
     ONCALL_REMINDER = "oncall.reminder", "On-call shift reminder"
     ONCALL_HANDOFF = "oncall.handoff", "On-call handoff"
     ONCALL_SWAP = "oncall.swap", "On-call swap"
+    STATUS_SUBSCRIPTION = "status.subscription", "Status page subscription confirmation"
     TEST = "test", "Test message"
 
 
@@ -130,16 +131,22 @@ class Subscription(models.Model):
     services = models.ManyToManyField("incidents.Service", blank=True, help_text="None selected: every service.")
     event_kinds = models.JSONField(default=list, help_text="Event kinds to receive, e.g. ['incident.opened'].")
     active = models.BooleanField(default=True)
+    public = models.BooleanField(
+        default=False,
+        help_text="Made on the public status page by confirming a signed link: receives public incident updates only.",
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.UniqueConstraint(fields=["email"], condition=models.Q(public=True), name="one_public_sub_per_email"),
             models.CheckConstraint(
                 condition=(models.Q(user__isnull=False) & models.Q(email=""))
                 | (models.Q(user__isnull=True) & ~models.Q(email="")),
                 name="subscription_user_xor_email",
-            )
+            ),
         ]
 
     def __str__(self) -> str:

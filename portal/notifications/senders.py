@@ -15,8 +15,9 @@ from icalendar import Calendar, vCalAddress
 
 from contacts.models import Team
 from portal.notifications import slack
-from portal.notifications.models import Channel, Delivery, Notification, PagerAction, Severity
+from portal.notifications.models import Channel, Delivery, Notification, PagerAction, Severity, Subscription
 from portal.notifications.secrets import scrub
+from portal.notifications.status_links import STATUS_KEY_PREFIX, status_page_url, unsubscribe_url
 from portal.text import one_line
 
 USER_AGENT = "BroxivaOpsPortal/1.0"
@@ -167,18 +168,29 @@ def email_message(row: Delivery, address: str) -> EmailMultiAlternatives:
         "base_url": settings.PORTAL_BASE_URL,
     }
     host = urlsplit(settings.PORTAL_BASE_URL).hostname or "localhost"
+    template = "notifications/email/notification"
+    headers = {
+        "List-Id": f"Broxiva Ops Portal <{notification.event_kind.replace('.', '-')}.notifications.{host}>",
+        "Auto-Submitted": "auto-generated",
+        "X-Auto-Response-Suppress": "All",
+        "Message-ID": make_msgid(idstring=f"delivery-{row.pk}", domain=host),
+    }
+    if row.recipient_key.startswith(STATUS_KEY_PREFIX):
+        # Someone outside the company, from the status page: the public text, no portal link, a way out (none yet
+        # in the confirmation email: there is no subscription to leave).
+        template = "notifications/email/status"
+        context["status_url"] = status_page_url()
+        subscription = Subscription.objects.filter(public=True, email__iexact=address).first()
+        if subscription is not None:
+            context["unsubscribe_url"] = unsubscribe_url(subscription.pk)
+            headers["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
+    subject = email_subject(notification)
+    if "status_url" in context:  # the routing severity means nothing outside
+        subject = one_line(f"[Broxiva status] {notification.title}")
     message = EmailMultiAlternatives(
-        subject=email_subject(notification),
-        body=render_to_string("notifications/email/notification.txt", context),
-        to=[address],
-        headers={
-            "List-Id": f"Broxiva Ops Portal <{notification.event_kind.replace('.', '-')}.notifications.{host}>",
-            "Auto-Submitted": "auto-generated",
-            "X-Auto-Response-Suppress": "All",
-            "Message-ID": make_msgid(idstring=f"delivery-{row.pk}", domain=host),
-        },
+        subject=subject, body=render_to_string(f"{template}.txt", context), to=[address], headers=headers
     )
-    message.attach_alternative(render_to_string("notifications/email/notification.html", context), "text/html")
+    message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
     if notification.calendar:
         # Calendar clients read an alternative part with the METHOD parameter (as Google and Outlook send it);
         # mail clients that ignore it still offer the attached invite.ics.

@@ -5,6 +5,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -23,6 +26,14 @@ from portal.notifications.models import (
     RoutingRule,
     Severity,
     Subscription,
+)
+from portal.notifications.status_links import (
+    CONFIRM_MAX_AGE,
+    CONFIRM_SALT,
+    STATUS_KEY_PREFIX,
+    UNSUBSCRIBE_SALT,
+    confirm_url,
+    status_page_url,
 )
 
 logger = logging.getLogger(__name__)
@@ -45,6 +56,7 @@ def notify(
     channel_kinds: Iterable[str] | None = None,
     team: Team | None = None,
     channels: Iterable[Channel] | None = None,
+    public: bool = False,
     now: datetime | None = None,
 ) -> Notification:
     """Record a notification and one delivery per channel and recipient; never talks to the network.
@@ -59,6 +71,7 @@ def notify(
     the team's Slack channel hears of it too (through the enabled chat channel named after it), and a page goes to the
     team's PagerDuty service instead of the pager channel's own when the team has a routing key.
     `channels` replaces the routed ones when the caller names its channel (a procedure step 'Post in #incidents').
+    `public`: the text may leave the company, so the status page's confirmed subscribers get it too.
     """
     now = now or timezone.now()
     services = list(services)
@@ -84,7 +97,7 @@ def notify(
         kinds = None if channel_kinds is None else set(channel_kinds)
         named = None if channels is None else list(channels)
         rows = _routed_deliveries(notification, recipients, now, kinds, team, named) + _subscriber_deliveries(
-            notification, services, now
+            notification, services, now, public=public
         )
         deliveries = Delivery.objects.bulk_create(_unique(rows))
         enqueue_on_commit(deliveries)
@@ -144,15 +157,19 @@ def routed_channels(*, event: str, severity: str, enabled_only: bool = True) -> 
     return sorted(channels.values(), key=lambda channel: (channel.kind, channel.name))
 
 
-def _subscriber_deliveries(notification: Notification, services: Sequence[Service], now: datetime) -> list[Delivery]:
+def _subscriber_deliveries(
+    notification: Notification, services: Sequence[Service], now: datetime, *, public: bool
+) -> list[Delivery]:
     channel = Channel.objects.filter(kind=Channel.Kind.EMAIL, enabled=True).first()
     subscriptions = Subscription.objects.filter(active=True).select_related("user").prefetch_related("services")
+    if not public:
+        subscriptions = subscriptions.filter(public=False)
     if services:
         subscriptions = subscriptions.filter(Q(services__in=services) | Q(services__isnull=True)).distinct()
     else:
         subscriptions = subscriptions.filter(services__isnull=True)
     # Event kinds are a short JSON list; filtering them here keeps the query portable across SQLite and PostgreSQL.
-    wanted = [sub for sub in subscriptions if notification.event_kind in sub.event_kinds]
+    wanted = [sub for sub in subscriptions if sub.public or notification.event_kind in sub.event_kinds]
     if channel is None:
         if wanted:
             logger.warning("No enabled email channel: %d subscribers of %s get nothing", len(wanted), notification)
@@ -160,9 +177,14 @@ def _subscriber_deliveries(notification: Notification, services: Sequence[Servic
     return [
         _row(notification, channel, now, key=f"user:{sub.user_id}", user=sub.user)
         if sub.user_id
-        else _row(notification, channel, now, key=f"email:{sub.email.lower()}", address=sub.email)
+        else _row(notification, channel, now, key=f"{_key_prefix(sub)}{sub.email.lower()}", address=sub.email)
         for sub in wanted
     ]
+
+
+def _key_prefix(subscription: Subscription) -> str:
+    """Status-page subscribers' emails (recipient key `status:`) carry the public template and an unsubscribe link."""
+    return STATUS_KEY_PREFIX if subscription.public else "email:"
 
 
 def _row(
@@ -239,3 +261,76 @@ def delivery_retry(*, delivery: Delivery, actor: User, now: datetime | None = No
         delivery.save()
         enqueue_on_commit([delivery])
     return delivery
+
+
+# The public status page's email subscriptions. Nothing is stored before the address's owner confirms: the signed
+# link carries the address and services, so an unconfirmed address leaves no subscription behind.
+
+
+def status_subscription_request(
+    *, email: str, services: Iterable[Service] = (), now: datetime | None = None
+) -> Delivery:
+    """Email a signed confirmation link to `email` for public updates about `services` (none: all)."""
+    now = now or timezone.now()
+    email = email.strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ApplicationError("Enter a valid email address.", field="email") from None
+    channel = Channel.objects.filter(kind=Channel.Kind.EMAIL, enabled=True).first()
+    if channel is None:
+        raise ApplicationError("Email subscriptions are not available right now.", field="email")
+    link = confirm_url(email, [service.slug for service in services])
+    with transaction.atomic():
+        notification = Notification.objects.create(
+            event_kind=EventKind.STATUS_SUBSCRIPTION,
+            severity=Severity.INFO,
+            title="Confirm your subscription to Broxiva status updates",
+            summary=(
+                f"Someone (hopefully you) asked to receive Broxiva status updates at this address. Confirm within "
+                f"{CONFIRM_MAX_AGE.days} days: {link}\nIf it was not you, ignore this email: nothing was stored."
+            ),
+            url=status_page_url(),
+            source="status-page",
+        )
+        delivery = Delivery.objects.create(
+            notification=notification, channel=channel, address=email, next_attempt_at=now,
+            recipient_key=f"{STATUS_KEY_PREFIX}{email.lower()}",
+        )  # fmt: skip
+        enqueue_on_commit([delivery])
+    return delivery
+
+
+def status_subscription_confirm(*, token: str) -> Subscription:
+    """Create (or replace the services of) the address's public subscription from a confirmation link."""
+    try:
+        data = signing.loads(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
+    except signing.SignatureExpired:
+        raise ApplicationError("This confirmation link has expired; subscribe again.", field="token") from None
+    except signing.BadSignature:
+        raise ApplicationError("This confirmation link is not valid.", field="token") from None
+    services = list(Service.objects.filter(slug__in=data["services"]))
+    with transaction.atomic():
+        subscription, _ = Subscription.objects.select_for_update().get_or_create(
+            public=True, email__iexact=data["email"],
+            defaults={"email": data["email"], "event_kinds": [EventKind.INCIDENT_UPDATED]},
+        )  # fmt: skip
+        subscription.active = True
+        subscription.confirmed_at = subscription.confirmed_at or timezone.now()
+        subscription.save()
+        subscription.services.set(services)
+    return subscription
+
+
+def status_subscription_cancel(*, token: str) -> bool:
+    """Delete the public subscription of an unsubscribe link, and its address with it; False if already gone."""
+    try:
+        pk = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        raise ApplicationError("This unsubscribe link is not valid.", field="token") from None
+    with transaction.atomic():
+        subscription = Subscription.objects.select_for_update().filter(public=True, pk=pk).first()
+        if subscription is None:
+            return False
+        subscription.delete()  # a model delete, which auditlog records
+    return True

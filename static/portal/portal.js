@@ -321,3 +321,19 @@ document.addEventListener("change", (event) => {
   const input = document.getElementById(picker.dataset.rruleFor);
   if (rrule !== null && input) input.value = rrule;
 });
+
+// --- Status updates -------------------------------------------------------------------------------------------------
+// <textarea data-drafts='{"investigating": "…"}'> in a form with a select named label: choosing another status swaps
+// in that status's draft, unless the person has written their own text. The change refreshes the preview.
+document.addEventListener("change", (event) => {
+  const select = event.target;
+  if (select.name !== "label" || !select.form) return;
+  const text = select.form.querySelector("textarea[data-drafts]");
+  if (!text) return;
+  const drafts = JSON.parse(text.dataset.drafts);
+  const untouched = !text.value.trim() || Object.values(drafts).includes(text.value.trim());
+  if (untouched && drafts[select.value]) {
+    text.value = drafts[select.value];
+    text.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+});

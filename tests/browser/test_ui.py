@@ -91,11 +91,11 @@ def test_commander_runs_an_incident_without_reloading_the_page(cora, page):
     page.get_by_role("button", name="Investigating").click()
     expect(page.locator("#incident-status")).to_have_text("Investigating")
     expect(page.get_by_label("Description")).to_have_value(
-        "We are currently investigating checkout errors affecting API."
+        "We are currently investigating the issue affecting API (Checkout errors)."
     )
     page.get_by_label("Description").fill("A config push broke payments.")
     page.get_by_role("button", name="Post update").click()
-    expect(page.locator(".timeline")).to_contain_text("Investigating: A config push broke payments.")
+    expect(page.locator(".timeline")).to_contain_text("Investigating (internal): A config push broke payments.")
     expect(page.get_by_role("button", name="Monitoring")).to_have_count(0)  # not an allowed move from here
     page.get_by_role("button", name="Resolved").click()
     expect(page.locator("#incident-status")).to_have_text("Resolved")

@@ -208,7 +208,7 @@ def test_lockout_and_throttling_defaults_need_no_server(tmp_path):
         "limit": 5,
         "cool_off": 900.0,
         "lockout": [["username"], ["ip_address"]],
-        "rates": {"user": "1000/min", "anon": "60/min", "integration": "6000/min"},
+        "rates": {"user": "1000/min", "anon": "60/min", "integration": "6000/min", "subscribe": "10/hour"},
     }
 
 
@@ -221,6 +221,7 @@ def test_lockout_and_throttling_come_from_the_environment(tmp_path):
         "API_THROTTLE_USER": "50/s",
         "API_THROTTLE_ANON": "10/min",
         "API_THROTTLE_INTEGRATION": "100000/hour",
+        "API_THROTTLE_SUBSCRIBE": "3/day",
     }
     assert show_protection(env, tmp_path) == {
         "cache": "RedisCache",
@@ -228,7 +229,7 @@ def test_lockout_and_throttling_come_from_the_environment(tmp_path):
         "limit": 10,
         "cool_off": 1800.0,
         "lockout": [["username", "ip_address"]],
-        "rates": {"user": "50/s", "anon": "10/min", "integration": "100000/hour"},
+        "rates": {"user": "50/s", "anon": "10/min", "integration": "100000/hour", "subscribe": "3/day"},
     }
     assert show_protection(env | {"REDIS_URL": "redis://cache:6379/1"}, tmp_path)["cache_at"] == "redis://cache:6379/1"
 

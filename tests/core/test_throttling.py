@@ -27,7 +27,7 @@ def statuses(client: APIClient, path: str, times: int, **extra: str) -> list[int
 
 
 def test_the_defaults_are_the_documented_ones():
-    assert DEFAULT_RATES == {"user": "1000/min", "anon": "60/min", "integration": "6000/min"}
+    assert DEFAULT_RATES == {"user": "1000/min", "anon": "60/min", "integration": "6000/min", "subscribe": "10/hour"}
 
 
 @pytest.mark.django_db

@@ -237,6 +237,8 @@ class TestStatusUpdates:
         incident_post_update(incident=internal, label="investigating", description="Looking.", actor=responder)
         public = declare("P3", is_public=True)
         incident_post_update(incident=public, label="investigating", description="Looking.", actor=responder)
+        incident_post_update(incident=public, label="investigating", description="Looking.", actor=responder,
+                             is_public=True)  # fmt: skip
         updated = Notification.objects.filter(event_kind=EventKind.INCIDENT_UPDATED)
         assert [n.source for n in updated] == [f"incident:{public.pk}"]
         assert "[Status: Investigating]" in updated.get().summary

@@ -85,7 +85,9 @@ class TestDetail:
         client.force_login(commander)
         form = client.get(reverse("incident-detail", args=[incident.pk])).context["update_form"]
         assert form.initial["label"] == StatusUpdate.Label.INVESTIGATING
-        assert form.initial["description"] == "We are currently investigating checkout errors affecting API."
+        assert (
+            form.initial["description"] == "We are currently investigating the issue affecting API (Checkout errors)."
+        )
         assert form.initial["impact"] == "5% of checkouts fail"
         assert form.initial["next_update_minutes"] == 30
 
@@ -97,7 +99,7 @@ class TestDetail:
         html = response.content.decode()
         assert response.status_code == 200
         assert html.lstrip().startswith('<div id="incident-body"')
-        assert "Identified: Bad config push" in html
+        assert "Identified (internal): Bad config push" in html
         assert "<html" not in html
 
     def test_transition_by_commander(self, client, declare, commander):

@@ -481,8 +481,10 @@ class TestStatusJson:
             title="Checkout errors", severity=severity, reporter=reporter, services=[api], is_public=True
         )
         incident_post_update(
-            incident=public, label="investigating", description="Looking into checkout errors.", actor=reporter
-        )
+            incident=public, label="investigating", description="Looking into checkout errors.", actor=reporter,
+            is_public=True,
+        )  # fmt: skip
+        incident_post_update(incident=public, label="identified", description="The cache node.", actor=reporter)
         internal = incident_declare(
             title="Secret key rotation gone wrong",
             severity=Severity.objects.get(code="P1"),
@@ -498,14 +500,15 @@ class TestStatusJson:
         assert response.status_code == 200
         body = response.json()
         assert body["status"] == "partial_outage"
-        assert {"name": "API", "slug": "api", "status": "partial_outage", "status_label": "Partial outage"} in body[
-            "services"
-        ]
+        [row] = [row for row in body["services"] if row["slug"] == "api"]
+        assert (row["status"], row["status_label"]) == ("partial_outage", "Partial outage")
+        assert len(row["uptime_days"]) == 90
         [incident] = body["incidents"]
         assert incident["title"] == "Checkout errors"
         assert incident["updates"][0]["text"].startswith("[Status: Investigating]\n\nLooking into checkout errors.")
         assert "Secret key rotation" not in response.content.decode()
         assert "Internal only" not in response.content.decode()
+        assert "The cache node" not in response.content.decode()  # a Responder's update is internal by default
         assert body["maintenance"][0]["name"] == "Standard updates"
         assert Incident.objects.count() == 2
 

@@ -303,7 +303,7 @@ class TestStatusPage:
             is_public=True,
         )
         incident_post_update(
-            incident=public, label="identified", description="A bad index; rebuilding.", actor=reporter
+            incident=public, label="identified", description="A bad index; rebuilding.", actor=reporter, is_public=True
         )
         incident_declare(
             title="Credential leak drill", severity=Severity.objects.get(code="P1"), reporter=reporter, services=[api]
@@ -317,6 +317,8 @@ class TestStatusPage:
         assert response.status_code == 200
         assert "Degraded performance" in html
         assert "Search is slow" in html
-        assert "[Status: Identified]" in html
+        assert "<strong>Identified</strong>" in html
+        assert "<p>A bad index; rebuilding.</p>" in html  # text, not a code block
+        assert "<pre" not in html
         assert "Credential leak drill" not in html
         assert "Standard updates" in html

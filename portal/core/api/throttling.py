@@ -74,3 +74,13 @@ class IntegrationRateThrottle(PortalRateThrottle):
 
     def get_cache_key(self, request: Request, view: "APIView") -> str | None:
         return self.key_for(credential_ident(request) or f"address-{self.get_ident(request)}")
+
+
+class SubscribeRateThrottle(PortalRateThrottle):
+    """API_THROTTLE_SUBSCRIBE per client address: status-page subscription requests, each of which sends an email.
+    The status page's form (a Django view) checks it too."""
+
+    scope = "subscribe"
+
+    def get_cache_key(self, request: Request, view: "APIView | None") -> str | None:
+        return self.key_for(f"address-{self.get_ident(request)}")

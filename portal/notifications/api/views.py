@@ -178,7 +178,8 @@ class SubscriptionSerializer(CleanedModelSerializer):
 
     class Meta:
         model = Subscription
-        fields = ["id", "user", "email", "services", "event_kinds", "active", "created_at"]
+        fields = ["id", "user", "email", "services", "event_kinds", "active", "public", "confirmed_at", "created_at"]
+        read_only_fields = ["public", "confirmed_at"]  # public ones are made on the status page, by their owner
 
 
 class SubscriptionViewSet(viewsets.ModelViewSet):
