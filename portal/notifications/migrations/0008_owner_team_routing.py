@@ -23,7 +23,7 @@ def seed(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("contacts", "0002_team_pagerduty_routing_key"),
-        ("notifications", "0006_chat_and_paging"),
+        ("notifications", "0007_status_subscriptions"),
     ]
 
     operations = [
