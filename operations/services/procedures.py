@@ -139,7 +139,7 @@ def _effect(run: ProcedureRun, step: ProcedureRunStep, *, actor: User, now: date
         )  # fmt: skip
         run.save(update_fields=["incident"])
         incident_post_update(
-            incident=run.incident, label="investigating", actor=actor, now=now, impact="Our services are unavailable.",
+            incident=run.incident, label="investigating", actor=actor, now=now, is_public=True, impact="Our services are unavailable.",
             description="We are investigating a major outage and are moving our services to our disaster-recovery "
             "site.",
         )  # fmt: skip
@@ -175,7 +175,7 @@ def _effect(run: ProcedureRun, step: ProcedureRunStep, *, actor: User, now: date
         if made_public:
             incident = incident_update_details(incident=incident, actor=actor, now=now, is_public=True)
         incident_post_update(
-            incident=incident, label="identified", actor=actor, now=now,
+            incident=incident, label="identified", actor=actor, now=now, is_public=True,
             description=f"{procedure.name} is under way{_until(run)}; we will post updates as it progresses.",
         )  # fmt: skip
         posted = "Posted a status update on the status page."

@@ -97,7 +97,7 @@ def test_emergency_maintenance_notifies_the_lead_and_channel_posts_the_status_pa
     with pytest.raises(ApplicationError, match="no review before it is resolved"):
         procedure_step_done(run=run, position=5, actor=responder, now=next(at))
     incident_transition(incident=incident, to_status=Incident.Status.RESOLVED, actor=lead, note="Patched",
-                        now=T0 + timedelta(minutes=30))  # fmt: skip
+                        final_update="The maintenance is complete.", now=T0 + timedelta(minutes=30))  # fmt: skip
     last = procedure_step_done(run=run, position=5, actor=responder, now=T0 + timedelta(minutes=31))
     assert PostIncidentReview.objects.filter(incident=incident).exists()
     assert last.outcome.startswith("Review scheduled for")
@@ -222,7 +222,7 @@ def test_update_status_page_immediately_puts_the_internal_incident_on_the_public
     assert (update.is_public, update.label) == (True, "identified")
     page = client.get("/status/").content.decode()
     assert incident.title in page
-    assert "[Status: Identified]" in page
+    assert "<strong>Identified</strong>" in page
     assert "Emergency maintenance is under way; we will post updates as it progresses." in page
 
 
@@ -235,7 +235,7 @@ def test_the_declared_disaster_is_on_the_public_status_page_at_once(client, toke
     assert incident.is_public
     page = client.get("/status/").content.decode()
     assert "Disaster event: Regional failover" in page
-    assert "[Status: Investigating]" in page
+    assert "<strong>Investigating</strong>" in page
     assert "We are investigating a major outage" in page
     assert 'id="overall-status"' in page
 
