@@ -373,6 +373,18 @@ class TestIncidentQuickActions:
         assert "Flush (FLUSHDB)" in html
         form = client.get(links[2].url).context["form"]
         assert form["incident"].value() == str(incident.pk)
+        # Production changes are offered as requests for approval; reads are not.
+        assert [link.asks_approval for link in links] == [False, False, True, True, True]
+        assert 'id="asks-approval"' in html
+        assert 'Scale <span class="muted">(request approval)</span>' in html
+
+    def test_a_commander_is_not_told_to_ask(self, client, people, incident):
+        client.force_login(people.commander)
+
+        response = client.get(reverse("incident-detail", args=[incident.pk]))
+
+        assert not any(link.asks_approval for entry in response.context["workloads"] for link in entry.actions)
+        assert 'id="asks-approval"' not in response.content.decode()
 
     def test_viewers_see_the_runs_but_no_buttons(self, client, people, incident, cache):
         action_run_request(requester=people.commander, target=cache, kind="redis_flush", parameters={}, reason="r",
