@@ -195,6 +195,15 @@ class TestGuidance:
         assert "Request approval from another Incident Commander:" in emergency, "a blocked freeze's second person"
         assert "Refused as it stands" not in emergency
 
+    @pytest.mark.parametrize("incident", ["99999999999999999999", "x", "-1"])
+    def test_a_bad_incident_in_the_query_is_no_incident_not_a_500(self, client, people, k8s, incident):
+        client.force_login(people.responder)
+
+        response = client.get(reverse("action-guidance"), self.PROD_RESTART | {"incident": incident})
+
+        assert response.status_code == 200
+        assert "Request approval from an Incident Commander" in response.content.decode()
+
     def test_staff_without_a_role_get_no_guidance(self, client, people, k8s):
         client.force_login(people.viewer)
         assert client.get(reverse("action-guidance"), self.PROD_RESTART).status_code == 403
