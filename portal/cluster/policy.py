@@ -261,16 +261,20 @@ def request_guidance(
     run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None, window: WindowLookup | None = None
 ) -> Guidance:
     """The same questions the request asks, for `run` (unsaved) as its requester would send it at `at`."""
-    user = run.requested_by
     status = (freeze or current_freeze)(run.environment, at) if run.environment == Environment.PRODUCTION else None
-    approver = ""
-    if asks_approval(user, run.kind, run.environment):
-        approver = f"an {required_role(run.kind, run.environment).label}"
-    elif needs_second_person(run, at=at, freeze=freeze):
-        approver = f"another {required_role(run.kind, run.environment).label}"
     return Guidance(
         environment=run.environment,
         freeze=status if status is not None and not status.allowed else None,
-        approver=approver,
-        refusal=request_refusal(run, user=user, at=at, freeze=freeze, window=window),
+        approver=approver_wanted(run, at=at, freeze=freeze),
+        refusal=request_refusal(run, user=run.requested_by, at=at, freeze=freeze, window=window),
     )
+
+
+def approver_wanted(run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None) -> str:
+    """Who must approve `run` (requested, or awaiting approval) before it runs, for people: "" when nobody."""
+    role = required_role(run.kind, run.environment).label
+    if asks_approval(run.requested_by, run.kind, run.environment):
+        return f"an {role}"
+    if run.status == ActionRun.Status.AWAITING_APPROVAL or needs_second_person(run, at=at, freeze=freeze):
+        return f"another {role}"
+    return ""

@@ -57,6 +57,7 @@ class TestRequest:
         assert response.status_code == 201, response.json()
         run = ActionRun.objects.get()
         assert (response.json()["status"], run.status) == ("awaiting_approval", Status.AWAITING_APPROVAL)
+        assert response.json()["approval_from"] == "an Incident Commander"
         assert responder.post(url("approve", run), {}, format="json").status_code == 403
         assert token_client(Role.RESPONDER).post(url("approve", run), {}, format="json").status_code == 403
         approved = commander.post(url("approve", run), {"comment": "go"}, format="json")
@@ -113,7 +114,7 @@ class TestFlow:
                    "confirm": False}  # fmt: skip
         preview = client.post(LIST, payload, format="json").json()
 
-        assert preview["status"] == "requested"
+        assert (preview["status"], preview["approval_from"]) == ("requested", "")
         assert "back to revision 2" in preview["expectation"]
         run = ActionRun.objects.get()
         assert client.post(url("confirm", run)).json()["status"] == "queued"
@@ -124,7 +125,7 @@ class TestFlow:
         created = requester.post(LIST, {"kind": "redis_flush", "target": "cache", "reason": "poisoned cache"},
                                  format="json").json()  # fmt: skip
         run = ActionRun.objects.get(pk=created["id"])
-        assert created["status"] == "awaiting_approval"
+        assert (created["status"], created["approval_from"]) == ("awaiting_approval", "another Incident Commander")
 
         own = requester.post(url("approve", run), {}, format="json")
         assert (own.status_code, own.json()["detail"]) == (
@@ -135,7 +136,7 @@ class TestFlow:
         approved = second.post(url("approve", run), {"comment": "go"}, format="json")
 
         assert approved.status_code == 200
-        assert approved.json()["status"] == "queued"
+        assert (approved.json()["status"], approved.json()["approval_from"]) == ("queued", "")
         assert approved.json()["approvals"] == [
             {"approver": second.user.username, "decision": "approved", "comment": "go",
              "decided_at": approved.json()["approvals"][0]["decided_at"]},
