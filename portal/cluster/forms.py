@@ -109,9 +109,8 @@ class ActionRequestForm(forms.Form):
         except ApplicationError as exc:
             self.nodes_unavailable = f"The nodes of {target} could not be listed ({exc.message}): type the node's name."
             return
-        field = self.fields["node"]
         choices = [("", "—")] + [(node.name, _node_label(node)) for node in nodes]
-        self.fields["node"] = forms.ChoiceField(choices=choices, required=False, label=field.label)
+        self.fields["node"] = forms.ChoiceField(choices=choices, required=False, label=self.fields["node"].label)
 
     def _value(self, name: str) -> object:
         return self.data.get(name) if self.is_bound else self.initial.get(name)
