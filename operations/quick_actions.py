@@ -72,6 +72,7 @@ def runbook_quick_action_url(
     namespace: str = "",
     replicas: int | None = None,
     incident: int | None = None,
+    reason: str = "",
 ) -> str:
     """The cluster-action form, prefilled: /actions/new/?kind=scale&deployment=...; empty parameters are left out."""
     params: list[tuple[str, str]] = [("kind", kind)]
@@ -81,4 +82,6 @@ def runbook_quick_action_url(
         params.append(("replicas", str(replicas)))
     if incident is not None:
         params.append(("incident", str(incident)))
+    if reason:
+        params.append(("reason", reason))
     return f"{reverse('action-new')}?{urlencode(params)}"

@@ -750,11 +750,19 @@ class NodeState:
     ready: bool
 
 
-def read_node(name: str) -> NodeState:
-    node = _raw(_core().read_node, name)
+def _node_state(node: Mapping[str, Any]) -> NodeState:
     conditions = (node.get("status") or {}).get("conditions") or []
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-    return NodeState(name, bool((node.get("spec") or {}).get("unschedulable")), ready)
+    return NodeState(node["metadata"]["name"], bool((node.get("spec") or {}).get("unschedulable")), ready)
+
+
+def read_node(name: str) -> NodeState:
+    return _node_state(_raw(_core().read_node, name))
+
+
+def list_nodes() -> list[NodeState]:
+    """`kubectl get nodes`, by name."""
+    return sorted((_node_state(node) for node in _raw(_core().list_node)["items"]), key=lambda node: node.name)
 
 
 def cordon(node: str) -> NodeResult:

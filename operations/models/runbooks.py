@@ -74,7 +74,8 @@ class QuickAction(models.Model):
             raise ValidationError(errors)
 
     def url(self, incident: int | None = None) -> str:
+        """The prefilled form, its reason naming the runbook step (the person may add to it before continuing)."""
         return runbook_quick_action_url(
             kind=self.kind, target=self.target, deployment=self.deployment, namespace=self.namespace,
-            replicas=self.replicas, incident=incident,
+            replicas=self.replicas, incident=incident, reason=f"Runbook “{self.runbook.title}”: {self.label}",
         )  # fmt: skip

@@ -1,11 +1,17 @@
 from collections.abc import Mapping
 
 from django import forms
+from django.urls import reverse_lazy
 
 from incidents.models import Incident
+from portal import kube
+from portal.accounts.models import User
 from portal.cluster.actions import PARAMETER_NAMES, SPECS, Param, kinds_for
-from portal.cluster.models import RESOLUTIONS, ActionKind, LookKind, Target
+from portal.cluster.models import RESOLUTIONS, ActionKind, ActionRun, LookKind, Target
+from portal.cluster.selectors import cluster_nodes
 from portal.core import forms as portal_forms
+from portal.core.models import Environment
+from portal.errors import ApplicationError
 
 CLOSED = (Incident.Status.RESOLVED, Incident.Status.REVIEW, Incident.Status.CLOSED)
 
@@ -43,8 +49,25 @@ def prefill(query: Mapping[str, str]) -> dict[str, str]:
     return initial
 
 
+# Fields that change where the request stands (its environment, its emergency) without changing the form's fields:
+# changing one redraws only the guidance beside Continue.
+REDRAWS_GUIDANCE = {
+    "hx-get": reverse_lazy("action-guidance"),
+    "hx-include": "closest form",
+    "hx-target": "#action-guidance",
+    "hx-swap": "outerHTML",
+}
+
+
+def _node_label(node: kube.NodeState) -> str:
+    """As `kubectl get nodes` states it: a node's name, and NotReady or SchedulingDisabled when so."""
+    states = ([] if node.ready else ["NotReady"]) + (["SchedulingDisabled"] if node.unschedulable else [])
+    return f"{node.name} ({', '.join(states)})" if states else node.name
+
+
 class ActionRequestForm(forms.Form):
-    """One form for every action: the fields shown are those of the chosen kind on the chosen target."""
+    """One form for every action: the fields shown are those of the chosen kind on the chosen target. A node is
+    picked from the cluster's own list, or typed when the cluster cannot be asked (`nodes_unavailable` says why)."""
 
     target = forms.ModelChoiceField(queryset=Target.objects.filter(enabled=True), to_field_name="slug")
     kind = forms.ChoiceField(choices=ActionKind.choices, label="Action")
@@ -73,6 +96,21 @@ class ActionRequestForm(forms.Form):
                 (ns.name, f"{ns.name} ({ns.get_environment_display()})") for ns in self.target.namespaces.all()
             ]
             self.fields["namespace"] = forms.ChoiceField(choices=namespaces, required=False, label="Namespace")
+            self.fields["namespace"].widget.attrs.update(REDRAWS_GUIDANCE)
+        self.nodes_unavailable = ""
+        if self.target is not None and kind is not None and SPECS[kind].scope == "node":
+            self._pick_nodes(self.target)
+        for name in ("incident", "emergency"):
+            self.fields[name].widget.attrs.update(REDRAWS_GUIDANCE)
+
+    def _pick_nodes(self, target: Target) -> None:
+        try:
+            nodes = cluster_nodes(target)
+        except ApplicationError as exc:
+            self.nodes_unavailable = f"The nodes of {target} could not be listed ({exc.message}): type the node's name."
+            return
+        choices = [("", "—")] + [(node.name, _node_label(node)) for node in nodes]
+        self.fields["node"] = forms.ChoiceField(choices=choices, required=False, label=self.fields["node"].label)
 
     def _value(self, name: str) -> object:
         return self.data.get(name) if self.is_bound else self.initial.get(name)
@@ -84,6 +122,28 @@ class ActionRequestForm(forms.Form):
     def chosen_kind(self) -> ActionKind | None:
         kind = self._value("kind")
         return ActionKind(kind) if kind in ActionKind.values else None
+
+    def draft(self, user: User) -> ActionRun | None:
+        """The run these values would request, unsaved, for showing where it would stand before Continue; None until
+        the target, the action and (for a deployment) the namespace are chosen."""
+        kind = self.chosen_kind()
+        if self.target is None or kind is None or SPECS[kind].target_kind != self.target.kind:
+            return None
+        environment = self.target.environment
+        if SPECS[kind].scope in ("deployment", "secret"):
+            chosen = str(self._value("namespace") or "")
+            namespace = next((ns for ns in self.target.namespaces.all() if ns.name == chosen), None)
+            if namespace is None:
+                return None
+            environment = namespace.environment
+        incident_id = str(self._value("incident") or "")
+        incidents = Incident.objects.select_related("severity")
+        incident = incidents.filter(pk=incident_id).first() if incident_id.isdigit() else None
+        emergency = str(self._value("emergency") or "").lower() in ("on", "1", "true")
+        return ActionRun(
+            kind=kind, target=self.target, environment=Environment(environment), incident=incident,
+            emergency=emergency, requested_by=user,
+        )  # fmt: skip
 
     def parameter_fields(self) -> list[forms.BoundField]:
         kind = self.chosen_kind()

@@ -5,7 +5,7 @@ starts (roles, incidents and freezes change in between). Nothing else decides th
 
 | role \\ action              | read-only (status, history) | change, not production | change, production    |
 | Viewer                     | no                          | no                     | no                    |
-| Responder                  | yes                         | yes                    | no                    |
+| Responder                  | yes                         | yes                    | asks (**)             |
 | Incident Commander, Admin  | yes                         | yes                    | yes (*)               |
 
 (*) drain, Redis FLUSHDB, terminating PostgreSQL connections (idle ones, or one backend) and setting a secret's key
@@ -14,6 +14,9 @@ requester. During a freeze, production changes go through as the freeze calendar
 (`maintenance.policy.LEVEL_RULES`): flagged as an emergency and linked to an open P1 or P2 incident; in a blocked
 freeze, also approved by such a second person. Rollbacks and read-only actions always may run. Maintenance actions
 (VACUUM ANALYZE) run in production only inside a maintenance window of production, or as such an emergency.
+
+(**) A Responder may request a production change; it then waits for the approval of an Incident Commander, like the
+actions above (a Responder is guided to ask, never refused for the role alone).
 """
 
 from collections.abc import Callable
@@ -57,11 +60,23 @@ def needs_approval(kind: str, environment: str) -> bool:
 
 
 def role_refusal(user: User, kind: str, environment: str) -> str | None:
+    """Why `user` may not run (or approve) this action themselves, if they may not."""
     role = required_role(kind, environment)
     if has_role(user, role):
         return None
     where = Environment(environment).label.lower()
     return f"{ActionKind(kind).label} in {where} needs the {role.label} role."
+
+
+def asks_approval(user: User, kind: str, environment: str) -> bool:
+    """A Responder's production change: they may request it, and it waits for someone who may run it to approve."""
+    return has_role(user, Role.RESPONDER) and not has_role(user, required_role(kind, environment))
+
+
+def request_role_refusal(user: User, kind: str, environment: str) -> str | None:
+    """Why `user` may not even request this action: whoever may run it requests it, and so does a Responder asking
+    for approval."""
+    return None if asks_approval(user, kind, environment) else role_refusal(user, kind, environment)
 
 
 def approval_refusal(*, approver: User, run: ActionRun, at: datetime) -> str | None:
@@ -92,17 +107,22 @@ def second_person(run: ActionRun) -> User | None:
     )
 
 
+def approval_needed(run: ActionRun) -> bool:
+    """Whatever the freeze: some actions in production, and every production change a Responder requested."""
+    return needs_approval(run.kind, run.environment) or asks_approval(run.requested_by, run.kind, run.environment)
+
+
 def approval_missing(run: ActionRun) -> str | None:
     """For a run that needs a second person: no approval from someone who may still run it, and is not the requester."""
-    if not needs_approval(run.kind, run.environment):
+    if not approval_needed(run):
         return None
     return None if second_person(run) else "It needs the approval of a second person who may run it."
 
 
 def needs_second_person(run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None) -> bool:
-    """Whether `run` waits for a second person: always for some actions in production, and for every production
-    change in a blocked freeze (its only way through)."""
-    if needs_approval(run.kind, run.environment):
+    """Whether `run` waits for a second person: always for some actions in production and for a Responder's
+    production change, and for every production change in a blocked freeze (its only way through)."""
+    if approval_needed(run):
         return True
     if run.kind in ALWAYS_ALLOWED_IN_FREEZE or run.environment != Environment.PRODUCTION:
         return False
@@ -204,7 +224,7 @@ def request_refusal(
     run: ActionRun, *, user: User, at: datetime, freeze: FreezeLookup | None = None, window: WindowLookup | None = None
 ) -> Refusal | None:
     """Why `user` may not request (or confirm) `run` now: their role, then a freeze, then no maintenance window."""
-    if refused := role_refusal(user, run.kind, run.environment):
+    if refused := request_role_refusal(user, run.kind, run.environment):
         return Refusal(refused, field="kind")
     if refused := freeze_blocks(run, at=at, freeze=freeze, approval_to_come=True) or maintenance_blocks(
         run, at=at, window=window
@@ -219,8 +239,42 @@ def start_refusal(
     """The worker's check before it starts: the requester's role today, the approval it needs, a freeze, a
     maintenance window."""
     return (
-        role_refusal(run.requested_by, run.kind, run.environment)
+        request_role_refusal(run.requested_by, run.kind, run.environment)
         or approval_missing(run)
         or freeze_blocks(run, at=at, freeze=freeze)
         or maintenance_blocks(run, at=at, window=window)
     )
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """Where a request would stand now, said on the form before anyone continues: the freeze that holds changes in
+    its environment (None: none does), who must approve it ("" when nobody), and the refusal it would meet."""
+
+    environment: str
+    freeze: FreezeStatus | None
+    approver: str
+    refusal: Refusal | None
+
+
+def request_guidance(
+    run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None, window: WindowLookup | None = None
+) -> Guidance:
+    """The same questions the request asks, for `run` (unsaved) as its requester would send it at `at`."""
+    status = (freeze or current_freeze)(run.environment, at) if run.environment == Environment.PRODUCTION else None
+    return Guidance(
+        environment=run.environment,
+        freeze=status if status is not None and not status.allowed else None,
+        approver=approver_wanted(run, at=at, freeze=freeze),
+        refusal=request_refusal(run, user=run.requested_by, at=at, freeze=freeze, window=window),
+    )
+
+
+def approver_wanted(run: ActionRun, *, at: datetime, freeze: FreezeLookup | None = None) -> str:
+    """Who must approve `run` (requested, or awaiting approval) before it runs, for people: "" when nobody."""
+    role = required_role(run.kind, run.environment).label
+    if asks_approval(run.requested_by, run.kind, run.environment):
+        return f"an {role}"
+    if run.status == ActionRun.Status.AWAITING_APPROVAL or needs_second_person(run, at=at, freeze=freeze):
+        return f"another {role}"
+    return ""

@@ -74,6 +74,17 @@ def preview(run: ActionRun) -> str:
         raise UpstreamError(f"{target} refused to show it: {exc.message}", field="target") from exc
 
 
+def nodes(target: Target) -> list[kube.NodeState]:
+    """The cluster's nodes, for a picker; an API server that does not answer or refuses is a 503 or 502 naming it."""
+    try:
+        with _cluster(target):
+            return kube.list_nodes()
+    except (kube.KubeUnavailable, kube.KubernetesNotConfigured) as exc:
+        raise UnavailableError(f"{target}: {exc.message}", field="target") from exc
+    except kube.KubeError as exc:
+        raise UpstreamError(f"{target} refused to list its nodes: {exc.message}", field="target") from exc
+
+
 def _deployment_preview(kind: ActionKind, target: Target, p: Mapping[str, Any]) -> str:
     namespace, name = p["namespace"], p["deployment"]
     where = f"{namespace}/{name}"

@@ -88,7 +88,21 @@ def action_new(request: HttpRequest) -> HttpResponse:
     else:
         form = ActionRequestForm(initial=prefill(request.GET.dict()))
     template = "cluster/action_new.html#action-form" if request.htmx else "cluster/action_new.html"
-    return render(request, template, {"form": form, "freeze": policy.production_freeze(timezone.now())}, status=status)
+    return render(request, template, {"form": form, "guidance": _guidance(form, request.user)}, status=status)
+
+
+def _guidance(form: ActionRequestForm, user: User) -> policy.Guidance | None:
+    run = form.draft(user)
+    return policy.request_guidance(run, at=timezone.now()) if run is not None else None
+
+
+@require_GET
+@role_required(Role.RESPONDER)
+def action_guidance(request: HttpRequest) -> HttpResponse:
+    """The request form's guidance for the values in the query: redrawn when the namespace, the incident or the
+    emergency flag changes (the environment's freeze, who must approve, a refusal to expect)."""
+    form = ActionRequestForm(request.GET)
+    return render(request, "cluster/action_new.html#action-guidance", {"guidance": _guidance(form, request.user)})
 
 
 def _shown(value: object) -> str:
@@ -151,8 +165,8 @@ def action_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         "run": run,
         "spec": SPECS[ActionKind(run.kind)],
         "irreversible": run.kind in IRREVERSIBLE,
-        "needs_approval": policy.needs_approval(run.kind, run.environment),
-        "refused": (refused := policy.request_refusal(run, user=request.user, at=timezone.now())),
+        "guidance": (guidance := policy.request_guidance(run, at=timezone.now())),
+        "refused": (refused := guidance.refusal),
         # A freeze began since the request: the way through it is a new request flagged as an emergency.
         "emergency_url": _request_again_url(run, emergency=True) if refused and refused.field == "emergency" else "",
         "is_requester": request.user.pk == run.requested_by_id,

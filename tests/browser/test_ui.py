@@ -307,6 +307,7 @@ NOT_PAGES = {
     "oncall-calendar",  # iCalendar, not HTML
     "system-health",  # the dashboard's htmx panel, loaded by the dashboard
     "incident-live",  # the incident page's poll: a 204, or the page's body, loaded by the incident page
+    "action-guidance",  # the request form's guidance, redrawn by the request form when the namespace changes
     "login",  # walked signed out, before the rest
     "health", "health-detailed", "schema",  # JSON
     "favicon",  # a redirect to the icon

@@ -46,15 +46,23 @@ class TestRequest:
         assert body["requested_by"] == client.user.username
         assert body["lines"] == []
 
-    def test_a_responder_is_refused_a_production_change_and_told_why(self, token_client, shop, k8s):
-        response = token_client(Role.RESPONDER).post(
+    def test_a_responders_production_change_waits_for_an_incident_commander(self, token_client, shop, k8s):
+        responder, commander = token_client(Role.RESPONDER), token_client(Role.INCIDENT_COMMANDER)
+
+        response = responder.post(
             LIST, {"kind": "restart", "target": "sim", "namespace": PROD_NS, "deployment": "web", "reason": "r"},
             format="json",
         )  # fmt: skip
 
-        assert response.status_code == 403
-        assert response.json()["detail"] == "Rollout restart in production needs the Incident Commander role."
-        assert not ActionRun.objects.exists()
+        assert response.status_code == 201, response.json()
+        run = ActionRun.objects.get()
+        assert (response.json()["status"], run.status) == ("awaiting_approval", Status.AWAITING_APPROVAL)
+        assert response.json()["approval_from"] == "an Incident Commander"
+        assert responder.post(url("approve", run), {}, format="json").status_code == 403
+        assert token_client(Role.RESPONDER).post(url("approve", run), {}, format="json").status_code == 403
+        approved = commander.post(url("approve", run), {"comment": "go"}, format="json")
+        assert approved.status_code == 200
+        assert approved.json()["status"] == "queued"
 
     def test_a_responder_may_change_staging_and_read_production(self, token_client, shop, k8s):
         client = token_client(Role.RESPONDER)
@@ -106,7 +114,7 @@ class TestFlow:
                    "confirm": False}  # fmt: skip
         preview = client.post(LIST, payload, format="json").json()
 
-        assert preview["status"] == "requested"
+        assert (preview["status"], preview["approval_from"]) == ("requested", "")
         assert "back to revision 2" in preview["expectation"]
         run = ActionRun.objects.get()
         assert client.post(url("confirm", run)).json()["status"] == "queued"
@@ -117,7 +125,7 @@ class TestFlow:
         created = requester.post(LIST, {"kind": "redis_flush", "target": "cache", "reason": "poisoned cache"},
                                  format="json").json()  # fmt: skip
         run = ActionRun.objects.get(pk=created["id"])
-        assert created["status"] == "awaiting_approval"
+        assert (created["status"], created["approval_from"]) == ("awaiting_approval", "another Incident Commander")
 
         own = requester.post(url("approve", run), {}, format="json")
         assert (own.status_code, own.json()["detail"]) == (
@@ -128,7 +136,7 @@ class TestFlow:
         approved = second.post(url("approve", run), {"comment": "go"}, format="json")
 
         assert approved.status_code == 200
-        assert approved.json()["status"] == "queued"
+        assert (approved.json()["status"], approved.json()["approval_from"]) == ("queued", "")
         assert approved.json()["approvals"] == [
             {"approver": second.user.username, "decision": "approved", "comment": "go",
              "decided_at": approved.json()["approvals"][0]["decided_at"]},
@@ -279,12 +287,43 @@ class TestTargets:
         assert client.patch(url, {"min_replicas": 60}, format="json").json()["field"] == "max_replicas"
 
 
+class TestNodes:
+    """The names a node action takes, as the request form's picker offers them."""
+
+    def test_a_viewer_lists_the_nodes_and_the_list_is_cached_briefly(self, token_client, cluster, simulator, k8s):
+        client = token_client(Role.VIEWER)
+        nodes = reverse("api:action-target-nodes", args=["sim"])
+        cluster.add_node("node-4")
+
+        response = client.get(nodes)
+
+        assert response.status_code == 200
+        assert [node["name"] for node in response.json()] == ["node-1", "node-2", "node-3", "node-4"]
+        assert response.json()[0] == {"name": "node-1", "ready": True, "unschedulable": False}
+        cluster.add_node("node-5")
+        assert len(client.get(nodes).json()) == 4, "a redraw within seconds asks the cache, not the cluster"
+
+    def test_unreachable_and_unknown_are_4xx_or_503_never_500(self, token_client, api_client, k8s, cache, settings):
+        client = token_client(Role.VIEWER)
+        settings.KUBECONFIG = ""
+
+        unreachable = client.get(reverse("api:action-target-nodes", args=["sim"]))
+
+        assert unreachable.status_code == 503
+        assert "KUBECONFIG is not set" in unreachable.json()["detail"]
+        assert client.get(reverse("api:action-target-nodes", args=["cache"])).status_code == 404
+        assert client.get(reverse("api:action-target-nodes", args=["nope"])).status_code == 404
+        assert api_client.get(reverse("api:action-target-nodes", args=["sim"])).status_code == 401
+
+
 def test_the_schema_documents_the_actions_api(token_client):
     schema = token_client(Role.VIEWER).get(reverse("schema"), {"format": "json"}).json()
 
     assert {"/api/v1/actions/", "/api/v1/actions/{id}/", "/api/v1/actions/{id}/approve/",
             "/api/v1/actions/{id}/cancel/", "/api/v1/actions/{id}/confirm/", "/api/v1/actions/{id}/reject/",
-            "/api/v1/actions/targets/"} <= set(schema["paths"])  # fmt: skip
+            "/api/v1/actions/targets/", "/api/v1/actions/targets/{slug}/nodes/"} <= set(schema["paths"])  # fmt: skip
+    nodes = schema["paths"]["/api/v1/actions/targets/{slug}/nodes/"]["get"]["responses"]
+    assert {"200", "401", "403", "404", "502", "503"} <= set(nodes)
     create = schema["paths"]["/api/v1/actions/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert create == {"$ref": "#/components/schemas/ActionRunCreateInputRequest"}
     assert "url" not in schema["components"]["schemas"]["Target"]["properties"]

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from incidents.models import Incident, Severity
 from incidents.services import incident_declare, incident_transition
@@ -62,13 +63,30 @@ def test_a_user_without_a_role_may_run_nothing(make_user):
     )
 
 
+@pytest.mark.parametrize("kind", list(ActionKind))
+@pytest.mark.parametrize("environment", [PROD, STAGING, DEV])
+@pytest.mark.parametrize("role", list(Role))
+def test_a_responder_asks_for_what_they_may_not_run(make_user, role, environment, kind):
+    """Who may request (not run) an action: whoever may run it, and a Responder, whose request an Incident Commander
+    approves. A Viewer may request nothing."""
+    user = make_user(role)
+    may_read, may_change = MAY_RUN[(role, environment)]
+    may_run = may_read if kind in READ_ONLY else may_change
+
+    asks = policy.asks_approval(user, kind, environment)
+
+    assert asks == (role == Role.RESPONDER and not may_run)
+    assert (policy.request_role_refusal(user, kind, environment) is None) == (role != Role.VIEWER)
+
+
 @pytest.mark.parametrize("role", list(Role))
 @pytest.mark.parametrize("environment", [PROD, STAGING, DEV])
 def test_requests_go_through_the_same_policy(make_user, role, environment):
-    """Through the service: refused with a 403 naming the role, or recorded (awaiting approval in production)."""
+    """Through the service: refused with a 403 naming the role, or recorded (awaiting approval in production, a
+    Responder's request included)."""
     target = datastore(Target.Kind.REDIS, "redis://127.0.0.1:6379/13", environment)
     user = make_user(role)
-    may_change = MAY_RUN[(role, environment)][1]
+    may_change = MAY_RUN[(role, environment)][1] or role == Role.RESPONDER
 
     if not may_change:
         with pytest.raises(ForbiddenError, match="needs the") as refused:
@@ -254,8 +272,6 @@ class TestFreeze:
 
 
 def test_the_real_freeze_calendar_refuses_a_production_change(people, db):
-    from django.utils import timezone
-
     from maintenance.models import FreezeRule
 
     today = timezone.now().date()
@@ -265,3 +281,92 @@ def test_the_real_freeze_calendar_refuses_a_production_change(people, db):
     assert reason is not None
     assert "Stabilisation freeze" in reason
     assert policy.freeze_blocks(run_of("rollback"), at=timezone.now()) is None
+
+
+# -- a Responder's production change: asked for, approved by an Incident Commander -------------------------------
+
+
+def delete_keys(user, environment: str = PROD, **options) -> ActionRun:
+    target = datastore(Target.Kind.REDIS, "redis://127.0.0.1:6379/13", environment, slug=f"cache-{environment}")
+    return action_run_request(requester=user, target=target, kind="redis_delete_pattern",
+                              parameters={"pattern": "session:*"}, reason="stale sessions", **options)  # fmt: skip
+
+
+class TestAResponderAsks:
+    def test_the_request_awaits_an_incident_commanders_approval_and_tells_the_approvers(self, people):
+        from portal.notifications.models import EventKind, Notification
+
+        run = delete_keys(people.responder, confirm=True)
+
+        assert run.status == ActionRun.Status.AWAITING_APPROVAL
+        asked = Notification.objects.get(event_kind=EventKind.APPROVAL_REQUESTED)
+        assert set(asked.recipients.all()) == {people.commander, people.second_commander, people.admin}
+        assert asked.url.endswith(f"/actions/{run.pk}/")
+
+    def test_a_commanders_same_request_needs_nobody(self, people):
+        assert delete_keys(people.commander, confirm=True).status == ActionRun.Status.QUEUED
+
+    def test_outside_production_nobody_is_asked(self, people):
+        assert delete_keys(people.responder, STAGING, confirm=True).status == ActionRun.Status.QUEUED
+
+    def test_another_responder_may_not_approve_it_a_commander_may(self, people, make_user):
+        run = delete_keys(people.responder, confirm=True)
+
+        with pytest.raises(ForbiddenError, match="needs the Incident Commander role"):
+            action_run_approve(run=run, approver=make_user(Role.RESPONDER))
+        with pytest.raises(ForbiddenError, match="a second person must approve it"):
+            action_run_approve(run=run, approver=people.responder)
+        assert action_run_approve(run=run, approver=people.commander).status == ActionRun.Status.QUEUED
+
+    def test_the_worker_runs_nothing_unapproved(self, people):
+        run = delete_keys(people.responder, confirm=True)
+
+        assert action_run_execute(run_id=run.pk) is None, "a message before approval runs nothing"
+        # Queued without an approval (by hand, say): the worker's own check refuses it.
+        run.status, run.queued_at = ActionRun.Status.QUEUED, timezone.now()
+        run.save()
+        assert action_run_execute(run_id=run.pk) is None
+        run.refresh_from_db()
+        assert run.status == ActionRun.Status.REJECTED
+        assert run.error == "Refused when starting: It needs the approval of a second person who may run it."
+
+
+class TestGuidance:
+    """What the request form says before Continue: the same answers the request gets."""
+
+    def draft(self, user, kind: str = "redis_delete_pattern", environment: str = PROD, **fields) -> ActionRun:
+        return ActionRun(kind=kind, environment=environment, requested_by=user, **fields)
+
+    def test_a_responder_is_told_to_ask_an_incident_commander(self, people):
+        guidance = policy.request_guidance(self.draft(people.responder), at=NOW, freeze=not_frozen)
+
+        assert (guidance.environment, guidance.freeze, guidance.approver, guidance.refusal) == (
+            PROD, None, "an Incident Commander", None,
+        )  # fmt: skip
+
+    @pytest.mark.parametrize(("kind", "approver"), [("drain", "another Incident Commander"), ("scale", "")])
+    def test_a_commander_is_told_when_a_second_one_must_approve(self, people, kind, approver):
+        assert policy.request_guidance(self.draft(people.commander, kind), at=NOW, freeze=not_frozen).approver == (
+            approver
+        )
+
+    def test_a_freeze_is_shown_with_the_refusal_it_would_bring(self, people):
+        guidance = policy.request_guidance(self.draft(people.responder, "scale"), at=NOW, freeze=frozen)
+
+        assert guidance.freeze == BLACK_FRIDAY
+        assert guidance.refusal is not None
+        assert guidance.refusal.field == "emergency"
+        assert str(guidance.refusal).startswith("Production is frozen (emergency-only) until 2026-12-01 23:59 UTC")
+
+    def test_an_emergency_for_an_open_p1_gets_through_and_says_so(self, people, severities):
+        incident = incident_declare(title="Checkout down", severity=severities["P1"], reporter=people.commander)
+        run = self.draft(people.commander, "scale", emergency=True, incident=incident)
+
+        guidance = policy.request_guidance(run, at=NOW, freeze=frozen)
+
+        assert (guidance.freeze, guidance.refusal) == (BLACK_FRIDAY, None)
+
+    def test_a_production_freeze_does_not_hold_staging(self, people):
+        guidance = policy.request_guidance(self.draft(people.responder, "scale", STAGING), at=NOW, freeze=frozen)
+
+        assert (guidance.freeze, guidance.approver, guidance.refusal) == (None, "", None)

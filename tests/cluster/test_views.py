@@ -119,14 +119,140 @@ class TestRequestForm:
         assert response.context["form"].errors[field]
         assert not ActionRun.objects.exists()
 
-    def test_a_policy_refusal_is_a_403_on_the_form(self, client, people, shop, k8s):
+    def test_a_responder_posting_a_production_change_gets_an_approval_request_never_a_run(
+        self, client, people, shop, k8s
+    ):
+        from portal.notifications.models import EventKind, Notification
+
         client.force_login(people.responder)
 
         response = client.post(NEW, {"target": "sim", "kind": "restart", "namespace": PROD_NS, "deployment": "web",
                                      "reason": "r"})  # fmt: skip
 
+        run = ActionRun.objects.get()
+        assert (response.status_code, response["Location"]) == (302, reverse("action-confirm", args=[run.pk]))
+        confirm = client.get(response["Location"]).content.decode()
+        assert "Request approval from an Incident Commander" in confirm
+        assert "waits for the approval of an Incident Commander, who is notified" in confirm
+        client.post(reverse("action-confirm", args=[run.pk]))
+        run.refresh_from_db()
+        assert run.status == Status.AWAITING_APPROVAL
+        asked = Notification.objects.get(event_kind=EventKind.APPROVAL_REQUESTED)
+        assert set(asked.recipients.all()) == {people.commander, people.second_commander, people.admin}
+
+    def test_a_viewer_posting_is_refused(self, client, people, shop, k8s):
+        client.force_login(people.viewer)
+
+        response = client.post(NEW, {"target": "sim", "kind": "restart", "namespace": STAGING_NS,
+                                     "deployment": "web", "reason": "r"})  # fmt: skip
+
         assert response.status_code == 403
-        assert "Rollout restart in production needs the Incident Commander role." in response.content.decode()
+        assert not ActionRun.objects.exists()
+
+
+class TestGuidance:
+    """Before Continue: the chosen environment's freeze, and who must approve."""
+
+    PROD_RESTART = {"target": "sim", "kind": "restart", "namespace": PROD_NS, "deployment": "web"}
+
+    def test_a_responder_sees_a_production_change_as_an_approval_request(self, client, people, k8s):
+        client.force_login(people.responder)
+
+        html = client.get(NEW, self.PROD_RESTART).content.decode()
+
+        assert "Request approval from an Incident Commander:" in html
+        assert "No freeze holds production changes now." in html
+        assert 'hx-get="/actions/new/guidance/"' in html, "the namespace redraws the guidance"
+
+    def test_changing_the_namespace_redraws_only_the_guidance(self, client, people, k8s):
+        client.force_login(people.responder)
+
+        staging = client.get(reverse("action-guidance"), self.PROD_RESTART | {"namespace": STAGING_NS})
+        commander = client.get(reverse("action-guidance"), self.PROD_RESTART)
+
+        html = staging.content.decode()
+        assert html.lstrip().startswith('<div id="action-guidance"')
+        assert "Freezes hold production changes only." in html
+        assert "Request approval" not in html
+        assert "Request approval from an Incident Commander" in commander.content.decode()
+        client.force_login(people.commander)
+        assert "Request approval" not in client.get(reverse("action-guidance"), self.PROD_RESTART).content.decode()
+
+    def test_the_freeze_in_force_is_shown_before_continue_and_an_emergency_clears_it(
+        self, client, people, k8s, severities_p1_incident
+    ):
+        client.force_login(people.commander)
+
+        frozen = client.get(NEW, self.PROD_RESTART).content.decode()
+        emergency = client.get(reverse("action-guidance"), self.PROD_RESTART | {
+            "incident": severities_p1_incident.pk, "emergency": "on"}).content.decode()  # fmt: skip
+
+        assert 'id="freeze-notice"' in frozen
+        assert "Stabilisation freeze" in frozen
+        assert "Refused as it stands: Production is frozen (blocked)" in frozen
+        assert frozen.index('id="freeze-notice"') < frozen.index(">Continue</button>")
+        assert 'id="freeze-notice"' in emergency
+        assert "Request approval from another Incident Commander:" in emergency, "a blocked freeze's second person"
+        assert "Refused as it stands" not in emergency
+
+    @pytest.mark.parametrize("incident", ["99999999999999999999", "x", "-1"])
+    def test_a_bad_incident_in_the_query_is_no_incident_not_a_500(self, client, people, k8s, incident):
+        client.force_login(people.responder)
+
+        response = client.get(reverse("action-guidance"), self.PROD_RESTART | {"incident": incident})
+
+        assert response.status_code == 200
+        assert "Request approval from an Incident Commander" in response.content.decode()
+
+    def test_staff_without_a_role_get_no_guidance(self, client, people, k8s):
+        client.force_login(people.viewer)
+        assert client.get(reverse("action-guidance"), self.PROD_RESTART).status_code == 403
+
+
+@pytest.fixture
+def severities_p1_incident(people):
+    """An open P1, during a blocked freeze of production today."""
+    from django.utils import timezone
+
+    from maintenance.models import FreezeRule
+
+    today = timezone.now().date()
+    FreezeRule.objects.create(name="Stabilisation freeze", kind=FreezeRule.Kind.ONE_OFF, level="blocked",
+                              environments=["production"], first_day=today, last_day=today)  # fmt: skip
+    return incident_declare(title="Checkout down", severity=Severity.objects.get(code="P1"), reporter=people.commander)
+
+
+class TestNodePicker:
+    def test_nodes_are_picked_from_the_cluster(self, client, people, cluster, simulator, k8s):
+        cluster.add_node("node-4", unschedulable=True)
+        client.force_login(people.commander)
+
+        html = client.get(NEW, {"target": "sim", "kind": "drain"}).content.decode()
+
+        assert '<select name="node"' in html
+        assert '<option value="node-1">node-1</option>' in html
+        assert '<option value="node-4">node-4 (SchedulingDisabled)</option>' in html
+        assert 'id="nodes-unavailable"' not in html
+
+    def test_a_node_the_cluster_does_not_list_is_a_400_naming_the_field(self, client, people, simulator, k8s):
+        client.force_login(people.commander)
+
+        response = client.post(NEW, {"target": "sim", "kind": "cordon", "node": "node-9", "reason": "r"})
+
+        assert response.status_code == 400
+        assert response.context["form"].errors["node"]
+        assert not ActionRun.objects.exists()
+
+    def test_an_unreachable_cluster_falls_back_to_typing_the_name(self, client, people, k8s, settings):
+        settings.KUBECONFIG = ""
+        client.force_login(people.commander)
+
+        response = client.get(NEW, {"target": "sim", "kind": "drain"})
+
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert '<input type="text" name="node"' in html
+        assert "could not be listed (Simulated cluster: KUBECONFIG is not set.): type the node&#x27;s name." in html
 
 
 class TestConfirmation:
@@ -139,7 +265,7 @@ class TestConfirmation:
         assert "Every key of redis://:****@127.0.0.1:6379/13 is deleted (FLUSHDB)" in html
         assert "redis-cli -h 127.0.0.1 -p 6379 -n 13 FLUSHDB" in html
         assert "This cannot be undone." in html
-        assert "waits for a second person's approval" in html
+        assert "waits for the approval of another Incident Commander, who is notified" in html
         assert "s3cret" not in html
 
     def test_confirming_submits_it(self, client, people, cache):
@@ -256,6 +382,18 @@ class TestIncidentQuickActions:
         assert "Flush (FLUSHDB)" in html
         form = client.get(links[2].url).context["form"]
         assert form["incident"].value() == str(incident.pk)
+        # Production changes are offered as requests for approval; reads are not.
+        assert [link.asks_approval for link in links] == [False, False, True, True, True]
+        assert 'id="asks-approval"' in html
+        assert 'Scale <span class="muted">(request approval)</span>' in html
+
+    def test_a_commander_is_not_told_to_ask(self, client, people, incident):
+        client.force_login(people.commander)
+
+        response = client.get(reverse("incident-detail", args=[incident.pk]))
+
+        assert not any(link.asks_approval for entry in response.context["workloads"] for link in entry.actions)
+        assert 'id="asks-approval"' not in response.content.decode()
 
     def test_viewers_see_the_runs_but_no_buttons(self, client, people, incident, cache):
         action_run_request(requester=people.commander, target=cache, kind="redis_flush", parameters={}, reason="r",

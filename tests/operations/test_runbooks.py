@@ -6,6 +6,7 @@ import yaml
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from incidents.models import Alert, Integration, Severity
 from incidents.services import incident_declare
@@ -90,6 +91,7 @@ class TestQuickActions:
             action.full_clean()
         assert QuickAction.objects.get(runbook__slug="scale-api-pods", position=0).url() == (
             "/actions/new/?kind=scale&deployment=broxiva-api&namespace=broxiva-production&replicas=5"
+            "&reason=Runbook+%E2%80%9CScale+API+pods%E2%80%9D%3A+Scale+broxiva-api+to+5"
         )
 
 
@@ -144,6 +146,15 @@ class TestIncidentRunbooks:
             f"&amp;incident={alert_incident.pk}"
         )
         assert expected in html
+
+    def test_a_quick_action_prefills_the_reason_with_its_runbook_step(self, client, make_user, alert_incident):
+        action = QuickAction.objects.select_related("runbook").filter(runbook__slug="pod-crashes").first()
+        reason = f"Runbook “{action.runbook.title}”: {action.label}"
+
+        assert parse_qs(urlsplit(action.url(alert_incident.pk)).query)["reason"] == [reason]
+        client.force_login(make_user(Role.RESPONDER))
+        form = client.get(action.url(alert_incident.pk)).content.decode()
+        assert f'id="id_reason">\n{escape(reason)}</textarea>' in form
 
     def test_incident_without_alerts_has_no_runbooks_card(self, client, make_user, db):
         incident = incident_declare(title="Manual", severity=Severity.objects.get(code="P3"), reporter=None)

@@ -1,6 +1,8 @@
+from django.utils import timezone
 from rest_framework import serializers
 
 from incidents.models import Service
+from portal.cluster import policy
 from portal.cluster.models import ActionApproval, ActionRun, Look, Namespace, ProgressLine, Target, Workload
 from portal.core.api import fields
 from portal.core.api.serializers import CleanedModelSerializer, ModelSerializer
@@ -78,9 +80,19 @@ class ActionRunOutput(serializers.ModelSerializer):
 class ActionRunDetailOutput(ActionRunOutput):
     approvals = ApprovalOutput(many=True, read_only=True)
     lines = ProgressLineOutput(many=True, read_only=True, help_text="Progress, oldest first.")
+    approval_from = serializers.SerializerMethodField(
+        help_text="Who must approve it before it runs (a requested or waiting run), as the confirmation page says: "
+        "'an Incident Commander' for a Responder's production change, 'another Incident Commander' for a second "
+        "person; empty when nobody."
+    )
 
     class Meta(ActionRunOutput.Meta):
-        fields = [*ActionRunOutput.Meta.fields, "approvals", "lines"]
+        fields = [*ActionRunOutput.Meta.fields, "approvals", "approval_from", "lines"]
+
+    def get_approval_from(self, run: ActionRun) -> str:
+        if run.status not in (ActionRun.Status.REQUESTED, ActionRun.Status.AWAITING_APPROVAL):
+            return ""
+        return policy.approver_wanted(run, at=timezone.now())
 
 
 class LookOutput(serializers.ModelSerializer):

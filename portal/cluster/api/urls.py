@@ -18,5 +18,6 @@ urlpatterns = [
     path("<int:pk>/resolve/", views.ActionRunResolveApi.as_view(), name="action-resolve"),
     path("looks/", views.LookListApi.as_view(), name="look-list"),
     path("looks/<int:pk>/", views.LookDetailApi.as_view(), name="look-detail"),
+    path("targets/<slug:slug>/nodes/", views.TargetNodesApi.as_view(), name="action-target-nodes"),
     *router.urls,
 ]

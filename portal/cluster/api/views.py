@@ -26,7 +26,7 @@ from portal.cluster.api.serializers import (
 from portal.cluster.filters import ActionRunFilter, LookFilter
 from portal.cluster.looks import PARAMETER_NAMES as LOOK_PARAMETER_NAMES
 from portal.cluster.models import RESOLUTIONS, ActionKind, ActionRun, Look, LookKind, Namespace, Target, Workload
-from portal.cluster.selectors import action_run_detail, action_runs, looks_list, targets
+from portal.cluster.selectors import action_run_detail, action_runs, cluster_nodes, looks_list, targets
 from portal.cluster.services import (
     action_run_approve,
     action_run_cancel,
@@ -290,6 +290,28 @@ class TargetViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self) -> QuerySet[Target]:
         return targets()
+
+
+class TargetNodesApi(APIView):
+    """A cluster target's nodes as its API server lists them (cached for a few seconds): the names a node action
+    (cordon, uncordon, drain) takes, as the request form's node picker offers them."""
+
+    class NodeOutput(serializers.Serializer):
+        name = serializers.CharField()
+        ready = serializers.BooleanField()
+        unschedulable = serializers.BooleanField(help_text="Cordoned: the scheduler places no new pods on it.")
+
+    @extend_schema(
+        responses={
+            200: NodeOutput(many=True),
+            404: error_response("No such target, or it is a data store, which has no nodes."),
+            502: error_response("The cluster's API server refused to list its nodes."),
+            503: error_response("The cluster's API server did not answer, or is not configured."),
+        }
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        target = get_object_or_404(Target, slug=slug, kind=Target.Kind.KUBERNETES)
+        return Response(self.NodeOutput(cluster_nodes(target), many=True).data)
 
 
 class NamespaceViewSet(viewsets.ModelViewSet):

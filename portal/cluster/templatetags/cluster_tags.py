@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Incident
+from portal.accounts.models import User
 from portal.cluster import policy
 from portal.cluster.models import ActionKind, ActionRun, LookKind, Target, Workload
 from portal.cluster.selectors import action_runs, looks_list, workloads_of
@@ -35,6 +36,7 @@ QUICK_ACTIONS = {
 class QuickAction:
     label: str
     url: str
+    asks_approval: bool = False  # the person's request goes to an Incident Commander for approval
 
 
 @dataclass(frozen=True)
@@ -45,14 +47,18 @@ class WorkloadActions:
     environment_value: str
 
 
-def _quick(workload: Workload, incident: Incident) -> WorkloadActions:
+def _quick(workload: Workload, incident: Incident, user: User) -> WorkloadActions:
     reason = f"{incident.reference}: {incident.title}"
     prefill = {"target": workload.target.slug, "incident": incident.pk, "reason": reason}
     if workload.namespace is not None:
         prefill |= {"namespace": workload.namespace.name, "deployment": workload.deployment}
     where = workload.namespace or workload.target
     links = [
-        QuickAction(label, f"{reverse('action-new')}?{urlencode(prefill | {'kind': kind.value})}")
+        QuickAction(
+            label,
+            f"{reverse('action-new')}?{urlencode(prefill | {'kind': kind.value})}",
+            policy.asks_approval(user, kind, where.environment),
+        )
         for kind, label in QUICK_ACTIONS[Target.Kind(workload.target.kind)]
     ]
     return WorkloadActions(workload, where.get_environment_display(), links, where.environment)
@@ -62,13 +68,14 @@ def _quick(workload: Workload, incident: Incident) -> WorkloadActions:
 def incident_actions(context: template.Context, incident: Incident) -> dict[str, object]:
     """The incident page's Actions card: prefilled actions on what its services run on, its recent runs, and the
     production freeze in force, if any (said here, before a production change is refused)."""
-    workloads = [_quick(workload, incident) for workload in workloads_of(incident)]
+    workloads = [_quick(workload, incident, context["user"]) for workload in workloads_of(incident)]
     in_production = any(entry.environment_value == Environment.PRODUCTION for entry in workloads)
     return {
         "incident": incident,
         "workloads": workloads,
         "freeze": policy.production_freeze(timezone.now()) if in_production and incident.is_open else None,
         "emergency_shortfall": policy.run_emergency_shortfall(ActionRun(emergency=True, incident=incident)),
+        "asks_approval": any(action.asks_approval for entry in workloads for action in entry.actions),
         "runs": list(action_runs().filter(incident=incident)[:5]),
         "is_responder": context.get("is_responder", False),
     }
