@@ -139,7 +139,8 @@ def _effect(run: ProcedureRun, step: ProcedureRunStep, *, actor: User, now: date
         )  # fmt: skip
         run.save(update_fields=["incident"])
         incident_post_update(
-            incident=run.incident, label="investigating", actor=actor, now=now, is_public=True, impact="Our services are unavailable.",
+            incident=run.incident, label="investigating", actor=actor, now=now, is_public=True,
+            impact="Our services are unavailable.",
             description="We are investigating a major outage and are moving our services to our disaster-recovery "
             "site.",
         )  # fmt: skip
