@@ -597,7 +597,7 @@ class StatusSubscribeApi(APIView):
 
 
 class StatusTokenInput(serializers.Serializer):
-    token = serializers.CharField(max_length=2000, help_text="The signed token of the emailed link.")
+    token = fields.LineField(max_length=2000, help_text="The signed token of the emailed link.")
 
 
 class StatusConfirmApi(APIView):
