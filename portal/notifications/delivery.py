@@ -18,10 +18,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from portal.core.audit import sealed_together
 from portal.notifications import senders
 from portal.notifications.models import Channel, Delivery
 
 logger = logging.getLogger(__name__)
+
+
+OUTCOME_FIELDS = ["address", "response", "status", "delivered_at", "last_error", "next_attempt_at"]
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,8 @@ def record_outcome(row: Delivery, outcome: "senders.Outcome", *, now: datetime |
         row.status = Delivery.Status.QUEUED
         row.next_attempt_at = now + backoff(row.attempts)
         row.last_error = f"Attempt {row.attempts}: {outcome.error}"[:2000]
-    row.save(
-        update_fields=["address", "response", "status", "delivered_at", "last_error", "next_attempt_at", "updated_at"]
-    )
+    with sealed_together():  # the row, its audit entry and the entry's seal: one commit
+        row.save(update_fields=[*OUTCOME_FIELDS, "updated_at"])
     if row.status == Delivery.Status.FAILED:
         logger.warning("Delivery %s failed for good: %s", row.pk, row.last_error)
     return Retry(row.pk, row.next_attempt_at) if row.status == Delivery.Status.QUEUED else None
@@ -96,7 +99,7 @@ def stranded(*, now: datetime | None = None) -> list[Delivery]:
     now = now or timezone.now()
     overdue = now - timedelta(seconds=settings.NOTIFICATION_STUCK_AFTER_SECONDS)
     abandoned = now - timedelta(seconds=settings.NOTIFICATION_SENDING_TIMEOUT_SECONDS)
-    with transaction.atomic():
+    with sealed_together():
         stuck = list(
             Delivery.objects.select_for_update(skip_locked=True).filter(
                 status=Delivery.Status.SENDING, updated_at__lte=abandoned
