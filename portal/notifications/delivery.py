@@ -54,7 +54,9 @@ def claim(delivery_ids: list[int], *, now: datetime) -> list[Delivery]:
         Delivery.objects.filter(pk__in=ids).update(
             status=Delivery.Status.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
         )
-    return list(Delivery.objects.filter(pk__in=ids).select_related("channel", "notification", "user").order_by("pk"))
+    rows = Delivery.objects.filter(pk__in=ids).select_related("channel", "notification", "user")
+    # Each email names the notification's services: read once for the batch, not twice per message.
+    return list(rows.prefetch_related("notification__services").order_by("pk"))
 
 
 def deliver(delivery_ids: list[int], *, now: datetime | None = None) -> list[Retry]:
