@@ -46,7 +46,8 @@ def worker(env: dict[str, str], smtp_port: int) -> Iterator[None]:
         [sys.executable, "-m", "celery", "-A", "portal", "worker", "--concurrency=2", "--without-gossip",
          "--without-mingle", "--loglevel=INFO"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env=env | {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(smtp_port),
+        # LOG_LEVEL=INFO: the runner's WARNING would hide the "ready." line waited for below.
+        env=env | {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(smtp_port), "LOG_LEVEL": "INFO",
                    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend"},
     )  # fmt: skip
     try:

@@ -45,6 +45,7 @@ from operations.selectors.alerting import catalogue_owners, owner_of
 from portal.accounts.models import User
 from portal.accounts.services import TOKEN_BYTES, token_hash
 from portal.bulk import AnyOf, bulk_set
+from portal.core.audit import sealed_together
 from portal.errors import ApplicationError, ConflictError, TooLargeError
 from portal.locking import lock_rows
 from portal.notifications.models import EventKind
@@ -227,14 +228,15 @@ def alert_ingest(
         )
         for alert in alerts
     ]
+    # The incidents opened are sealed into the audit chain together, at the end: one short lock of its head.
     try:
-        with transaction.atomic():
+        with sealed_together():
             return _intake_notify(integration, _Intake(integration, alerts, groups, now).run())
     except IntegrityError:
         # A concurrent request inserted one of these fingerprints or groups first, and a unique constraint refused
         # our copy. That request has committed (ours waited for it), so a second pass finds its rows, locks them
         # and updates or attaches to them instead of opening a second incident.
-        with transaction.atomic():
+        with sealed_together():
             return _intake_notify(integration, _Intake(integration, alerts, groups, now).run())
 
 

@@ -25,6 +25,7 @@ from incidents.models import (
 )
 from incidents.selectors import OWNER_CACHE, owner_team
 from portal.accounts.models import User
+from portal.core.audit import sealed_together
 from portal.errors import ApplicationError, ConflictError
 from portal.locking import lock_row
 from portal.notifications.models import EventKind, PagerAction
@@ -135,7 +136,7 @@ def incident_declare(
         severity = Severity.objects.get(rank=1)  # the seeds: these escalate to P1 immediately
     services = list(services)
     # No savepoint: a failure here fails the caller's transaction anyway (alert intake declares many in one).
-    with transaction.atomic(savepoint=False):
+    with sealed_together(savepoint=False):
         incident = Incident(
             title=title.strip(),
             severity=severity,

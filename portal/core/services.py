@@ -3,7 +3,7 @@ maintenance role. The chain's form is in `portal.core.audit_chain`; verification
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,34 +26,45 @@ logger = logging.getLogger(__name__)
 PRUNE_BATCH = 1000
 
 
-def audit_chain_seal(*, entry_id: int) -> AuditSeal:
-    """Append audit entry `entry_id` to the chain, in the caller's transaction (the entry's own, when it has one).
+def audit_chain_seal(*, entry_ids: Sequence[int]) -> list[AuditSeal]:
+    """Append audit entries `entry_ids` to the chain, in that order, in the caller's transaction (the entries' own).
 
     The head row stays locked until that transaction ends, so concurrent writers append one after the other and
-    the chain never forks; an entry rolled back takes its seal with it. The chain's order is the order of the
-    appends, not of entry ids: ids are drawn before the lock. Transactions that write audit entries thus run one at a
-    time from their first entry to their commit: keep them short (no network calls inside, as everywhere).
+    the chain never forks; entries rolled back take their seals with them (ids no longer found are skipped: a
+    savepoint rolled back their entries). The chain's order is the order of the appends, not of entry ids. The
+    entries are read before the head is locked, and sealed in four queries however many they are: a transaction
+    that seals once, at its end (`portal.core.audit.sealed_together`), holds the lock only from there to its commit.
     """
     with transaction.atomic(savepoint=False):
+        found = {
+            entry["id"]: entry
+            for entry in LogEntry.objects.filter(pk__in=entry_ids).values(*ENTRY_FIELDS, "actor_id", "actor__username")
+        }
+        entries = [found[entry_id] for entry_id in dict.fromkeys(entry_ids) if entry_id in found]
+        if not entries:
+            return []
         head = _locked_head()
-        entry = LogEntry.objects.filter(pk=entry_id).values(*ENTRY_FIELDS, "actor_id", "actor__username").get()
-        seal = AuditSeal(
-            entry_id=entry_id,
-            position=head.position + 1,
-            prev_hash=head.hash,
-            actor_pk=entry["actor_id"],
-            actor_username=entry["actor__username"] or "",
-        )
-        seal.hash = link_hash(
-            entry=entry,
-            position=seal.position,
-            actor_pk=seal.actor_pk,
-            actor_username=seal.actor_username,
-            prev_hash=seal.prev_hash,
-        )
-        seal.save(force_insert=True)
-        AuditChainHead.objects.filter(pk=head.pk).update(position=seal.position, hash=seal.hash)
-    return seal
+        position, prev_hash, seals = head.position, head.hash, []
+        for entry in entries:
+            position += 1
+            seal = AuditSeal(
+                entry_id=entry["id"],
+                position=position,
+                prev_hash=prev_hash,
+                actor_pk=entry["actor_id"],
+                actor_username=entry["actor__username"] or "",
+            )
+            seal.hash = prev_hash = link_hash(
+                entry=entry,
+                position=position,
+                actor_pk=seal.actor_pk,
+                actor_username=seal.actor_username,
+                prev_hash=seal.prev_hash,
+            )
+            seals.append(seal)
+        AuditSeal.objects.bulk_create(seals)
+        AuditChainHead.objects.filter(pk=head.pk).update(position=position, hash=prev_hash)
+    return seals
 
 
 def _locked_head() -> AuditChainHead:

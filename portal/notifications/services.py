@@ -76,7 +76,8 @@ def notify(
     now = now or timezone.now()
     services = list(services)
     recipients = list(recipients)
-    with transaction.atomic():
+    # No savepoint: inside a caller's transaction (alert intake declares many incidents) a failure fails it anyway.
+    with transaction.atomic(savepoint=False):
         notification = Notification.objects.create(
             event_kind=event,
             severity=severity,

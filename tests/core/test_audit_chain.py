@@ -5,6 +5,7 @@ Tampering goes behind the application's back with SQL, as someone with direct da
 the append-only trigger refuses even a superuser, so `tamper` switches triggers off for its statement, which only a
 superuser can (tests/integration/test_audit_chain.py shows the trigger refusing)."""
 
+import contextlib
 import importlib
 import io
 import json
@@ -15,18 +16,19 @@ from auditlog.models import LogEntry
 from django.apps import apps
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from portal.accounts.roles import Role
 from portal.core import tasks
-from portal.core.audit import acting_as
+from portal.core.audit import acting_as, sealed_together
 from portal.core.audit_chain import ENTRY_FIELDS, GENESIS, link_hash
 from portal.core.models import AuditAnchor, AuditChainHead, AuditSeal, AuditVerification
 from portal.core.selectors import UNSEALED_GRACE, audit_chain_verify
 
 NOW = datetime(2026, 5, 4, 10, 30, tzinfo=UTC)
+SEAL_WRITES = ('SELECT "core_auditchainhead"', 'INSERT INTO "core_auditseal"', 'UPDATE "core_auditchainhead"')
 
 
 def tamper(sql: str, params: list[object]) -> None:
@@ -144,6 +146,43 @@ class TestSealing:
             change_then_fail()
 
         assert AuditChainHead.objects.values_list("position", "hash").get() == head
+        assert "intact" in verify()
+
+    def test_a_blocks_entries_are_sealed_together_at_its_end(self, admin_user):
+        """Four queries seal a `sealed_together` block's entries however many they are; a block nested in it joins
+        it; the entries rolled back with a savepoint inside it are skipped."""
+
+        def write(n: int) -> list[str]:
+            with CaptureQueriesContext(connection) as queries, acting_as(admin_user.pk), sealed_together():
+                for i in range(n):
+                    with sealed_together():
+                        Group.objects.create(name=f"batch-{n}-{i}")
+                with contextlib.suppress(IntegrityError), transaction.atomic():
+                    Group.objects.create(name=f"rolled-back-{n}")
+                    Group.objects.create(name=f"batch-{n}-0")  # the name is taken: the savepoint rolls back
+                assert not AuditSeal.objects.filter(entry__object_repr__startswith=f"batch-{n}-").exists()
+            return [sql for query in queries if (sql := query["sql"]).startswith(SEAL_WRITES)]
+
+        two, twenty = write(2), write(20)
+
+        assert len(two) == len(twenty) == 3, twenty  # lock the head, insert the seals, move the head
+        assert not LogEntry.objects.filter(object_repr__startswith="rolled-back").exists()
+        assert AuditSeal.objects.filter(entry__object_repr__startswith="batch-").count() == 22
+        assert f"intact through link {LogEntry.objects.count()}" in verify()
+
+    def test_a_block_that_fails_leaves_neither_entries_nor_seals(self, history):
+        head = AuditChainHead.objects.values_list("position", "hash").get()
+
+        def change_then_fail() -> None:
+            with sealed_together():
+                Group.objects.create(name="never")
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            change_then_fail()
+
+        assert AuditChainHead.objects.values_list("position", "hash").get() == head
+        assert not LogEntry.objects.filter(object_repr="never").exists()
         assert "intact" in verify()
 
     def test_the_canonical_form_is_pinned(self):

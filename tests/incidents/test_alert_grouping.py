@@ -8,11 +8,13 @@ from auditlog.models import LogEntry
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from incidents.models import Alert, AlertGroup, Incident, Integration, Service, TimelineEvent
 from incidents.services import incident_transition
 from portal.accounts.roles import Role
+from portal.core.selectors import audit_chain_verify
 from portal.notifications.models import EventKind, Notification
 from tests.incidents.alertmanager import STARTS, WEBHOOK, alert, payload, resolved, webhook_client
 
@@ -334,6 +336,20 @@ def test_new_alerts_cost_queries_by_new_incident_not_by_alert(by_labels):
     assert large <= small + batches, (small, large)
     assert (more_groups - small) / 4 <= 20, (small, more_groups)  # four more new incidents
     assert AlertGroup.objects.filter(alert_count=200).count() == 2
+
+
+def test_a_new_incident_on_a_known_service_costs_at_most_20_queries(by_labels):
+    """Its audit entries (the incident, its services) are sealed with the payload's others, in one go."""
+    Service.objects.bulk_create(Service(name=f"{name} {n}", slug=f"{name}-{n}") for name in "abc" for n in range(6))
+    send(by_labels, _storm(4, 2, run="warm", services="a"))
+
+    two = _queries(by_labels, _storm(20, 2, run="b", services="b"))
+    six = _queries(by_labels, _storm(20, 6, run="c", services="c"))
+
+    assert (six - two) / 4 <= 20, (two, six)
+    assert Incident.objects.filter(services__isnull=False).distinct().count() == 2 + 2 + 6
+    report = audit_chain_verify(now=timezone.now())
+    assert report.ok, report.problem
 
 
 def test_alerts_attaching_to_open_incidents_cost_the_same_for_10_or_400(by_labels):

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import ProgrammingError, connection, connections, transaction
 from django.utils import timezone
 
-from portal.core.audit import acting_as
+from portal.core.audit import acting_as, sealed_together
 from portal.core.models import AuditAnchor, AuditSeal
 from portal.core.selectors import audit_chain_verify
 from tests.core.test_audit_chain import create_maintenance_role
@@ -62,7 +62,8 @@ def test_concurrent_writers_append_a_single_chain(committed):
         try:
             start.wait()
             for i in range(rounds):
-                with transaction.atomic():  # two entries in one transaction
+                # two entries in one transaction, each sealed as written or both at its end
+                with transaction.atomic() if i % 2 else sealed_together():
                     group = Group.objects.create(name=f"writer-{n}-{i}")
                     group.name = f"writer-{n}-{i}-renamed"
                     group.save()

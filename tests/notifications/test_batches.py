@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from portal.accounts.roles import Role
+from portal.notifications import delivery
 from portal.notifications.delivery import deliver, stranded
 from portal.notifications.models import Channel, Delivery, EventKind, Severity, Subscription
 from portal.notifications.services import delivery_batches, notify
@@ -52,6 +53,23 @@ def test_each_row_is_saved_and_audited_once(live_channels, smtp, mailing):
     for entries in audit_entries(rows).values():
         assert len(entries) == 1
         assert entries[0].changes["status"] == ["sending", "delivered"]
+
+
+def test_a_message_costs_three_queries_and_a_group_of_outcomes_one_seal(live_channels, smtp, mailing, monkeypatch):
+    monkeypatch.setattr(delivery, "RECORD_EVERY_SECONDS", 60)  # one group, however slow this machine is
+    rows = mailing(12)
+    emails = [row.pk for row in rows if row.channel.kind == Channel.Kind.EMAIL]
+
+    def queries(ids: list[int]) -> list[str]:
+        with CaptureQueriesContext(connection) as ctx:
+            deliver(ids)
+        return [query["sql"] for query in ctx.captured_queries]
+
+    four, eight = queries(emails[:4]), queries(emails[4:])
+
+    assert len(eight) - len(four) == 4 * 3  # auditlog's read of the row, its entry, the row
+    assert [sql for sql in eight if sql.startswith('INSERT INTO "core_auditseal"')] == eight[-3:-2]
+    assert len(smtp.messages) == 12
 
 
 def test_an_interrupted_batch_resends_only_what_it_had_not_sent(live_channels, smtp, mailing):
