@@ -14,6 +14,7 @@ from functools import lru_cache
 import holidays
 from django.conf import settings
 from django.db.models import F
+from django.utils import timezone
 
 from incidents.models import Incident
 from maintenance.models import (
@@ -25,6 +26,7 @@ from maintenance.models import (
     MaintenanceWindow,
 )
 from portal.accounts.models import User
+from portal.core.derived_cache import DerivedCache
 from portal.core.models import Environment
 from portal.errors import ApplicationError
 from portal.instants import check_date, check_instant
@@ -243,8 +245,14 @@ def freeze_periods(rules: Iterable[FreezeRule], *, start: datetime, end: datetim
     return sorted(periods, key=lambda period: (period.span.start, _STRICTNESS[FreezeLevel(period.level)]))
 
 
+# Every deploy gate question reads the active rules: cached, dropped on any write to a rule (maintenance/apps.py).
+FREEZE_RULES = DerivedCache("freeze-rules")
+
+
 def active_rules() -> list[FreezeRule]:
-    return list(FreezeRule.objects.filter(active=True))
+    return FREEZE_RULES.get_or_compute(  # type: ignore[no-any-return]
+        "active", lambda: (list(FreezeRule.objects.filter(active=True)), None), now=timezone.now()
+    )
 
 
 # What gets through a freeze
