@@ -221,14 +221,35 @@ def _rule_ranges(rule: FreezeRule, year: int) -> list[tuple[date, date, str]]:
     return [(rule.first_day, rule.last_day, rule.name)]
 
 
+_Shape = tuple[str, str, int, int, str, date | None, date | None, str]
+
+
+def _shape(rule: FreezeRule) -> _Shape:
+    """What a rule's dates depend on: a key that changes whenever an edit changes them."""
+    return (rule.kind, rule.name, rule.days_before, rule.days_after, holiday_country(rule), rule.first_day,
+            rule.last_day, rule.zone)  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def _rule_spans(shape: _Shape, year: int) -> tuple[tuple[date, date, str, Span], ...]:
+    """`_rule_ranges` with their instants, memoized by the rule's shape: every deploy gate question computes the
+    same few years of holidays and time-zone spans."""
+    kind, name, days_before, days_after, country, first_day, last_day, zone = shape
+    rule = FreezeRule(kind=kind, name=name, days_before=days_before, days_after=days_after, holiday_country=country,
+                      first_day=first_day, last_day=last_day, zone=zone)  # fmt: skip
+    return tuple(
+        (first, last, label, local_days(first_day=first, last_day=last, zone=zone))
+        for first, last, label in _rule_ranges(rule, year)
+    )
+
+
 def freeze_periods(rules: Iterable[FreezeRule], *, start: datetime, end: datetime) -> list[FreezePeriod]:
     """The rules' periods overlapping [start, end), by start."""
     periods = []
     for rule in rules:
         # A stretch may begin in the year before (days_before across New Year) or end in the next one.
         for year in range(start.year - 1, end.year + 2):
-            for first, last, name in _rule_ranges(rule, year):
-                span = local_days(first_day=first, last_day=last, zone=rule.zone)
+            for first, last, name, span in _rule_spans(_shape(rule), year):
                 if span.start < end and span.end > start:
                     periods.append(
                         FreezePeriod(

@@ -31,6 +31,10 @@ def test_a_rule_change_is_seen_by_the_next_check(token_client, make_user):
         first_day=date(2027, 7, 13), last_day=date(2027, 7, 15),
     )  # fmt: skip
     assert not allowed(gate)
+    rule = freeze_rule_update(rule=rule, actor=admin, last_day=date(2027, 7, 13))  # its dates: spans are memoized
+    assert allowed(gate)
+    rule = freeze_rule_update(rule=rule, actor=admin, last_day=date(2027, 7, 15))
+    assert not allowed(gate)
     freeze_rule_update(rule=rule, actor=admin, active=False)
     assert allowed(gate)
     rule.refresh_from_db()
