@@ -29,6 +29,12 @@ def open_incidents() -> QuerySet[Incident]:
     return incident_list().exclude(status__in=Incident.CLOSED_STATUSES)
 
 
+def open_incidents_brief() -> QuerySet[Incident]:
+    """Open incidents with only what a one-line summary shows (severity, commander): the dashboard orders and cuts
+    them in the database, where joining every review and alert group costs a scan of those tables."""
+    return Incident.objects.exclude(status__in=Incident.CLOSED_STATUSES).select_related("severity", "commander")
+
+
 def incident_detail() -> QuerySet[Incident]:
     return incident_list().prefetch_related(
         Prefetch("timeline", queryset=TimelineEvent.objects.select_related("actor")),

@@ -24,3 +24,7 @@ class MaintenanceConfig(AppConfig):
         auditlog.register(FreezeRule)
         auditlog.register(FreezeException)
         auditlog.register(FreezePass)
+
+        from maintenance.policy import FREEZE_RULES
+
+        FREEZE_RULES.invalidate_on_change(FreezeRule)

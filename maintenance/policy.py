@@ -14,6 +14,7 @@ from functools import lru_cache
 import holidays
 from django.conf import settings
 from django.db.models import F
+from django.utils import timezone
 
 from incidents.models import Incident
 from maintenance.models import (
@@ -25,6 +26,7 @@ from maintenance.models import (
     MaintenanceWindow,
 )
 from portal.accounts.models import User
+from portal.core.derived_cache import DerivedCache
 from portal.core.models import Environment
 from portal.errors import ApplicationError
 from portal.instants import check_date, check_instant
@@ -219,14 +221,35 @@ def _rule_ranges(rule: FreezeRule, year: int) -> list[tuple[date, date, str]]:
     return [(rule.first_day, rule.last_day, rule.name)]
 
 
+_Shape = tuple[str, str, int, int, str, date | None, date | None, str]
+
+
+def _shape(rule: FreezeRule) -> _Shape:
+    """What a rule's dates depend on: a key that changes whenever an edit changes them."""
+    return (rule.kind, rule.name, rule.days_before, rule.days_after, holiday_country(rule), rule.first_day,
+            rule.last_day, rule.zone)  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def _rule_spans(shape: _Shape, year: int) -> tuple[tuple[date, date, str, Span], ...]:
+    """`_rule_ranges` with their instants, memoized by the rule's shape: every deploy gate question computes the
+    same few years of holidays and time-zone spans."""
+    kind, name, days_before, days_after, country, first_day, last_day, zone = shape
+    rule = FreezeRule(kind=kind, name=name, days_before=days_before, days_after=days_after, holiday_country=country,
+                      first_day=first_day, last_day=last_day, zone=zone)  # fmt: skip
+    return tuple(
+        (first, last, label, local_days(first_day=first, last_day=last, zone=zone))
+        for first, last, label in _rule_ranges(rule, year)
+    )
+
+
 def freeze_periods(rules: Iterable[FreezeRule], *, start: datetime, end: datetime) -> list[FreezePeriod]:
     """The rules' periods overlapping [start, end), by start."""
     periods = []
     for rule in rules:
         # A stretch may begin in the year before (days_before across New Year) or end in the next one.
         for year in range(start.year - 1, end.year + 2):
-            for first, last, name in _rule_ranges(rule, year):
-                span = local_days(first_day=first, last_day=last, zone=rule.zone)
+            for first, last, name, span in _rule_spans(_shape(rule), year):
                 if span.start < end and span.end > start:
                     periods.append(
                         FreezePeriod(
@@ -243,8 +266,14 @@ def freeze_periods(rules: Iterable[FreezeRule], *, start: datetime, end: datetim
     return sorted(periods, key=lambda period: (period.span.start, _STRICTNESS[FreezeLevel(period.level)]))
 
 
+# Every deploy gate question reads the active rules: cached, dropped on any write to a rule (maintenance/apps.py).
+FREEZE_RULES = DerivedCache("freeze-rules")
+
+
 def active_rules() -> list[FreezeRule]:
-    return list(FreezeRule.objects.filter(active=True))
+    return FREEZE_RULES.get_or_compute(  # type: ignore[no-any-return]
+        "active", lambda: (list(FreezeRule.objects.filter(active=True)), None), now=timezone.now()
+    )
 
 
 # What gets through a freeze

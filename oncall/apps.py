@@ -28,3 +28,10 @@ class OncallConfig(AppConfig):
         auditlog.register(HandoffItem)
         # The token's hash is a secret's stand-in and fetches are not changes; `regenerated_at` records a new URL.
         auditlog.register(CalendarFeed, exclude_fields=["token_hash", "last_used_at"])
+
+        from incidents.models import Service
+        from oncall.selectors import ONCALL_NOW
+        from portal.accounts.models import User
+
+        # What "on call now" shows: the schedule, the people's names and contact methods, the services' slugs.
+        ONCALL_NOW.invalidate_on_change(Rotation, RotationVersion, Participant, Override, Service, User)

@@ -5,7 +5,7 @@ Other apps call `oncall_at`, `oncall_now`, `service_rotations` and `rotation_tim
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.urls import reverse
@@ -16,6 +16,7 @@ from oncall.models import CalendarFeed, Handoff, HandoffItem, Layer, Override, P
 from oncall.schedule import INSTANT, LAYERS, Cover, Plan, Segment, planned_segments, segment_at, segments_between
 from portal.accounts.models import User
 from portal.accounts.services import token_hash
+from portal.core.derived_cache import DerivedCache
 from portal.instants import instant_problem
 from portal.scheduling import ScheduleError
 
@@ -158,6 +159,24 @@ class OnCall:
 def oncall_for(rotations: Iterable[Rotation], *, at: datetime) -> list[OnCall]:
     """Primary and secondary at `at` of `rotations` (loaded `with_versions`), in one more query."""
     return oncall_in(schedules(rotations, start=at, end=at + INSTANT), at=at)
+
+
+# "On call now" answers are cached until the first handoff or override edge among them, at most this far ahead, and
+# dropped on any write to what they show (oncall/apps.py).
+ONCALL_NOW = DerivedCache("oncall-now")
+ONCALL_NOW_HORIZON = timedelta(hours=1)
+
+
+def oncall_for_until(rotations: Iterable[Rotation], *, at: datetime) -> tuple[list[OnCall], datetime]:
+    """`oncall_for`, and the first instant after `at` at which any of the answers changes (a shift or an override
+    starts or ends), at most ONCALL_NOW_HORIZON ahead: until then the answer holds."""
+    found = schedules(rotations, start=at, end=at + ONCALL_NOW_HORIZON)
+    until = at + ONCALL_NOW_HORIZON
+    for schedule in found:
+        for layer in LAYERS:
+            for segment in schedule.segments(layer=layer):
+                until = min([until, *(edge for edge in (segment.start, segment.end) if edge > at)])
+    return oncall_in(found, at=at), until
 
 
 def oncall_in(found: Iterable[RotationSchedule], *, at: datetime) -> list[OnCall]:

@@ -34,7 +34,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """API throttle counters live in the cache: each test starts with none."""
+    """API throttle counters and cached answers (portal.core.derived_cache) live in the cache: each test starts with
+    none (the database rolls back between tests; no signal tells the cache)."""
     from django.core.cache import cache
 
     cache.clear()

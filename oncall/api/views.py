@@ -4,6 +4,7 @@ Who may change an override, decide a swap or tick a checklist item depends on th
 services decide (403 naming the field); the permission classes here only set the floor.
 """
 
+import hashlib
 from datetime import datetime, time, timedelta
 
 from django.db import transaction
@@ -36,9 +37,10 @@ from oncall.filters import HandoffFilter, OverrideFilter, RotationFilter, SwapFi
 from oncall.models import CalendarFeed, Handoff, HandoffItem, Layer, Override, Rotation, RotationVersion, Swap
 from oncall.schedule import LAYERS
 from oncall.selectors import (
+    ONCALL_NOW,
     OnCall,
     handoff_list,
-    oncall_for,
+    oncall_for_until,
     override_list,
     rotation_detail,
     rotation_list,
@@ -89,9 +91,17 @@ class OnCallNowApi(generics.ListAPIView):
         return _rotations()
 
     def list(self, request: Request, *args: object, **kwargs: object) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        rows = oncall_for(page if page is not None else [], at=timezone.now())
-        return self.get_paginated_response(OnCallOutput(rows, many=True).data)
+        now = timezone.now()
+
+        def answer() -> tuple[dict, datetime]:
+            page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+            rows, until = oncall_for_until(page if page is not None else [], at=now)
+            return self.get_paginated_response(OnCallOutput(rows, many=True).data).data, until
+
+        key = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()
+        body = ONCALL_NOW.get_or_compute(key, answer, now=now)
+        at = serializers.DateTimeField().to_representation(now)
+        return Response({**body, "results": [{**row, "at": at} for row in body["results"]]})
 
 
 class RotationListApi(generics.ListAPIView):

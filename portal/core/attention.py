@@ -1,8 +1,9 @@
 """What the dashboard leads with: what needs a person now. Reads only (selectors), composed from the apps' own."""
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, QuerySet
 
 from incidents.models import Incident
 from maintenance import selectors as maintenance_selectors
@@ -34,11 +35,37 @@ class IncidentNeed:
         return bool(self.overdue or self.unacknowledged or self.unowned)
 
 
-def incidents_by_need(incidents: Iterable[Incident], *, now: datetime) -> list[IncidentNeed]:
+def _needs(now: datetime) -> dict[str, Q]:
+    """Why an open incident needs a person, as conditions the database evaluates (for ordering and counting)."""
+    return {
+        "is_overdue": Q(acknowledged_at__isnull=True, ack_due_at__lte=now)
+        | Q(update_due_at__lte=now)
+        | Q(resolution_due_at__lte=now),
+        "is_unacknowledged": Q(acknowledged_at__isnull=True),
+        "is_unowned": Q(commander__isnull=True),
+    }
+
+
+@dataclass(frozen=True)
+class IncidentNeeds:
+    """The first `limit` open incidents by need, and how many are open and need someone in all."""
+
+    needs: list[IncidentNeed]
+    total: int
+    needing_someone: int
+
+
+def incidents_by_need(incidents: QuerySet[Incident], *, now: datetime, limit: int) -> IncidentNeeds:
     """Open incidents, those needing a person first: a missed deadline (acknowledge, update or resolution), then not
-    acknowledged, then without a commander; by severity and age within each."""
+    acknowledged, then without a commander; by severity and age within each. Ordered, cut to `limit` and counted by
+    the database, so the dashboard costs the same with ten open incidents or a thousand."""
+    conditions = _needs(now)
+    flags = {name: ExpressionWrapper(condition, output_field=BooleanField()) for name, condition in conditions.items()}
+    first = incidents.annotate(**flags).order_by(
+        *(F(name).desc() for name in flags), "severity__rank", "detected_at", "pk"
+    )[:limit]
     needs = []
-    for incident in incidents:
+    for incident in first:
         deadlines = (
             ("Acknowledge", None if incident.acknowledged_at else incident.ack_due_at),
             ("Update", incident.update_due_at),
@@ -46,16 +73,9 @@ def incidents_by_need(incidents: Iterable[Incident], *, now: datetime) -> list[I
         )
         overdue = tuple(label for label, due in deadlines if due is not None and due <= now)
         needs.append(IncidentNeed(incident, overdue, incident.acknowledged_at is None, incident.commander_id is None))
-    return sorted(
-        needs,
-        key=lambda need: (
-            not need.overdue,
-            not need.unacknowledged,
-            not need.unowned,
-            need.incident.severity.rank,
-            need.incident.detected_at,
-        ),
-    )
+    needing = conditions["is_overdue"] | conditions["is_unacknowledged"] | conditions["is_unowned"]
+    counts = incidents.aggregate(total=Count("pk"), needing=Count("pk", filter=needing))
+    return IncidentNeeds(needs, counts["total"], counts["needing"])
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,50 @@
-from django.core.paginator import Page, Paginator
+from functools import cached_property
+
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 PAGE_SIZE = 50
+# How many rows past the start of the page asked for a list counts. An exact COUNT(*) reads every matching row: at
+# 100,000 incidents it cost more than the page itself. Past this, a count is a lower bound ("1,000+ entries").
+COUNT_CAP = 1000
+
+
+class CappedPaginator(Paginator):
+    """A Paginator that counts at most COUNT_CAP rows past the start of page `number` (one bounded COUNT over a
+    LIMIT subquery); `capped` says the count is a lower bound. Pages after it are still reachable: each counts from
+    its own start."""
+
+    def __init__(self, object_list: QuerySet[Model], per_page: int, *, number: object = 1) -> None:
+        super().__init__(object_list, per_page)
+        try:
+            self._start = max(int(str(number)) - 1, 0) * int(per_page)
+        except ValueError:
+            self._start = 0
+        self._capped = False
+
+    @cached_property
+    def count(self) -> int:
+        cap = max(COUNT_CAP, int(self.per_page))
+        found = self.object_list[self._start : self._start + cap + 1].count()
+        self._capped = found > cap
+        return self._start + min(found, cap)
+
+    @property
+    def capped(self) -> bool:
+        return bool(self.count) and self._capped
 
 
 def paginate(request: HttpRequest, queryset: QuerySet[Model], *, per_page: int = PAGE_SIZE) -> tuple[Page, str]:
     """The requested page of `queryset` (an out-of-range page gives the last), and the request's query string without
     `page`, for the pager's links (templates/components/pagination.html)."""
-    page = Paginator(queryset, per_page).get_page(request.GET.get("page"))
+    number = request.GET.get("page") or 1
+    try:
+        page = CappedPaginator(queryset, per_page, number=number).page(number)
+    except PageNotAnInteger:
+        page = CappedPaginator(queryset, per_page).page(1)
+    except EmptyPage:  # past the end: the last page, which only an exact count finds
+        page = Paginator(queryset, per_page).get_page(number)
     query = request.GET.copy()
     query.pop("page", None)
     return page, query.urlencode()

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from incidents.selectors import open_incidents as open_incidents_selector
+from incidents.selectors import open_incidents_brief
 from maintenance import selectors as maintenance_selectors
 from maintenance.policy import active_rules, freeze_status
 from operations.selectors.dashboard import operations_summary
@@ -18,17 +18,19 @@ from portal.core.pagination import paginate
 from portal.core.selectors import audit_chain_state, audit_entries
 from portal.notifications.models import Delivery
 
+# Open incidents the dashboard lists, most in need first; the rest are a link away (the incident list).
+DASHBOARD_INCIDENTS = 20
+
 
 @require_GET
 @vary_on_headers("HX-Request")
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The page refreshes its body every 30 s (htmx asks for the partial)."""
     now = timezone.now()
-    needs = attention.incidents_by_need(open_incidents_selector(), now=now)
+    needs = attention.incidents_by_need(open_incidents_brief(), now=now, limit=DASHBOARD_INCIDENTS)
     rules = active_rules()  # read once for the freeze in force and the next one
     context = {
         "needs": needs,
-        "needing_someone": sum(need.needs_someone for need in needs),
         "approvals": attention.approvals_for(request.user, now=now),
         "maintenance_today": attention.maintenance_today(now=now),
         "next_maintenance": maintenance_selectors.next_maintenance(now=now),

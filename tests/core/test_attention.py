@@ -48,11 +48,30 @@ def three(people, time_machine):
 def test_overdue_then_unacknowledged_then_the_rest(three):
 
     p1, p2, p3 = three
-    needs = incidents_by_need(open_incidents(), now=T0)
+    found = incidents_by_need(open_incidents(), now=T0, limit=10)
+    needs = found.needs
     assert [need.incident.pk for need in needs] == [p3.pk, p2.pk, p1.pk]
+    assert (found.total, found.needing_someone) == (3, 2)
     assert needs[0].overdue == ("Acknowledge", "Update")  # not only the resolution deadline
     assert (needs[0].unacknowledged, needs[0].unowned) == (True, True)
     assert (needs[2].needs_someone, needs[2].overdue) == (False, ())
+
+
+def test_the_database_orders_and_cuts_the_list_but_counts_every_open_incident(three):
+    p1, p2, p3 = three
+    found = incidents_by_need(open_incidents(), now=T0, limit=2)
+    assert [need.incident.pk for need in found.needs] == [p3.pk, p2.pk]
+    assert (found.total, found.needing_someone) == (3, 2)
+
+
+def test_the_dashboard_links_to_every_open_incident_past_the_ones_it_lists(client, people, three, monkeypatch):
+    monkeypatch.setattr("portal.core.views.DASHBOARD_INCIDENTS", 2)
+    client.force_login(people["rami"])
+    html = client.get(reverse("dashboard")).content.decode()
+    listed = re.search(r'id="needs-attention">.*?</section>', html, re.S)[0]
+    assert "3 open, 2 need someone" in listed
+    assert "Search down" not in listed
+    assert f'<a href="{reverse("incident-list")}">All 3 open incidents</a>' in listed
 
 
 def test_the_dashboard_says_what_is_overdue_first(client, people, three):

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from incidents.models import Service
 from oncall.models import CalendarFeed, Handoff, HandoffItem, Layer, Override, Rotation, Swap
-from oncall.selectors import rotation_schedule
+from oncall.selectors import ONCALL_NOW, rotation_schedule
 from oncall.services import override_create, rotation_version_add
 from portal.accounts.roles import Role
 from portal.accounts.services import api_token_create
@@ -75,6 +75,7 @@ class TestNow:
     def test_query_count_is_constant(self, viewer_api, make_rotation):
         make_rotation("R0")
         viewer_api.get(api("oncall-now"))
+        ONCALL_NOW.invalidate()  # measure the answer computed, not the cached one
         with CaptureQueriesContext(connection) as one:
             viewer_api.get(api("oncall-now"))
         for n in range(1, 6):
@@ -441,3 +442,34 @@ class TestListQueryCounts:
         with CaptureQueriesContext(connection) as six:
             assert client.get(url).json()["count"] > first["count"]
         assert len(six) == len(one)
+
+
+class TestNowCached:
+    """On-call now is cached until its first shift or override edge and dropped on any write (issue 13)."""
+
+    def test_an_override_and_a_contact_change_are_seen_by_the_next_request(self, viewer_api, steady, cat, admin_user):
+        def primary() -> dict:
+            body = viewer_api.get(api("oncall-now")).json()
+            return next(row for row in body["results"] if row["name"] == "Steady")["primary"]
+
+        assert primary()["person"]["username"] == "ann"
+        with CaptureQueriesContext(connection) as cached:
+            assert primary()["person"]["username"] == "ann"
+        assert not [query for query in cached.captured_queries if "oncall_" in query["sql"]]
+        now = timezone.now()
+        override_create(rotation=steady, layer=Layer.PRIMARY, user=cat, start=now - timedelta(minutes=1),
+                        end=now + timedelta(hours=2), actor=admin_user)  # fmt: skip
+        assert primary()["person"]["username"] == "cat"
+        cat.phone = "+14155550199"
+        cat.save()
+        assert primary()["person"]["phone"] == "+14155550199"
+
+    def test_the_answer_is_recomputed_at_the_next_handoff(self, viewer_api, make_rotation, ann, ben, time_machine):
+        time_machine.move_to(utc(2026, 1, 12, 8, 59), tick=False)  # a minute before Monday's 09:00 handoff
+        make_rotation("Weekly", participants=[ann, ben])
+        first = viewer_api.get(api("oncall-now")).json()
+        row = next(row for row in first["results"] if row["name"] == "Weekly")
+        time_machine.move_to(utc(2026, 1, 12, 9, 0), tick=False)
+        after = next(row for row in viewer_api.get(api("oncall-now")).json()["results"] if row["name"] == "Weekly")
+        assert (row["primary"]["person"]["username"], after["primary"]["person"]["username"]) == ("ann", "ben")
+        assert after["at"] == "2026-01-12T09:00:00Z"

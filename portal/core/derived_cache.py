@@ -1,0 +1,66 @@
+"""Answers derived from a few small tables (the freeze rules, the on-call schedule), kept in the default cache and
+dropped the moment any of those tables changes, so a reader never sees a stale rule.
+
+Every entry carries the generation it was computed under; a write to a watched model replaces the generation (at
+once, and again when its transaction commits), so an entry computed from rows read before the commit is never
+served after it. One cache round trip on a hit (the generation and the entry together), instead of the queries and
+the Python that computed it.
+"""
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+from django.core.cache import cache
+from django.db import models, transaction
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
+
+ENTRY_TIMEOUT = 3600  # seconds: a bound on memory, not on freshness (writes invalidate)
+
+
+class DerivedCache:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.generation_key = f"derived:{name}:generation"
+        self.entry_prefix = f"derived:{name}:entry:"
+        post_migrate.connect(self._invalidated, weak=False, dispatch_uid=f"derived-cache-{name}-migrate")
+
+    def get_or_compute(self, key: str, compute: Callable[[], tuple[Any, datetime | None]], *, now: datetime) -> Any:
+        """The cached value for `key`, or `compute()`'s (value, valid until; None: until a write), stored."""
+        entry_key = self.entry_prefix + key
+        found = cache.get_many([self.generation_key, entry_key])
+        generation, entry = found.get(self.generation_key), found.get(entry_key)
+        if generation is not None and entry is not None and entry[0] == generation:
+            valid_until = entry[1]
+            if valid_until is None or now < valid_until:
+                return entry[2]
+        if generation is None:
+            cache.add(self.generation_key, uuid4().hex, timeout=None)
+            generation = cache.get(self.generation_key)
+        value, valid_until = compute()  # rows read after the generation: a write since makes this entry stale
+        cache.set(entry_key, (generation, valid_until, value), ENTRY_TIMEOUT)
+        return value
+
+    def invalidate(self) -> None:
+        """Drop every entry: now (this request and tests see it at once) and at commit (a reader that read the old
+        rows in between stored its entry under a generation that the commit replaces)."""
+        cache.set(self.generation_key, uuid4().hex, timeout=None)
+        transaction.on_commit(lambda: cache.set(self.generation_key, uuid4().hex, timeout=None))
+
+    def invalidate_on_change(self, *watched: type[models.Model]) -> None:
+        """Invalidate on every save and delete of `watched` (services and admin edits alike) and on changes to their
+        many-to-many fields."""
+        for model in watched:
+            uid = f"derived-cache-{self.name}-{model._meta.label}"
+            post_save.connect(self._invalidated, sender=model, weak=False, dispatch_uid=uid + "-save")
+            post_delete.connect(self._invalidated, sender=model, weak=False, dispatch_uid=uid + "-delete")
+            for through in _m2m_throughs(model):
+                m2m_changed.connect(self._invalidated, sender=through, weak=False, dispatch_uid=uid + "-m2m")
+
+    def _invalidated(self, **_signal: object) -> None:
+        self.invalidate()
+
+
+def _m2m_throughs(model: type[models.Model]) -> Iterable[type[models.Model]]:
+    return (field.remote_field.through for field in model._meta.many_to_many)
