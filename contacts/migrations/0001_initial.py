@@ -104,7 +104,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("accounts", "0002_seed_role_groups"),
-        ("incidents", "0008_escalation_contact_methods"),
+        ("incidents", "0006_escalation_contact_methods"),
     ]
 
     operations = [

@@ -164,7 +164,7 @@ def seed(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("contacts", "0001_initial"),
-        ("incidents", "0008_escalation_contact_methods"),
+        ("incidents", "0006_escalation_contact_methods"),
         ("operations", "0003_planned_deployments_checklists_slo_breaches"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

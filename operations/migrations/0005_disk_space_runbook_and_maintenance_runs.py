@@ -61,7 +61,7 @@ def seed(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("maintenance", "0004_freeze_passes"),
+        ("maintenance", "0003_freeze_passes"),
         ("operations", "0004_alert_catalogue_and_procedures"),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0009_timeline_look"),
+        ("incidents", "0007_timeline_look"),
         ("notifications", "0006_chat_and_paging"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0008_escalation_contact_methods"),
+        ("incidents", "0006_escalation_contact_methods"),
     ]
 
     operations = [

@@ -21,7 +21,7 @@ def seed(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0007_review_due_and_slower_clocks"),
+        ("incidents", "0005_review_due_and_slower_clocks"),
     ]
 
     operations = [

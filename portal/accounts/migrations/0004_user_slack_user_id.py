@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0004_user_oidc_subject"),
+        ("accounts", "0003_user_oidc_subject"),
     ]
 
     operations = [
