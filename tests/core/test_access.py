@@ -19,6 +19,15 @@ PUBLIC = {
     # The status page (HTML and JSON) is for customers: public by design, and it shows only public incidents.
     "status-page",
     "api:status",
+    # Customers subscribe to it by email: a subscription exists only once the signed link emailed to the address is
+    # followed, and the signed token is the credential for confirming and unsubscribing; a bad token is a 400
+    # (tests/maintenance/test_status_page.py). Subscribing is throttled per address.
+    "status-subscribe",
+    "status-confirm",
+    "status-unsubscribe",
+    "api:status-subscribe",
+    "api:status-confirm",
+    "api:status-unsubscribe",
     # iCalendar feeds are fetched by calendar apps without a session; the secret token in the URL is the credential,
     # and a bad or revoked token is a 404 (tests/oncall/test_views.py).
     "oncall-calendar",
