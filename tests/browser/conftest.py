@@ -6,6 +6,7 @@ A test asks for a screen with `@pytest.mark.parametrize("viewport", ["desktop", 
 is a desktop.
 """
 
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
+from tests.browser.axe import AxeUnavailable, axe_script
 from tests.conftest import CHROMIUM
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -106,3 +108,14 @@ def page(new_page):
     """A Chromium page on the test server. Request data fixtures before it: the ORM refuses to run (and would
     leak a connection) inside Playwright's event loop."""
     return new_page()
+
+
+@pytest.fixture(scope="session")
+def axe():
+    """axe-core's script, served locally; without it accessibility checks skip, unless services are required."""
+    try:
+        return axe_script()
+    except AxeUnavailable as exc:
+        if os.environ.get("PORTAL_REQUIRE_SERVICES") == "1":
+            raise
+        pytest.skip(str(exc))

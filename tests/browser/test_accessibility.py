@@ -2,27 +2,16 @@
 an incident, on-call, maintenance (emergency maintenance offering its procedure), severities, contacts and actions
 pages, at desktop and phone size; a skip link; the icon loads."""
 
-import os
 from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
 from portal.accounts.roles import Role
-from tests.browser.axe import AxeUnavailable, axe_script, serious_violations, serve_axe
+from tests.browser.axe import serious_violations, serve_axe
 from tests.browser.helpers import sign_in
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="session")
-def axe():
-    try:
-        return axe_script()
-    except AxeUnavailable as exc:
-        if os.environ.get("PORTAL_REQUIRE_SERVICES") == "1":
-            raise
-        pytest.skip(str(exc))
 
 
 @pytest.fixture

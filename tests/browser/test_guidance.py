@@ -2,27 +2,15 @@
 Incident Commander's approval; the freeze in force where the action runs is shown before Continue and follows the
 namespace; a runbook's quick action brings its reason; nodes are picked from the cluster. At desktop and phone size."""
 
-import os
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from portal.accounts.roles import Role
-from tests.browser.axe import AxeUnavailable, axe_script, serious_violations, serve_axe
+from tests.browser.axe import serious_violations, serve_axe
 from tests.browser.helpers import off_loop, sign_in
 
 pytestmark = pytest.mark.browser
 SCREENS = pytest.mark.parametrize("viewport", ["desktop", "phone"], indirect=True)
-
-
-@pytest.fixture(scope="session")
-def axe():
-    try:
-        return axe_script()
-    except AxeUnavailable as exc:
-        if os.environ.get("PORTAL_REQUIRE_SERVICES") == "1":
-            raise
-        pytest.skip(str(exc))
 
 
 @pytest.fixture

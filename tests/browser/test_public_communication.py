@@ -2,13 +2,11 @@
 (internal by default for Responders), public ones preview the status page, the draft follows the chosen status,
 resolving a public incident asks for the final public update; the public status page reads well and subscribes."""
 
-import os
-
 import pytest
 from playwright.sync_api import expect
 
 from portal.accounts.roles import Role
-from tests.browser.axe import AxeUnavailable, axe_script, serious_violations, serve_axe
+from tests.browser.axe import serious_violations, serve_axe
 from tests.browser.helpers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("viewport", ["desktop", "phone"], indirect=True)]
@@ -24,16 +22,6 @@ def incident(site, make_user):
     make_user(Role.INCIDENT_COMMANDER, username="cora")
     return incident_declare(title="API latency on EU nodes", severity=Severity.objects.get(code="P1"), reporter=None,
                             services=[api], impact_summary="Slow checkouts", is_public=True)  # fmt: skip
-
-
-@pytest.fixture
-def axe():
-    try:
-        return axe_script()
-    except AxeUnavailable as exc:
-        if os.environ.get("PORTAL_REQUIRE_SERVICES") == "1":
-            raise
-        pytest.skip(str(exc))
 
 
 def no_sideways_scroll(page) -> None:

@@ -1,6 +1,5 @@
 """Issue 14, points 7 and 8 in Chromium: the review keeps work and drafts itself; incident details and roles."""
 
-import os
 import re
 from datetime import timedelta
 
@@ -11,21 +10,11 @@ from playwright.sync_api import Page, expect
 from incidents.models import Incident, Service, Severity
 from incidents.services import incident_add_note, incident_declare, incident_transition
 from portal.accounts.roles import Role
-from tests.browser.axe import AxeUnavailable, axe_script, serious_violations, serve_axe
+from tests.browser.axe import serious_violations, serve_axe
 from tests.browser.helpers import off_loop, sign_in
 
 pytestmark = pytest.mark.browser
 SCREENS = pytest.mark.parametrize("viewport", ["desktop", "phone"], indirect=True)
-
-
-@pytest.fixture(scope="session")
-def axe():
-    try:
-        return axe_script()
-    except AxeUnavailable as exc:
-        if os.environ.get("PORTAL_REQUIRE_SERVICES") == "1":
-            raise
-        pytest.skip(str(exc))
 
 
 @pytest.fixture
