@@ -1,12 +1,16 @@
 import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
+from portal import kube
 from portal.accounts.roles import Role
 from portal.accounts.services import api_token_create
+from portal.kubesim import Cluster, Simulator
+from portal.kubesim.seed import seed_demo as seed_simulated_cluster
 from tests.factories import UserFactory
 
 REQUIRE_SERVICES = os.environ.get("PORTAL_REQUIRE_SERVICES") == "1"
@@ -81,3 +85,18 @@ def freeze_rules_off(db):
     from maintenance.models import FreezeRule
 
     FreezeRule.objects.update(active=False)
+
+
+@pytest.fixture
+def demo_cluster(settings, tmp_path) -> Iterator[Cluster]:
+    """What `make run` starts: the simulator seeded like the demo, its kubeconfig (context `portal-simulator`, the
+    demo target's) the portal's."""
+    cluster = Cluster()
+    seed_simulated_cluster(cluster)
+    settings.ACTION_HEARTBEAT_SECONDS = 3600  # the heartbeat thread's own connection cannot see this test's rows
+    with Simulator(cluster) as running:
+        settings.KUBECONFIG = str(running.write_kubeconfig(tmp_path / "kubeconfig.yaml"))
+        settings.KUBE_CONTEXT = None
+        kube._api_client.cache_clear()
+        yield cluster
+    kube._api_client.cache_clear()

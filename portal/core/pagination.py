@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from functools import cached_property
 
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
@@ -15,7 +16,7 @@ class CappedPaginator(Paginator):
     LIMIT subquery); `capped` says the count is a lower bound. Pages after it are still reachable: each counts from
     its own start."""
 
-    def __init__(self, object_list: QuerySet[Model], per_page: int, *, number: object = 1) -> None:
+    def __init__(self, object_list: QuerySet[Model] | Sequence[object], per_page: int, *, number: object = 1) -> None:
         super().__init__(object_list, per_page)
         try:
             self._start = max(int(str(number)) - 1, 0) * int(per_page)
@@ -26,7 +27,8 @@ class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         cap = max(COUNT_CAP, int(self.per_page))
-        found = self.object_list[self._start : self._start + cap + 1].count()
+        window = self.object_list[self._start : self._start + cap + 1]
+        found = window.count() if isinstance(window, QuerySet) else len(window)  # some lists are built in Python
         self._capped = found > cap
         return self._start + min(found, cap)
 

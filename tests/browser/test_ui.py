@@ -308,6 +308,8 @@ NOT_PAGES = {
     "system-health",  # the dashboard's htmx panel, loaded by the dashboard
     "incident-live",  # the incident page's poll: a 204, or the page's body, loaded by the incident page
     "action-guidance",  # the request form's guidance, redrawn by the request form when the namespace changes
+    "incident-update-preview",  # the status update's preview, redrawn by the incident page as the update is typed
+    "status-subscribe",  # POST, answered with the status page
     "login",  # walked signed out, before the rest
     "health", "health-detailed", "schema",  # JSON
     "favicon",  # a redirect to the icon
@@ -320,6 +322,7 @@ NOT_PAGES = {
 def everything(site, make_user):
     """The demo data, plus one of each object the demo lacks, and the URL of every page (by URL name)."""
     import io
+    from urllib.parse import urlsplit
 
     from django.core.management import call_command
     from django.urls import reverse
@@ -331,6 +334,7 @@ def everything(site, make_user):
     from operations.services.checklists import checklists_generate
     from operations.services.procedures import procedure_run_start
     from portal.cluster.models import ActionRun, Look, Target
+    from portal.notifications.status_links import confirm_url, unsubscribe_url
 
     admin = make_user(Role.ADMIN, username="ada", is_staff=True, is_superuser=True)  # the admin site too
     call_command("seed_demo", stdout=io.StringIO())
@@ -378,6 +382,9 @@ def everything(site, make_user):
         "maintenance-occurrence-emergency": reverse("maintenance-occurrence", args=[emergency.pk]),
         "freeze-calendar": reverse("freeze-calendar"),
         "status-page": reverse("status-page"),
+        # The pages behind the subscription emails' signed links (GET asks; only the button acts).
+        "status-confirm": urlsplit(confirm_url("walk@example.com", [])).path,
+        "status-unsubscribe": urlsplit(unsubscribe_url(1)).path,
         "slo-list": reverse("slo-list"),
         "slo-detail": reverse("slo-detail", args=[Slo.objects.first().slug]),
         "runbook-list": reverse("runbook-list"),

@@ -2,7 +2,6 @@
 calendar (the seeded rules, not switched off here) is shown, refuses production changes with its reasons and lets
 the emergency path through; outside a freeze the demo's actions run on the simulated cluster, over HTTP."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -18,14 +17,12 @@ from maintenance.services import freeze_exception_decide, freeze_exception_reque
 from operations.models import Checklist, ChecklistTemplate, Deployment
 from operations.policy import RECENT_CHANGES_BEFORE, checklist_period
 from operations.services.deployments import DeploymentFrozenError, deployment_record
-from portal import kube
 from portal.accounts.models import User
 from portal.accounts.roles import Role
 from portal.cluster.models import ActionRun, Target
 from portal.cluster.services import action_run_approve, action_run_confirm, action_run_execute, action_run_request
 from portal.errors import ForbiddenError
-from portal.kubesim import Cluster, Simulator
-from portal.kubesim.seed import seed_demo as seed_simulated_cluster
+from portal.kubesim import Cluster
 
 # Black Friday 2027 is 26 November: the seeded rule freezes production from Tuesday 23 through Tuesday 30 (UTC).
 BLACK_FRIDAY_WEEK = datetime(2027, 11, 24, 12, 0, tzinfo=UTC)
@@ -40,21 +37,6 @@ def seed(at: datetime) -> str:
     with time_machine.travel(at, tick=False):
         call_command("seed_demo", stdout=out)
     return out.getvalue()
-
-
-@pytest.fixture
-def demo_cluster(settings, tmp_path) -> Iterator[Cluster]:
-    """What `make run` starts: the simulator seeded like the demo, its kubeconfig (context `portal-simulator`, the
-    demo target's) the portal's."""
-    cluster = Cluster()
-    seed_simulated_cluster(cluster)
-    settings.ACTION_HEARTBEAT_SECONDS = 3600  # the heartbeat thread's own connection cannot see this test's rows
-    with Simulator(cluster) as running:
-        settings.KUBECONFIG = str(running.write_kubeconfig(tmp_path / "kubeconfig.yaml"))
-        settings.KUBE_CONTEXT = None
-        kube._api_client.cache_clear()
-        yield cluster
-    kube._api_client.cache_clear()
 
 
 def demo(username: str) -> User:

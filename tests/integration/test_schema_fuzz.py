@@ -199,7 +199,8 @@ class _Undo(Exception):
 
 
 @pytest.fixture
-def fuzz_schema(db):
+def fuzz_schema(db, demo_cluster):
+    """The demo's data and its simulated cluster (cluster reads answer, as in `make run`), and a token per role."""
     assert connection.vendor == "postgresql", "integration tests must run on PostgreSQL (set DATABASE_URL)"
     seed_rows()
     tokens = {
