@@ -9,6 +9,9 @@ PAGE_SIZE = 50
 # How many rows past the start of the page asked for a list counts. An exact COUNT(*) reads every matching row: at
 # 100,000 incidents it cost more than the page itself. Past this, a count is a lower bound ("1,000+ entries").
 COUNT_CAP = 1000
+# Past any table's size, and below what PostgreSQL's OFFSET (a bigint) and SQLite's integers hold: a page that starts
+# further out is empty without asking the database.
+MAX_OFFSET = 2**62
 
 
 class CappedPaginator(Paginator):
@@ -26,6 +29,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
+        if self._start > MAX_OFFSET:
+            return 0  # so the page is out of range: the API's 404, the pages' last page
         cap = max(COUNT_CAP, int(self.per_page))
         window = self.object_list[self._start : self._start + cap + 1]
         found = window.count() if isinstance(window, QuerySet) else len(window)  # some lists are built in Python

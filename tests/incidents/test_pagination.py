@@ -35,6 +35,17 @@ def test_the_api_caps_its_count_and_says_so_yet_every_page_is_reachable(seven, t
     assert api.get("/api/v1/incidents/", {"page_size": 2, "page": 5}).status_code == 404
 
 
+@pytest.mark.parametrize("page", [2**62, 2708799920997747130368])
+def test_a_page_past_any_table_is_a_404_and_the_pages_show_the_last(declare, token_client, client, make_user, page):
+    """Found by the schema fuzz on PostgreSQL: such a page's OFFSET overflowed a bigint (a 500)."""
+    declare("P3")
+    answer = token_client(Role.VIEWER).get("/api/v1/services/", {"page": page})
+    assert answer.status_code == 404
+    assert "page" in answer.json()["detail"].lower()
+    client.force_login(make_user(Role.VIEWER))
+    assert client.get("/incidents/", {"page": page}).status_code == 200
+
+
 def test_a_short_list_counts_exactly(declare, token_client):
     declare("P3")
     body = token_client(Role.VIEWER).get("/api/v1/incidents/").json()
