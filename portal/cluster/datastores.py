@@ -180,18 +180,12 @@ def pg_terminate_idle(url: str, *, idle_minutes: int) -> list[TerminatedConnecti
     PostgreSQL terminated it (false: no permission, or it had already gone)."""
     query = TERMINATE_IDLE_SQL.format(minutes="%(minutes)s", portal="%(portal)s")
     try:
-        with psycopg.connect(
-            url,
-            autocommit=True,
-            connect_timeout=TIMEOUT_SECONDS,
-            application_name=settings.DATABASE_APPLICATION_NAME,
-            options=f"-c statement_timeout={TIMEOUT_SECONDS * 1000}",
-        ) as connection:
+        with _connect(url) as connection:
             rows = connection.execute(
                 query, {"minutes": idle_minutes, "portal": settings.DATABASE_APPLICATION_NAME}
             ).fetchall()
     except psycopg.Error as exc:
-        raise DataStoreError(f"PostgreSQL {mask_url(url)}: {scrub(str(exc).strip(), url)}") from exc
+        raise _pg_error(url, exc) from exc
     return [
         TerminatedConnection(pid, user or "", application or "", client or "local", since, bool(terminated))
         for pid, user, application, client, since, terminated in rows
@@ -263,13 +257,7 @@ def pg_vacuum_analyze(url: str, table: str) -> Vacuumed:
     if not TABLE_NAME.match(table):
         raise DataStoreError(f"{table!r} is not a table name.")
     try:
-        with psycopg.connect(
-            url,
-            autocommit=True,
-            connect_timeout=TIMEOUT_SECONDS,
-            application_name=settings.DATABASE_APPLICATION_NAME,
-            options=f"-c statement_timeout={VACUUM_TIMEOUT_SECONDS * 1000}",
-        ) as connection:
+        with _connect(url, statement_seconds=VACUUM_TIMEOUT_SECONDS) as connection:
             if connection.execute("SELECT to_regclass(%(table)s)", {"table": table}).fetchone() == (None,):
                 raise DataStoreError(f"There is no table {table!r} in {database_name(url)}.")
             before = connection.execute(_TABLE_STATS, {"table": table}).fetchone() or (0, "")
@@ -423,13 +411,13 @@ class Table:
     truncated: bool = False
 
 
-def _connect(url: str) -> psycopg.Connection:
+def _connect(url: str, *, statement_seconds: int = TIMEOUT_SECONDS) -> psycopg.Connection:
     return psycopg.connect(
         url,
         autocommit=True,
         connect_timeout=TIMEOUT_SECONDS,
         application_name=settings.DATABASE_APPLICATION_NAME,
-        options=f"-c statement_timeout={TIMEOUT_SECONDS * 1000}",
+        options=f"-c statement_timeout={statement_seconds * 1000}",
     )
 
 

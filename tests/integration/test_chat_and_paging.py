@@ -10,8 +10,8 @@ from incidents.models import Incident, Severity
 from incidents.services import incident_declare
 from portal.accounts.roles import Role
 from portal.notifications.models import InboundEvent, PagerDutyWebhook, SlackApp
-from tests.integration.processes import RedisServer, celery_worker, portal_env, run_script, wait_for
-from tests.servers import free_port, http_server
+from tests.integration.processes import celery_worker, portal_env, run_script, wait_for
+from tests.servers import http_server
 
 pytestmark = pytest.mark.integration
 
@@ -37,14 +37,6 @@ response = Client().post("/api/v1/integrations/slack/commands/", body,
                          HTTP_X_SLACK_REQUEST_TIMESTAMP=timestamp, HTTP_X_SLACK_SIGNATURE=signature)
 print(response.status_code, response.content.decode())
 """
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(free_port(), tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import redis
 from django.db import connection
 
 from portal.notifications.models import Channel, Delivery
-from tests.integration.processes import RedisServer, celery_worker, portal_env, run_script, wait_for
-from tests.servers import free_port, http_server
+from tests.integration.processes import celery_worker, portal_env, run_script, wait_for
+from tests.servers import http_server
 
 pytestmark = pytest.mark.integration
 
@@ -23,14 +23,6 @@ SWEEP = """
 from portal.notifications.tasks import sweep_deliveries
 print(sweep_deliveries())
 """
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(free_port(), tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from contacts.models import Team
 from incidents.alert_services import integration_create
 from portal.notifications.models import Channel, Delivery
 from tests.incidents.alertmanager import WEBHOOK, alert, payload
-from tests.integration.processes import RedisServer, celery_worker, portal_env, run_script, wait_for
-from tests.servers import free_port, http_server
+from tests.integration.processes import celery_worker, portal_env, run_script, wait_for
+from tests.servers import http_server
 
 pytestmark = pytest.mark.integration
 
@@ -25,14 +25,6 @@ response = Client().post({url!r}, json.dumps({body!r}), content_type="applicatio
                          HTTP_AUTHORIZATION="Bearer {token}")
 print(response.status_code, response.content.decode())
 """
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(free_port(), tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
