@@ -84,7 +84,8 @@ def test_delete_by_pattern_scans_in_batches_and_never_uses_keys(cache, people):
     assert run.status == Status.SUCCEEDED, run.error
     assert run.result == {"deleted": 1200}
     assert not list(client.scan_iter(match=f"{prefix}:session:*"))
-    assert len(list(client.scan_iter(match=f"{prefix}:cart:*"))) == 5
+    # SCAN may return a key twice while Redis rehashes the shrinking table: compare the keys, not the replies.
+    assert set(client.scan_iter(match=f"{prefix}:cart:*")) == {f"{prefix}:cart:{n}".encode() for n in range(5)}
     after_scans, after_keys = scans_and_keys(client)
     assert after_keys == keys, "KEYS was never called"
     assert after_scans > scans + 1, "SCAN went through the keyspace in batches"
