@@ -12,7 +12,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from incidents.services import incident_transition, review_for, review_publish, review_update
+from incidents.models import Incident
+from incidents.selectors import incident_list
+from incidents.services import incident_assign_role, incident_transition, review_for, review_publish, review_update
 from maintenance.policy import FREEZE_RULES
 from oncall.selectors import ONCALL_NOW
 from portal.accounts.roles import Role
@@ -35,13 +37,15 @@ def queries(client, url: str) -> int:
 
 
 @pytest.fixture
-def grow(declare, commander):
+def grow(declare, commander, responder):
     """Add incidents of every shape a list row can take; `n` of each."""
 
     def add(n: int) -> None:
         for i in range(n):
             at = T0 - timedelta(hours=10 * i + 1)
-            declare("P3", at=at, title=f"open {i}")
+            staffed = declare("P3", at=at, title=f"open {i}")
+            for role in (Incident.Role.COMMUNICATIONS_LEAD, Incident.Role.OPERATIONS_LEAD, Incident.Role.SCRIBE):
+                staffed = incident_assign_role(incident=staffed, role=role, user=responder, actor=commander, now=at)
             for code in ("P1", "P2"):
                 resolved = declare(code, at=at, title=f"resolved {code} {i}")
                 resolved = incident_transition(incident=resolved, to_status="resolved", actor=commander, now=at)
@@ -84,9 +88,22 @@ def test_the_incident_api_reads_reviews_in_the_list_query(grow, clients, time_ma
     rows = {row["title"]: row for row in response.json()["results"]}
     assert "closed" in rows["resolved P1 0"]["allowed_transitions"]  # published review
     assert "closed" not in rows["resolved P1 1"]["allowed_transitions"]  # draft review
-    # token and user, the page count, the page, its services
-    with django_assert_max_num_queries(5):
+    # token and user, the page count, the page, its services, and each of the three roles some row fills
+    with django_assert_max_num_queries(8):
         api.get("/api/v1/incidents/")
+
+
+def test_the_incident_list_query_joins_few_tables(grow):
+    """PostgreSQL plans a join of n tables in time growing steeply with n: joining all nine (incident, severity,
+    five people, review, alert group) cost 7 ms of planning per list at 100k incidents, against 1.3 ms for six. The
+    roles most incidents leave empty are fetched apart."""
+    grow(1)
+    with CaptureQueriesContext(connection) as ctx:
+        rows = list(incident_list()[:50])
+    main = next(query["sql"] for query in ctx.captured_queries if 'FROM "incidents_incident"' in query["sql"])
+    assert main.count(" JOIN ") <= 5
+    staffed = next(row for row in rows if row.title == "open 0")
+    assert staffed.communications_lead.username == staffed.scribe.username == "rami"  # fetched with the list
 
 
 def test_filtering_by_status_or_severity_keeps_the_list_order_from_its_index(grow, clients, time_machine):
