@@ -56,6 +56,8 @@ from operations.selectors.procedures import procedure_run_list
 from operations.selectors.runbooks import runbooks_for_incident
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role, has_role
+from portal.cluster.selectors import workloads_of
+from portal.core.forms import share_choices
 from portal.core.pagination import paginate
 from portal.errors import ApplicationError
 
@@ -117,6 +119,9 @@ def incident_declare_view(request: HttpRequest) -> HttpResponse:
 def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -> dict[str, object]:
     now = timezone.now()
     update_form = StatusUpdateForm.prefilled(incident, request.user)
+    assign_form = AssignForm.for_incident(incident)
+    role_forms = [RoleForm.for_incident(incident, role) for role in Incident.Role.values[1:]]
+    share_choices([assign_form.fields["commander"], *(form.fields["user"] for form in role_forms)])
     return {
         "incident": incident,
         "now": now,
@@ -133,13 +138,14 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         "public": update_form.initial["is_public"],
         "note_form": NoteForm(),
         "severity_form": SeverityForm(initial={"severity": incident.severity.code, "version": incident.version}),
-        "assign_form": AssignForm.for_incident(incident),
+        "assign_form": assign_form,
         "details_form": DetailsForm.for_incident(incident),
-        "role_forms": [RoleForm.for_incident(incident, role) for role in Incident.Role.values[1:]],
+        "role_forms": role_forms,
         "flag_form": FlagForm(),
         "live_token": live_token(
             version=incident.version, newest_event=max((event.pk for event in incident.timeline.all()), default=None)
         ),
+        "incident_workloads": list(workloads_of(incident)),  # the Actions and Investigate cards' (cluster_tags)
         "alerts": incident_alerts(incident, limit=ALERTS_SHOWN),
         "alert_group": getattr(incident, "alert_group", None),  # selected with the incident
         "owner_team": owner_team(incident),

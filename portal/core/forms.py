@@ -1,6 +1,7 @@
 """The HTML forms' fields for text, instants and dates: Django's, refusing what the portal cannot store or compute with,
 as the API's fields do (portal.core.api.fields)."""
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from django import forms
@@ -39,3 +40,16 @@ class DateField(forms.DateField):
         if parsed is not None and (problem := date_problem(parsed)):
             raise forms.ValidationError(capfirst(problem), code="range")
         return parsed
+
+
+def share_choices(fields: Sequence[forms.ModelChoiceField]) -> None:
+    """Give pickers over the same queryset one read of it: each ModelChoiceField otherwise queries its rows when it
+    renders (the incident page's commander and three role pickers read the users four times). Each keeps its own
+    empty label; validation still goes through each field's queryset."""
+    if not fields:
+        return
+    first = fields[0]
+    # Without the empty choice; a comprehension, as list()'s length hint would COUNT the rows first.
+    rows = [choice for choice in first.iterator(first) if choice[0] != ""]
+    for field in fields:
+        field.choices = [("", field.empty_label), *rows] if field.empty_label is not None else rows

@@ -136,3 +136,20 @@ def test_oncall_page_reads_the_overrides_once(clients, time_machine):
         page.get("/oncall/")
     override_reads = [q for q in ctx.captured_queries if 'FROM "oncall_override"' in q["sql"]]
     assert len(override_reads) == 1
+
+
+def test_the_incident_page_reads_the_people_and_workloads_once(grow, clients):
+    """Four people pickers (commander and three roles) share one read of the active users, and the Actions and
+    Investigate cards one read of the workloads."""
+    _api, page = clients
+    grow(1)
+    staffed = Incident.objects.get(title="open 0")
+    with CaptureQueriesContext(connection) as ctx:
+        response = page.get(f"/incidents/{staffed.pk}/")
+    assert response.status_code == 200
+    sql = [query["sql"] for query in ctx.captured_queries]
+    assert sum('FROM "accounts_user" WHERE "accounts_user"."is_active"' in query for query in sql) == 1
+    assert sum(query.startswith('SELECT "cluster_workload"') for query in sql) == 1
+    pickers = response.content.decode()
+    assert pickers.count('<option value="rami" selected>') == 3  # each role picker shows its holder
+    assert pickers.count('<option value="">nobody</option>') == 3

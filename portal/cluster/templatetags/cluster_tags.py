@@ -9,7 +9,7 @@ from incidents.models import Incident
 from portal.accounts.models import User
 from portal.cluster import policy
 from portal.cluster.models import ActionKind, ActionRun, LookKind, Target, Workload
-from portal.cluster.selectors import action_runs, looks_list, workloads_of
+from portal.cluster.selectors import action_runs, looks_list
 from portal.core.models import Environment
 
 register = template.Library()
@@ -65,17 +65,18 @@ def _quick(workload: Workload, incident: Incident, user: User) -> WorkloadAction
 
 
 @register.inclusion_tag("components/incident_actions.html", takes_context=True)
-def incident_actions(context: template.Context, incident: Incident) -> dict[str, object]:
-    """The incident page's Actions card: prefilled actions on what its services run on, its recent runs, and the
-    production freeze in force, if any (said here, before a production change is refused)."""
-    workloads = [_quick(workload, incident, context["user"]) for workload in workloads_of(incident)]
-    in_production = any(entry.environment_value == Environment.PRODUCTION for entry in workloads)
+def incident_actions(context: template.Context, incident: Incident, workloads: list[Workload]) -> dict[str, object]:
+    """The incident page's Actions card: prefilled actions on `workloads` (`workloads_of(incident)`, which the
+    Investigate card shows too), its recent runs, and the production freeze in force, if any (said here, before a
+    production change is refused)."""
+    quick = [_quick(workload, incident, context["user"]) for workload in workloads]
+    in_production = any(entry.environment_value == Environment.PRODUCTION for entry in quick)
     return {
         "incident": incident,
-        "workloads": workloads,
+        "workloads": quick,
         "freeze": policy.production_freeze(timezone.now()) if in_production and incident.is_open else None,
         "emergency_shortfall": policy.run_emergency_shortfall(ActionRun(emergency=True, incident=incident)),
-        "asks_approval": any(action.asks_approval for entry in workloads for action in entry.actions),
+        "asks_approval": any(action.asks_approval for entry in quick for action in entry.actions),
         "runs": list(action_runs().filter(incident=incident)[:5]),
         "is_responder": context.get("is_responder", False),
     }
@@ -121,12 +122,12 @@ def _looks(workload: Workload) -> list[QuickLook]:
 
 
 @register.inclusion_tag("components/incident_looks.html", takes_context=True)
-def incident_looks(context: template.Context, incident: Incident) -> dict[str, object]:
-    """The incident page's Investigate card: read-only looks at what its services run on, fetched by a worker, and
-    the incident's latest looks. Responders and above; nothing here changes anything."""
+def incident_looks(context: template.Context, incident: Incident, workloads: list[Workload]) -> dict[str, object]:
+    """The incident page's Investigate card: read-only looks at `workloads` (what its services run on), fetched by
+    a worker, and the incident's latest looks. Responders and above; nothing here changes anything."""
     return {
         "incident": incident,
-        "workloads": [(workload, _looks(workload)) for workload in workloads_of(incident)],
+        "workloads": [(workload, _looks(workload)) for workload in workloads],
         "looks": list(looks_list().filter(incident=incident)[:5]),
         "is_responder": context.get("is_responder", False),
         "csrf_token": context.get("csrf_token"),
