@@ -179,12 +179,6 @@ def occurrence_conflicts(*, occurrence: MaintenanceOccurrence) -> list[str]:
     return conflicts(window=occurrence.window, spans=[Span(start=occurrence.starts_at, end=occurrence.ends_at)])
 
 
-def next_maintenance(*, now: datetime, days: int = 35) -> CalendarEntry | None:
-    """The occurrence running now or starting next (within `days`)."""
-    entries = calendar_entries(start=now, end=now + timedelta(days=days))
-    return entries[0] if entries else None
-
-
 def next_freeze(
     *, now: datetime, environment: str, rules: Sequence[FreezeRule] | None = None
 ) -> policy.FreezePeriod | None:

@@ -9,16 +9,17 @@ from incidents.models import Incident
 from maintenance import selectors as maintenance_selectors
 from maintenance.models import FreezeException
 from oncall.models import Layer
-from oncall.schedule import Segment
-from oncall.selectors import rotation_list, schedules, with_versions
+from oncall.schedule import LAYERS, Segment
+from oncall.selectors import ONCALL_NOW, ONCALL_NOW_HORIZON, rotation_list, schedules, with_versions
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
 from portal.cluster import policy as cluster_policy
 from portal.cluster.models import ActionRun
 from portal.cluster.selectors import action_runs
 
-# Far enough to find the next handoff of a weekly rotation after overrides.
+# Far enough to find the next handoff of a weekly rotation after overrides, and a monthly maintenance.
 NEXT_SHIFT_HORIZON = timedelta(days=35)
+NEXT_MAINTENANCE_HORIZON = timedelta(days=35)
 
 
 @dataclass(frozen=True)
@@ -112,20 +113,34 @@ class OnCallNowAndNext:
 
 
 def oncall_now_and_next(*, now: datetime) -> list[OnCallNowAndNext]:
-    """Each rotation's primary and secondary now and who takes the pager next, in a constant number of queries."""
-    rows = []
-    for schedule in schedules(with_versions(rotation_list()), start=now, end=now + NEXT_SHIFT_HORIZON):
-        current = schedule.at(layer=Layer.PRIMARY, at=now)
-        following = None
-        if current is not None and current.end < schedule.end:
-            following = schedule.at(layer=Layer.PRIMARY, at=current.end)
-        secondary = schedule.at(layer=Layer.SECONDARY, at=now)
-        rows.append(OnCallNowAndNext(schedule.rotation.pk, schedule.rotation.name, current, secondary, following))
-    return rows
+    """Each rotation's primary and secondary now and who takes the pager next. Kept with the on-call answers
+    (ONCALL_NOW: dropped on any schedule change) until the first shift edge among them, at most an hour ahead, so
+    a dashboard that refreshes itself every 30 s reads the schedules about once an hour."""
+
+    def compute() -> tuple[list[OnCallNowAndNext], datetime]:
+        rows, until = [], now + ONCALL_NOW_HORIZON
+        for schedule in schedules(with_versions(rotation_list()), start=now, end=now + NEXT_SHIFT_HORIZON):
+            current = schedule.at(layer=Layer.PRIMARY, at=now)
+            following = None
+            if current is not None and current.end < schedule.end:
+                following = schedule.at(layer=Layer.PRIMARY, at=current.end)
+            secondary = schedule.at(layer=Layer.SECONDARY, at=now)
+            rows.append(OnCallNowAndNext(schedule.rotation.pk, schedule.rotation.name, current, secondary, following))
+            edges = [edge for layer in LAYERS for segment in schedule.segments(layer=layer)
+                     for edge in (segment.start, segment.end) if edge > now]  # fmt: skip
+            until = min([until, *edges])
+        return rows, until
+
+    return ONCALL_NOW.get_or_compute("dashboard", compute, now=now)
 
 
-def maintenance_today(*, now: datetime) -> list[maintenance_selectors.CalendarEntry]:
-    """Today's maintenance (UTC day) that has not ended yet."""
-    start = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
-    entries = maintenance_selectors.calendar_entries(start=start, end=start + timedelta(days=1))
-    return [entry for entry in entries if entry.end > now]
+def maintenance_today_and_next(
+    *, now: datetime
+) -> tuple[list[maintenance_selectors.CalendarEntry], maintenance_selectors.CalendarEntry | None]:
+    """Today's maintenance (UTC day) that has not ended yet, and the occurrence running now or starting next within
+    NEXT_MAINTENANCE_HORIZON: one read of the calendar for both."""
+    day = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
+    tomorrow = day + timedelta(days=1)
+    entries = maintenance_selectors.calendar_entries(start=day, end=max(tomorrow, now + NEXT_MAINTENANCE_HORIZON))
+    ahead = [entry for entry in entries if entry.end > now]
+    return [entry for entry in ahead if entry.start < tomorrow], (ahead[0] if ahead else None)

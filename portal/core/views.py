@@ -29,11 +29,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     needs = attention.incidents_by_need(open_incidents_brief(), now=now, limit=DASHBOARD_INCIDENTS)
     rules = active_rules()  # read once for the freeze in force and the next one
+    maintenance_today, next_maintenance = attention.maintenance_today_and_next(now=now)
     context = {
         "needs": needs,
         "approvals": attention.approvals_for(request.user, now=now),
-        "maintenance_today": attention.maintenance_today(now=now),
-        "next_maintenance": maintenance_selectors.next_maintenance(now=now),
+        "maintenance_today": maintenance_today,
+        "next_maintenance": next_maintenance,
         "freeze": freeze_status("production", now, rules=rules),
         "next_freeze": maintenance_selectors.next_freeze(now=now, environment="production", rules=rules),
         "failed_deliveries": Delivery.objects.filter(status=Delivery.Status.FAILED).count(),

@@ -4,6 +4,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from incidents.models import Severity
@@ -12,7 +14,7 @@ from incidents.services import incident_acknowledge, incident_declare
 from maintenance.services import freeze_exception_request
 from portal.accounts.roles import Role
 from portal.cluster.models import ActionRun, Target
-from portal.core.attention import approvals_for, incidents_by_need
+from portal.core.attention import approvals_for, incidents_by_need, maintenance_today_and_next
 
 T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday afternoon, in business hours since 3 h before
 
@@ -102,3 +104,19 @@ def test_approvals_waiting_for_me_are_what_i_may_decide(people, time_machine):
     assert ([r.pk for r in mine.runs], [e.pk for e in mine.exceptions]) == ([run.pk], [exception.pk])
     assert approvals_for(people["dan"], now=T0).runs == []  # never their own request
     assert len(approvals_for(people["rami"], now=T0)) == 0  # a Responder decides nothing
+
+
+def test_maintenance_today_and_the_next_come_from_one_read_of_the_calendar(db, time_machine):
+    """The seeded weekly window, Tuesdays 02:00-04:00 UTC. At Tuesday 03:00 today's is running (and next); at
+    Tuesday 15:00 today's has ended, so nothing today, and next Tuesday's is next."""
+    tuesday = datetime(2026, 11, 24, tzinfo=UTC)
+    time_machine.move_to(tuesday + timedelta(hours=3), tick=False)
+    with CaptureQueriesContext(connection) as read:
+        today, following = maintenance_today_and_next(now=tuesday + timedelta(hours=3))
+    assert len(read) == 3  # windows, their services, the occurrence rows
+    assert [(entry.window.name, entry.start) for entry in today] == [("Standard updates", tuesday + timedelta(hours=2))]
+    assert following == today[0]
+    today, following = maintenance_today_and_next(now=T0)
+    assert today == []
+    assert following is not None
+    assert following.start == tuesday + timedelta(days=7, hours=2)
