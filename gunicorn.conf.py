@@ -30,3 +30,14 @@ def on_starting(server: object) -> None:
 def child_exit(server: object, worker: object) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def post_worker_init(worker: object) -> None:
+    """Import every view, then move everything startup allocated out of the garbage collector's reach (gc.freeze):
+    its full collections otherwise walk those objects, stalling about one request in a hundred by ~250 ms."""
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - loading the URLconf imports the views
+    gc.freeze()

@@ -131,7 +131,8 @@ def oncall_now_and_next(*, now: datetime) -> list[OnCallNowAndNext]:
             until = min([until, *edges])
         return rows, until
 
-    return ONCALL_NOW.get_or_compute("dashboard", compute, now=now)
+    rows: list[OnCallNowAndNext] = ONCALL_NOW.get_or_compute("dashboard", compute, now=now)
+    return rows
 
 
 def maintenance_today_and_next(
