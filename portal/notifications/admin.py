@@ -30,13 +30,6 @@ class RoutingRuleInline(admin.TabularInline):
     extra = 0
 
 
-@admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "enabled", "chat_channel"]
-    list_filter = ["kind", "enabled"]
-    inlines = [RoutingRuleInline]
-
-
 class RoutePreviewForm(forms.Form):
     event = forms.ChoiceField(choices=EventKind.choices)
     severity = forms.ChoiceField(choices=Severity.choices)
@@ -154,7 +147,23 @@ class PagerDutyWebhookForm(KeepSecretsForm):
         fields = ["name", "enabled", "secret", "api_token", "api_url"]
 
 
-def _masked(obj: SlackApp | PagerDutyWebhook, names: tuple[str, ...]) -> str:
+class ChannelForm(KeepSecretsForm):
+    secrets = ("webhook_url", "routing_key", "auth_token")
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelForm
+    list_display = ["name", "kind", "enabled", "chat_channel", "masked"]
+    list_filter = ["kind", "enabled"]
+    inlines = [RoutingRuleInline]
+
+    @admin.display(description="Secrets (masked)")
+    def masked(self, channel: Channel) -> str:
+        return _masked(channel, ChannelForm.secrets)
+
+
+def _masked(obj: Channel | SlackApp | PagerDutyWebhook, names: tuple[str, ...]) -> str:
     return ", ".join(f"{name}: {mask_secret(value)}" for name in names if (value := getattr(obj, name)))
 
 
