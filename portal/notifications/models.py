@@ -186,6 +186,8 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # An acknowledge or resolve looks up where its key's pages went (services._pager_teams).
+        indexes = [models.Index(fields=["dedup_key", "pager_action"], name="notification_dedup_idx")]
 
     def __str__(self) -> str:
         return f"[{self.severity}] {self.title}"

@@ -122,16 +122,42 @@ def _routed_deliveries(
             rows.append(
                 _row(notification, channel, now, key=f"chat:{channel.chat_channel}", address=channel.chat_channel)
             )
-        elif channel.kind == Channel.Kind.PAGER and team is not None and team.pagerduty_routing_key:
-            key, address = f"pager:{channel.pk}:team:{team.pk}", f"{team.name} (PagerDuty)"
-            rows.append(_row(notification, channel, now, key=key, address=address, team=team))
         elif channel.kind == Channel.Kind.PAGER:
-            rows.append(_row(notification, channel, now, key=f"pager:{channel.pk}", address=channel.name))
+            rows.extend(
+                _pager_row(notification, channel, now, paged) for paged in _pager_teams(notification, channel, team)
+            )
         else:  # email and SMS reach people; their address is read when sending, so fixes made meanwhile count
             rows.extend(_row(notification, channel, now, key=f"user:{user.pk}", user=user) for user in recipients)
     if team is not None and any(channel.kind == Channel.Kind.CHAT for channel in channels):
         rows.extend(_team_chat(notification, team, now))
     return rows
+
+
+def _pager_teams(notification: Notification, channel: Channel, team: Team | None) -> list[Team | None]:
+    """Where a page goes: the owner team's PagerDuty service while it has a key, else the channel's own (None). An
+    acknowledge or resolve goes wherever this dedup key was triggered through the channel, even if the owner team
+    changed since (an alert of another team joined the group): PagerDuty matches it by key within one service."""
+    owner = team if team is not None and team.pagerduty_routing_key else None
+    if notification.pager_action == PagerAction.TRIGGER:
+        return [owner]
+    paged = set(
+        Delivery.objects.filter(
+            channel=channel, notification__dedup_key=notification.dedup_key,
+            notification__pager_action=PagerAction.TRIGGER,
+        ).order_by().values_list("team_id", flat=True).distinct()
+    )  # fmt: skip
+    if not paged:
+        return [owner]
+    ids = paged - {None}
+    teams = {row.pk: row for row in Team.objects.filter(pk__in=ids)} if ids else {}
+    return [teams.get(pk) for pk in sorted(paged, key=lambda pk: pk or 0)]
+
+
+def _pager_row(notification: Notification, channel: Channel, now: datetime, team: Team | None) -> Delivery:
+    if team is None:
+        return _row(notification, channel, now, key=f"pager:{channel.pk}", address=channel.name)
+    key, address = f"pager:{channel.pk}:team:{team.pk}", f"{team.name} (PagerDuty)"
+    return _row(notification, channel, now, key=key, address=address, team=team)
 
 
 def _team_chat(notification: Notification, team: Team, now: datetime) -> list[Delivery]:

@@ -20,7 +20,7 @@ from incidents.services import incident_transition
 from operations.models import AlertRule
 from portal.accounts.roles import Role
 from portal.notifications.delivery import deliver
-from portal.notifications.models import Channel, Delivery, EventKind, Notification
+from portal.notifications.models import Channel, Delivery, EventKind, Notification, PagerAction
 from portal.notifications.models import Severity as Level
 from portal.notifications.services import notify
 from tests.notifications.conftest import PAGER_PATH
@@ -118,6 +118,47 @@ def test_the_page_carries_the_teams_routing_key_and_errors_never_quote_it(live_c
     assert [body["routing_key"] for body in bodies] == [TEAM_KEY]
     row.refresh_from_db()
     assert row.status == Delivery.Status.DELIVERED
+
+
+def pages(notification: Notification) -> list[str | None]:
+    """The owner team of each page the notification makes (None: the pager channel's own service), by slug."""
+    rows = notification.deliveries.filter(channel__kind="pager").select_related("team")
+    return sorted((row.team.slug if row.team else None for row in rows), key=lambda slug: slug or "")
+
+
+@pytest.mark.parametrize(
+    ("first", "later", "expected"),
+    [
+        ("database", "devops", ["database"]),  # owner changed: resolve where the page went, not the new owner
+        (None, "database", [None]),  # paged through the default service before the team had a key
+        ("database", None, ["database"]),
+    ],
+)
+def test_acknowledge_and_resolve_go_where_the_key_was_paged(live_channels, database, first, later, expected):
+    devops = Team.objects.get(slug="devops")
+    devops.pagerduty_routing_key = "DEVOPSKEY00000000000000000000000"
+    devops.save()
+    teams = {"database": database, "devops": devops, None: None}
+    page = {"event": EventKind.INCIDENT_OPENED, "severity": Level.CRITICAL, "title": "DB down", "source": "incident:7"}
+    notify(**page, team=teams[first])
+
+    for action in (PagerAction.ACKNOWLEDGE, PagerAction.RESOLVE):
+        follow_up = notify(**page | {"event": EventKind.INCIDENT_UPDATED}, pager_action=action, team=teams[later])
+        assert pages(follow_up) == expected, action
+
+
+def test_a_resolve_reaches_every_service_its_key_was_paged_through(live_channels, database):
+    devops = Team.objects.get(slug="devops")
+    devops.pagerduty_routing_key = "DEVOPSKEY00000000000000000000000"
+    devops.save()
+    page = {"event": EventKind.INCIDENT_OPENED, "severity": Level.CRITICAL, "title": "DB down", "source": "incident:8"}
+    notify(**page, team=database)
+    notify(**page, team=devops)  # the owner changed and the incident paged again
+    notify(**page | {"source": "incident:9"}, team=None)  # another key: not this one's business
+
+    resolved = notify(**page | {"event": EventKind.INCIDENT_RESOLVED}, pager_action=PagerAction.RESOLVE, team=devops)
+
+    assert pages(resolved) == ["database", "devops"]
 
 
 # From the alert intake
