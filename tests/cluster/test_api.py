@@ -298,10 +298,12 @@ class TestNodes:
         response = client.get(nodes)
 
         assert response.status_code == 200
-        assert [node["name"] for node in response.json()] == ["node-1", "node-2", "node-3", "node-4"]
-        assert response.json()[0] == {"name": "node-1", "ready": True, "unschedulable": False}
+        assert [node["name"] for node in response.json()["results"]] == ["node-1", "node-2", "node-3", "node-4"]
+        assert response.json()["results"][0] == {"name": "node-1", "ready": True, "unschedulable": False}
         cluster.add_node("node-5")
-        assert len(client.get(nodes).json()) == 4, "a redraw within seconds asks the cache, not the cluster"
+        assert client.get(nodes).json()["count"] == 4, "a redraw within seconds asks the cache, not the cluster"
+        second = client.get(nodes, {"page_size": 2, "page": 2}).json()
+        assert ([node["name"] for node in second["results"]], second["next"]) == (["node-3", "node-4"], None)
 
     def test_unreachable_and_unknown_are_4xx_or_503_never_500(self, token_client, api_client, k8s, cache, settings):
         client = token_client(Role.VIEWER)

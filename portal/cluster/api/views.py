@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.models import Incident
+from portal import kube
 from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
 from portal.cluster.actions import PARAMETER_NAMES, SPECS
@@ -292,26 +293,30 @@ class TargetViewSet(viewsets.ModelViewSet):
         return targets()
 
 
-class TargetNodesApi(APIView):
-    """A cluster target's nodes as its API server lists them (cached for a few seconds): the names a node action
-    (cordon, uncordon, drain) takes, as the request form's node picker offers them."""
+class NodeOutput(serializers.Serializer):
+    name = serializers.CharField()
+    ready = serializers.BooleanField()
+    unschedulable = serializers.BooleanField(help_text="Cordoned: the scheduler places no new pods on it.")
 
-    class NodeOutput(serializers.Serializer):
-        name = serializers.CharField()
-        ready = serializers.BooleanField()
-        unschedulable = serializers.BooleanField(help_text="Cordoned: the scheduler places no new pods on it.")
 
-    @extend_schema(
-        responses={
-            200: NodeOutput(many=True),
-            404: error_response("No such target, or it is a data store, which has no nodes."),
-            502: error_response("The cluster's API server refused to list its nodes."),
-            503: error_response("The cluster's API server did not answer, or is not configured."),
-        }
-    )
-    def get(self, request: Request, slug: str) -> Response:
-        target = get_object_or_404(Target, slug=slug, kind=Target.Kind.KUBERNETES)
-        return Response(self.NodeOutput(cluster_nodes(target), many=True).data)
+@extend_schema(
+    responses={
+        200: NodeOutput(many=True),
+        404: error_response("No such target, or it is a data store, which has no nodes."),
+        502: error_response("The cluster's API server refused to list its nodes."),
+        503: error_response("The cluster's API server did not answer, or is not configured."),
+    }
+)
+class TargetNodesApi(generics.ListAPIView):
+    """A cluster target's nodes as its API server lists them (cached for a few seconds), by name and paginated like
+    every list: the names a node action (cordon, uncordon, drain) takes, as the request form's node picker offers
+    them."""
+
+    serializer_class = NodeOutput
+    filter_backends: list[type] = []  # a list from the cluster, not a queryset
+
+    def get_queryset(self) -> list[kube.NodeState]:  # type: ignore[override]
+        return cluster_nodes(get_object_or_404(Target, slug=self.kwargs["slug"], kind=Target.Kind.KUBERNETES))
 
 
 class NamespaceViewSet(viewsets.ModelViewSet):
