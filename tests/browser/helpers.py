@@ -40,3 +40,9 @@ def off_loop(work: Callable[[], T]) -> T:
     if errors:
         raise errors[0]
     return result[0]
+
+
+def htmx_settled(page: Page) -> None:
+    """Wait until htmx has settled what it swapped in: it wires the new elements' triggers (hx-trigger) only then,
+    some milliseconds after they appear, so typing into them sooner goes unheard."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from portal.accounts.roles import Role
 from tests.browser.axe import serious_violations, serve_axe
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import htmx_settled, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("viewport", ["desktop", "phone"], indirect=True)]
 
@@ -66,6 +66,7 @@ def test_resolving_a_public_incident_asks_for_the_final_public_update(incident, 
     expect(final).to_contain_text("write the final public update")
     text = final.get_by_label("Resolved: what the status page and its subscribers will read")
     expect(text).to_have_value("The issue affecting API (API latency on EU nodes) has been resolved.")
+    htmx_settled(page)  # its preview listens for typing once htmx has wired it
     text.fill("EU latency is fixed; thank you for your patience.")
     expect(final.locator("#update-preview")).to_contain_text("EU latency is fixed")
     no_sideways_scroll(page)
