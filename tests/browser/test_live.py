@@ -59,10 +59,11 @@ def test_another_commanders_changes_appear_on_an_open_page_without_losing_a_draf
     dan.get_by_role("button", name="Investigating").click()
     expect(page.locator("#incident-status")).to_have_text("Investigating", timeout=LIVE)
     expect(page.locator(".timers")).not_to_contain_text("Acknowledge", timeout=LIVE)  # the move acknowledged it
+    expect(page.locator(".page-head")).to_contain_text("commander dan", timeout=LIVE)  # and made him commander
 
-    form_with(dan, "Assign").get_by_label("New commander").select_option("dan")
+    form_with(dan, "Assign").get_by_label("New commander").select_option("cora")
     form_with(dan, "Assign").get_by_role("button", name="Assign").click()
-    expect(page.locator(".page-head")).to_contain_text("commander dan", timeout=LIVE)
+    expect(page.locator(".page-head")).to_contain_text("commander cora", timeout=LIVE)
 
     assert page.evaluate("window.__sameDocument") is True  # swapped in place, never reloaded
     expect(page.get_by_label("Description")).to_have_value("Draft: half of the checkouts fail")
