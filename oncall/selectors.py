@@ -171,12 +171,21 @@ def oncall_for_until(rotations: Iterable[Rotation], *, at: datetime) -> tuple[li
     """`oncall_for`, and the first instant after `at` at which any of the answers changes (a shift or an override
     starts or ends), at most ONCALL_NOW_HORIZON ahead: until then the answer holds."""
     found = schedules(rotations, start=at, end=at + ONCALL_NOW_HORIZON)
-    until = at + ONCALL_NOW_HORIZON
-    for schedule in found:
-        for layer in LAYERS:
-            for segment in schedule.segments(layer=layer):
-                until = min([until, *(edge for edge in (segment.start, segment.end) if edge > at)])
-    return oncall_in(found, at=at), until
+    return oncall_in(found, at=at), first_edge(found, after=at, limit=at + ONCALL_NOW_HORIZON)
+
+
+def first_edge(found: Iterable[RotationSchedule], *, after: datetime, limit: datetime) -> datetime:
+    """The first instant after `after` at which a shift or an override of `found` starts or ends; `limit` if none
+    comes sooner. Until then, who is on call in `found` holds."""
+    edges = [
+        edge
+        for schedule in found
+        for layer in LAYERS
+        for segment in schedule.segments(layer=layer)
+        for edge in (segment.start, segment.end)
+        if edge > after
+    ]
+    return min([limit, *edges])
 
 
 def oncall_in(found: Iterable[RotationSchedule], *, at: datetime) -> list[OnCall]:

@@ -9,8 +9,8 @@ from incidents.models import Incident
 from maintenance import selectors as maintenance_selectors
 from maintenance.models import FreezeException
 from oncall.models import Layer
-from oncall.schedule import LAYERS, Segment
-from oncall.selectors import ONCALL_NOW, ONCALL_NOW_HORIZON, rotation_list, schedules, with_versions
+from oncall.schedule import Segment
+from oncall.selectors import ONCALL_NOW, ONCALL_NOW_HORIZON, first_edge, rotation_list, schedules, with_versions
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
 from portal.cluster import policy as cluster_policy
@@ -118,18 +118,16 @@ def oncall_now_and_next(*, now: datetime) -> list[OnCallNowAndNext]:
     a dashboard that refreshes itself every 30 s reads the schedules about once an hour."""
 
     def compute() -> tuple[list[OnCallNowAndNext], datetime]:
-        rows, until = [], now + ONCALL_NOW_HORIZON
-        for schedule in schedules(with_versions(rotation_list()), start=now, end=now + NEXT_SHIFT_HORIZON):
+        rows = []
+        found = schedules(with_versions(rotation_list()), start=now, end=now + NEXT_SHIFT_HORIZON)
+        for schedule in found:
             current = schedule.at(layer=Layer.PRIMARY, at=now)
             following = None
             if current is not None and current.end < schedule.end:
                 following = schedule.at(layer=Layer.PRIMARY, at=current.end)
             secondary = schedule.at(layer=Layer.SECONDARY, at=now)
             rows.append(OnCallNowAndNext(schedule.rotation.pk, schedule.rotation.name, current, secondary, following))
-            edges = [edge for layer in LAYERS for segment in schedule.segments(layer=layer)
-                     for edge in (segment.start, segment.end) if edge > now]  # fmt: skip
-            until = min([until, *edges])
-        return rows, until
+        return rows, first_edge(found, after=now, limit=now + ONCALL_NOW_HORIZON)
 
     rows: list[OnCallNowAndNext] = ONCALL_NOW.get_or_compute("dashboard", compute, now=now)
     return rows
