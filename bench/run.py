@@ -10,9 +10,9 @@ first time; `--reload` drops and loads it again). The broker is CELERY_BROKER_UR
 
 The floor is a DRF APIView with the API's token authentication and permission and nothing else (served only in
 bench mode, see portal/core/bench.py). For each HTTP target, rounds alternate a block of floor requests and a block
-of target requests over two keep-alive connections (gunicorn runs two workers), so machine noise hits both alike;
-`ratio` is the target's p50 over the floor's. `queries` is what one request made, counted by the server. Alert
-intake posts whole Alertmanager payloads (new, the same again, then resolved); notification fan-out sends 1,000
+of target requests over two keep-alive connections, one to each of gunicorn's two workers, so machine noise hits
+both alike; `ratio` is the target's p50 over the floor's. `queries` is what one request made, counted by the server.
+Alert intake posts whole Alertmanager payloads (new, the same again, then resolved); notification fan-out sends 1,000
 emails through a Celery worker with two processes to a local SMTP server; the cluster action measures queued ->
 running on the worker. Results go to bench/results/<size>.json (or --out) and a table; `--compare FILE` adds the
 change against a saved run.
@@ -106,6 +106,7 @@ class Http:
     def __init__(self, port: int, headers: dict[str, str]) -> None:
         self.port, self.headers = port, headers
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        self.worker = ""  # the process id that served the last answer (bench mode's X-Bench-Worker)
 
     def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, float, int, bytes]:
         headers = dict(self.headers)
@@ -123,6 +124,7 @@ class Http:
         elapsed = time.perf_counter() - started
         if response.getheader("Connection", "").lower() == "close":
             self.conn.close()
+        self.worker = response.getheader("X-Bench-Worker") or ""
         return response.status, elapsed, int(response.getheader("X-Bench-Queries") or 0), data
 
 
@@ -131,13 +133,30 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
+def one_per_worker(port: int, headers: dict, *, workers: int = 2, attempts: int = 100) -> list[Http]:
+    """Keep-alive connections, one served by each worker. gunicorn's threaded workers keep a connection where it was
+    accepted, and nothing stops one worker accepting both: it then serves their requests in turn, doubling a heavy
+    target's p50 while the other worker idles, and a run's ratio depended on where its connections landed."""
+    kept: dict[str, Http] = {}
+    for _ in range(attempts):
+        client = Http(port, headers)
+        client.request("GET", "/api/v1/bench/floor/")
+        if client.worker in kept:
+            client.conn.close()
+        else:
+            kept[client.worker] = client
+        if len(kept) == workers:
+            return list(kept.values())
+    raise SystemExit(f"{attempts} connections reached {len(kept)} of {workers} workers")
+
+
 def measure(port: int, floor_headers: dict, target_headers: dict, path: str, *, rounds: int, block: int) -> dict:
-    """Interleave blocks of floor and target requests over two connections; latencies in ms."""
+    """Interleave blocks of floor and target requests over two connections, one per worker; latencies in ms."""
     samples: dict[str, list[float]] = {"floor": [], "target": []}
     wall = {"floor": 0.0, "target": 0.0}
     queries = {"floor": 0, "target": 0}
     statuses: set[int] = set()
-    pairs = [(Http(port, floor_headers), Http(port, target_headers)) for _ in range(2)]
+    pairs = list(zip(one_per_worker(port, floor_headers), one_per_worker(port, target_headers), strict=True))
     for client_pair in pairs:  # warm up each connection and worker
         client_pair[0].request("GET", "/api/v1/bench/floor/")
         client_pair[1].request("GET", path)
@@ -248,9 +267,10 @@ def main() -> None:
 
     world = prepare(args.size)
     port = _free_port()
+    # A long keep-alive (gunicorn's default is 2 s) keeps each connection on the worker it was pinned to.
     gunicorn = subprocess.Popen(  # noqa: S603 - our own command line
         [str(ROOT / ".venv/bin/gunicorn"), "portal.wsgi:application", "--workers", "2", "--bind",
-         f"127.0.0.1:{port}", "--timeout", "30", "--log-level", "warning"],
+         f"127.0.0.1:{port}", "--timeout", "30", "--keep-alive", "600", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     results: dict = {"size": args.size, "incidents": world.incidents, "at": datetime.now(UTC).isoformat(),

@@ -1,7 +1,8 @@
-"""Bench mode (PORTAL_BENCH=1, set only by `make bench`): the floor every benchmark target is compared with, and a
-response header counting each request's queries. Never enabled in production: neither is routed or installed
-without the setting."""
+"""Bench mode (PORTAL_BENCH=1, set only by `make bench`): the floor every benchmark target is compared with, and
+response headers counting each request's queries and naming the worker process that served it. Never enabled in
+production: neither is routed or installed without the setting."""
 
+import os
 from collections.abc import Callable
 
 from django.db import connection
@@ -12,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 QUERIES_HEADER = "X-Bench-Queries"
+WORKER_HEADER = "X-Bench-Worker"
 
 
 class FloorApi(APIView):
@@ -26,7 +28,8 @@ class FloorApi(APIView):
 
 
 class QueryCountMiddleware:
-    """Counts the queries a request makes at the cursor (DEBUG stays off, as in production)."""
+    """Counts the queries a request makes at the cursor (DEBUG stays off, as in production), and names the worker
+    (its process id), so the bench can hold one connection to each."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -42,4 +45,5 @@ class QueryCountMiddleware:
         with connection.execute_wrapper(counted):
             response = self.get_response(request)
         response[QUERIES_HEADER] = str(count)
+        response[WORKER_HEADER] = str(os.getpid())
         return response
