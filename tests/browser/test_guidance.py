@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 
 from portal.accounts.roles import Role
 from tests.browser.axe import serious_violations, serve_axe
-from tests.browser.helpers import off_loop, sign_in
+from tests.browser.helpers import htmx_settled, off_loop, sign_in
 
 pytestmark = pytest.mark.browser
 SCREENS = pytest.mark.parametrize("viewport", ["desktop", "phone"], indirect=True)
@@ -120,6 +120,7 @@ def test_a_runbook_quick_action_brings_its_reason_and_nodes_are_picked_from_the_
 
     node = page.get_by_label("Node", exact=True)
     expect(node.locator("option")).to_have_text(["—", "node-1", "node-2 (SchedulingDisabled)"])
+    htmx_settled(page)  # the redrawn node picker redraws the guidance once htmx has wired it
     node.select_option("node-1")
     expect(page.locator("#action-guidance #guidance-approval")).to_contain_text("another Incident Commander")
     no_sideways_scroll(page)

@@ -41,6 +41,7 @@ def test_a_responders_update_starts_internal_and_public_ones_preview_the_status_
     expect(preview).to_contain_text("Status page preview")
     expect(preview).to_contain_text("We are currently investigating the issue affecting API (API latency on EU nodes).")
 
+    htmx_settled(page)  # the redrawn preview listens for the form's changes once htmx has wired it
     card.get_by_label("Status", exact=True).select_option("resolved")
     description = card.get_by_label("Description")
     expect(description).to_have_value("The issue affecting API (API latency on EU nodes) has been resolved.")
@@ -48,6 +49,7 @@ def test_a_responders_update_starts_internal_and_public_ones_preview_the_status_
     expect(preview).to_contain_text("has been resolved")
     expect(preview).not_to_contain_text("We are currently investigating")
 
+    htmx_settled(page)
     description.fill("Latency is back to normal.")
     card.get_by_label("Status", exact=True).select_option("monitoring")
     expect(description).to_have_value("Latency is back to normal.")  # their own words stay
