@@ -495,8 +495,9 @@ def _post_update(
                  message=f"{update.get_label_display()} ({visibility}): {update.description}", actor=actor, at=now,
                  data={"status_update": update.pk, "is_public": is_public})  # fmt: skip
     if is_public:
-        _notify(incident, event=EventKind.INCIDENT_UPDATED, title=f"{update.get_label_display()}: {incident.title}",
-                summary=status_update_text(update), actor=actor, public=True)  # fmt: skip
+        title = f"{update.get_label_display()}: {incident.title}"
+        _notify(incident, event=EventKind.INCIDENT_UPDATED, title=title, summary=status_update_text(update),
+                actor=actor, public_title=title)  # fmt: skip
     # Responders' channels (#incidents) follow every update, public or internal.
     _notify(incident, event=EventKind.INCIDENT_STATUS_UPDATE,
             title=f"{update.get_label_display()}: {incident.title}", summary=status_update_text(update),

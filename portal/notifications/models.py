@@ -169,6 +169,10 @@ class Notification(models.Model):
     event_kind = models.CharField(max_length=40, choices=EventKind.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     title = models.CharField(max_length=200)
+    public_title = models.CharField(
+        max_length=200, blank=True,
+        help_text="The title status-page subscribers read (no internal reference or severity); empty: not public.",
+    )  # fmt: skip
     summary = models.TextField(blank=True)
     url = models.URLField(blank=True, max_length=500)
     source = models.CharField(max_length=100, blank=True, help_text="What it is about, e.g. incident:42.")

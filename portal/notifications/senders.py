@@ -185,8 +185,8 @@ def email_message(row: Delivery, address: str) -> EmailMultiAlternatives:
             context["unsubscribe_url"] = unsubscribe_url(subscription.pk)
             headers["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
     subject = email_subject(notification)
-    if "status_url" in context:  # the routing severity means nothing outside
-        subject = one_line(f"[Broxiva status] {notification.title}")
+    if "status_url" in context:  # nor do the routing severity, the incident's reference and its severity code
+        subject = one_line(f"[Broxiva status] {notification.public_title}")
     message = EmailMultiAlternatives(
         subject=subject, body=render_to_string(f"{template}.txt", context), to=[address], headers=headers
     )

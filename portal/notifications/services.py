@@ -36,6 +36,8 @@ from portal.notifications.status_links import (
     status_page_url,
 )
 
+CONFIRM_TITLE = "Confirm your subscription to Broxiva status updates"
+
 logger = logging.getLogger(__name__)
 
 
@@ -56,7 +58,7 @@ def notify(
     channel_kinds: Iterable[str] | None = None,
     team: Team | None = None,
     channels: Iterable[Channel] | None = None,
-    public: bool = False,
+    public_title: str = "",
     now: datetime | None = None,
 ) -> Notification:
     """Record a notification and one delivery per channel and recipient; never talks to the network.
@@ -71,7 +73,8 @@ def notify(
     the team's Slack channel hears of it too (through the enabled chat channel named after it), and a page goes to the
     team's PagerDuty service instead of the pager channel's own when the team has a routing key.
     `channels` replaces the routed ones when the caller names its channel (a procedure step 'Post in #incidents').
-    `public`: the text may leave the company, so the status page's confirmed subscribers get it too.
+    `public_title`: the summary may leave the company under this title (the status page's words, without the
+    internal reference and severity), so the status page's confirmed subscribers get it too.
     """
     now = now or timezone.now()
     services = list(services)
@@ -82,6 +85,7 @@ def notify(
             event_kind=event,
             severity=severity,
             title=title[:200],
+            public_title=public_title[:200],
             summary=summary,
             url=url,
             source=source,
@@ -98,7 +102,7 @@ def notify(
         kinds = None if channel_kinds is None else set(channel_kinds)
         named = None if channels is None else list(channels)
         rows = _routed_deliveries(notification, recipients, now, kinds, team, named) + _subscriber_deliveries(
-            notification, services, now, public=public
+            notification, services, now
         )
         deliveries = Delivery.objects.bulk_create(_unique(rows))
         enqueue_on_commit(deliveries)
@@ -184,12 +188,10 @@ def routed_channels(*, event: str, severity: str, enabled_only: bool = True) -> 
     return sorted(channels.values(), key=lambda channel: (channel.kind, channel.name))
 
 
-def _subscriber_deliveries(
-    notification: Notification, services: Sequence[Service], now: datetime, *, public: bool
-) -> list[Delivery]:
+def _subscriber_deliveries(notification: Notification, services: Sequence[Service], now: datetime) -> list[Delivery]:
     channel = Channel.objects.filter(kind=Channel.Kind.EMAIL, enabled=True).first()
     subscriptions = Subscription.objects.filter(active=True).select_related("user").prefetch_related("services")
-    if not public:
+    if not notification.public_title:
         subscriptions = subscriptions.filter(public=False)
     if services:
         subscriptions = subscriptions.filter(Q(services__in=services) | Q(services__isnull=True)).distinct()
@@ -312,7 +314,8 @@ def status_subscription_request(
         notification = Notification.objects.create(
             event_kind=EventKind.STATUS_SUBSCRIPTION,
             severity=Severity.INFO,
-            title="Confirm your subscription to Broxiva status updates",
+            title=CONFIRM_TITLE,
+            public_title=CONFIRM_TITLE,
             summary=(
                 f"Someone (hopefully you) asked to receive Broxiva status updates at this address. Confirm within "
                 f"{CONFIRM_MAX_AGE.days} days: {link}\nIf it was not you, ignore this email: nothing was stored."

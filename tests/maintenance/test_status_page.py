@@ -163,7 +163,11 @@ class TestSubscription:
         [update] = [m for m in smtp.messages if m["To"] == "pat@example.org"][1:]
         text = update.get_body(("plain",)).get_content()
         assert "We found it." in text
-        assert update["Subject"].startswith("[Broxiva status] ")
+        # the status page's words: no internal reference, severity code or routing severity
+        assert update["Subject"] == "[Broxiva status] Identified: Checkout errors"
+        assert text.splitlines()[0] == "Identified: Checkout errors"
+        assert public.reference not in text + update["Subject"] + update.get_body(("html",)).get_content()
+        assert "P2" not in text + update["Subject"]
         assert "Internal detail" not in text
         assert "/incidents/" not in text  # no link into the portal
         assert update["List-Unsubscribe"].strip().startswith("<http")
