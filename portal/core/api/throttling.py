@@ -60,7 +60,7 @@ class PortalRateThrottle(throttling.SimpleRateThrottle):
             return True
         self.now = self.timer()
         key = backend.make_and_validate_key(self.key)
-        client = backend._cache.get_client(key, write=True)
+        client = backend._cache.get_client(key, write=True)  # Django's RedisCache has no public way to its client
         blocking = client.register_script(SLIDING_WINDOW)(
             keys=[key], args=[repr(self.now), self.duration, self.num_requests, uuid4().hex]
         )
