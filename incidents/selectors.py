@@ -6,6 +6,7 @@ from contacts.models import Team
 from incidents import policy
 from incidents.models import ActionItem, Incident, PostIncidentReview, StatusUpdate, TimelineEvent
 from operations.selectors.alerting import incident_owner, incident_owner_team
+from portal.text import duration_words
 
 # Where `owner_team` keeps what it found, and where declaring an incident from alerts puts their owner
 # before the alerts are written.
@@ -73,13 +74,7 @@ def owner_team(incident: Incident) -> Team | None:
 def _took(start: datetime, end: datetime | None) -> str:
     if end is None:
         return "not reached"
-    minutes = max(int((end - start).total_seconds() // 60), 0)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    return f"{hours // 24} d {hours % 24} h"
+    return duration_words(int((end - start).total_seconds() // 60))
 
 
 def review_facts(incident: Incident, *, now: datetime) -> str:

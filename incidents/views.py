@@ -60,17 +60,10 @@ from portal.cluster.selectors import workloads_of
 from portal.core.forms import share_choices
 from portal.core.pagination import paginate
 from portal.errors import ApplicationError
+from portal.text import duration_words
 
 ALERTS_SHOWN = 50  # on an incident's page; the API lists all of them
 PREVIEWED = ("label", "description", "impact", "next_update_minutes")  # the update form's fields the preview shows
-
-
-def _minutes(minutes: int | None) -> str:
-    if minutes is None:
-        return ""
-    if minutes < 60 or minutes % 60:
-        return f"{minutes} min"
-    return f"{minutes // 1440} d" if minutes >= 2880 and not minutes % 1440 else f"{minutes // 60} h"
 
 
 @require_GET
@@ -82,8 +75,10 @@ def severity_list(request: HttpRequest) -> HttpResponse:
             "severity": severity,
             "seeds": policy.SEED_RESPONSE_TIMES.get(severity.code),
             "routing_label": policy.MANUAL_ROUTING_LABELS.get(severity.notification_severity),
-            "resolve": _minutes(severity.resolution_minutes),
-            "escalation": [(level, _minutes(level.after_minutes * severity.escalation_factor)) for level in levels],
+            "resolve": duration_words(severity.resolution_minutes),
+            "escalation": [
+                (level, duration_words(level.after_minutes * severity.escalation_factor)) for level in levels
+            ],
         }
         for severity in Severity.objects.all()
     ]

@@ -96,10 +96,3 @@ def rule_fires(rule: BurnRateRule, *, long: Tally, short: Tally, allowed: float)
     rates = (burn_rate(long, allowed=allowed), burn_rate(short, allowed=allowed))
     # A rate computed to exactly the factor may come out a rounding error below it; that still fires.
     return all(rate is not None and rate >= rule.factor * (1 - 1e-9) for rate in rates)
-
-
-def window_label(minutes: int) -> str:
-    """60 -> '1 h', 4320 -> '3 d', 5 -> '5 min'."""
-    if minutes % 1440 == 0:
-        return f"{minutes // 1440} d"
-    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"

@@ -1,4 +1,4 @@
-"""Which characters the portal accepts in text, for the API and the forms alike.
+"""Which characters the portal accepts in text, for the API and the forms alike, and how it writes a length of time.
 
 A line (a title, a name, anything stored in a CharField) holds no control characters and no line breaks: it goes
 into email subjects, where a CR or LF is refused outright (BadHeaderError), and into chat titles, calendar summaries
@@ -62,3 +62,13 @@ def one_line(value: str) -> str:
     """`value` as one line: control characters and runs of whitespace become single spaces. For text made from stored
     values (an email subject) whatever validation those values once had."""
     return _RUNS.sub(" ", "".join(" " if _breaking(c) else c for c in value)).strip()
+
+
+def duration_words(minutes: int) -> str:
+    """A length of time as every page, email and review writes it: '0 min', '45 min', '1 h 30 min', '24 h', '3 d',
+    '2 d 2 h'; parts that are zero are left out. Hours run to 48 before days, as the seeds count ('24 hours',
+    '24-48 hours'). Live countdowns keep their own ticking form (portal_tags.timer)."""
+    hours, minutes = divmod(max(minutes, 0), 60)
+    days, hours = divmod(hours, 24) if hours >= 48 else (0, hours)
+    parts = [f"{amount} {unit}" for amount, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if amount]
+    return " ".join(parts) or "0 min"

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from operations import policy
-from operations.budget import WINDOW, burn_rate, error_budget, rule_fires, window_label
+from operations.budget import WINDOW, burn_rate, error_budget, rule_fires
 from operations.models import BurnAlert, BurnRateRule, SliSample, Slo, SloBreach
 from operations.prometheus import MAX_POINTS, Point, PrometheusError, query_range
 from operations.selectors.slo import burn_rules, rule_windows, slo_tallies
@@ -20,6 +20,7 @@ from portal.locking import lock_row
 from portal.notifications.models import EventKind, PagerAction
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
+from portal.text import duration_words
 
 MAX_SAMPLE_SECONDS = 24 * 60 * 60
 RangeQuery = Callable[..., list[Point]]
@@ -203,11 +204,11 @@ def _notify_started(alert: BurnAlert, rule: BurnRateRule, remaining: float, rema
         event=EventKind.SLO_BURN,
         severity=policy.BURN_ALERT_SEVERITY[BurnRateRule.Action(alert.action)],
         title=f"SLO {slo.name}: {rule.name.lower()}, {alert.long_burn_rate:.1f}x over "
-        f"{window_label(rule.long_window_minutes)} ({alert.get_action_display().lower()})",
+        f"{duration_words(rule.long_window_minutes)} ({alert.get_action_display().lower()})",
         summary=(
             f"The error budget burns {alert.long_burn_rate:.1f}x the sustainable rate over the last "
-            f"{window_label(rule.long_window_minutes)} and {alert.short_burn_rate:.1f}x over the last "
-            f"{window_label(rule.short_window_minutes)} (alert at {rule.factor:g}x). {remaining:.0%} of the 30-day "
+            f"{duration_words(rule.long_window_minutes)} and {alert.short_burn_rate:.1f}x over the last "
+            f"{duration_words(rule.short_window_minutes)} (alert at {rule.factor:g}x). {remaining:.0%} of the 30-day "
             f"budget remains ({remaining_seconds / 60:.1f} min)."
         ),
         url=slo_url(slo),

@@ -5,9 +5,9 @@ from django.utils.safestring import SafeString
 
 from incidents import alerts
 from operations import alert_rules
-from operations.budget import window_label
 from operations.markdown import render_markdown
 from operations.models import ProcedureRun, QuickAction
+from portal.text import duration_words
 
 register = template.Library()
 
@@ -21,12 +21,7 @@ def markdown(text: str) -> SafeString:
 @register.filter
 def minutes(value: int | None) -> str:
     """A duration in minutes for people: 90 -> '1 h 30 min', None -> 'n/a'."""
-    if value is None:
-        return "n/a"
-    if value and value % 60 == 0:
-        return window_label(value)
-    hours, rest = divmod(value, 60)
-    return f"{hours} h {rest} min" if hours else f"{rest} min"
+    return "n/a" if value is None else duration_words(value)
 
 
 @register.filter
@@ -54,7 +49,7 @@ def prom_duration(seconds: int) -> str:
 @register.filter
 def duration_minutes(value: timedelta) -> str:
     """A step's or a run's duration for people: '0 min', '12 min', '1 h 30 min'."""
-    return minutes(int(value.total_seconds() // 60))
+    return duration_words(int(value.total_seconds() // 60))
 
 
 @register.filter

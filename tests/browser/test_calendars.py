@@ -25,7 +25,7 @@ def test_the_calendar_fits_and_durations_read_as_hours(viewer, page):
     expect(page.locator('td[data-day="2026-11-24"]')).to_contain_text("Standard updates")
     standard = page.locator("table.table").get_by_role("row").filter(has_text="Standard updates")
     expect(standard).to_contain_text(", 2 h")
-    expect(standard).to_contain_text("1 d")  # a day's notice, not "1 day, 0:00:00"
+    expect(standard).to_contain_text("24 h")  # the seed's "24 hours advance", not "1 day, 0:00:00"
     expect(page.locator("body")).not_to_contain_text("0:00:00")
 
 

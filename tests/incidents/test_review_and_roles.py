@@ -96,7 +96,7 @@ class TestDraftFacts:
         facts = review_for(incident=incident).facts
 
         assert "Time to acknowledge: 4 min (target 5 min)." in facts
-        assert "Time to resolve: 2 h 05 min (target 1 h 00 min)." in facts
+        assert "Time to resolve: 2 h 5 min (target 1 h)." in facts
         assert "Paged L2 Platform lead: pat" in facts
         assert f"{run.reference} Rollout restart on Cluster by cora: succeeded; pods stuck" in facts
         assert "Deployments to the affected services from 24 h before detection until resolution:" in facts

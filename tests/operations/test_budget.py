@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from operations.budget import WINDOW, Tally, bad_fraction, burn_rate, error_budget, rule_fires, window_label
+from operations.budget import WINDOW, Tally, bad_fraction, burn_rate, error_budget, rule_fires
 from operations.models import BurnRateRule, Slo
 from operations.selectors.slo import slo_tallies
 from tests.operations.conftest import T0
@@ -92,8 +92,3 @@ def test_tallies_count_only_samples_that_start_inside_each_window(availability, 
     assert tally[timedelta(minutes=5)] == Tally(0.0, 300.0)
     assert tally[timedelta(hours=1)].bad_seconds == pytest.approx(600 * 0.1)
     assert tally[timedelta(days=30)].covered_seconds == 900
-
-
-@pytest.mark.parametrize(("minutes", "label"), [(5, "5 min"), (60, "1 h"), (360, "6 h"), (4320, "3 d")])
-def test_window_labels(minutes, label):
-    assert window_label(minutes) == label

@@ -4,6 +4,7 @@ from django import template
 from django.utils.html import format_html
 
 from portal.core.audit import describe_changes
+from portal.text import duration_words
 
 register = template.Library()
 
@@ -19,7 +20,9 @@ def status_label(status: str | None) -> str:
     return (status or "unknown").replace("_", " ")
 
 
-def _duration(seconds: float) -> str:
+def _countdown(seconds: float) -> str:
+    """A timer's words, which portal.js ticks in the browser in the same form: minutes zero-padded beside hours, so
+    the text keeps its width as it counts; whole days past 48 h."""
     minutes = int(abs(seconds) // 60)
     if minutes < 60:
         return f"{minutes} min"
@@ -30,13 +33,7 @@ def _duration(seconds: float) -> str:
 @register.filter
 def duration(value: timedelta | None) -> str:
     """A length of time as people say it: "2 h", "30 min", "1 h 30 min", "7 d", "1 d 2 h" (not "7 days, 0:00:00")."""
-    if value is None:
-        return ""
-    minutes = int(value.total_seconds() // 60)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [f"{amount} {unit}" for amount, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if amount]
-    return " ".join(parts) or "0 min"
+    return "" if value is None else duration_words(int(value.total_seconds() // 60))
 
 
 @register.simple_tag
@@ -46,9 +43,9 @@ def timer(due: datetime | None, now: datetime, label: str = "") -> str:
         return ""
     seconds = (due - now).total_seconds()
     if seconds < 0:
-        css, text = "timer overdue", f"{label} overdue by {_duration(seconds)}"
+        css, text = "timer overdue", f"{label} overdue by {_countdown(seconds)}"
     else:
-        css, text = ("timer soon" if seconds < 300 else "timer"), f"{label} due in {_duration(seconds)}"
+        css, text = ("timer soon" if seconds < 300 else "timer"), f"{label} due in {_countdown(seconds)}"
     # portal.js counts it down from data-due between refreshes, in the same words.
     return format_html(
         '<span class="{}" title="{} UTC" data-due="{}" data-label="{}">{}</span>',
