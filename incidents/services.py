@@ -494,14 +494,12 @@ def _post_update(
     timeline_add(incident=incident, kind=TimelineEvent.Kind.STATUS_UPDATE,
                  message=f"{update.get_label_display()} ({visibility}): {update.description}", actor=actor, at=now,
                  data={"status_update": update.pk, "is_public": is_public})  # fmt: skip
+    title, summary = f"{update.get_label_display()}: {incident.title}", status_update_text(update)
     if is_public:
-        title = f"{update.get_label_display()}: {incident.title}"
-        _notify(incident, event=EventKind.INCIDENT_UPDATED, title=title, summary=status_update_text(update),
-                actor=actor, public_title=title)  # fmt: skip
+        _notify(incident, event=EventKind.INCIDENT_UPDATED, title=title, summary=summary, actor=actor,
+                public_title=title)  # fmt: skip
     # Responders' channels (#incidents) follow every update, public or internal.
-    _notify(incident, event=EventKind.INCIDENT_STATUS_UPDATE,
-            title=f"{update.get_label_display()}: {incident.title}", summary=status_update_text(update),
-            actor=actor)  # fmt: skip
+    _notify(incident, event=EventKind.INCIDENT_STATUS_UPDATE, title=title, summary=summary, actor=actor)
     return update
 
 

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django import template
 from django.utils.safestring import SafeString
@@ -7,6 +7,7 @@ from incidents import alerts
 from operations import alert_rules
 from operations.markdown import render_markdown
 from operations.models import ProcedureRun, QuickAction
+from portal.core.templatetags.portal_tags import duration
 from portal.text import duration_words
 
 register = template.Library()
@@ -47,14 +48,8 @@ def prom_duration(seconds: int) -> str:
 
 
 @register.filter
-def duration_minutes(value: timedelta) -> str:
-    """A step's or a run's duration for people: '0 min', '12 min', '1 h 30 min'."""
-    return duration_words(int(value.total_seconds() // 60))
-
-
-@register.filter
 def run_minutes(run: ProcedureRun, now: datetime) -> str:
-    return duration_minutes(run.elapsed(now))
+    return duration(run.elapsed(now))
 
 
 @register.filter
