@@ -14,7 +14,8 @@ OWNER_CACHE = "_owner_team"
 
 
 def incident_list() -> QuerySet[Incident]:
-    """With what lists show; the review (joined) lets `policy.allowed_transitions` answer without a query per row.
+    """With what the API's rows and the incident page show; the review (joined) lets `policy.allowed_transitions`
+    answer without a query per row.
     The incident roles most incidents leave empty are fetched apart (no query while every row's is empty): joining
     all nine tables cost PostgreSQL 7 ms of planning per list query at 100k incidents, against 1.3 ms for six."""
     return Incident.objects.select_related(
@@ -27,14 +28,16 @@ def incident_api_list() -> QuerySet[Incident]:
     return incident_list().annotate(owner_team_slug=incident_owner_team("slug"))
 
 
-def open_incidents() -> QuerySet[Incident]:
-    """Incidents not yet resolved: the same condition as the partial index `incident_open_detected_idx`."""
-    return incident_list().exclude(status__in=Incident.CLOSED_STATUSES)
+def incident_table() -> QuerySet[Incident]:
+    """What the incidents page's table shows (severity, commander, services). Reading what the API's rows need as
+    well (reporter, review, alert group, the other roles) took 11.3 ms for 50 rows at 100k incidents, against 7.0."""
+    return Incident.objects.select_related("severity", "commander").prefetch_related("services")
 
 
 def open_incidents_brief() -> QuerySet[Incident]:
-    """Open incidents with only what a one-line summary shows (severity, commander): the dashboard orders and cuts
-    them in the database, where joining every review and alert group costs a scan of those tables."""
+    """Open incidents (the condition of the partial index `incident_open_detected_idx`) with only what a one-line
+    summary shows (severity, commander): the dashboard orders and cuts them in the database, where joining every
+    review and alert group costs a scan of those tables."""
     return Incident.objects.exclude(status__in=Incident.CLOSED_STATUSES).select_related("severity", "commander")
 
 

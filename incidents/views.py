@@ -33,8 +33,7 @@ from incidents.forms import (
 )
 from incidents.models import ActionItem, EscalationLevel, Incident, PostIncidentReview, Severity, StatusUpdate
 from incidents.selectors import incident_detail as detail_queryset
-from incidents.selectors import incident_list as list_queryset
-from incidents.selectors import incident_live_token, live_token, owner_team, review_detail
+from incidents.selectors import incident_live_token, incident_table, live_token, owner_team, review_detail
 from incidents.services import (
     incident_acknowledge,
     incident_add_note,
@@ -89,7 +88,7 @@ def severity_list(request: HttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def incident_list(request: HttpRequest) -> HttpResponse:
     data = request.GET.copy() if request.GET else {"open": "true"}
-    found = IncidentFilter(data, queryset=list_queryset())
+    found = IncidentFilter(data, queryset=incident_table())
     page, query = paginate(request, found.qs)
     context = {"filter": found, "page": page, "query": query, "now": timezone.now()}
     template = "incidents/incident_list.html#incident-table" if request.htmx else "incidents/incident_list.html"

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from incidents.selectors import open_incidents
+from incidents.selectors import open_incidents_brief
 from maintenance import policy, selectors
 from maintenance.api.views import feed_key
 from maintenance.forms import (
@@ -234,7 +234,7 @@ def _occurrence_context(occurrence: MaintenanceOccurrence, **extra: object) -> d
         "warnings": selectors.occurrence_conflicts(occurrence=occurrence),
         "reschedule_form": RescheduleForm(initial={"starts_at": occurrence.starts_at, "ends_at": occurrence.ends_at}),
         # Emergency maintenance declared without an incident offers its procedure for one.
-        "procedure_incidents": open_incidents()
+        "procedure_incidents": open_incidents_brief()
         if occurrence.window.kind == MaintenanceWindow.Kind.EMERGENCY and occurrence.is_open
         else None,
         "emergency_procedure": EMERGENCY_PROCEDURE,

@@ -1,6 +1,7 @@
 import factory
 from django.contrib.auth.models import Group
 
+from operations.models import AlertRule
 from portal.accounts.models import User
 from portal.accounts.roles import Role
 
@@ -23,3 +24,15 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(Group.objects.get(name=role))
         if create:
             self.save()
+
+
+class AlertRuleFactory(factory.django.DjangoModelFactory):
+    """A catalogue entry; name, severity and owner team are the caller's to say."""
+
+    class Meta:
+        model = AlertRule
+
+    metric = factory.LazyAttribute(lambda rule: f"{rule.name} value")
+    expr = factory.LazyAttribute(lambda rule: f"{rule.name.lower()}_value")
+    threshold = 1000
+    trigger = factory.LazyAttribute(lambda rule: f"{rule.metric} > {rule.threshold}")

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from incidents.models import Severity
-from incidents.selectors import open_incidents
+from incidents.selectors import open_incidents_brief
 from incidents.services import incident_acknowledge, incident_declare
 from maintenance.services import freeze_exception_request
 from portal.accounts.roles import Role
@@ -50,7 +50,7 @@ def three(people, time_machine):
 def test_overdue_then_unacknowledged_then_the_rest(three):
 
     p1, p2, p3 = three
-    found = incidents_by_need(open_incidents(), now=T0, limit=10)
+    found = incidents_by_need(open_incidents_brief(), now=T0, limit=10)
     needs = found.needs
     assert [need.incident.pk for need in needs] == [p3.pk, p2.pk, p1.pk]
     assert (found.total, found.needing_someone) == (3, 2)
@@ -61,7 +61,7 @@ def test_overdue_then_unacknowledged_then_the_rest(three):
 
 def test_the_database_orders_and_cuts_the_list_but_counts_every_open_incident(three):
     p1, p2, p3 = three
-    found = incidents_by_need(open_incidents(), now=T0, limit=2)
+    found = incidents_by_need(open_incidents_brief(), now=T0, limit=2)
     assert [need.incident.pk for need in found.needs] == [p3.pk, p2.pk]
     assert (found.total, found.needing_someone) == (3, 2)
 

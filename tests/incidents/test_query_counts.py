@@ -106,6 +106,22 @@ def test_the_incident_list_query_joins_few_tables(grow):
     assert staffed.communications_lead.username == staffed.scribe.username == "rami"  # fetched with the list
 
 
+def test_the_incidents_page_reads_only_what_its_table_shows(grow, clients, time_machine):
+    """Severity, commander and services: not the reporter, review, alert group or other roles the API's rows carry."""
+    time_machine.move_to(T0, tick=False)
+    _api, page = clients
+    grow(2)
+    with CaptureQueriesContext(connection) as ctx:
+        response = page.get("/incidents/?open=")  # every row
+    assert response.status_code == 200
+    assert "open 1" in response.text
+    assert "resolved P1 1" in response.text
+    main = next(q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "incidents_incident"."id"'))
+    assert main.count(" JOIN ") == 2  # severity and commander
+    people = [q["sql"] for q in ctx.captured_queries if 'FROM "accounts_user"' in q["sql"] and " IN (" in q["sql"]]
+    assert people == []  # the roles the table does not show stay unread
+
+
 def test_filtering_by_status_or_severity_keeps_the_list_order_from_its_index(grow, clients, time_machine):
     """No DISTINCT over a plain-column filter: it would sort every matching row instead of reading the index."""
     time_machine.move_to(T0, tick=False)

@@ -17,12 +17,12 @@ from incidents.escalation import escalation_sweep
 from incidents.models import Incident, Severity
 from incidents.selectors import incident_api_list, owner_team
 from incidents.services import incident_transition
-from operations.models import AlertRule
 from portal.accounts.roles import Role
 from portal.notifications.delivery import deliver
 from portal.notifications.models import Channel, Delivery, EventKind, Notification, PagerAction
 from portal.notifications.models import Severity as Level
 from portal.notifications.services import notify
+from tests.factories import AlertRuleFactory
 from tests.notifications.conftest import PAGER_PATH
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -201,15 +201,7 @@ def test_later_events_of_an_owned_incident_follow_the_owner(ingest, database, ma
 
 def test_the_most_severe_catalogue_entry_owns_a_group_of_several_alert_names(live_channels, database):
     devops = Team.objects.get(slug="devops")
-    AlertRule.objects.create(
-        name="QueueBacklog",
-        metric="Jobs waiting",
-        expr="jobs_waiting",
-        threshold=1000,
-        trigger="Backlog > 1000",
-        severity=Severity.objects.get(code="P3"),
-        owner_team=devops,
-    )
+    AlertRuleFactory(name="QueueBacklog", severity=Severity.objects.get(code="P3"), owner_team=devops)
     integration = integration_create(name="alertmanager", created_by=None).integration
     alerts = [
         IncomingAlert(fingerprint=name, status="firing", starts_at=T0, ends_at=None, annotations={},

@@ -23,6 +23,7 @@ from operations.models import AlertRule, SliSample, Slo
 from operations.selectors.alerting import catalogue_owner, catalogue_owners, owner_of, rules_file
 from operations.selectors.slo import burn_rules, rule_windows, slo_tallies
 from portal.accounts.roles import Role
+from tests.factories import AlertRuleFactory
 from tests.operations.conftest import T0
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -83,15 +84,7 @@ def test_the_seeds_critical_alerts_and_thresholds_are_data(db):
 
 def test_the_owner_of_alert_names_owns_the_most_severe_entry_among_them(db, django_assert_num_queries):
     devops, database = Team.objects.get(slug="devops"), Team.objects.get(slug="database")
-    AlertRule.objects.create(
-        name="QueueBacklog",
-        metric="Jobs waiting",
-        expr="jobs_waiting",
-        threshold=1000,
-        trigger="Backlog > 1000",
-        severity=Severity.objects.get(code="P3"),
-        owner_team=devops,
-    )
+    AlertRuleFactory(name="QueueBacklog", severity=Severity.objects.get(code="P3"), owner_team=devops)
     names = ["QueueBacklog", "DatabaseDown", "HighCPUUsage", "NoSuchAlert"]
 
     with django_assert_num_queries(1):  # one read, whatever the number of names
