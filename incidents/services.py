@@ -280,7 +280,7 @@ def incident_transition(
             minutes = int(since.total_seconds() // 60)
             raise ConflictError(
                 f"{incident.reference} was mitigated {minutes} min ago: monitor a {incident.severity.code} for 1-2 "
-                "hours before resolving it. Resolve anyway with confirm.",
+                "hours before resolving it, or confirm to resolve it anyway.",
                 field="confirm",
                 extra={"mitigated_at": incident.mitigated_at.isoformat() if incident.mitigated_at else None},
             )

@@ -203,7 +203,7 @@ def incident_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     form = form_class(request.POST)
     if isinstance(form, StatusUpdateForm):
         form.for_incident(incident)
-    error, status, confirm_resolve, final_update = "", 200, False, None
+    error, status, confirm_resolve, final_update = "", 200, "", None
     if not form.is_valid():
         field, messages = next(iter(form.errors.items()))
         error, status = f"{field.replace('_', ' ')}: {' '.join(messages)}", 400
@@ -212,13 +212,16 @@ def incident_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         try:
             perform(incident, request.user, **data)
         except ApplicationError as exc:
-            if exc.field == "final_update":  # not a refusal: the next step, asked for in the status-update card
+            # Not refusals but the next step, asked for in a card of its own (which a 4xx would not show):
+            # confirming an early resolve, or writing the final public update.
+            if exc.field == "confirm":
+                confirm_resolve = exc.message
+            elif exc.field == "final_update":
                 final_update = {"message": exc.message, "confirm": data.get("confirm", False),
                                 "draft": data.get("final_update") or exc.extra.get("draft", "")}  # fmt: skip
             else:
                 error, status = exc.message, exc.status_code
-                confirm_resolve = exc.field == "confirm"
-    if not request.htmx and final_update is None:
+    if not request.htmx and final_update is None and not confirm_resolve:
         return redirect("incident-detail", pk=pk) if not error else HttpResponse(error, status=status)
     incident = get_object_or_404(detail_queryset(), pk=pk)
     context = _detail_context(request, incident, error=error)

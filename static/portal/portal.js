@@ -239,8 +239,11 @@ document.addEventListener("htmx:afterSwap", () => {
 
 // --- Live regions -------------------------------------------------------------------------------------------------
 // Elements marked data-live poll with hx-trigger="every …"; a hidden tab does not poll, and catches up when shown.
+// Nor does a page showing a next step the portal asked for (data-next-step: confirming an early resolve, writing the
+// final public update): only the answer that asked holds it, and a live update would redraw it away, typing and all.
 document.addEventListener("htmx:beforeRequest", (event) => {
-  if (document.hidden && event.detail.elt?.hasAttribute?.("data-live")) event.preventDefault();
+  if (!event.detail.elt?.hasAttribute?.("data-live")) return;
+  if (document.hidden || document.querySelector("[data-next-step]")) event.preventDefault();
 });
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden) document.querySelectorAll("[data-live]").forEach((elt) => htmx.trigger(elt, "portal:visible"));

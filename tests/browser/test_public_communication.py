@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from portal.accounts.roles import Role
 from tests.browser.axe import serious_violations, serve_axe
-from tests.browser.helpers import htmx_settled, sign_in
+from tests.browser.helpers import htmx_settled, off_loop, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("viewport", ["desktop", "phone"], indirect=True)]
 
@@ -102,3 +102,46 @@ def test_the_public_status_page_reads_well_and_subscribes(incident, axe, new_pag
     form.get_by_role("button", name="Subscribe").click()
     expect(page.locator("#status-subscribe")).to_contain_text("We sent a confirmation link to pat@example.org")
     no_sideways_scroll(page)
+
+
+def test_resolving_soon_after_mitigation_asks_to_confirm_and_live_updates_wait_for_the_answer(incident, page):
+    """The confirmation and the final update are next steps only the answer to "Resolved" holds: another person's
+    change must not redraw them away while they are open, typing and all."""
+    from incidents.services import incident_add_note, incident_transition
+    from portal.accounts.models import User
+
+    def mitigate():
+        cora, moved = User.objects.get(username="cora"), incident
+        for status in ("investigating", "identified", "mitigating", "monitoring"):  # mitigated now
+            moved = incident_transition(incident=moved, to_status=status, actor=cora)
+        return moved
+
+    off_loop(mitigate)
+    sign_in(page, "cora")
+    page.goto(f"/incidents/{incident.pk}/")
+    page.get_by_role("button", name="Resolved", exact=True).click()
+    confirm = page.locator("#confirm-resolve")
+    expect(confirm).to_contain_text("was mitigated 0 min ago: monitor a P1 for 1-2 hours before resolving it")
+
+    def someone_adds_a_note(text: str) -> None:
+        off_loop(lambda: incident_add_note(incident=incident, actor=User.objects.get(username="rami"), text=text))
+        page.evaluate("htmx.trigger(document.querySelector('[data-live]'), 'portal:visible')")  # poll now
+        page.wait_for_timeout(500)
+
+    someone_adds_a_note("Rami: the error rate is flat")
+    expect(confirm).to_be_visible()
+    confirm.get_by_role("button", name="Keep monitoring").click()
+    expect(confirm).to_have_count(0)
+    expect(page.locator(".timeline")).to_contain_text("Rami: the error rate is flat")
+    expect(page.locator("#incident-status")).to_have_text("Monitoring")
+
+    page.get_by_role("button", name="Resolved", exact=True).click()
+    confirm.get_by_role("button", name="Resolve anyway").click()
+    final = page.locator("#final-update")
+    text = final.get_by_label("Resolved: what the status page and its subscribers will read")
+    text.fill("Checkouts work again.")
+    someone_adds_a_note("Rami: still flat")
+    expect(text).to_have_value("Checkouts work again.")
+    final.get_by_role("button", name="Post the final update and resolve").click()
+    expect(page.locator("#incident-status")).to_have_text("Resolved")
+    expect(page.locator(".timeline")).to_contain_text("Rami: still flat")  # live again, and caught up

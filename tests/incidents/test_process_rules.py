@@ -65,9 +65,16 @@ class TestResolveConfirmation:
         client.force_login(commander)
         url = reverse("incident-act", args=[incident.pk, "transition"])
 
-        refused = client.post(url, {"to_status": "resolved", "version": incident.version}, HTTP_HX_REQUEST="true")
-        assert refused.status_code == 409
-        assert 'id="confirm-resolve"' in refused.content.decode()
+        # Not a refusal on the page but the next step, in a card of its own: portal.js shows no 4xx body.
+        asked = client.post(url, {"to_status": "resolved", "version": incident.version}, HTTP_HX_REQUEST="true")
+        assert asked.status_code == 200
+        card = asked.content.decode().split('id="confirm-resolve"', 1)[1]
+        assert "was mitigated 20 min ago: monitor a P2 for 1-2 hours before resolving it" in card
+        assert "Resolve anyway" in card
+        assert Incident.objects.get(pk=incident.pk).status == S.MONITORING
+        without_htmx = client.post(url, {"to_status": "resolved", "version": incident.version})
+        assert without_htmx.status_code == 200
+        assert 'id="confirm-resolve"' in without_htmx.content.decode()
         done = client.post(url, {"to_status": "resolved", "version": incident.version, "confirm": "on"},
                            HTTP_HX_REQUEST="true")  # fmt: skip
         assert done.status_code == 200
