@@ -124,6 +124,8 @@ class Incident(models.Model):
     update_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)
     last_update_at = models.DateTimeField(null=True, blank=True)
+    # What the newest status update promised ("We will provide updates every X minutes"): the update timer keeps it.
+    promised_update_minutes = models.PositiveIntegerField(null=True, blank=True)
     # Optimistic locking: every change increments it; a writer that read an older version gets a 409.
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)

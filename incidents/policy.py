@@ -133,16 +133,19 @@ class Timers:
 
 
 def timers(incident: Incident) -> Timers:
-    """What is due next, from the severity's targets; a met or irrelevant timer is None."""
+    """What is due next, from the severity's targets and the newest update's promise; a met or irrelevant timer is
+    None."""
     severity = incident.severity
     open_ = incident.is_open
     ack = None
     if open_ and incident.acknowledged_at is None:
         ack = response_due(severity, incident.detected_at, business_hours(incident))
     update = None
-    if open_ and severity.update_minutes:
+    # The severity's frequency, or sooner where the newest update promised sooner (P4's "as needed": the promise).
+    every = min(filter(None, (severity.update_minutes, incident.promised_update_minutes)), default=None)
+    if open_ and every:
         since = incident.last_update_at or incident.acknowledged_at or incident.detected_at
-        update = since + timedelta(minutes=severity.update_minutes)
+        update = since + timedelta(minutes=every)
     resolution = incident.detected_at + timedelta(minutes=severity.resolution_minutes) if open_ else None
     return Timers(ack_due_at=ack, update_due_at=update, resolution_due_at=resolution)
 

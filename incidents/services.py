@@ -457,6 +457,13 @@ def incident_post_update(
         incident = _lock(incident, None)
         if incident.status == Status.CLOSED:
             raise ApplicationError(f"{incident.reference} is closed.", field="incident")
+        every = incident.severity.update_minutes
+        if next_update_minutes is not None and every is not None and next_update_minutes > every:
+            raise ApplicationError(
+                f"Next update: a {incident.severity.code} is updated at least every {every} minutes; promise {every} "
+                "or fewer.",
+                field="next_update_minutes",
+            )
         if is_public is None:
             is_public = policy.update_public_by_default(incident, actor)
         update = _post_update(incident, label=label, description=description, impact=impact, actor=actor, now=now,
@@ -490,6 +497,7 @@ def _post_update(
     update.is_public, update.author, update.posted_at = is_public, actor, now
     update.save()
     incident.last_update_at = now
+    incident.promised_update_minutes = next_update_minutes
     visibility = "public" if is_public else "internal"
     timeline_add(incident=incident, kind=TimelineEvent.Kind.STATUS_UPDATE,
                  message=f"{update.get_label_display()} ({visibility}): {update.description}", actor=actor, at=now,

@@ -153,7 +153,13 @@ class TestLifecycleOverApi:
         assert response.status_code == 201
         assert response.json()["text"].startswith("[Status: Identified]\n\nA bad config push.")
         incident.refresh_from_db()
-        assert incident.update_due_at == incident.last_update_at + timedelta(minutes=30)
+        assert incident.update_due_at == incident.last_update_at + timedelta(minutes=20)  # as promised, before 30
+
+        refused = token_client(Role.RESPONDER).post(
+            url("incident-updates", incident),
+            {"label": "identified", "description": "Rolling back.", "next_update_minutes": 60},
+        )
+        assert (refused.status_code, refused.json()["field"]) == (400, "next_update_minutes")
 
 
 class TestList:

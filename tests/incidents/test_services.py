@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from auditlog.models import LogEntry
 
-from incidents.models import Incident, StatusUpdate, TimelineEvent, TimerReminder
+from incidents.models import Incident, Severity, StatusUpdate, TimelineEvent, TimerReminder
 from incidents.services import (
     action_item_add,
     incident_acknowledge,
@@ -231,6 +231,39 @@ class TestStatusUpdates:
             "[Status: Identified]\n\nA bad config push.\n\nAffected services: API\nImpact: 5% of checkouts fail\n\n"
             "We will provide updates every 30 minutes."
         )
+
+    def test_the_update_timer_keeps_a_sooner_promise_and_refuses_a_later_one(self, declare, responder, commander):
+        incident = declare("P2")
+        later = T0 + timedelta(minutes=20)
+        update = incident_post_update(incident=incident, label="identified", description="A bad config push.",
+                                      next_update_minutes=10, actor=responder, now=later)  # fmt: skip
+        incident.refresh_from_db()
+        assert "We will provide updates every 10 minutes." in status_update_text(update)
+        assert incident.update_due_at == later + timedelta(minutes=10)  # not the P2's 30
+
+        p1 = Severity.objects.get(code="P1")
+        incident = incident_change_severity(incident=incident, severity=p1, reason="All shops", actor=commander,
+                                            now=later)  # fmt: skip
+        assert incident.update_due_at == later + timedelta(minutes=10)  # P1's 15 is not sooner
+
+        with pytest.raises(ApplicationError) as excinfo:
+            incident_post_update(incident=incident, label="identified", description="Still the config.",
+                                 next_update_minutes=60, actor=responder, now=later)  # fmt: skip
+        assert excinfo.value.field == "next_update_minutes"
+        assert "a P1 is updated at least every 15 minutes" in excinfo.value.message
+
+        incident_post_update(incident=incident, label="identified", description="Rolling back.", actor=responder,
+                             now=later + timedelta(minutes=5))  # fmt: skip
+        incident.refresh_from_db()
+        assert incident.update_due_at == later + timedelta(minutes=20)  # no promise: the P1's 15
+
+    def test_a_p4_is_updated_as_promised(self, declare, responder):
+        incident = declare("P4")
+        assert incident.update_due_at is None  # "as needed"
+        incident_post_update(incident=incident, label="identified", description="A typo.", next_update_minutes=240,
+                             actor=responder, now=T0)  # fmt: skip
+        incident.refresh_from_db()
+        assert incident.update_due_at == T0 + timedelta(minutes=240)
 
     def test_public_updates_notify_subscribers_internal_ones_do_not(self, declare, responder):
         internal = declare("P3")
