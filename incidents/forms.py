@@ -6,7 +6,18 @@ from django import forms
 from incidents import policy
 from incidents.models import ActionItem, Incident, Service, Severity, StatusUpdate
 from portal.accounts.models import User
+from portal.accounts.roles import Role, holders
 from portal.core import forms as portal_forms
+
+
+def responder_field(**kwargs: Any) -> forms.ModelChoiceField:
+    """Someone to hold an incident role or own its work: the picker offers active Responders and above, and names
+    anyone else sent (a person demoted since the page was drawn)."""
+    return forms.ModelChoiceField(
+        queryset=holders(Role.RESPONDER), to_field_name="username",
+        error_messages={"invalid_choice": "%(value)s is not an active Responder: pick someone who can act on it."},
+        **kwargs,
+    )  # fmt: skip
 
 
 class DeclareForm(forms.Form):
@@ -80,7 +91,7 @@ class SeverityForm(VersionForm):
 
 
 class AssignForm(VersionForm):
-    commander = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True), to_field_name="username")
+    commander = responder_field()
 
     @classmethod
     def for_incident(cls, incident: Incident) -> "AssignForm":
@@ -94,9 +105,7 @@ class RoleForm(VersionForm):
 
     holder: User | None = None
     role = forms.ChoiceField(choices=Incident.Role.choices, widget=forms.HiddenInput)
-    user = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True), to_field_name="username", required=False, empty_label="nobody"
-    )
+    user = responder_field(required=False, empty_label="nobody")
 
     @classmethod
     def for_incident(cls, incident: Incident, role: str) -> "RoleForm":
@@ -154,7 +163,7 @@ class NewActionItemForm(forms.Form):
 
     use_required_attribute = False
     title = portal_forms.LineField(max_length=200)
-    owner = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True), to_field_name="username")
+    owner = responder_field()
     due_date = portal_forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     ticket_url = forms.URLField(max_length=500, required=False, label="Ticket URL", assume_scheme="https")
 

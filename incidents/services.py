@@ -25,6 +25,7 @@ from incidents.models import (
 )
 from incidents.selectors import OWNER_CACHE, owner_team
 from portal.accounts.models import User
+from portal.accounts.roles import Role, has_role
 from portal.core.audit import sealed_together
 from portal.errors import ApplicationError, ConflictError
 from portal.locking import lock_row
@@ -384,8 +385,6 @@ def incident_assign_role(
 ) -> Incident:
     """Give an incident role to a Responder. The roles beside the commander may be left empty (`user` None); an
     incident keeps its commander until another takes over."""
-    from portal.accounts.roles import Role, has_role
-
     now = now or timezone.now()
     if role not in Incident.Role.values:
         raise ApplicationError(f"Role must be one of {', '.join(Incident.Role.values)}.", field="role")
@@ -724,6 +723,7 @@ def action_item_add(
     if not title.strip():
         raise ApplicationError("Say what must be done.", field="title")
     ticket_url = _clean_ticket_url(ticket_url)
+    _check_action_item(owner=owner, due_date=due_date, now=now)
     with transaction.atomic():
         review = _lock_review(review, None)
         if review.status == PostIncidentReview.Status.PUBLISHED:
@@ -736,6 +736,15 @@ def action_item_add(
         _review_event(review, f"Action item added: {item.title} (owner {owner}, due {due_date:%Y-%m-%d})",
                       actor=actor, now=now)  # fmt: skip
     return item
+
+
+def _check_action_item(*, owner: User | None, due_date: date | None, now: datetime) -> None:
+    """An owner who can move the item (a Responder or above), due today (UTC) or later; an item already overdue
+    keeps its date until someone moves it."""
+    if owner is not None and not has_role(owner, Role.RESPONDER):
+        raise ApplicationError(f"{owner} is not a Responder and cannot own an action item.", field="owner")
+    if due_date is not None and due_date < now.date():
+        raise ApplicationError(f"Due date {due_date:%Y-%m-%d} has passed: pick today or later.", field="due_date")
 
 
 def action_item_update(*, item: ActionItem, actor: User, now: datetime | None = None, **changes: Any) -> ActionItem:
@@ -760,6 +769,7 @@ def action_item_update(*, item: ActionItem, actor: User, now: datetime | None = 
             raise ConflictError("The review is published: the action item's title stays as published.", field="title")
         if not changed:
             return item
+        _check_action_item(owner=changed.get("owner"), due_date=changed.get("due_date"), now=now)
         described = []
         for field, value in changed.items():
             setattr(item, field, value)

@@ -6,6 +6,7 @@ includes every lower one. Superusers hold every role.
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import models
+from django.db.models import Q, QuerySet
 
 from portal.accounts.models import User
 
@@ -45,3 +46,9 @@ def has_role(user: User | AnonymousUser, role: Role) -> bool:
 def highest_role(user: User | AnonymousUser) -> Role | None:
     roles = user_roles(user)
     return max(roles, key=lambda role: role.rank) if roles else None
+
+
+def holders(role: Role) -> QuerySet[User]:
+    """Active users holding `role`, directly or through a higher one: whom a picker offers for it."""
+    names = [held.value for held in Role if held.rank >= role.rank]
+    return User.objects.filter(Q(is_superuser=True) | Q(groups__name__in=names), is_active=True).distinct()

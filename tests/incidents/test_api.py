@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from incidents.models import Incident, TimelineEvent
 from portal.accounts.roles import Role
+from tests.incidents.conftest import T0
 
 S = Incident.Status
 
@@ -108,7 +109,8 @@ class TestLifecycleOverApi:
         incident.refresh_from_db()
         assert incident.severity.code == "P2"
 
-    def test_full_story_with_review(self, commander_client, token_client, incident):
+    def test_full_story_with_review(self, commander_client, token_client, incident, time_machine):
+        time_machine.move_to(T0)  # the action item's due date counts from it
         for status in ("investigating", "identified", "mitigating", "monitoring", "resolved", "review"):
             # Resolving a P2 right after mitigation needs the confirmation (test_process_rules.py).
             body = {"to_status": status, "confirm": status == "resolved"}

@@ -30,6 +30,12 @@ S = Incident.Status
 DUE = T0.date() + timedelta(days=14)
 
 
+@pytest.fixture(autouse=True)
+def _clock(time_machine):
+    """Action items fall due today or later: the clock starts at T0, which the tests' due dates count from."""
+    time_machine.move_to(T0)
+
+
 @pytest.fixture
 def resolved(declare, commander):
     """A P1 acknowledged after 4 min, mitigated after 25 and resolved after 40."""
@@ -162,6 +168,37 @@ class TestReviewSave:
 
 
 class TestActionItems:
+    def test_an_item_has_an_owner_who_can_move_it_and_is_not_due_in_the_past(self, review, commander, make_user):
+        viewer = make_user(Role.VIEWER, username="vera")
+        with pytest.raises(ApplicationError) as excinfo:
+            action_item_add(review=review, title="Fix it", owner=viewer, due_date=DUE, actor=commander)
+        assert (excinfo.value.field, excinfo.value.message) == (
+            "owner",
+            "vera is not a Responder and cannot own an action item.",
+        )
+        yesterday = T0.date() - timedelta(days=1)
+        with pytest.raises(ApplicationError) as excinfo:
+            action_item_add(review=review, title="Fix it", owner=commander, due_date=yesterday, actor=commander)
+        assert excinfo.value.field == "due_date"
+        assert not ActionItem.objects.exists()
+
+        item = action_item_add(review=review, title="Fix it", owner=commander, due_date=T0.date(), actor=commander)
+        for change in ({"due_date": yesterday}, {"owner": viewer}):
+            with pytest.raises(ApplicationError) as excinfo:
+                action_item_update(item=item, actor=commander, **change)
+            assert excinfo.value.field == next(iter(change))
+        # Overdue later: the item keeps its date while its other fields move.
+        item = action_item_update(item=item, actor=commander, status="done", now=T0 + timedelta(days=3))
+        assert (item.status, item.due_date) == ("done", T0.date())
+
+    def test_the_owner_picker_offers_responders_and_above(self, resolved, commander, make_user, client):
+        make_user(Role.VIEWER, username="vera")
+        client.force_login(commander)
+        page = client.get(reverse("incident-review", args=[resolved.pk])).content.decode()
+        owner_picker = page.split('name="new-owner"', 1)[1].split("</select>", 1)[0]
+        assert f'<option value="{commander.username}"' in owner_picker
+        assert 'value="vera"' not in owner_picker
+
     def test_edit_close_and_link_a_ticket_are_audited_and_on_the_timeline(self, review, commander, responder):
         item = action_item_add(
             review=review, title="Add config validation", owner=commander, due_date=DUE, actor=commander

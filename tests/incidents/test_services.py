@@ -20,6 +20,7 @@ from incidents.services import (
     review_update,
     status_update_text,
 )
+from portal.accounts.roles import Role
 from portal.errors import ApplicationError, ConflictError
 from portal.notifications.models import Delivery, EventKind, Notification
 from tests.incidents.conftest import T0
@@ -340,14 +341,15 @@ class TestTimers:
 
 
 class TestReview:
-    def test_publishing_freezes_the_review_with_a_timeline_snapshot(self, declare, commander, make_user):
+    def test_publishing_freezes_the_review_with_a_timeline_snapshot(self, declare, commander, make_user, time_machine):
+        time_machine.move_to(T0 + timedelta(minutes=40))  # resolved then; the action item's due date counts from it
         incident = declare("P1")
         incident = incident_transition(
             incident=incident, to_status=S.RESOLVED, actor=commander, now=T0 + timedelta(minutes=40)
         )
         review = review_for(incident=incident)
         assert review.scheduled_for == T0 + timedelta(minutes=40, hours=24)
-        item = action_item_add(review=review, title="Add config validation", owner=make_user(role=None),
+        item = action_item_add(review=review, title="Add config validation", owner=make_user(Role.RESPONDER),
                                due_date=T0.date() + timedelta(days=14), actor=commander)  # fmt: skip
         with pytest.raises(ApplicationError) as excinfo:
             review_publish(review=review, actor=commander)

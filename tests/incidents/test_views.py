@@ -8,6 +8,7 @@ from django.utils import timezone
 from incidents.models import Incident, Severity, StatusUpdate
 from incidents.services import incident_add_note, incident_change_severity
 from portal.accounts.roles import Role
+from tests.incidents.conftest import T0
 
 
 def act(client, incident, action, **data):
@@ -195,9 +196,10 @@ class TestLive:
 
 
 class TestReviewPage:
-    def test_commander_drafts_and_publishes(self, client, declare, commander):
+    def test_commander_drafts_and_publishes(self, client, declare, commander, time_machine):
         from incidents.services import incident_transition
 
+        time_machine.move_to(T0)  # the action item's due date counts from it
         incident = declare("P1")
         incident_transition(incident=incident, to_status="resolved", actor=commander)
         client.force_login(commander)
