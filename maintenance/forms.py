@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django import forms
 from django.db.models import QuerySet
 
@@ -13,6 +15,10 @@ def emergency_incidents() -> QuerySet[Incident]:
     """What a form offers as an emergency's incident: the open P1s and P2s."""
     closed = [Incident.Status.RESOLVED, Incident.Status.REVIEW, Incident.Status.CLOSED]
     return Incident.objects.exclude(status__in=closed).filter(severity__rank__lte=policy.EMERGENCY_MAX_SEVERITY_RANK)
+
+
+def _longest_minutes(kind: str) -> int:
+    return policy.LONGEST_OCCURRENCE[kind] // timedelta(minutes=1)
 
 
 # Browsers send datetime-local without an offset; the pages say "times in UTC" and these fields read them so.
@@ -45,14 +51,21 @@ class WindowForm(forms.Form):
         widget=forms.TimeInput(attrs={"type": "time"}), required=False, label="Start time (recurring, local)"
     )
     zone = portal_forms.LineField(max_length=64, initial="UTC")
-    duration_minutes = forms.IntegerField(min_value=1, max_value=7 * 24 * 60, label="Duration (minutes)")
+    duration_minutes = forms.IntegerField(
+        min_value=1, max_value=_longest_minutes(MaintenanceWindow.Kind.ONE_OFF), label="Duration (minutes)"
+    )
     notice_hours = forms.IntegerField(min_value=0, max_value=90 * 24, initial=24, label="Notice (hours ahead)")
 
 
 class EmergencyForm(forms.Form):
     name = portal_forms.LineField(max_length=90, label="What")
     services = forms.ModelMultipleChoiceField(queryset=Service.objects.all(), to_field_name="slug", required=False)
-    duration_minutes = forms.IntegerField(min_value=1, max_value=2 * 24 * 60, initial=60, label="Duration (minutes)")
+    duration_minutes = forms.IntegerField(
+        min_value=1,
+        max_value=_longest_minutes(MaintenanceWindow.Kind.EMERGENCY),
+        initial=60,
+        label="Duration (minutes)",
+    )
     expected_impact = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     incident = forms.ModelChoiceField(
         queryset=emergency_incidents(), required=False, label="For incident (during a freeze: an open P1/P2)"

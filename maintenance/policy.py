@@ -86,6 +86,13 @@ CHECKLISTS: dict[str, tuple[str, ...]] = {
 MATERIALIZE_MARGIN = timedelta(days=1)
 # How far ahead overlaps of a new recurring window are looked for.
 CONFLICT_HORIZON = timedelta(days=92)
+# The longest one occurrence of each kind of window lasts, when created and when rescheduled: a week for planned work
+# (the seeds' longest window is 4 hours), 2 days for an emergency.
+LONGEST_OCCURRENCE: dict[str, timedelta] = {
+    MaintenanceWindow.Kind.RECURRING: timedelta(days=7),
+    MaintenanceWindow.Kind.ONE_OFF: timedelta(days=7),
+    MaintenanceWindow.Kind.EMERGENCY: timedelta(days=2),
+}
 
 
 def occurrence_change(occurrence: MaintenanceOccurrence) -> str:
@@ -146,6 +153,9 @@ class FreezePeriod:
         return f"{self.name}: {self.level_label}, {days} ({self.zone})"
 
 
+# The longest freeze the seeds name, Black Friday through Cyber Monday, lasts 8 days (3 days before to 1 day after):
+# an exception covers that with room to spare. Anything longer is a change to the freeze rules, not an exception.
+LONGEST_FREEZE_EXCEPTION = timedelta(days=14)
 _STRICTNESS = {FreezeLevel.BLOCKED: 0, FreezeLevel.EMERGENCY_ONLY: 1, FreezeLevel.REDUCED: 2}
 _THANKSGIVING = "FREQ=YEARLY;BYMONTH=11;BYDAY=4TH"  # Black Friday is the day after the fourth Thursday of November
 _QUARTER_LAST_DAY = "FREQ=MONTHLY;BYMONTH=3,6,9,12;BYMONTHDAY=-1"

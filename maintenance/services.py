@@ -31,6 +31,7 @@ from portal.notifications.models import EventKind
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
 from portal.scheduling import ScheduleError, get_zone
+from portal.text import duration_words
 
 Status = MaintenanceOccurrence.Status
 EMERGENCY_PROCEDURE = "emergency-maintenance"
@@ -50,6 +51,17 @@ def _aware(value: datetime, field: str) -> datetime:
     if value.utcoffset() is None:
         raise ApplicationError("Give the time with its UTC offset, e.g. 2026-12-01T02:00:00Z.", field=field)
     return value
+
+
+def _length(value: timedelta) -> str:
+    return duration_words(value // timedelta(minutes=1))
+
+
+def _check_length(kind: str, length: timedelta, *, field: str) -> None:
+    """An occurrence lasts no longer than its kind of window allows, as planned and as rescheduled."""
+    if length > (longest := policy.LONGEST_OCCURRENCE[kind]):
+        label = MaintenanceWindow.Kind(kind).label
+        raise ApplicationError(f"{label} maintenance lasts at most {_length(longest)}.", field=field)
 
 
 def _event(
@@ -96,6 +108,7 @@ def window_create(
         raise ApplicationError("Give the window a name.", field="name")
     if duration <= timedelta(0):
         raise ApplicationError("The duration must be positive.", field="duration")
+    _check_length(kind, duration, field="duration")
     if notice_lead < timedelta(0):
         raise ApplicationError("The notice lead time cannot be negative.", field="notice_lead")
     policy.require_environment(environment)
@@ -164,8 +177,9 @@ def window_create_emergency(
     now = now or timezone.now()
     if not name.strip():
         raise ApplicationError("Say what the emergency maintenance is.", field="name")
-    if not timedelta(0) < duration <= timedelta(days=2):
-        raise ApplicationError("The duration must be positive and at most 2 days.", field="duration")
+    if duration <= timedelta(0):
+        raise ApplicationError("The duration must be positive.", field="duration")
+    _check_length(MaintenanceWindow.Kind.EMERGENCY, duration, field="duration")
     policy.require_environment(environment)
     window = MaintenanceWindow(
         name=f"{name.strip()} ({now:%Y-%m-%d %H:%M} UTC)",
@@ -444,6 +458,7 @@ def occurrence_reschedule(
         raise ApplicationError("The new start must be in the future.", field="starts_at")
     if _aware(ends_at, "ends_at") <= starts_at:
         raise ApplicationError("The new end must be after the new start.", field="ends_at")
+    _check_length(occurrence.window.kind, ends_at - starts_at, field="ends_at")
     with transaction.atomic():
         occurrence = _lock(occurrence)
         if occurrence.status not in policy.RESCHEDULABLE:
@@ -666,6 +681,12 @@ def freeze_exception_request(
     policy.require_environment(environment)
     if _aware(ends_at, "ends_at") <= _aware(starts_at, "starts_at"):
         raise ApplicationError("The exception must end after it starts.", field="ends_at")
+    if ends_at - starts_at > policy.LONGEST_FREEZE_EXCEPTION:
+        raise ApplicationError(
+            f"An exception lasts at most {_length(policy.LONGEST_FREEZE_EXCEPTION)}: ask for the time the change "
+            "needs.",
+            field="ends_at",
+        )
     if ends_at <= now:
         raise ApplicationError("The exception would be over already.", field="ends_at")
     with transaction.atomic():

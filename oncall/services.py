@@ -308,9 +308,18 @@ def _start_not_past(start: datetime, now: datetime) -> datetime:
     return max(start, now)
 
 
-def _check_span(start: datetime, end: datetime) -> None:
+# An override covers an absence (leave, a conference): at most four of the seeds' weekly shifts. Longer is a change
+# of the rotation's people, a new version. A swap's overrides are planned shifts, as long as the rotation makes them.
+LONGEST_OVERRIDE = timedelta(days=28)
+
+
+def _check_span(start: datetime, end: datetime, *, longest: timedelta | None) -> None:
     if _instant(end, "end") <= start:
         raise ApplicationError("end: must be after start.", field="end")
+    if longest is not None and end - start > longest:
+        raise ApplicationError(
+            f"end: an override lasts at most {longest.days} d; for longer, change the rotation's people.", field="end"
+        )
 
 
 def _refuse_overlap(rotation: Rotation, layer: str, start: datetime, end: datetime, *, exclude: int | None) -> None:
@@ -353,7 +362,7 @@ def override_create(
     if layer not in Layer.values:
         raise ApplicationError(f"layer: must be one of {', '.join(Layer.values)}.", field="layer")
     start = _start_not_past(start, now)
-    _check_span(start, end)
+    _check_span(start, end, longest=None if swap else LONGEST_OVERRIDE)
     if not policy.may_be_on_call(user):
         raise ApplicationError(f"user: {user} cannot be on call (needs an active Responder account).", field="user")
     with transaction.atomic():
@@ -386,6 +395,7 @@ def override_update(
         if override.end <= now:
             raise ApplicationError("end: this override is over; history stays as it was.", field="end")
         started = override.start <= now
+        longest = max(LONGEST_OVERRIDE, override.end - override.start)  # a swap's long shift may still be shortened
         if started and user is not None and user.pk != override.user_id:
             raise ApplicationError("user: the override has started; end it and add another.", field="user")
         if started and start is not None and start != override.start:
@@ -400,7 +410,7 @@ def override_update(
             if end.utcoffset() is not None and end < now:
                 raise ApplicationError("end: cannot be in the past.", field="end")
             override.end = end
-        _check_span(override.start, override.end)
+        _check_span(override.start, override.end, longest=longest)
         if reason is not None:
             override.reason = reason.strip()
         _refuse_overlap(rotation, override.layer, override.start, override.end, exclude=override.pk)

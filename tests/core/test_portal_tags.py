@@ -1,8 +1,10 @@
 """The template filters pages share, and the one way the portal writes a length of time."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.template import Context, Template
+from django.utils import timezone
 
 from operations.templatetags.operations_tags import minutes
 from portal.core.templatetags.portal_tags import duration
@@ -31,3 +33,33 @@ def test_every_page_writes_a_length_of_time_one_way(length, said):
 
 def test_a_missing_recovery_objective_reads_n_a():
     assert minutes(None) == "n/a"
+
+
+def utc(*fields: int) -> datetime:
+    return datetime(*fields, tzinfo=UTC)
+
+
+def span(start: datetime, end: datetime, start_format: str = "") -> str:
+    tag = "{% time_range start end start_format %}" if start_format else "{% time_range start end %}"
+    context = Context({"start": start, "end": end, "start_format": start_format})
+    return Template("{% load portal_tags %}" + tag).render(context)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "start_format", "said"),
+    [(utc(2026, 12, 1, 2), utc(2026, 12, 1, 4), "", "Tue 2026-12-01 02:00–04:00"),
+     (utc(2026, 12, 1, 22), utc(2026, 12, 2, 4), "", "Tue 2026-12-01 22:00 – Wed 2026-12-02 04:00"),
+     (utc(2026, 12, 2, 2), utc(2027, 12, 2, 4), "", "Wed 2026-12-02 02:00 – Thu 2027-12-02 04:00"),
+     (utc(2026, 11, 27, 10), utc(2026, 11, 27, 12), "H:i", "10:00–12:00"),
+     (utc(2026, 11, 27, 10), utc(2027, 11, 27, 12), "H:i", "Fri 2026-11-27 10:00 – Sat 2027-11-27 12:00"),
+     (utc(2026, 11, 27, 10), utc(2027, 11, 27, 10), "D d M Y H:i", "Fri 27 Nov 2026 10:00 – Sat 27 Nov 2027 10:00"),
+     (utc(2026, 11, 27, 10), utc(2027, 11, 27, 12), "Y-m-d H:i", "2026-11-27 10:00 – 2027-11-27 12:00")],
+)  # fmt: skip
+def test_a_time_range_cannot_be_read_as_a_shorter_one(start, end, start_format, said):
+    """The end gives its date whenever it falls on another day than the start, and then both give their year."""
+    assert span(start, end, start_format) == said
+
+
+def test_a_time_range_is_written_in_the_current_time_zone():
+    with timezone.override("America/New_York"):  # 03:00-04:00 UTC on 1 December is the evening before in New York
+        assert span(utc(2026, 12, 1, 3), utc(2026, 12, 1, 4)) == "Mon 2026-11-30 22:00–23:00"

@@ -174,6 +174,20 @@ class TestExceptionFlow:
         assert response.status_code == 400
         assert field in response.json()["errors"]
 
+    def test_an_exception_longer_than_14_days_is_a_400_naming_ends_at(self, token_client):
+        requester = token_client(Role.RESPONDER)
+        payload = {
+            "change": "d-9",
+            "reason": "r",
+            "starts_at": "2026-11-27T10:00:00Z",
+            "ends_at": "2027-11-27T12:00:00Z",
+        }
+        response = requester.post(reverse("api:freeze-exception-list"), payload, format="json")
+        assert (response.status_code, response.json()["field"]) == (400, "ends_at")
+        assert "14 d" in response.json()["errors"]["ends_at"][0]
+        payload["ends_at"] = "2026-12-11T10:00:00Z"
+        assert requester.post(reverse("api:freeze-exception-list"), payload, format="json").status_code == 201
+
     def test_viewers_cannot_request(self, token_client):
         assert token_client(Role.VIEWER).post(reverse("api:freeze-exception-list"), {}).status_code == 403
 
@@ -296,6 +310,15 @@ class TestWindows:
         )
         assert (emergency.status_code, emergency.json()["field"]) == (400, "kind")
 
+    def test_a_window_longer_than_7_days_is_a_400_naming_duration(self, token_client):
+        payload = {"name": "Long", "kind": "recurring", "rrule": "FREQ=MONTHLY;BYDAY=1SU", "dtstart": "2026-12-01",
+                   "start_time": "02:00", "duration": "7 00:01:00", "notice_lead": "7 00:00:00"}  # fmt: skip
+        response = token_client(Role.ADMIN).post(reverse("api:maintenance-window-list"), payload, format="json")
+        assert (response.status_code, response.json()["field"]) == (400, "duration")
+        payload["duration"] = "7 00:00:00"
+        created = token_client(Role.ADMIN).post(reverse("api:maintenance-window-list"), payload, format="json")
+        assert created.status_code == 201, created.json()
+
     @pytest.mark.parametrize(
         ("changes", "field"),
         [
@@ -377,6 +400,15 @@ class TestOccurrences:
         assert (response.json()["sequence"], response.json()["original_start"]) == (1, iso(occurrence.original_start))
         naive = token_client(Role.INCIDENT_COMMANDER).post(url, body | {"starts_at": "2030-01-01T00:00:00"})
         assert naive.json()["field"] == "starts_at"
+
+    def test_a_reschedule_longer_than_its_window_kind_allows_is_a_400_naming_ends_at(self, token_client, window):
+        occurrence = window.occurrences.get()
+        url = reverse("api:maintenance-occurrence-reschedule", args=[occurrence.pk])
+        body = {"starts_at": "2026-12-02T02:00:00Z", "ends_at": "2027-12-02T04:00:00Z"}
+        response = token_client(Role.INCIDENT_COMMANDER).post(url, body, format="json")
+        assert (response.status_code, response.json()["field"]) == (400, "ends_at")
+        body["ends_at"] = "2026-12-09T02:00:00Z"  # 7 days, the longest a one-off window lasts
+        assert token_client(Role.INCIDENT_COMMANDER).post(url, body, format="json").status_code == 200
 
     def test_planning_a_future_occurrence_of_a_recurring_window(self, token_client, db):
         window = MaintenanceWindow.objects.get(name="Standard updates")

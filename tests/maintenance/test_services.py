@@ -93,6 +93,10 @@ class TestWindows:
             ({"kind": "one_off"}, "starts_at"),
             ({"kind": "emergency", "starts_at": T0}, "kind"),
             ({"kind": "one_off", "starts_at": T0 + timedelta(days=1), "duration": timedelta(0)}, "duration"),
+            (
+                {"kind": "one_off", "starts_at": T0 + timedelta(days=1), "duration": timedelta(days=7, minutes=1)},
+                "duration",
+            ),  # fmt: skip
             ({"kind": "one_off", "starts_at": T0 + timedelta(days=1), "environment": "prod"}, "environment"),
             ({"kind": "one_off", "starts_at": T0 + timedelta(days=1), "name": "Standard updates"}, "name"),
         ],
@@ -249,6 +253,36 @@ class TestRescheduleAndCancel:
             )
         assert refused.value.field == field
 
+    def test_a_reschedule_keeps_the_longest_its_window_kind_may_last(self, one_off, standard, commander):
+        """A one-off or recurring occurrence lasts at most 7 days, as when its window is created."""
+        for occurrence in (
+            one_off().occurrences.get(),
+            occurrence_materialize(window=standard, original_start=utc(2026, 12, 1, 2)),
+        ):
+            start = utc(2026, 12, 2, 2)
+            with pytest.raises(ApplicationError) as refused:
+                occurrence_reschedule(occurrence=occurrence, starts_at=start, ends_at=utc(2027, 12, 2, 4),
+                                      actor=commander, now=T0)  # fmt: skip
+            assert refused.value.field == "ends_at"
+            assert "7 d" in refused.value.message
+            longest = start + timedelta(days=7)
+            moved = occurrence_reschedule(occurrence=occurrence, starts_at=start, ends_at=longest, actor=commander,
+                                          now=T0)  # fmt: skip
+            assert (moved.starts_at, moved.ends_at) == (start, longest)
+
+    def test_a_rescheduled_emergency_lasts_at_most_2_days(self, commander):
+        occurrence = window_create_emergency(name="Patch OpenSSL", actor=commander, duration=timedelta(hours=1),
+                                             now=T0)  # fmt: skip
+        MaintenanceOccurrence.objects.filter(pk=occurrence.pk).update(status=S.NOTIFIED)  # held back by a freeze
+        start = T0 + timedelta(hours=2)
+        with pytest.raises(ApplicationError) as refused:
+            occurrence_reschedule(occurrence=occurrence, starts_at=start, ends_at=start + timedelta(days=2, minutes=1),
+                                  actor=commander, now=T0)  # fmt: skip
+        assert (refused.value.field, "2 d" in refused.value.message) == ("ends_at", True)
+        moved = occurrence_reschedule(occurrence=occurrence, starts_at=start, ends_at=start + timedelta(days=2),
+                                      actor=commander, now=T0)  # fmt: skip
+        assert moved.ends_at - moved.starts_at == timedelta(days=2)
+
     def test_cancelling_a_notified_occurrence_sends_a_cancel(self, notified, commander):
         cancelled = occurrence_transition(occurrence=notified, to_status=S.CANCELLED, actor=commander, now=T0)
         assert (cancelled.status, cancelled.sequence) == (S.CANCELLED, 1)
@@ -375,6 +409,17 @@ class TestExceptions:
 
         with pytest.raises(ForbiddenError):
             freeze_exception_decide(exception=request_, approve=True, actor=make_user(Role.RESPONDER))
+
+    def test_an_exception_lasts_at_most_14_days(self, responder):
+        """A year-long request read as a 2-hour pass was approved: 14 days cover the longest freeze (Black Friday)."""
+        ask = {"change": "d-1", "reason": "r", "environment": "production", "starts_at": utc(2026, 11, 27, 10),
+               "actor": responder, "now": T0}  # fmt: skip
+        for too_long in (utc(2027, 11, 27, 12), utc(2026, 12, 11, 10, 1)):
+            with pytest.raises(ApplicationError) as refused:
+                freeze_exception_request(ends_at=too_long, **ask)
+            assert (refused.value.field, "14 d" in refused.value.message) == ("ends_at", True)
+        assert not FreezeException.objects.exists()
+        assert freeze_exception_request(ends_at=utc(2026, 12, 11, 10), **ask).ends_at == utc(2026, 12, 11, 10)
 
     @pytest.mark.parametrize(
         ("fields", "field"),

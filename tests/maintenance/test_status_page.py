@@ -121,6 +121,16 @@ class TestPage:
         assert past["title"] == "Search slow"
         assert past["updates"][0]["label"] == "resolved"
 
+    def test_spans_past_a_day_write_their_end_date(self, client, api, incident, one_off):
+        one_off(start=datetime(2026, 11, 20, 22, tzinfo=UTC), hours=30, name="Datacenter move")
+        incident("P2", datetime(2026, 11, 10, 23, tzinfo=UTC), datetime(2026, 11, 11, 1, 30, tzinfo=UTC),
+                 title="Search slow")  # fmt: skip
+        incident("P3", datetime(2026, 11, 12, 8, tzinfo=UTC), datetime(2026, 11, 12, 9, tzinfo=UTC))
+        html = client.get(reverse("status-page")).content.decode()
+        assert "Datacenter move</strong>: Fri 2026-11-20 22:00 – Sun 2026-11-22 04:00 UTC" in html
+        assert "2026-11-10 23:00 – 2026-11-11 01:30 UTC" in html
+        assert "2026-11-12 08:00–09:00 UTC" in html
+
     def test_the_portal_links_to_it(self, client, make_user):
         client.force_login(make_user(Role.VIEWER))
         assert 'href="/status/"' in client.get(reverse("dashboard")).content.decode()

@@ -13,6 +13,10 @@ from maintenance.services import freeze_exception_request, window_create
 from portal.accounts.roles import Role
 
 
+def utc(*fields: int) -> datetime:
+    return datetime(*fields, tzinfo=UTC)
+
+
 @pytest.fixture
 def window(db, api, make_user):
     return window_create(
@@ -322,3 +326,57 @@ class TestStatusPage:
         assert "<pre" not in html
         assert "Credential leak drill" not in html
         assert "Standard updates" in html
+
+
+class TestRangesReadWithTheirDates:
+    """A range whose end falls on another day gives that day, and the year when it differs: a year-long exception
+    was listed as "11-27 10:00–11-27 12:00" and approved as a 2-hour pass."""
+
+    def test_the_freeze_page_writes_an_exception_s_end_date_and_year(self, client, make_user):
+        requester = as_role(client, make_user, Role.RESPONDER)
+        ask = {"change": "d", "reason": "r", "environment": "production", "requested_by": requester}
+        FreezeException.objects.create(starts_at=utc(2026, 11, 27, 9), ends_at=utc(2026, 11, 27, 11), **ask)
+        # Asked before exceptions were bounded: still listed as what it is.
+        FreezeException.objects.create(starts_at=utc(2026, 11, 27, 10), ends_at=utc(2027, 11, 27, 12), **ask)
+        html = client.get(reverse("freeze-calendar")).content.decode()
+        assert "production: 2026-11-27 09:00–11:00<" in html
+        assert "production: 2026-11-27 10:00 – 2027-11-27 12:00<" in html
+
+    def test_an_occurrence_s_header_and_its_window_s_list_write_the_end_date(self, client, make_user, occurrence):
+        as_role(client, make_user, Role.VIEWER)
+        MaintenanceOccurrence.objects.filter(pk=occurrence.pk).update(
+            starts_at=utc(2026, 12, 2, 2), ends_at=utc(2027, 12, 2, 4)
+        )
+        html = client.get(reverse("maintenance-occurrence", args=[occurrence.pk])).content.decode()
+        assert "<h1>LB swap: Wed 2026-12-02 02:00 – Thu 2027-12-02 04:00 UTC</h1>" in html
+        html = client.get(reverse("maintenance-window", args=[occurrence.window_id])).content.decode()
+        assert ">Wed 2026-12-02 02:00 – Thu 2027-12-02 04:00<" in html
+
+    def test_the_dashboard_writes_the_end_of_maintenance_running_into_tomorrow(self, client, make_user, one_off):
+        as_role(client, make_user, Role.VIEWER)
+        one_off(start=utc(2026, 11, 16, 22), hours=6, name="Night upgrade")
+        one_off(start=utc(2026, 11, 16, 14), hours=1, name="Cert swap")
+        html = client.get(reverse("dashboard")).content.decode()
+        assert "Night upgrade</a> Mon 2026-11-16 22:00 – Tue 2026-11-17 04:00 UTC" in html
+        assert "Cert swap</a> 14:00–15:00 UTC" in html
+
+
+class TestSpansAreBounded:
+    def test_a_year_long_exception_is_a_400_naming_ends_at(self, client, make_user):
+        as_role(client, make_user, Role.RESPONDER)
+        form = {"change": "d", "reason": "r", "environment": "production", "starts_at": "2026-11-27T10:00",
+                "ends_at": "2027-11-27T12:00"}  # fmt: skip
+        response = client.post(reverse("freeze-exception-request"), form)
+        assert response.status_code == 400
+        assert "14 d" in response.context["exception_form"].errors["ends_at"][0]
+        assert not FreezeException.objects.exists()
+
+    def test_a_year_long_reschedule_is_a_400_saying_the_longest(self, client, make_user, occurrence):
+        as_role(client, make_user, Role.INCIDENT_COMMANDER)
+        url = reverse("maintenance-occurrence-act", args=[occurrence.pk, "reschedule"])
+        response = client.post(url, {"starts_at": "2026-12-02T02:00", "ends_at": "2027-12-02T04:00"},
+                               HTTP_HX_REQUEST="true")  # fmt: skip
+        assert response.status_code == 400
+        assert "One-off maintenance lasts at most 7 d." in response.content.decode()
+        occurrence.refresh_from_db()
+        assert occurrence.sequence == 0

@@ -279,6 +279,15 @@ class TestOverrides:
         assert response.status_code == 400
         assert field in response.json()["errors"]
 
+    def test_longer_than_28_days_is_a_400_naming_end(self, admin_api, steady, people, time_machine):
+        time_machine.move_to(utc(2026, 11, 20, 12), tick=False)
+        payload = self.payload(steady, start="2026-11-27T10:00:00Z", end="2027-11-27T10:00:00Z")
+        response = admin_api.post(api("oncall-override-list"), payload, format="json")
+        assert (response.status_code, response.json()["field"]) == (400, "end")
+        assert "28 d" in response.json()["errors"]["end"][0]
+        payload["end"] = "2026-12-25T10:00:00Z"
+        assert admin_api.post(api("oncall-override-list"), payload, format="json").status_code == 201
+
     def test_overlap_is_a_400_naming_start(self, admin_api, steady, people):
         admin_api.post(api("oncall-override-list"), self.payload(steady), format="json")
         response = admin_api.post(api("oncall-override-list"), self.payload(steady, user="ben"), format="json")

@@ -110,6 +110,43 @@ class TestRotationChange:
         assert refused.value.field == "timezone"
 
 
+class TestOverrideLength:
+    """An override covers an absence, at most 28 days: a year-long one was accepted and listed as a day."""
+
+    def make(self, rotation, end, *, user, actor):
+        return override_create(rotation=rotation, layer=PRIMARY, user=user, start=WEDNESDAY, end=end, actor=actor,
+                               now=NOW)  # fmt: skip
+
+    def test_longer_than_28_days_is_refused_naming_end(self, rotation, cat, admin_user):
+        for end in (utc(2027, 1, 7), WEDNESDAY + timedelta(days=28, minutes=1)):
+            with pytest.raises(ApplicationError) as refused:
+                self.make(rotation, end, user=cat, actor=admin_user)
+            assert (refused.value.field, "28 d" in refused.value.message) == ("end", True)
+        assert not Override.objects.exists()
+        longest = self.make(rotation, WEDNESDAY + timedelta(days=28), user=cat, actor=admin_user)
+        assert longest.end - longest.start == timedelta(days=28)
+
+    def test_an_update_cannot_stretch_one_past_28_days(self, rotation, cat, admin_user):
+        override = self.make(rotation, THURSDAY, user=cat, actor=admin_user)
+        with pytest.raises(ApplicationError) as refused:
+            override_update(override=override, actor=admin_user, end=utc(2027, 1, 8), now=NOW)
+        assert refused.value.field == "end"
+        override_update(override=override, actor=admin_user, end=WEDNESDAY + timedelta(days=28), now=NOW)
+        override.refresh_from_db()
+        assert override.end == WEDNESDAY + timedelta(days=28)
+
+    def test_a_swap_of_shifts_longer_than_28_days_still_becomes_overrides(self, make_rotation, ann, ben, cat):
+        # Five-weekly shifts from Monday 2026-01-05: ben's first, cat's from 02-09, ben's again from 03-16.
+        rotation = make_rotation("Five-weekly", rrule="FREQ=WEEKLY;INTERVAL=5;BYDAY=MO", participants=[ben, cat],
+                                 secondary_participants=[ann])  # fmt: skip
+        swap = swap_request(rotation=rotation, requester=cat, shift_start=utc(2026, 2, 9, 9), counterparty=ben,
+                            counterparty_shift_start=utc(2026, 3, 16, 9), now=NOW)  # fmt: skip
+        swap_accept(swap=swap, actor=ben, now=NOW)
+        assert sorted((o.user.username, o.end - o.start) for o in Override.objects.all()) == [
+            ("ben", timedelta(weeks=5)), ("cat", timedelta(weeks=5))
+        ]  # fmt: skip
+
+
 class TestOverrides:
     def make(self, rotation, user, actor, *, start=WEDNESDAY, end=THURSDAY, layer=PRIMARY, now=NOW):
         return override_create(rotation=rotation, layer=layer, user=user, start=start, end=end, actor=actor, now=now)

@@ -18,6 +18,7 @@ from oncall.models import CalendarFeed, Handoff, HandoffItem, Layer, Override, R
 from oncall.selectors import oncall_at, rotation_schedule
 from oncall.services import swap_request
 from portal.accounts.roles import Role
+from tests.oncall.conftest import utc
 
 
 @pytest.fixture
@@ -49,6 +50,12 @@ class TestIndex:
         row = re.search(rf'<tr>\s*<td><a href="/oncall/rotations/{steady.pk}/">Steady</a>.*?</tr>', html, re.S)[0]
         for shown in ("Ann", "+14155550101", "@ann", "ann@example.com", "Ben", "@ben"):
             assert shown in row
+
+    def test_your_next_shifts_give_their_end_date_and_year(self, client, rotation, ben, time_machine):
+        time_machine.move_to(utc(2026, 1, 6, 12), tick=False)  # ann's week; ben's starts Monday 12 January
+        client.force_login(ben)
+        html = client.get(reverse("oncall-index")).content.decode()
+        assert "Primary · Mon 12 Jan 2026 09:00 – Mon 19 Jan 2026 09:00 UTC" in html
 
     def test_query_count_is_constant(self, client, make_rotation, people, viewer):
         client.force_login(viewer)
@@ -137,6 +144,25 @@ class TestOverrides:
         assert response.status_code == 400
         assert response.context["override_form"].errors[field]
         assert not Override.objects.exists()
+
+    def test_a_year_long_one_is_a_400_naming_end(self, client, steady, ann, time_machine):
+        time_machine.move_to(utc(2026, 11, 20, 12), tick=False)
+        client.force_login(ann)
+        data = {"layer": "primary", "user": "ben", "start": "2026-11-27T10:00", "end": "2027-11-27T10:00"}
+        response = hx(client, reverse("oncall-override-create", args=[steady.pk]), data)
+        assert response.status_code == 400
+        assert "28 d" in response.context["override_form"].errors["end"][0]
+        assert not Override.objects.exists()
+
+    def test_the_list_writes_an_end_on_another_day_with_its_date(self, client, rotation, cat, viewer, time_machine):
+        time_machine.move_to(utc(2026, 11, 20, 12), tick=False)
+        Override.objects.create(rotation=rotation, user=cat, start=utc(2026, 11, 25, 10), end=utc(2026, 11, 25, 14))
+        # Made before overrides were bounded: still listed as what it is.
+        Override.objects.create(rotation=rotation, user=cat, start=utc(2026, 11, 27, 10), end=utc(2027, 11, 27, 10))
+        client.force_login(viewer)
+        html = client.get(reverse("oncall-rotation", args=[rotation.pk])).content.decode()
+        assert ">Wed 25 Nov 2026 10:00–14:00<" in html
+        assert ">Fri 27 Nov 2026 10:00 – Sat 27 Nov 2027 10:00<" in html
 
     def test_an_overlap_is_a_400_naming_start(self, client, steady, ann, ben):
         client.force_login(ann)

@@ -1,7 +1,9 @@
 from datetime import datetime, timedelta
 
 from django import template
+from django.template.defaultfilters import date as date_filter
 from django.utils.html import format_html
+from django.utils.timezone import template_localtime
 
 from portal.core.audit import describe_changes
 from portal.text import duration_words
@@ -34,6 +36,20 @@ def _countdown(seconds: float) -> str:
 def duration(value: timedelta | None) -> str:
     """A length of time as people say it: "2 h", "30 min", "1 h 30 min", "7 d", "1 d 2 h" (not "7 days, 0:00:00")."""
     return "" if value is None else duration_words(int(value.total_seconds() // 60))
+
+
+_DATED = "D Y-m-d H:i"
+
+
+@register.simple_tag
+def time_range(start: datetime, end: datetime, start_format: str = _DATED) -> str:
+    """[start, end) so that it cannot be read as a shorter span: "Tue 2026-12-01 02:00–04:00" within a day; an end on
+    another day gives its date, and both ends their year ("Tue 2026-12-01 22:00 – Wed 2026-12-02 04:00")."""
+    start, end = template_localtime(start), template_localtime(end)
+    if start.date() == end.date():
+        return f"{date_filter(start, start_format)}–{date_filter(end, 'H:i')}"
+    dated = start_format if any(year in start_format for year in "Yyo") else _DATED
+    return f"{date_filter(start, dated)} – {date_filter(end, dated)}"
 
 
 @register.simple_tag
