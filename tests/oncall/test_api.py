@@ -191,6 +191,30 @@ class TestRotations:
         assert response.status_code == 400
         assert field in response.json()["errors"]
 
+    def test_one_person_on_both_layers_in_a_shift_is_a_400_naming_the_field(self, admin_api, rotation, people,
+                                                                           time_machine):  # fmt: skip
+        time_machine.move_to(utc(2026, 1, 6, 12), tick=False)
+        response = admin_api.post(
+            api("oncall-rotation-list"),
+            self.payload(participants=["ann"], secondary_participants=["ann"]),
+            format="json",
+        )
+        assert response.status_code == 400
+        assert response.json()["errors"] == {"secondary_participants": [
+            "secondary_participants: with these orders ann is primary and secondary in the same shift: one person "
+            "cannot be both primary and secondary."
+        ]}  # fmt: skip
+        assert not Rotation.objects.filter(name="Data on-call").exists()
+        # ann, ben, cat in turn: a secondary order of ben alone pairs ben with himself every third week.
+        response = admin_api.patch(
+            api("oncall-rotation-detail", rotation.pk),
+            {"name": "Renamed", "secondary_participants": ["ben"]},
+            format="json",
+        )
+        assert response.status_code == 400
+        assert response.json()["field"] == "secondary_participants"
+        assert (Rotation.objects.get(pk=rotation.pk).name, rotation.versions.count()) == ("Checkout on-call", 1)
+
     def test_patch_adds_a_version_and_last_week_stays(self, admin_api, viewer_api, steady, cat):
         last_week = (timezone.now() - timedelta(days=7)).isoformat()
         before = viewer_api.get(api("oncall-rotation-oncall", steady.pk), {"at": last_week}).json()
@@ -295,6 +319,26 @@ class TestOverrides:
         assert response.json()["field"] == "start"
         assert response.json()["overlaps"] == Override.objects.get().pk
 
+    @pytest.mark.parametrize(("layer", "user", "holds"), [("secondary", "ann", "primary"),
+                                                          ("primary", "ben", "secondary")])  # fmt: skip
+    def test_one_person_on_both_layers_is_a_400_naming_user(self, admin_api, rotation, people, time_machine, layer,
+                                                            user, holds):  # fmt: skip
+        """ann is primary and ben secondary in the week of 5 January."""
+        time_machine.move_to(utc(2026, 1, 6, 12), tick=False)
+        payload = {"rotation": rotation.pk, "layer": layer, "user": user, "start": "2026-01-08T10:00:00Z",
+                   "end": "2026-01-08T12:00:00Z"}  # fmt: skip
+        response = admin_api.post(api("oncall-override-list"), payload, format="json")
+        assert response.status_code == 400
+        assert response.json()["errors"] == {"user": [
+            f"user: {user} is {holds} during part of that time (Thu 08 Jan 10:00–12:00 UTC): one person cannot be "
+            "both primary and secondary."
+        ]}  # fmt: skip
+        assert not Override.objects.exists()
+        covered = admin_api.post(api("oncall-override-list"), payload | {"user": "cat"}, format="json")
+        assert covered.status_code == 201, covered.json()
+        moved = admin_api.patch(api("oncall-override-detail", covered.json()["id"]), {"user": user}, format="json")
+        assert (moved.status_code, moved.json()["field"]) == (400, "user")
+
     def test_list_filters_update_and_delete(self, admin_api, viewer_api, steady, people):
         created = admin_api.post(api("oncall-override-list"), self.payload(steady), format="json").json()
         assert [o["id"] for o in viewer_api.get(api("oncall-override-list"), {"user": "cat"}).json()["results"]] == [
@@ -305,17 +349,18 @@ class TestOverrides:
             viewer_api.get(api("oncall-override-list"), {"rotation": steady.pk, "layer": "secondary"}).json()["count"]
             == 0
         )
-        patched = admin_api.patch(api("oncall-override-detail", created["id"]), {"user": "ben"}, format="json")
-        assert patched.json()["user"] == "ben"
+        patched = admin_api.patch(api("oncall-override-detail", created["id"]), {"user": "ann"}, format="json")
+        assert patched.json()["user"] == "ann"
         assert admin_api.delete(api("oncall-override-detail", created["id"])).status_code == 204
         assert not Override.objects.exists()
 
 
 class TestSwaps:
     @pytest.fixture
-    def weekly(self, make_rotation, ann, ben):
+    def weekly(self, make_rotation, ann, ben, cat):
+        """ann and ben take turns as primary; cat backs them up, so a trade leaves each week a secondary."""
         return make_rotation("Weekly", rrule="FREQ=WEEKLY", start_date=(timezone.now() - timedelta(days=14)).date(),
-                             participants=[ann, ben])  # fmt: skip
+                             participants=[ann, ben], secondary_participants=[cat])  # fmt: skip
 
     def next_shift(self, rotation, person):
         now = timezone.now()
@@ -346,6 +391,19 @@ class TestSwaps:
         assert response.status_code == 400
         assert response.json()["field"] == "counterparty_shift_start"
         assert not Swap.objects.exists()
+
+    def test_accepting_a_trade_that_makes_someone_their_own_backup_is_a_400(self, rotation, ben, cat, admin_user,
+                                                                             time_machine):  # fmt: skip
+        """ann, ben, cat in turn from 5 January, the next person as secondary: cat backs ben up from the 12th."""
+        time_machine.move_to(utc(2026, 1, 6, 12), tick=False)
+        swap = Swap.objects.create(rotation=rotation, requester=cat, start=utc(2026, 1, 19, 9),
+                                   end=utc(2026, 1, 26, 9), counterparty=ben, counterparty_start=utc(2026, 1, 12, 9),
+                                   counterparty_end=utc(2026, 1, 19, 9))  # fmt: skip
+        response = as_user(ben).post(api("oncall-swap-accept", swap.pk))
+        assert response.status_code == 400
+        assert response.json()["field"] == "counterparty_shift_start"
+        assert "cat is secondary during part of that time" in response.json()["detail"]
+        assert (Swap.objects.get().status, Override.objects.count()) == (Swap.Status.PENDING, 0)
 
 
 class TestHandoffs:

@@ -77,6 +77,24 @@ class TestRotationCreate:
             make_rotation(participants=[ann], secondary_participants=[viewer])
         assert refused.value.field == "secondary_participants"
 
+    def test_orders_that_put_one_person_on_both_layers_in_a_shift_are_refused(self, make_rotation, ann, ben, cat):
+        # ann/ben, ben/ann, cat/ben, then ann/ann in the fourth shift.
+        for primary, secondary in (([ann], [ann]), ([ann, ben, cat], [ben, ann])):
+            with pytest.raises(ApplicationError) as refused:
+                make_rotation(participants=primary, secondary_participants=secondary)
+            assert refused.value.field == "secondary_participants"
+            assert refused.value.message == (
+                "secondary_participants: with these orders ann is primary and secondary in the same shift: "
+                "one person cannot be both primary and secondary."
+            )
+        assert not Rotation.objects.exists()
+
+    def test_the_same_people_may_back_each_other_up_in_turn(self, make_rotation, ann, ben):
+        """Like the default (the next person is the secondary), an order of the same people never pairs anyone
+        with themselves."""
+        rotation = make_rotation(participants=[ann, ben], secondary_participants=[ben, ann])
+        assert oncall_at(rotation, at=utc(2026, 1, 13), layer=SECONDARY) == ann
+
     def test_names_are_unique(self, make_rotation):
         make_rotation("Data")
         with pytest.raises(ApplicationError) as refused:
@@ -103,6 +121,13 @@ class TestRotationChange:
         with pytest.raises(ApplicationError) as refused:
             rotation_version_add(rotation=rotation, actor=admin_user, participants=[ann], now=NOW)
         assert refused.value.field == "effective_from"
+
+    def test_a_change_may_not_put_one_person_on_both_layers(self, rotation, ann, ben, admin_user):
+        with pytest.raises(ApplicationError) as refused:
+            rotation_version_add(rotation=rotation, actor=admin_user, secondary_participants=[ben], now=NOW)
+        assert refused.value.field == "secondary_participants"
+        assert "ben is primary and secondary in the same shift" in refused.value.message
+        assert rotation.versions.count() == 1
 
     def test_bad_schedule_names_the_field(self, rotation, admin_user):
         with pytest.raises(ApplicationError) as refused:
@@ -195,6 +220,52 @@ class TestOverrides:
         self.make(rotation, ann, admin_user, start=utc(2026, 1, 7), end=utc(2026, 1, 9), layer=SECONDARY)
         assert Override.objects.count() == 3
 
+    def test_the_primary_cannot_also_cover_the_secondary(self, rotation, ann, admin_user):
+        """ann is primary all week (ben secondary)."""
+        with pytest.raises(ApplicationError) as refused:
+            self.make(rotation, ann, admin_user, start=utc(2026, 1, 8, 10), end=utc(2026, 1, 8, 12), layer=SECONDARY)
+        assert refused.value.field == "user"
+        assert refused.value.message == (
+            "user: ann is primary during part of that time (Thu 08 Jan 10:00–12:00 UTC): "
+            "one person cannot be both primary and secondary."
+        )
+        assert not Override.objects.exists()
+
+    def test_the_secondary_cannot_also_cover_the_primary(self, rotation, ben, admin_user):
+        with pytest.raises(ApplicationError) as refused:
+            self.make(rotation, ben, admin_user, start=utc(2026, 1, 11, 12), end=utc(2026, 1, 13))
+        assert refused.value.field == "user"
+        # Only the part of ann's week in which ben is her secondary: from Monday ben is primary, cat secondary.
+        assert "ben is secondary during part of that time (Sun 11 Jan 12:00 – Mon 12 Jan 09:00 UTC)" in (
+            refused.value.message
+        )
+        assert not Override.objects.exists()
+
+    def test_overrides_in_place_count_on_the_other_layer(self, rotation, ann, cat, admin_user):
+        self.make(rotation, cat, admin_user, start=WEDNESDAY, end=THURSDAY)  # cat is primary, not ann
+        with pytest.raises(ApplicationError) as refused:
+            self.make(rotation, cat, admin_user, start=utc(2026, 1, 7, 18), end=utc(2026, 1, 9), layer=SECONDARY)
+        assert "cat is primary during part of that time (Wed 07 Jan 18:00 – Thu 08 Jan 00:00 UTC)" in (
+            refused.value.message
+        )
+        # ann is not primary while cat covers her, so ann may be the secondary then.
+        self.make(rotation, ann, admin_user, start=WEDNESDAY, end=THURSDAY, layer=SECONDARY)
+        assert oncall_at(rotation, at=utc(2026, 1, 7, 12), layer=SECONDARY) == ann
+        assert Override.objects.count() == 2
+
+    def test_an_update_cannot_put_one_person_on_both_layers(self, rotation, ann, cat, admin_user):
+        override = self.make(rotation, cat, admin_user, start=WEDNESDAY, end=THURSDAY, layer=SECONDARY)
+        with pytest.raises(ApplicationError) as refused:
+            override_update(override=override, actor=admin_user, user=ann, now=NOW)
+        assert refused.value.field == "user"
+        assert "ann is primary" in refused.value.message
+        self.make(rotation, cat, admin_user, start=utc(2026, 1, 9), end=utc(2026, 1, 10))
+        with pytest.raises(ApplicationError) as refused:
+            override_update(override=override, actor=admin_user, end=utc(2026, 1, 9, 6), now=NOW)
+        assert "cat is primary during part of that time (Fri 09 Jan 00:00–06:00 UTC)" in refused.value.message
+        override.refresh_from_db()
+        assert (override.user, override.end) == (cat, THURSDAY)
+
     def test_who_may_arrange_overrides(self, rotation, make_user, ann, cat, admin_user):
         outsider = make_user(Role.INCIDENT_COMMANDER, username="olly")
         viewer = make_user(Role.VIEWER, username="vic")
@@ -242,7 +313,16 @@ class TestOverrides:
 
 
 class TestSwaps:
-    """ann holds shift 0 (from 2026-01-05), ben shift 1 (from 01-12), cat shift 2 (from 01-19); now is 2026-01-06."""
+    """ann holds shift 0 (from 2026-01-05), ben shift 1 (from 01-12), cat shift 2 (from 01-19); now is 2026-01-06.
+    dan is the secondary throughout, so a trade of primary shifts leaves each one a backup."""
+
+    @pytest.fixture
+    def dan(self, make_user):
+        return make_user(Role.RESPONDER, username="dan")
+
+    @pytest.fixture
+    def rotation(self, make_rotation, dan):
+        return make_rotation(secondary_participants=[dan])
 
     def ask(self, rotation, requester, counterparty, *, mine=CATS_SHIFT, theirs=BENS_SHIFT, **kw):
         return swap_request(rotation=rotation, requester=requester, shift_start=mine, counterparty=counterparty,
@@ -305,6 +385,33 @@ class TestSwaps:
         with pytest.raises(ApplicationError) as refused:
             self.ask(rotation, cat, cat)
         assert refused.value.field == "counterparty"
+
+    def test_a_trade_that_makes_someone_their_own_backup_is_refused(self, make_rotation, ben, cat):
+        """Without a secondary order the secondary is the next person: cat backs ben up in his week of the 12th."""
+        rotation = make_rotation("Next person backs up")
+        with pytest.raises(ApplicationError) as refused:
+            self.ask(rotation, cat, ben)
+        assert refused.value.field == "counterparty_shift_start"
+        assert refused.value.message == (
+            "counterparty_shift_start: cat is secondary during part of that time (Mon 12 Jan 09:00 – Mon 19 Jan "
+            "09:00 UTC): one person cannot be both primary and secondary."
+        )
+        assert not Swap.objects.exists()
+
+    def test_accepting_checks_the_other_layer_again(self, rotation, ben, cat, admin_user):
+        swap = self.ask(rotation, cat, ben)
+        # Since the request cat has agreed to be the secondary on the Tuesday of ben's week, which she would take.
+        override_create(rotation=rotation, layer=SECONDARY, user=cat, start=utc(2026, 1, 13), end=utc(2026, 1, 14),
+                        actor=admin_user, now=NOW)  # fmt: skip
+        with pytest.raises(ApplicationError) as refused:
+            swap_accept(swap=swap, actor=ben, now=NOW)
+        assert refused.value.field == "counterparty_shift_start"
+        assert "cat is secondary during part of that time (Tue 13 Jan 00:00 – Wed 14 Jan 00:00 UTC)" in (
+            refused.value.message
+        )
+        assert Swap.objects.get().status == Swap.Status.PENDING
+        assert not Override.objects.filter(layer=PRIMARY).exists()
+        assert oncall_at(rotation, at=utc(2026, 1, 13, 12)) == ben
 
     def test_a_schedule_change_since_the_request_stops_the_trade(self, rotation, ann, ben, cat, admin_user):
         swap = self.ask(rotation, cat, ben)

@@ -164,15 +164,27 @@ class TestOverrides:
         assert ">Wed 25 Nov 2026 10:00–14:00<" in html
         assert ">Fri 27 Nov 2026 10:00 – Sat 27 Nov 2027 10:00<" in html
 
-    def test_an_overlap_is_a_400_naming_start(self, client, steady, ann, ben):
+    def test_an_overlap_is_a_400_naming_start(self, client, steady, ann, cat):
         client.force_login(ann)
         start = timezone.now() + timedelta(hours=2)
-        data = {"layer": "primary", "user": "ben", "start": local_input(start),
+        data = {"layer": "primary", "user": "cat", "start": local_input(start),
                 "end": local_input(start + timedelta(hours=2))}  # fmt: skip
         hx(client, reverse("oncall-override-create", args=[steady.pk]), data)
         response = hx(client, reverse("oncall-override-create", args=[steady.pk]), data)
         assert response.status_code == 400
         assert "overlaps" in response.context["override_form"].errors["start"][0]
+
+    def test_the_secondary_covering_the_primary_is_a_400_naming_user(self, client, steady, ann, ben):
+        client.force_login(ann)
+        start = timezone.now() + timedelta(hours=2)
+        data = {"layer": "primary", "user": "ben", "start": local_input(start),
+                "end": local_input(start + timedelta(hours=2))}  # fmt: skip
+        response = hx(client, reverse("oncall-override-create", args=[steady.pk]), data)
+        assert response.status_code == 400
+        [error] = response.context["override_form"].errors["user"]
+        assert error.startswith("user: ben is secondary during part of that time (")
+        assert "one person cannot be both primary and secondary." in response.content.decode()
+        assert not Override.objects.exists()
 
     def test_a_viewer_and_an_outsider_are_refused(self, client, steady, viewer, make_user):
         start = timezone.now() + timedelta(hours=2)
@@ -198,9 +210,11 @@ class TestOverrides:
 
 class TestSwaps:
     @pytest.fixture
-    def weekly(self, make_rotation, ann, ben):
+    def weekly(self, make_rotation, ann, ben, cat):
+        """ann and ben take turns as primary; cat backs them up, so a trade leaves each week a secondary."""
         start = (timezone.now() - timedelta(days=14)).date()
-        return make_rotation("Weekly", rrule="FREQ=WEEKLY", start_date=start, participants=[ann, ben])
+        return make_rotation("Weekly", rrule="FREQ=WEEKLY", start_date=start, participants=[ann, ben],
+                             secondary_participants=[cat])  # fmt: skip
 
     def upcoming(self, rotation, person):
         now = timezone.now()
@@ -238,6 +252,19 @@ class TestSwaps:
         client.force_login(admin_user)
         assert hx(client, reverse("oncall-swap-act", args=[swap.pk, "decline"])).status_code == 200
         assert Swap.objects.get().status == Swap.Status.DECLINED
+
+    def test_accepting_a_trade_that_makes_someone_their_own_backup_shows_why(self, client, make_rotation, ann, ben):
+        """Without a secondary order ann and ben back each other up, so neither can take the other's week."""
+        pair = make_rotation("Pair", rrule="FREQ=WEEKLY", start_date=(timezone.now() - timedelta(days=14)).date(),
+                             participants=[ann, ben])  # fmt: skip
+        mine, theirs = self.upcoming(pair, ann), self.upcoming(pair, ben)
+        swap = Swap.objects.create(rotation=pair, requester=ann, start=mine.start, end=mine.end, counterparty=ben,
+                                   counterparty_start=theirs.start, counterparty_end=theirs.end)  # fmt: skip
+        client.force_login(ben)
+        response = hx(client, reverse("oncall-swap-act", args=[swap.pk, "accept"]))
+        assert response.status_code == 400
+        assert "one person cannot be both primary and secondary." in response.content.decode()
+        assert (Swap.objects.get().status, Override.objects.count()) == (Swap.Status.PENDING, 0)
 
 
 class TestHandoffPage:
@@ -300,6 +327,14 @@ class TestRotationForms:
         response = client.post(reverse("oncall-rotation-create"), self.form(**change))
         assert response.status_code == 400
         assert field in response.context["form"].errors
+        assert not Rotation.objects.filter(name="Data on-call").exists()
+
+    def test_one_person_on_both_layers_in_a_shift_is_a_400_naming_the_field(self, client, admin_user, people):
+        client.force_login(admin_user)
+        response = client.post(reverse("oncall-rotation-create"),
+                               self.form(participants="ann", secondary_participants="ann"))  # fmt: skip
+        assert response.status_code == 400
+        assert response.context["form"].errors["secondary_participants"]
         assert not Rotation.objects.filter(name="Data on-call").exists()
 
     @pytest.mark.parametrize("role", [Role.VIEWER, Role.RESPONDER, Role.INCIDENT_COMMANDER])
