@@ -9,6 +9,7 @@ arithmetic is the engine's; this module only splices spans.
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from math import lcm
 from typing import Generic, TypeVar
 
 from portal.scheduling import Recurrence, Span, shifts_between
@@ -77,6 +78,26 @@ class Takeover(Generic[P]):
     outgoing: P | None
     incoming: P
     until: datetime
+
+
+def other_layer(layer: str) -> str:
+    return SECONDARY if layer == PRIMARY else PRIMARY
+
+
+def paired_with_themselves(primary: Sequence[P], secondary: Sequence[P]) -> P | None:
+    """Someone the two orders put on both layers in one shift, or None. Shift n pairs primary[n % len(primary)]
+    with secondary[n % len(secondary)], so every pairing shows within lcm(len(primary), len(secondary)) shifts.
+    Sharing people is not itself a fault: without a secondary order the secondary is the next primary participant."""
+    if not primary or not secondary:
+        return None
+    return next(
+        (
+            primary[n % len(primary)]
+            for n in range(lcm(len(primary), len(secondary)))
+            if primary[n % len(primary)] == secondary[n % len(secondary)]
+        ),
+        None,
+    )
 
 
 def _plan_spans(plans: Sequence[Plan[P]]) -> list[tuple[Plan[P], datetime | None]]:
@@ -185,6 +206,21 @@ def joined(segments: Sequence[Segment[P]]) -> list[Segment[P]]:
             found[-1] = replace(last, end=segment.end)
         else:
             found.append(segment)
+    return found
+
+
+def held_by(segments: Sequence[Segment[P]], *, person: P, start: datetime, end: datetime) -> list[Span]:
+    """The stretches of [start, end) in which `person` holds the layer of `segments` (in order), back to back as
+    one."""
+    found: list[Span] = []
+    for segment in segments:
+        if segment.person != person or segment.end <= start or segment.start >= end:
+            continue
+        piece = Span(start=max(segment.start, start), end=min(segment.end, end))
+        if found and found[-1].end == piece.start:
+            found[-1] = Span(start=found[-1].start, end=piece.end)
+        else:
+            found.append(piece)
     return found
 
 

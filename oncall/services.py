@@ -24,11 +24,23 @@ from oncall.models import (
     ShiftReminder,
     Swap,
 )
-from oncall.schedule import INSTANT, LAYERS, Segment, Takeover, plan_at, planned_shift_at, takeovers
+from oncall.schedule import (
+    INSTANT,
+    LAYERS,
+    Segment,
+    Takeover,
+    held_by,
+    other_layer,
+    paired_with_themselves,
+    plan_at,
+    planned_shift_at,
+    takeovers,
+)
 from oncall.selectors import (
     open_incidents_for,
     plans,
     rotation_list,
+    rotation_schedule,
     schedules,
     upcoming_events,
     version_at,
@@ -42,7 +54,7 @@ from portal.locking import lock_row
 from portal.notifications.models import Delivery, EventKind
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
-from portal.scheduling import Recurrence, ScheduleError, get_zone, local_instant, shift_at
+from portal.scheduling import Recurrence, ScheduleError, Span, get_zone, local_instant, shift_at
 
 # The seeds' handoff checklist ("1. On-Call Procedures").
 OUTGOING_CHECKLIST = (
@@ -75,6 +87,9 @@ DAY_BEFORE = timedelta(hours=24)
 START_NOTICE_GRACE = timedelta(hours=1)
 # A form filled in a minute ago asks for "now", not for the past.
 OVERRIDE_START_GRACE = timedelta(minutes=5)
+
+# The secondary is the primary's backup: the same person on both layers leaves the pager without one.
+ONE_PERSON_ONE_LAYER = "one person cannot be both primary and secondary."
 
 _SCHEDULE_FIELDS = {"zone": "timezone", "rrule": "handoff_rrule", "start_time": "handoff_time", "dtstart": "start_date"}
 
@@ -135,6 +150,12 @@ def _add_version(
         raise ApplicationError("participants: name at least one person.", field="participants")
     _check_people(primary, field="participants")
     _check_people(secondary, field="secondary_participants")
+    if (doubled := paired_with_themselves(primary, secondary)) is not None:
+        raise ApplicationError(
+            f"secondary_participants: with these orders {doubled} is primary and secondary in the same shift: "
+            f"{ONE_PERSON_ONE_LAYER}",
+            field="secondary_participants",
+        )
     if rotation.versions.filter(effective_from=effective_from).exists():
         raise ApplicationError(
             f"effective_from: a version already takes effect at {effective_from:%Y-%m-%d %H:%M} UTC.",
@@ -336,6 +357,28 @@ def _refuse_overlap(rotation: Rotation, layer: str, start: datetime, end: dateti
         )
 
 
+def _span_words(span: Span) -> str:
+    if span.start.date() == span.end.date():
+        return f"{span.start:%a %d %b %H:%M}–{span.end:%H:%M} UTC"
+    return f"{span.start:%a %d %b %H:%M} – {span.end:%a %d %b %H:%M} UTC"
+
+
+def _refuse_both_layers(
+    rotation: Rotation, *, layer: str, person: User, start: datetime, end: datetime, field: str
+) -> None:
+    """Refuse `person` on `layer` for [start, end) wherever they hold the other layer, plan and overrides applied."""
+    if end <= start:  # an override ended now: nothing of it is left to run
+        return
+    other = other_layer(layer)
+    schedule = rotation_schedule(rotation, start=start, end=end)
+    held = held_by(schedule.segments(layer=other), person=person, start=start, end=end)
+    if held:
+        raise ApplicationError(
+            f"{field}: {person} is {other} during part of that time ({_span_words(held[0])}): {ONE_PERSON_ONE_LAYER}",
+            field=field,
+        )
+
+
 def _save_override(override: Override) -> Override:
     try:
         with transaction.atomic():
@@ -370,6 +413,7 @@ def override_create(
         if not policy.can_manage_overrides(actor, rotation, now=now):
             raise ForbiddenError("Only Admins and the rotation's people arrange overrides.", field="rotation")
         _refuse_overlap(rotation, layer, start, end, exclude=None)
+        _refuse_both_layers(rotation, layer=layer, person=user, start=start, end=end, field="user")
         override = Override(rotation=rotation, layer=layer, user=user, start=start, end=end, reason=reason.strip(),
                             swap=swap, created_by=actor)  # fmt: skip
         return _save_override(override)
@@ -414,6 +458,9 @@ def override_update(
         if reason is not None:
             override.reason = reason.strip()
         _refuse_overlap(rotation, override.layer, override.start, override.end, exclude=override.pk)
+        # From now on only: the part already run is history.
+        _refuse_both_layers(rotation, layer=override.layer, person=override.user, start=max(override.start, now),
+                            end=override.end, field="user")  # fmt: skip
         return _save_override(override)
 
 
@@ -447,6 +494,16 @@ def _planned_shift(
     if shift.start <= now:
         raise ApplicationError(f"{field}: that shift has started; only future shifts are swapped.", field=field)
     return shift
+
+
+def _refuse_own_backup(
+    rotation: Rotation, *, layer: str, requester: User, counterparty: User, mine: Span, theirs: Span
+) -> None:
+    """Each party takes the other's shift: neither may then hold the other layer at the same time."""
+    _refuse_both_layers(rotation, layer=layer, person=counterparty, start=mine.start, end=mine.end,
+                        field="shift_start")  # fmt: skip
+    _refuse_both_layers(rotation, layer=layer, person=requester, start=theirs.start, end=theirs.end,
+                        field="counterparty_shift_start")  # fmt: skip
 
 
 def _notify_swap(swap: Swap, *, title: str, recipient: User, actor: User | None) -> None:
@@ -491,6 +548,8 @@ def swap_request(
         mine = _planned_shift(rotation, layer=layer, start=shift_start, person=requester, now=now, field="shift_start")
         theirs = _planned_shift(rotation, layer=layer, start=counterparty_shift_start, person=counterparty, now=now,
                                 field="counterparty_shift_start")  # fmt: skip
+        _refuse_own_backup(rotation, layer=layer, requester=requester, counterparty=counterparty, mine=mine,
+                           theirs=theirs)  # fmt: skip
         swap = Swap.objects.create(
             rotation=rotation, layer=layer, requester=requester, start=mine.start, end=mine.end,
             counterparty=counterparty, counterparty_start=theirs.start, counterparty_end=theirs.end, note=note.strip(),
@@ -523,6 +582,10 @@ def swap_accept(*, swap: Swap, actor: User, now: datetime | None = None) -> Swap
             shift = _planned_shift(rotation, layer=swap.layer, start=start, person=person, now=now, field=field)
             if shift.end != end:
                 raise ApplicationError(f"{field}: the schedule changed since the request; ask again.", field=field)
+        # Overrides made since the request may have put either party on the other layer: check again.
+        _refuse_own_backup(rotation, layer=swap.layer, requester=swap.requester, counterparty=swap.counterparty,
+                           mine=Span(start=swap.start, end=swap.end),
+                           theirs=Span(start=swap.counterparty_start, end=swap.counterparty_end))  # fmt: skip
         for person, start, end in ((swap.counterparty, swap.start, swap.end),
                                    (swap.requester, swap.counterparty_start, swap.counterparty_end)):  # fmt: skip
             override_create(rotation=rotation, layer=swap.layer, user=person, start=start, end=end, actor=actor,

@@ -371,7 +371,10 @@ class _SwapDecisionApi(APIView):
         request=None,
         responses={
             200: SwapOutput,
-            400: error_response("The schedule changed since the request: a shift is no longer planned as it was."),
+            400: error_response(
+                "The schedule changed since the request: a shift is no longer planned as it was, or the trade would "
+                "make someone primary and secondary at once."
+            ),
             409: SWAP_DECIDED,
         },
     )

@@ -61,6 +61,7 @@ from maintenance.models import ChecklistItem as OccurrenceChecklistItem
 from maintenance.models import FreezeException, FreezeRule, MaintenanceOccurrence, MaintenanceWindow
 from maintenance.services import freeze_exception_request, window_create_emergency
 from oncall.models import CalendarFeed, Handoff, HandoffItem, Layer, Override, Rotation, Swap
+from oncall.selectors import rotation_schedule
 from oncall.services import calendar_feed_issue, override_create
 from operations.models import (
     AlertRule,
@@ -372,7 +373,11 @@ def seed_rows() -> None:
     calendar_feed_issue(owner=rami, rotation=rotation, now=now)
     handoff = Handoff.objects.create(rotation=rotation, at=now, outgoing=rami, incoming=sam)
     HandoffItem.objects.create(handoff=handoff, side=HandoffItem.Side.OUTGOING, position=0, text="Hand over")
-    override_create(rotation=rotation, layer=Layer.PRIMARY, user=sam, start=now + timedelta(days=1),
+    # Someone who is not the secondary that day: one person is never on both layers at once.
+    tomorrow = rotation_schedule(rotation, start=now + timedelta(days=1), end=now + timedelta(days=2))
+    backups = {segment.person for segment in tomorrow.segments(layer=Layer.SECONDARY)}
+    cover = next(user for user in (sam, rami, cora) if user not in backups)
+    override_create(rotation=rotation, layer=Layer.PRIMARY, user=cover, start=now + timedelta(days=1),
                     end=now + timedelta(days=2), actor=cora, now=now)  # fmt: skip
     Swap.objects.create(rotation=rotation, requester=rami, counterparty=sam, start=now + timedelta(days=7),
                         end=now + timedelta(days=14), counterparty_start=now + timedelta(days=14),

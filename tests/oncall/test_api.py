@@ -392,8 +392,7 @@ class TestSwaps:
         assert response.json()["field"] == "counterparty_shift_start"
         assert not Swap.objects.exists()
 
-    def test_accepting_a_trade_that_makes_someone_their_own_backup_is_a_400(self, rotation, ben, cat, admin_user,
-                                                                             time_machine):  # fmt: skip
+    def test_accepting_a_trade_that_makes_someone_their_own_backup_is_a_400(self, rotation, ben, cat, time_machine):
         """ann, ben, cat in turn from 5 January, the next person as secondary: cat backs ben up from the 12th."""
         time_machine.move_to(utc(2026, 1, 6, 12), tick=False)
         swap = Swap.objects.create(rotation=rotation, requester=cat, start=utc(2026, 1, 19, 9),

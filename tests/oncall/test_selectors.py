@@ -224,7 +224,8 @@ class TestOnCallNow:
             oncall_now(at=utc(2026, 1, 13))
         for n in range(1, 6):
             rotation = make_rotation(f"R{n}")
-            override_create(rotation=rotation, layer=PRIMARY, user=people[n % 3], start=utc(2026, 1, 13),
+            # ann or ben: cat is that week's secondary.
+            override_create(rotation=rotation, layer=PRIMARY, user=people[n % 2], start=utc(2026, 1, 13),
                             end=utc(2026, 1, 14), actor=admin_user, now=utc(2026, 1, 12))  # fmt: skip
         with CaptureQueriesContext(connection) as six:
             assert len(oncall_now(at=utc(2026, 1, 13, 1))) == 7  # and the seeded "Platform on-call"

@@ -12,6 +12,7 @@ from incidents.services import incident_declare, incident_transition
 from oncall.models import Handoff, HandoffItem, Layer, ShiftReminder
 from oncall.services import INCOMING_CHECKLIST, OUTGOING_CHECKLIST, handoff_item_set, oncall_sweep, override_create
 from oncall.tasks import sweep_oncall
+from portal.accounts.roles import Role
 from portal.notifications.models import EventKind, Notification
 from tests.oncall.conftest import utc
 
@@ -82,15 +83,16 @@ class TestHandoffs:
         assert set(handoff.items.values_list("side", flat=True)) == {HandoffItem.Side.INCOMING}
 
     def test_an_override_over_the_boundary_moves_the_handoff_to_the_people_really_changing(
-        self, rotation, ann, cat, admin_user
+        self, rotation, ann, make_user, admin_user
     ):
-        override_create(rotation=rotation, layer=Layer.PRIMARY, user=cat, start=utc(2026, 1, 12, 6),
+        dan = make_user(Role.RESPONDER, username="dan")  # not on the rotation: cat is the secondary from 09:00
+        override_create(rotation=rotation, layer=Layer.PRIMARY, user=dan, start=utc(2026, 1, 12, 6),
                         end=utc(2026, 1, 12, 12), actor=admin_user, now=utc(2026, 1, 10))  # fmt: skip
         oncall_sweep(now=utc(2026, 1, 12, 12, 1))
         assert list(Handoff.objects.filter(at__gte=utc(2026, 1, 12)).values_list("at", "outgoing__username",
                                                                                   "incoming__username")) == [
-            (utc(2026, 1, 12, 12), "cat", "ben"),
-            (utc(2026, 1, 12, 6), "ann", "cat"),
+            (utc(2026, 1, 12, 12), "dan", "ben"),
+            (utc(2026, 1, 12, 6), "ann", "dan"),
         ]  # fmt: skip
 
     def test_the_lead_hears_of_an_unacknowledged_handoff_after_an_hour_once(self, make_rotation, lead, ann, ben):
