@@ -3,12 +3,11 @@ import zoneinfo
 from datetime import datetime
 
 from django import forms
-from django.db.models import Q, QuerySet
 
 from incidents.models import Service
 from oncall.models import Layer
 from portal.accounts.models import User
-from portal.accounts.roles import Role
+from portal.accounts.roles import Role, holders
 from portal.core import forms as portal_forms
 from portal.instants import YEARS
 from portal.scheduling import ScheduleError, local_instant
@@ -23,12 +22,6 @@ WEEKDAYS = [
     ("SU", "Sunday"),
 ]
 _PRESET = re.compile(r"^FREQ=(WEEKLY|DAILY)(?:;INTERVAL=(\d+))?(?:;BYDAY=(MO|TU|WE|TH|FR|SA|SU))?$")
-
-
-def on_call_people() -> QuerySet[User]:
-    """People who may be on call: active, Responder or higher (superusers hold every role)."""
-    ranks = [Role.RESPONDER, Role.INCIDENT_COMMANDER, Role.ADMIN]
-    return User.objects.filter(Q(groups__name__in=ranks) | Q(is_superuser=True), is_active=True).distinct()
 
 
 class PeopleField(forms.CharField):
@@ -140,14 +133,14 @@ class RotationForm(forms.Form):
 
 class OverrideForm(forms.Form):
     layer = forms.ChoiceField(choices=Layer.choices)
-    user = forms.ModelChoiceField(queryset=on_call_people(), to_field_name="username", label="Who covers")
+    user = forms.ModelChoiceField(queryset=holders(Role.RESPONDER), to_field_name="username", label="Who covers")
     start = LocalDateTimeField()
     end = LocalDateTimeField()
     reason = portal_forms.LineField(max_length=200, required=False)
 
     def __init__(self, *args: object, zone: str = "UTC", **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["user"].queryset = on_call_people()  # type: ignore[attr-defined]
+        self.fields["user"].queryset = holders(Role.RESPONDER)  # type: ignore[attr-defined]
         _localise(self, zone)
 
 

@@ -142,17 +142,22 @@ class TestOverrideLength:
         return override_create(rotation=rotation, layer=PRIMARY, user=user, start=WEDNESDAY, end=end, actor=actor,
                                now=NOW)  # fmt: skip
 
-    def test_longer_than_28_days_is_refused_naming_end(self, rotation, cat, admin_user):
+    @pytest.fixture
+    def dee(self, make_user):
+        """A Responder outside the rotation, so four weeks as primary never meet a secondary shift of her own."""
+        return make_user(Role.RESPONDER, username="dee")
+
+    def test_longer_than_28_days_is_refused_naming_end(self, rotation, dee, admin_user):
         for end in (utc(2027, 1, 7), WEDNESDAY + timedelta(days=28, minutes=1)):
             with pytest.raises(ApplicationError) as refused:
-                self.make(rotation, end, user=cat, actor=admin_user)
+                self.make(rotation, end, user=dee, actor=admin_user)
             assert (refused.value.field, "28 d" in refused.value.message) == ("end", True)
         assert not Override.objects.exists()
-        longest = self.make(rotation, WEDNESDAY + timedelta(days=28), user=cat, actor=admin_user)
+        longest = self.make(rotation, WEDNESDAY + timedelta(days=28), user=dee, actor=admin_user)
         assert longest.end - longest.start == timedelta(days=28)
 
-    def test_an_update_cannot_stretch_one_past_28_days(self, rotation, cat, admin_user):
-        override = self.make(rotation, THURSDAY, user=cat, actor=admin_user)
+    def test_an_update_cannot_stretch_one_past_28_days(self, rotation, dee, admin_user):
+        override = self.make(rotation, THURSDAY, user=dee, actor=admin_user)
         with pytest.raises(ApplicationError) as refused:
             override_update(override=override, actor=admin_user, end=utc(2027, 1, 8), now=NOW)
         assert refused.value.field == "end"
