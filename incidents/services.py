@@ -304,7 +304,11 @@ def incident_transition(
             incident.acknowledged_at = now
             incident.commander = incident.commander or actor
         if to_status == Status.MONITORING:
-            incident.mitigated_at = incident.mitigated_at or now
+            incident.mitigated_at = now
+        elif to_status in (Status.INVESTIGATING, Status.IDENTIFIED, Status.MITIGATING):
+            # Back before monitoring (or re-opened): the mitigation did not hold, and the hour of monitoring the
+            # seeds ask for before resolving starts again with the next one.
+            incident.mitigated_at = None
         if to_status == Status.RESOLVED:
             incident.resolved_at = now
         if reopened:

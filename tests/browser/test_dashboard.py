@@ -11,6 +11,7 @@ from portal.accounts.roles import Role
 from tests.browser.helpers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("viewport", ["desktop", "phone"], indirect=True)]
+LONG_CHANGE = "https://ci.example.com/broxiva/checkout/-/pipelines/" + "9" * 240
 
 
 @pytest.fixture
@@ -30,6 +31,9 @@ def busy(site, make_user):
                      detected_at=now - timedelta(hours=3))  # fmt: skip
     freeze_exception_request(change="ci#42", reason="Hotfix for checkout", environment="production", starts_at=now,
                              ends_at=now + timedelta(hours=2), actor=rami)  # fmt: skip
+    # A pipeline's link as the change: one unbroken word, which must not widen a phone's page.
+    freeze_exception_request(change=LONG_CHANGE, reason="Config", environment="production", starts_at=now,
+                             ends_at=now + timedelta(hours=2), actor=rami)  # fmt: skip
 
 
 def test_the_dashboard_leads_with_what_needs_a_person(busy, page):
@@ -43,6 +47,8 @@ def test_the_dashboard_leads_with_what_needs_a_person(busy, page):
     expect(needs.first).to_be_in_viewport()
     approvals = page.locator("#my-approvals")
     expect(approvals).to_contain_text("Freeze exception for ci#42")
+    expect(approvals).to_contain_text(LONG_CHANGE[:60])
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
     approvals.get_by_role("link", name="Freeze exception for ci#42").click()
     expect(page).to_have_url(re.compile(r"/freezes/#exception-\d+$"))
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]

@@ -41,6 +41,27 @@ class TestResolveConfirmation:
                                        now=T0 + timedelta(minutes=40))  # fmt: skip
         assert resolved.status == S.RESOLVED
 
+    def test_the_hour_counts_from_the_mitigation_that_held(self, declare, commander):
+        """Back to mitigating, or re-opened: the earlier mitigation did not hold."""
+        incident = mitigate(declare("P2"), commander, T0)
+        for status, minutes in ((S.MITIGATING, 90), (S.MONITORING, 100)):
+            incident = incident_transition(incident=incident, to_status=status, actor=commander,
+                                           now=T0 + timedelta(minutes=minutes))  # fmt: skip
+        with pytest.raises(ConflictError) as refused:
+            incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander,
+                                now=T0 + timedelta(minutes=110))  # fmt: skip
+        assert "mitigated 10 min ago" in refused.value.message
+
+        incident = incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander,
+                                       now=T0 + timedelta(minutes=160))  # fmt: skip
+        incident = incident_transition(incident=incident, to_status=S.INVESTIGATING, actor=commander,
+                                       now=T0 + timedelta(minutes=170))  # fmt: skip
+        assert incident.mitigated_at is None  # re-opened: not mitigated any more
+        for status in (S.MITIGATING, S.MONITORING):
+            incident = incident_transition(incident=incident, to_status=status, actor=commander,
+                                           now=T0 + timedelta(minutes=180))  # fmt: skip
+        assert incident.mitigated_at == T0 + timedelta(minutes=180)
+
     def test_after_an_hour_of_monitoring_or_for_a_p3_no_confirmation_is_needed(self, declare, commander):
         p1 = mitigate(declare("P1"), commander, T0)
         assert incident_transition(incident=p1, to_status=S.RESOLVED, actor=commander,
