@@ -11,6 +11,7 @@ from oncall.selectors import incident_rotation, rotation_timezone
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
 from portal.scheduling import BusinessHours, add_business_days, is_business_hours
+from portal.text import duration_words
 
 Status = Incident.Status
 
@@ -123,6 +124,25 @@ def response_due(severity: Severity, detected_at: datetime, hours: BusinessHours
     if minutes is not None:
         return detected_at + timedelta(minutes=minutes)
     return add_business_days(hours, at=detected_at, days=days or 1)
+
+
+def targets_summary(severity: Severity) -> str:
+    """The timers a severity sets, as people say them: "P1: acknowledge within 5 min (15 min after hours), update
+    every 15 min, resolve within 1 h"."""
+
+    def within(minutes: int | None, business_days: int | None) -> str:
+        if minutes:
+            return f"within {duration_words(minutes)}"
+        return "by the next business day" if business_days == 1 else f"within {business_days} business days"
+
+    respond = within(severity.response_minutes, severity.response_business_days)
+    if severity.after_hours_response_minutes or severity.after_hours_response_business_days:
+        after = within(severity.after_hours_response_minutes, severity.after_hours_response_business_days)
+        respond += f" ({after.removeprefix('within ')} after hours)"
+    update = f"every {duration_words(severity.update_minutes)}" if severity.update_minutes else "as needed"
+    return f"{severity.code}: acknowledge {respond}, update {update}, resolve within " + duration_words(
+        severity.resolution_minutes
+    )
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,8 @@ def incident_declare_view(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("incident-detail", pk=incident.pk)
     status = 400 if request.method == "POST" else 200
-    return render(request, "incidents/incident_declare.html", {"form": form}, status=status)
+    targets = [policy.targets_summary(severity) for severity in Severity.objects.all()]
+    return render(request, "incidents/incident_declare.html", {"form": form, "targets": targets}, status=status)
 
 
 def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -> dict[str, object]:

@@ -54,6 +54,17 @@ class TestDeclare:
         assert response.status_code == 302
         assert response["Location"] == reverse("incident-detail", args=[incident.pk])
 
+    def test_the_page_gives_each_severitys_timers_from_its_data(self, client, make_user, severities):
+        client.force_login(make_user(Role.RESPONDER))
+        page = client.get(reverse("incident-declare")).content.decode()
+        targets = page.split('id="severity-targets"', 1)[1].split("</ul>", 1)[0]
+        for line in (
+            "P1: acknowledge within 5 min (15 min after hours), update every 15 min, resolve within 1 h",
+            "P3: acknowledge within 1 h (by the next business day after hours), update every 2 h, resolve within 24 h",
+            "P4: acknowledge within 1 h (by the next business day after hours), update as needed, resolve within 7 d",
+        ):
+            assert f"<li>{line}</li>" in targets
+
     def test_bad_form_is_a_400_with_the_field_error(self, client, make_user, severities):
         client.force_login(make_user(Role.RESPONDER))
         response = client.post(reverse("incident-declare"), {"title": "", "severity": "P3"})
