@@ -68,8 +68,9 @@ class EmergencyForm(forms.Form):
     )
     expected_impact = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     incident = forms.ModelChoiceField(
-        queryset=emergency_incidents(), required=False, label="For incident (during a freeze: an open P1/P2)"
-    )
+        queryset=emergency_incidents(), required=False, label="For incident (during a freeze: an open P1/P2)",
+        error_messages={"invalid_choice": "Emergency maintenance answers an open P1 or P2 incident; this one is not."},
+    )  # fmt: skip
 
 
 class WindowEditForm(forms.Form):

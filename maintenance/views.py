@@ -75,6 +75,12 @@ def _valid(form: forms.Form) -> dict:
     return form.cleaned_data
 
 
+def _refused(form: forms.Form, exc: ApplicationError) -> None:
+    """A service's refusal, beside its field; a form's own errors (raised by `_valid`) are on it already."""
+    if form.is_valid():
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
 def _month_start(day: date) -> datetime:
     return datetime(day.year, day.month, 1, tzinfo=UTC)
 
@@ -144,7 +150,7 @@ def window_create_view(request: HttpRequest) -> HttpResponse:
                 notice_lead=timedelta(hours=data["notice_hours"]),
             )
         except ApplicationError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            _refused(form, exc)
         else:
             return redirect("maintenance-window", pk=window.pk)
     status = 400 if request.method == "POST" else 200
@@ -168,7 +174,7 @@ def emergency_view(request: HttpRequest) -> HttpResponse:
                 incident=data["incident"],
             )
         except ApplicationError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            _refused(form, exc)
         else:
             return redirect("maintenance-occurrence", pk=occurrence.pk)
     status = 400 if request.method == "POST" else 200
@@ -335,7 +341,7 @@ def freeze_add(request: HttpRequest) -> HttpResponse:
     try:
         freeze_rule_create(actor=request.user, kind="one_off", **_valid(form))
     except ApplicationError as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        _refused(form, exc)
         return render(request, "maintenance/freezes.html", _freeze_context(freeze_form=form), status=400)
     return redirect("freeze-calendar")
 
@@ -347,7 +353,7 @@ def exception_request(request: HttpRequest) -> HttpResponse:
     try:
         freeze_exception_request(actor=request.user, **_valid(form))
     except ApplicationError as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        _refused(form, exc)
         context = _freeze_context(exception_form=form)
         return render(request, "maintenance/freezes.html", context, status=400)
     return redirect("freeze-calendar")

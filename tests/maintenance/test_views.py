@@ -126,6 +126,20 @@ class TestWindowPages:
         assert response["Location"] == reverse("maintenance-occurrence", args=[occurrence.pk])
         assert occurrence.status == "in_progress"
 
+    def test_emergency_maintenance_for_an_incident_other_than_an_open_p1_p2_says_why(self, client, make_user, api):
+        from incidents.models import Severity
+        from incidents.services import incident_declare
+
+        p4 = incident_declare(title="Typo", severity=Severity.objects.get(code="P4"), reporter=None)
+        as_role(client, make_user, Role.INCIDENT_COMMANDER)
+        response = client.post(reverse("maintenance-emergency"), {"name": "Hotfix", "duration_minutes": 30,
+                                                                  "incident": p4.pk})  # fmt: skip
+        assert response.status_code == 400
+        assert response.context["form"].errors["incident"] == [
+            "Emergency maintenance answers an open P1 or P2 incident; this one is not."
+        ]
+        assert not MaintenanceOccurrence.objects.filter(window__kind=MaintenanceWindow.Kind.EMERGENCY).exists()
+
     def test_commanders_plan_a_coming_occurrence_of_a_recurring_window(self, client, make_user):
         window = MaintenanceWindow.objects.get(name="Standard updates")
         as_role(client, make_user, Role.INCIDENT_COMMANDER)
