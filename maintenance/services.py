@@ -418,7 +418,8 @@ def _checklist_gate(occurrence: MaintenanceOccurrence, *, phase: str, override_r
     if open_items and not override_reason:
         label = ChecklistItem.Phase(phase).label.lower()
         raise ChecklistOpenError(
-            f"{len(open_items)} {label} item(s) are open: {'; '.join(open_items)}. Tick them, or give override_reason.",
+            f"{len(open_items)} {label} item(s) are open: {'; '.join(open_items)}. Tick them, or say why to go on "
+            "without them.",
             field="override_reason",
             extra={"open_items": open_items},
         )

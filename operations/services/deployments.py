@@ -145,8 +145,8 @@ def deployment_start(
 
 def _checklist_open(open_items: list[str]) -> ChecklistOpenError:
     return ChecklistOpenError(
-        f"{len(open_items)} pre-deployment item(s) are open: {'; '.join(open_items)}. Tick them, or give "
-        "override_reason.",
+        f"{len(open_items)} pre-deployment item(s) are open: {'; '.join(open_items)}. Tick them, or say "
+        "why to go on without them.",
         field="override_reason",
         extra={"open_items": open_items},
     )
