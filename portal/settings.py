@@ -538,7 +538,7 @@ CONTENT_SECURITY_POLICY = {
 PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in (
-        "accelerometer", "autoplay", "bluetooth", "browsing-topics", "camera", "display-capture", "geolocation",
+        "accelerometer", "autoplay", "browsing-topics", "camera", "display-capture", "geolocation",
         "gyroscope", "hid", "idle-detection", "magnetometer", "microphone", "midi", "payment", "screen-wake-lock",
         "serial", "usb", "xr-spatial-tracking",
     )

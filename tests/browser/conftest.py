@@ -92,8 +92,9 @@ def new_page(site, browser, browser_log, viewport):
         contexts.append(context)
         context.add_init_script(REPORT_CSP_VIOLATIONS)
         page = context.new_page()
-        page.on("console", lambda message: message.type == "error" and browser_log.errors.append(
-            f"{page.url}: {message.text}"))  # fmt: skip
+        # A warning about the Permissions-Policy header (a feature Chromium does not know) counts as an error.
+        page.on("console", lambda message: (message.type == "error" or "Permissions-Policy" in message.text)
+                and browser_log.errors.append(f"{page.url}: {message.text}"))  # fmt: skip
         page.on("pageerror", lambda error: browser_log.errors.append(f"{page.url}: uncaught {error}"))
         return page
 
