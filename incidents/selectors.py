@@ -90,12 +90,16 @@ def review_facts(incident: Incident, *, now: datetime) -> str:
     detected, severity = incident.detected_at, incident.severity
     ack_target = policy.response_due(severity, detected, policy.business_hours(incident))
     resolve_target = timedelta(minutes=severity.resolution_minutes)
+    changes = list(incident.timeline.filter(kind=TimelineEvent.Kind.SEVERITY).order_by("at", "pk"))
+    declared = changes[0].data.get("from", severity.code) if changes else severity.code
     lines = [
-        f"Detected {detected:%Y-%m-%d %H:%M} UTC as {severity.code}.",
-        f"Time to acknowledge: {_took(detected, incident.acknowledged_at)} (target {_took(detected, ack_target)}).",
+        f"Detected {detected:%Y-%m-%d %H:%M} UTC as {declared}.",
+        *(f"Severity {event.at:%m-%d %H:%M}: {event.message}" for event in changes),
+        f"Time to acknowledge: {_took(detected, incident.acknowledged_at)} "
+        f"({severity.code} target {_took(detected, ack_target)}).",
         f"Time to mitigate: {_took(detected, incident.mitigated_at)}.",
         f"Time to resolve: {_took(detected, incident.resolved_at)} "
-        f"(target {_took(detected, detected + resolve_target)}).",
+        f"({severity.code} target {_took(detected, detected + resolve_target)}).",
         "",
         "Escalations:",
     ]

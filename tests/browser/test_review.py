@@ -55,7 +55,7 @@ def test_adding_an_item_keeps_the_draft_items_close_with_a_ticket_and_publishing
     page.goto(f"/incidents/{resolved.pk}/review/")
     facts = page.get_by_label("What happened (drafted from the incident)")
     expect(facts).to_have_value(
-        re.compile(r"Time to acknowledge: 3 min \(target .+\)\.[\s\S]*Deployments to the affected")
+        re.compile(r"Time to acknowledge: 3 min \(P2 target .+\)\.[\s\S]*Deployments to the affected")
     )
     page.get_by_label("Summary").fill("Checkout failed for 2 hours")
     page.get_by_label("Root cause").fill("An expired certificate")

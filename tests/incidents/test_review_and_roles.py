@@ -6,12 +6,13 @@ import pytest
 from auditlog.models import LogEntry
 from django.urls import reverse
 
-from incidents.models import ActionItem, Incident, PostIncidentReview, Service, TimelineEvent
+from incidents.models import ActionItem, Incident, PostIncidentReview, Service, Severity, TimelineEvent
 from incidents.services import (
     action_item_add,
     action_item_update,
     incident_acknowledge,
     incident_assign_role,
+    incident_change_severity,
     incident_transition,
     incident_update_details,
     review_for,
@@ -67,7 +68,9 @@ class TestDraftFacts:
         Deployment.objects.create(service=api, version="v41", started_at=T0 - timedelta(hours=2), **common)
         Deployment.objects.create(service=api, version="v40", started_at=T0 - timedelta(hours=30), **common)
         Deployment.objects.create(service=search, version="v9", started_at=T0 - timedelta(hours=1), **common)
-        incident = declare("P1")
+        p1 = Severity.objects.get(code="P1")
+        incident = incident_change_severity(incident=declare("P2"), severity=p1, reason="All shops", actor=commander,
+                                            now=T0 + timedelta(minutes=1))  # fmt: skip
         timeline_add(
             incident=incident,
             kind=TimelineEvent.Kind.ESCALATION,
@@ -101,8 +104,10 @@ class TestDraftFacts:
 
         facts = review_for(incident=incident).facts
 
-        assert "Time to acknowledge: 4 min (target 5 min)." in facts
-        assert "Time to resolve: 2 h 5 min (target 1 h)." in facts
+        assert "Detected 2026-11-24 10:00 UTC as P2." in facts  # as declared, raised later
+        assert "Severity 11-24 10:01: P2 → P1: All shops" in facts
+        assert "Time to acknowledge: 4 min (P1 target 5 min)." in facts
+        assert "Time to resolve: 2 h 5 min (P1 target 1 h)." in facts
         assert "Paged L2 Platform lead: pat" in facts
         assert f"{run.reference} Rollout restart on Cluster by cora: succeeded; pods stuck" in facts
         assert "Deployments to the affected services from 24 h before detection until resolution:" in facts
