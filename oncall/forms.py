@@ -145,7 +145,7 @@ class OverrideForm(forms.Form):
 
 
 class SwapForm(forms.Form):
-    """Pick one of your planned shifts and one of someone else's on the same layer."""
+    """Pick a shift you hold and one someone else holds, on the same layer (shifts traded away are not offered)."""
 
     shift = forms.ChoiceField(label="Your shift")
     counterparty_shift = forms.ChoiceField(label="Their shift")

@@ -80,8 +80,18 @@ class RotationSchedule:
         return segments_between(self.plans, self._covers, layer=layer, start=self.start, end=self.end)
 
     def planned(self, *, layer: str) -> list[Segment[User]]:
-        """The shifts as the versions plan them, overrides ignored: what swaps trade."""
+        """The shifts as the versions plan them, overrides ignored."""
         return planned_segments(self.plans, layer=layer, start=self.start, end=self.end)
+
+    def held(self, *, layer: str) -> list[Segment[User]]:
+        """The planned shifts no override touches, so their person still holds them whole: what swaps trade. An
+        accepted swap is two overrides, so the shifts it traded drop out."""
+        covers = [cover for cover in self._covers if cover.layer == layer]
+        return [
+            shift
+            for shift in self.planned(layer=layer)
+            if not any(cover.start < shift.end and shift.start < cover.end for cover in covers)
+        ]
 
     def at(self, *, layer: str, at: datetime) -> Segment[User] | None:
         return segment_at(self.plans, self._covers, layer=layer, at=at)

@@ -483,7 +483,7 @@ def override_delete(*, override: Override, actor: User, now: datetime | None = N
 def _planned_shift(
     rotation: Rotation, *, layer: str, start: datetime, person: User, now: datetime, field: str
 ) -> Segment[User]:
-    """The planned shift of `person` starting at `start`, or an error naming `field`."""
+    """The planned shift of `person` starting at `start` that they still hold whole, or an error naming `field`."""
     _instant(start, field)
     loaded = with_versions(Rotation.objects.filter(pk=rotation.pk)).get()
     shift = planned_shift_at(plans(loaded), layer=layer, at=start)
@@ -493,6 +493,14 @@ def _planned_shift(
         raise ApplicationError(f"{field}: that {layer} shift is {shift.person}'s, not {person}'s.", field=field)
     if shift.start <= now:
         raise ApplicationError(f"{field}: that shift has started; only future shifts are swapped.", field=field)
+    # A shift traded away (or covered in part) is no longer the person's to trade; the swap's overrides would clash.
+    covered = rotation_schedule(rotation, start=shift.start, end=shift.end)
+    if shift not in covered.held(layer=layer):
+        cover = next(segment for segment in covered.segments(layer=layer) if segment.is_override)
+        raise ApplicationError(
+            f"{field}: {person} no longer holds that {layer} shift: {cover.person} covers {_span_words(cover)}.",
+            field=field,
+        )
     return shift
 
 

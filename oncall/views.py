@@ -208,10 +208,10 @@ def _body_context(request: HttpRequest, rotation: Rotation, **extra: object) -> 
 
 
 def _swap_form(data: object, upcoming: RotationSchedule, user: User) -> SwapForm:
-    """A swap form offering the person's planned shifts and everyone else's, over the coming weeks."""
+    """A swap form offering the shifts the person holds and those everyone else holds, over the coming weeks."""
     mine, theirs = [], []
     for layer in LAYERS:
-        for shift in upcoming.planned(layer=layer):
+        for shift in upcoming.held(layer=layer):
             if shift.start <= upcoming.start:
                 continue
             label = f"{Layer(layer).label}: {shift.start:%a %d %b %H:%M} – {shift.end:%a %d %b %H:%M} UTC"

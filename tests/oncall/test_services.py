@@ -388,6 +388,21 @@ class TestSwaps:
             self.ask(rotation, cat, counterparty, mine=mine, theirs=theirs)
         assert refused.value.field == field
 
+    def test_a_shift_traded_away_is_no_longer_offered_by_either_party(self, rotation, ann, ben, cat):
+        """After cat and ben trade, ben covers cat's week of the 19th and cat his of the 12th: neither week is
+        theirs to trade again, whoever asks."""
+        swap_accept(swap=self.ask(rotation, cat, ben), actor=ben, now=NOW)
+        with pytest.raises(ApplicationError) as refused:
+            self.ask(rotation, cat, ann, mine=CATS_SHIFT, theirs=utc(2026, 1, 26, 9))
+        assert refused.value.field == "shift_start"
+        assert refused.value.message == (
+            "shift_start: cat no longer holds that primary shift: ben covers Mon 19 Jan 09:00 – Mon 26 Jan 09:00 UTC."
+        )
+        with pytest.raises(ApplicationError) as refused:
+            self.ask(rotation, ann, ben, mine=utc(2026, 1, 26, 9), theirs=BENS_SHIFT)
+        assert refused.value.field == "counterparty_shift_start"
+        assert Swap.objects.count() == 1
+
     def test_a_swap_with_oneself_is_refused(self, rotation, cat):
         with pytest.raises(ApplicationError) as refused:
             self.ask(rotation, cat, cat)

@@ -237,6 +237,29 @@ class TestSwaps:
         assert oncall_at(weekly, at=mine.start) == ben
         assert oncall_at(weekly, at=theirs.start) == ann
 
+    def test_the_form_offers_only_shifts_the_parties_still_hold(self, client, make_rotation, make_user, ann, ben, cat,
+                                                                 time_machine):  # fmt: skip
+        """cat traded her week of the 19th for ben's of the 12th: neither week is offered again, on either side."""
+        time_machine.move_to(utc(2026, 1, 6, 12), tick=False)
+        rotation = make_rotation("Traded", secondary_participants=[make_user(Role.RESPONDER, username="dan")])
+        swap = swap_request(rotation=rotation, requester=cat, shift_start=utc(2026, 1, 19, 9), counterparty=ben,
+                            counterparty_shift_start=utc(2026, 1, 12, 9))  # fmt: skip
+        client.force_login(ben)
+        assert hx(client, reverse("oncall-swap-act", args=[swap.pk, "accept"])).status_code == 200
+        client.force_login(cat)
+        form = client.get(reverse("oncall-rotation", args=[rotation.pk])).context["swap_form"]
+        assert form.fields["shift"].choices == []
+        assert [value for value, _ in form.fields["counterparty_shift"].choices if value.startswith("primary")] == [
+            "primary|ann|2026-01-26T09:00:00+00:00",
+            "primary|ben|2026-02-02T09:00:00+00:00",
+        ]
+        response = hx(client, reverse("oncall-swap-request", args=[rotation.pk]),
+                      {"shift": "primary|2026-01-19T09:00:00+00:00",
+                       "counterparty_shift": "primary|ann|2026-01-26T09:00:00+00:00"})  # fmt: skip
+        assert response.status_code == 400
+        assert "shift" in response.context["swap_form"].errors
+        assert Swap.objects.count() == 1
+
     def test_someone_not_on_the_rotation_cannot_request(self, client, weekly, viewer, ben):
         client.force_login(viewer)
         theirs = self.upcoming(weekly, ben)
