@@ -54,7 +54,7 @@ from portal.locking import lock_row
 from portal.notifications.models import Delivery, EventKind
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
-from portal.scheduling import Recurrence, ScheduleError, Span, get_zone, local_instant, shift_at
+from portal.scheduling import Recurrence, ScheduleError, Span, get_zone, local_instant, shift_at, shifts_between
 
 # The seeds' handoff checklist ("1. On-Call Procedures").
 OUTGOING_CHECKLIST = (
@@ -78,6 +78,8 @@ AUTOMATED_ITEMS = {
 # A test page goes to the person (their pager, email and phone), not to the team's chat channels.
 TEST_PAGE_CHANNELS = ("pager", "email", "sms")
 HANDOFF_ACK_WITHIN = timedelta(hours=1)
+# A rule must start a shift this soon: one that never fires (30 February) or has ended would leave nobody on call.
+HANDOFF_HORIZON = timedelta(days=2 * 365)
 # A sweep still opens handoffs (and tells leads) this long after the fact, should beat have been down.
 HANDOFF_LOOKBACK = timedelta(days=1)
 LEAD_NOTICE_LOOKBACK = timedelta(days=7)
@@ -121,12 +123,21 @@ def _check_start_date(start_date: date) -> None:
 
 
 def _check_handoffs(*, zone: str, rrule: str, handoff_time: time, start_date: date, at: datetime) -> None:
+    """Refuse a rule the engine rejects, or one giving no shift within HANDOFF_HORIZON of `at` (when the version
+    takes effect)."""
     _check_start_date(start_date)
     try:
         recurrence = Recurrence(rrule=rrule, dtstart=start_date, start_time=handoff_time, zone=zone)
-        shift_at(recurrence, at=at)  # refuses handoffs less than an hour apart
+        # Also refuses handoffs less than an hour apart.
+        shifts = shifts_between(recurrence, start=at, end=at + HANDOFF_HORIZON)
     except ScheduleError as exc:
         raise _schedule_error(exc) from exc
+    if not shifts:
+        raise ApplicationError(
+            f"handoff_rrule: {rrule.strip()!r} gives no shift in the two years from {at:%Y-%m-%d %H:%M} UTC (it never "
+            "hands over, or only once), so nobody would be on call.",
+            field="handoff_rrule",
+        )
 
 
 def _check_people(people: Sequence[User], *, field: str) -> None:

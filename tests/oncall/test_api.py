@@ -179,6 +179,7 @@ class TestRotations:
         [
             ({"timezone": "Mars/Olympus"}, "timezone"),
             ({"handoff_rrule": "FREQ=FORTNIGHTLY"}, "handoff_rrule"),
+            ({"handoff_rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}, "handoff_rrule"),  # never fires
             ({"participants": ["ann", "nobody"]}, "participants"),
             ({"participants": []}, "participants"),
             ({"start_date": "soon"}, "start_date"),

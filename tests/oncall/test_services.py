@@ -56,6 +56,8 @@ class TestRotationCreate:
             ({"zone": "Mars/Olympus"}, "timezone"),
             ({"rrule": "FREQ=SOMETIMES"}, "handoff_rrule"),
             ({"rrule": "FREQ=MINUTELY;INTERVAL=30"}, "handoff_rrule"),
+            ({"rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}, "handoff_rrule"),  # 30 February: never fires
+            ({"rrule": "FREQ=WEEKLY;COUNT=1"}, "handoff_rrule"),  # one handoff begins no shift
             ({"participants": []}, "participants"),
         ],
     )
@@ -133,6 +135,14 @@ class TestRotationChange:
         with pytest.raises(ApplicationError) as refused:
             rotation_version_add(rotation=rotation, actor=admin_user, timezone="Nowhere/Town", now=NOW)
         assert refused.value.field == "timezone"
+
+    def test_a_rule_without_a_handoff_from_the_change_on_is_refused(self, rotation, admin_user):
+        """Daily handoffs until the 10th: none once the change takes effect at the next handoff, on the 12th."""
+        with pytest.raises(ApplicationError) as refused:
+            rotation_version_add(rotation=rotation, actor=admin_user, handoff_rrule="FREQ=DAILY;UNTIL=20260110T000000Z",
+                                 now=NOW)  # fmt: skip
+        assert refused.value.field == "handoff_rrule"
+        assert rotation.versions.count() == 1
 
 
 class TestOverrideLength:

@@ -341,6 +341,7 @@ class TestRotationForms:
         [
             ({"participants": "ann, nobody"}, "participants"),
             ({"frequency": "custom", "custom_rrule": "FREQ=NEVER"}, "custom_rrule"),
+            ({"frequency": "custom", "custom_rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}, "custom_rrule"),
             ({"frequency": "custom", "custom_rrule": ""}, "custom_rrule"),
             ({"start_date": "someday"}, "start_date"),
         ],
