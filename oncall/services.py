@@ -51,7 +51,7 @@ from portal.accounts.services import token_hash
 from portal.errors import ApplicationError, ConflictError, ForbiddenError
 from portal.instants import check_date, check_instant
 from portal.locking import lock_row
-from portal.notifications.models import Delivery, EventKind
+from portal.notifications.models import Channel, Delivery, EventKind
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
 from portal.scheduling import Recurrence, ScheduleError, Span, get_zone, local_instant, shift_at, shifts_between
@@ -77,6 +77,9 @@ AUTOMATED_ITEMS = {
 }
 # A test page goes to the person (their pager, email and phone), not to the team's chat channels.
 TEST_PAGE_CHANNELS = ("pager", "email", "sms")
+# Each test-page item tests the channel it names: an email that got through says nothing about PagerDuty. With no
+# such channel configured the item is never ticked for the person; they tick it by hand.
+TEST_PAGE_EVIDENCE = {"Test PagerDuty notifications": Channel.Kind.PAGER}
 HANDOFF_ACK_WITHIN = timedelta(hours=1)
 # A rule must start a shift this soon: one that never fires (30 February) or has ended would leave nobody on call.
 HANDOFF_HORIZON = timedelta(days=2 * 365)
@@ -825,7 +828,7 @@ def handoff_item_set(*, item: HandoffItem, actor: User, done: bool, now: datetim
 
 def handoff_test_page(*, item: HandoffItem, actor: User, now: datetime | None = None) -> HandoffItem:
     """Send a real test page through the incoming person's own channels (pager, email, SMS); the sweep ticks the
-    item once every one of them is delivered."""
+    item once it is delivered over the channel the item names (TEST_PAGE_EVIDENCE)."""
     now = now or django_timezone.now()
     with transaction.atomic():
         handoff = Handoff.objects.select_for_update().get(pk=item.handoff_id)
@@ -854,8 +857,8 @@ def handoff_test_page(*, item: HandoffItem, actor: User, now: datetime | None = 
 
 
 def _auto_tick(now: datetime) -> int:
-    """Tick open automated items whose evidence is in: every delivery of the test page delivered, or an incident
-    acknowledged by the incoming person since the handoff."""
+    """Tick open automated items whose evidence is in: the test page delivered over the channel the item names, or
+    an incident acknowledged by the incoming person since the handoff."""
     ticked = 0
     items = HandoffItem.objects.filter(
         done_at__isnull=True, handoff__acknowledged_at__isnull=True, handoff__incoming__isnull=False
@@ -863,10 +866,12 @@ def _auto_tick(now: datetime) -> int:
     for item in items.select_related("handoff"):
         handoff = item.handoff
         if item.automation == HandoffItem.Automation.TEST_PAGE:
-            if item.test_page_id is None:
+            kind = TEST_PAGE_EVIDENCE.get(item.text)
+            if item.test_page_id is None or kind is None:
                 continue
-            statuses = set(Delivery.objects.filter(notification_id=item.test_page_id).values_list("status", flat=True))
-            seen = statuses == {Delivery.Status.DELIVERED}
+            seen = Delivery.objects.filter(
+                notification_id=item.test_page_id, channel__kind=kind, status=Delivery.Status.DELIVERED
+            ).exists()
         else:
             seen = TimelineEvent.objects.filter(
                 kind=TimelineEvent.Kind.ACKNOWLEDGED, actor_id=handoff.incoming_id, at__gte=handoff.at

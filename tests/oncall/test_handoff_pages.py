@@ -76,17 +76,38 @@ def test_a_delivered_test_page_ticks_the_item(handoff, ben, pager_and_sms):
     assert (ticked.done_by, ticked.done_at) == (ben, NOW)
 
 
-def test_a_failed_test_page_leaves_the_item_open_and_says_why(handoff, ben, pager_and_sms, client):
-    Channel.objects.filter(kind="sms").update(endpoint_url=pager_and_sms.url + "/nowhere")
+def test_a_failed_page_leaves_the_item_open_and_says_why(handoff, ben, pager_and_sms, client):
+    Channel.objects.filter(kind="pager").update(endpoint_url=pager_and_sms.url + "/nowhere")
     handoff_test_page(item=item(handoff, "test_page"), actor=ben, now=NOW)
     send_queued()
+    assert Delivery.objects.get(channel__kind="sms").status == Delivery.Status.DELIVERED
     assert oncall_sweep(now=NOW).auto_ticked == 0
     assert item(handoff, "test_page").done_at is None
 
     client.force_login(ben)
     page = client.get(reverse("oncall-handoff", args=[handoff.pk])).content.decode()
     assert "Send another test page" in page
-    assert "HTTP 404" in page  # the SMS delivery's error, on the checklist
+    assert "HTTP 404" in page  # the pager delivery's error, on the checklist
+
+
+def test_the_page_ticks_the_pagerduty_item_whatever_the_other_channels_did(handoff, ben, pager_and_sms):
+    Channel.objects.filter(kind="sms").update(endpoint_url=pager_and_sms.url + "/nowhere")
+    handoff_test_page(item=item(handoff, "test_page"), actor=ben, now=NOW)
+    send_queued()
+    assert Delivery.objects.get(channel__kind="sms").status == Delivery.Status.FAILED
+    assert oncall_sweep(now=NOW).auto_ticked == 1
+    assert item(handoff, "test_page").done_by == ben
+
+
+def test_without_a_pager_channel_an_email_that_got_through_ticks_nothing(handoff, ben):
+    """The item tests PagerDuty: with no pager channel configured the incoming person ticks it by hand."""
+    Channel.objects.exclude(kind="email").update(enabled=False)
+    test_item = handoff_test_page(item=item(handoff, "test_page"), actor=ben, now=NOW)
+    send_queued()
+    rows = Delivery.objects.filter(notification=test_item.test_page)
+    assert [(row.channel.kind, row.status) for row in rows] == [("email", "delivered")]
+    assert oncall_sweep(now=NOW).auto_ticked == 0
+    assert item(handoff, "test_page").done_at is None
 
 
 def test_the_new_on_calls_first_acknowledgement_ticks_the_transfer(handoff, ben, ann):
