@@ -30,6 +30,8 @@ class NotificationsConfig(AppConfig):
             auditlog.register(model, mask_fields=fields, mask_callable="portal.notifications.secrets.mask_secret")
         auditlog.register(InboundEvent, include_fields=["status", "result"])
         auditlog.register(RoutingRule)
-        auditlog.register(Subscription, m2m_fields={"services"})
+        # Status-page subscribers' addresses stay out of the log (their __str__ omits it too): unsubscribing deletes
+        # them. Mailing lists' addresses still show in their __str__.
+        auditlog.register(Subscription, exclude_fields=["email"], m2m_fields={"services"})
         # Status changes only: the worker's bookkeeping (timestamps, attempts) would drown the log.
         auditlog.register(Delivery, include_fields=["status"])

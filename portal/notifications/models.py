@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from portal.core.fields import EncryptedCharField, EncryptedURLField
+from portal.notifications.status_links import STATUS_KEY_PREFIX
 
 
 class Severity(models.TextChoices):
@@ -150,6 +151,9 @@ class Subscription(models.Model):
         ]
 
     def __str__(self) -> str:
+        # The audit log's name for the row: a member of the public's address must not outlive their unsubscribing.
+        if self.public:
+            return f"Status-page subscriber #{self.pk}"
         return f"{self.user or self.email}: {', '.join(self.event_kinds)}"
 
     def clean(self) -> None:
@@ -246,6 +250,9 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
+        # Also the audit log's name for the row, which must not keep a status-page subscriber's address.
+        if self.recipient_key.startswith(STATUS_KEY_PREFIX):
+            return f"{self.channel} -> a status-page subscriber ({self.status})"
         return f"{self.channel} -> {self.address or self.recipient_key} ({self.status})"
 
 

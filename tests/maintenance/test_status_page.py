@@ -1,10 +1,14 @@
 """The public status page: state words, updates as text, 90 days of uptime per service, past incidents, and email
 subscriptions confirmed by a signed link (no login anywhere, internal updates never shown or sent)."""
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
+from auditlog.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.test import override_settings
 from django.urls import reverse
@@ -15,6 +19,7 @@ from incidents.services import incident_acknowledge, incident_declare, incident_
 from maintenance import selectors
 from portal import settings as portal_settings
 from portal.accounts.roles import Role
+from portal.core.audit import describe_changes
 from portal.notifications.delivery import deliver
 from portal.notifications.models import Delivery, Subscription
 from portal.notifications.status_links import CONFIRM_SALT
@@ -203,6 +208,30 @@ class TestSubscription:
         assert "expired" in response.content.decode()
         assert client.post(reverse("status-unsubscribe", args=["forged:token"])).status_code == 400
         assert not Subscription.objects.exists()
+
+    def test_the_audit_log_records_subscriptions_but_never_their_address(self, client, smtp, api, incident, reporter):
+        """Subscribers are members of the public whose address goes when they unsubscribe: it never enters the log."""
+        client.post(reverse("status-subscribe"), {"email": "walker3@example.com", "services": ["api"]})
+        deliver(list(Delivery.objects.values_list("pk", flat=True)))
+        confirm = _link(smtp.messages[0].get_body(("plain",)).get_content(), "confirm")
+        client.post(urlsplit(confirm).path)
+        subscription = Subscription.objects.get()
+        incident_post_update(incident=incident("P2", T0), label="identified", description="Found.", actor=reporter,
+                             is_public=True)  # fmt: skip
+        deliver(list(Delivery.objects.filter(status=Delivery.Status.QUEUED).values_list("pk", flat=True)))
+        update = [m for m in smtp.messages if m["To"] == "walker3@example.com"][1]
+        unsubscribe = _link(update.get_body(("plain",)).get_content(), "unsubscribe")
+        assert "Unsubscribed" in client.post(urlsplit(unsubscribe).path).content.decode()
+
+        entries = LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(Subscription), object_id=subscription.pk
+        )
+        assert {entry.action for entry in entries} >= {LogEntry.Action.CREATE, LogEntry.Action.DELETE}
+        assert {entry.object_repr for entry in entries} == {f"Status-page subscriber #{subscription.pk}"}
+        assert LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Delivery)).exists()
+        logged = json.dumps(list(LogEntry.objects.values()), default=str)
+        logged += "".join(describe_changes(entry.changes_dict) for entry in LogEntry.objects.all())  # as /audit/ shows
+        assert "walker3" not in logged.lower()
 
     def test_a_bad_address_is_named(self, client, db):
         response = client.post(reverse("status-subscribe"), {"email": "not-an-address"})
