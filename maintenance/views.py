@@ -55,6 +55,7 @@ from portal.notifications.services import (
     status_subscription_confirm,
     status_subscription_request,
 )
+from portal.notifications.status_links import confirm_token_data, unsubscribe_token_pk
 
 Status = MaintenanceOccurrence.Status
 
@@ -431,13 +432,18 @@ def status_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 def _status_link(request: HttpRequest, token: str, *, action: str) -> HttpResponse:
     context: dict[str, object] = {"action": action, "token": token}
     status = 200
-    if request.method == "POST":
-        try:
+    try:
+        # Read on GET too: a bad link says so at once instead of offering a button that can only fail.
+        if action == "confirm":
+            confirm_token_data(token)
+        else:
+            unsubscribe_token_pk(token)
+        if request.method == "POST":
             if action == "confirm":
                 context["subscription"] = status_subscription_confirm(token=token)
             else:
                 status_subscription_cancel(token=token)
             context["done"] = True
-        except ApplicationError as exc:
-            context["error"], status = exc.message, exc.status_code
+    except ApplicationError as exc:
+        context["error"], status = exc.message, exc.status_code
     return render(request, "maintenance/status_subscription.html", context, status=status)

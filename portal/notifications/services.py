@@ -5,7 +5,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -29,11 +28,11 @@ from portal.notifications.models import (
 )
 from portal.notifications.status_links import (
     CONFIRM_MAX_AGE,
-    CONFIRM_SALT,
     STATUS_KEY_PREFIX,
-    UNSUBSCRIBE_SALT,
+    confirm_token_data,
     confirm_url,
     status_page_url,
+    unsubscribe_token_pk,
 )
 
 CONFIRM_TITLE = "Confirm your subscription to Broxiva status updates"
@@ -333,12 +332,7 @@ def status_subscription_request(
 
 def status_subscription_confirm(*, token: str) -> Subscription:
     """Create (or replace the services of) the address's public subscription from a confirmation link."""
-    try:
-        data = signing.loads(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
-    except signing.SignatureExpired:
-        raise ApplicationError("This confirmation link has expired; subscribe again.", field="token") from None
-    except signing.BadSignature:
-        raise ApplicationError("This confirmation link is not valid.", field="token") from None
+    data = confirm_token_data(token)
     services = list(Service.objects.filter(slug__in=data["services"]))
     with transaction.atomic():
         subscription, _ = Subscription.objects.select_for_update().get_or_create(
@@ -354,10 +348,7 @@ def status_subscription_confirm(*, token: str) -> Subscription:
 
 def status_subscription_cancel(*, token: str) -> bool:
     """Delete the public subscription of an unsubscribe link, and its address with it; False if already gone."""
-    try:
-        pk = signing.loads(token, salt=UNSUBSCRIBE_SALT)
-    except signing.BadSignature:
-        raise ApplicationError("This unsubscribe link is not valid.", field="token") from None
+    pk = unsubscribe_token_pk(token)
     with transaction.atomic():
         subscription = Subscription.objects.select_for_update().filter(public=True, pk=pk).first()
         if subscription is None:

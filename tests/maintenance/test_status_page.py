@@ -22,7 +22,7 @@ from portal.accounts.roles import Role
 from portal.core.audit import describe_changes
 from portal.notifications.delivery import deliver
 from portal.notifications.models import Delivery, Subscription
-from portal.notifications.status_links import CONFIRM_SALT
+from portal.notifications.status_links import CONFIRM_SALT, unsubscribe_url
 from tests.maintenance.conftest import T0
 
 DAY = timedelta(days=1)
@@ -208,6 +208,32 @@ class TestSubscription:
         assert "expired" in response.content.decode()
         assert client.post(reverse("status-unsubscribe", args=["forged:token"])).status_code == 400
         assert not Subscription.objects.exists()
+
+    @pytest.mark.parametrize("action", ["confirm", "unsubscribe"])
+    def test_opening_a_bad_or_expired_link_says_so_without_a_button(self, client, db, time_machine, action):
+        response = client.get(reverse(f"status-{action}", args=["garbage"]))
+        assert response.status_code == 400  # as posting it answers
+        page = response.content.decode()
+        assert "This link is invalid or has expired" in page
+        assert "<button" not in page
+        if action == "confirm":
+            token = signing.dumps({"email": "pat@example.org", "services": []}, salt=CONFIRM_SALT)
+            time_machine.move_to(T0 + timedelta(days=4), tick=False)
+            response = client.get(reverse("status-confirm", args=[token]))
+            assert response.status_code == 400
+            assert "This link is invalid or has expired" in response.content.decode()
+            assert "<button" not in response.content.decode()
+
+    def test_opening_a_good_link_offers_the_button(self, client, db):
+        token = signing.dumps({"email": "pat@example.org", "services": []}, salt=CONFIRM_SALT)
+        response = client.get(reverse("status-confirm", args=[token]))
+        assert response.status_code == 200
+        assert "Confirm my subscription</button>" in response.content.decode()
+        assert not Subscription.objects.exists()
+        subscription = Subscription.objects.create(email="pat@example.org", public=True, event_kinds=["x"])
+        response = client.get(urlsplit(unsubscribe_url(subscription.pk)).path)
+        assert response.status_code == 200
+        assert "Unsubscribe</button>" in response.content.decode()
 
     def test_the_audit_log_records_subscriptions_but_never_their_address(self, client, smtp, api, incident, reporter):
         """Subscribers are members of the public whose address goes when they unsubscribe: it never enters the log."""
