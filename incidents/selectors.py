@@ -6,7 +6,7 @@ from contacts.models import Team
 from incidents import policy
 from incidents.models import ActionItem, Incident, PostIncidentReview, StatusUpdate, TimelineEvent
 from operations.selectors.alerting import incident_owner, incident_owner_team
-from portal.text import duration_words
+from portal.text import length_words
 
 # Where `owner_team` keeps what it found, and where declaring an incident from alerts puts their owner
 # before the alerts are written.
@@ -77,7 +77,7 @@ def owner_team(incident: Incident) -> Team | None:
 def _took(start: datetime, end: datetime | None) -> str:
     if end is None:
         return "not reached"
-    return duration_words(int((end - start).total_seconds() // 60))
+    return length_words(end - start)
 
 
 def review_facts(incident: Incident, *, now: datetime) -> str:

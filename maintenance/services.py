@@ -31,7 +31,7 @@ from portal.notifications.models import EventKind
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
 from portal.scheduling import ScheduleError, get_zone
-from portal.text import duration_words
+from portal.text import length_words
 
 Status = MaintenanceOccurrence.Status
 EMERGENCY_PROCEDURE = "emergency-maintenance"
@@ -53,15 +53,11 @@ def _aware(value: datetime, field: str) -> datetime:
     return value
 
 
-def _length(value: timedelta) -> str:
-    return duration_words(value // timedelta(minutes=1))
-
-
 def _check_length(kind: str, length: timedelta, *, field: str) -> None:
     """An occurrence lasts no longer than its kind of window allows, as planned and as rescheduled."""
     if length > (longest := policy.LONGEST_OCCURRENCE[kind]):
         label = MaintenanceWindow.Kind(kind).label
-        raise ApplicationError(f"{label} maintenance lasts at most {_length(longest)}.", field=field)
+        raise ApplicationError(f"{label} maintenance lasts at most {length_words(longest)}.", field=field)
 
 
 def _event(
@@ -684,7 +680,7 @@ def freeze_exception_request(
         raise ApplicationError("The exception must end after it starts.", field="ends_at")
     if ends_at - starts_at > policy.LONGEST_FREEZE_EXCEPTION:
         raise ApplicationError(
-            f"An exception lasts at most {_length(policy.LONGEST_FREEZE_EXCEPTION)}: ask for the time the change "
+            f"An exception lasts at most {length_words(policy.LONGEST_FREEZE_EXCEPTION)}: ask for the time the change "
             "needs.",
             field="ends_at",
         )

@@ -8,6 +8,7 @@ NUL is refused everywhere: PostgreSQL stores it in neither text nor JSON.
 
 import re
 import unicodedata
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
@@ -72,3 +73,8 @@ def duration_words(minutes: int) -> str:
     days, hours = divmod(hours, 24) if hours >= 48 else (0, hours)
     parts = [f"{amount} {unit}" for amount, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if amount]
     return " ".join(parts) or "0 min"
+
+
+def length_words(length: timedelta) -> str:
+    """`duration_words` of a timedelta, in whole minutes."""
+    return duration_words(length // timedelta(minutes=1))

@@ -6,7 +6,7 @@ from django.utils.html import format_html
 from django.utils.timezone import template_localtime
 
 from portal.core.audit import describe_changes
-from portal.text import duration_words
+from portal.text import length_words
 
 register = template.Library()
 
@@ -35,7 +35,7 @@ def _countdown(seconds: float) -> str:
 @register.filter
 def duration(value: timedelta | None) -> str:
     """A length of time as people say it: "2 h", "30 min", "1 h 30 min", "7 d", "1 d 2 h" (not "7 days, 0:00:00")."""
-    return "" if value is None else duration_words(int(value.total_seconds() // 60))
+    return "" if value is None else length_words(value)
 
 
 _DATED = "D Y-m-d H:i"
