@@ -227,11 +227,15 @@ def alert_payload(run: str, count: int, *, status: str, groups: int) -> bytes:
 def measure_intake(port: int, token: str, floor_headers: dict, count: int) -> dict:
     run = f"{count}-{int(time.time())}"
     client = Http(port, {"Authorization": f"Bearer {token}", "Host": "127.0.0.1"})
+    firing = alert_payload(run, count, status="firing", groups=100)
     results = {}
-    for phase, status in (("new", "firing"), ("dedup", "firing"), ("resolve", "resolved")):
+    # Dedup is Alertmanager's repeat: the same payload again, byte for byte.
+    for phase, payload in (("new", firing), ("dedup", firing), ("resolve", None)):
         floor = _floor_p50(port, floor_headers)
         code, elapsed, queries, body = client.request(
-            "POST", "/api/v1/integrations/alertmanager/", alert_payload(run, count, status=status, groups=100)
+            "POST",
+            "/api/v1/integrations/alertmanager/",
+            payload or alert_payload(run, count, status="resolved", groups=100),
         )
         results[phase] = {
             "status": code,
@@ -263,7 +267,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from fixtures import prepare  # bench/fixtures.py, which needs Django set up
+    from fixtures import intake_integration, prepare  # bench/fixtures.py, which needs Django set up
 
     world = prepare(args.size)
     port = _free_port()
@@ -307,7 +311,7 @@ def main() -> None:
             name = f"alert intake {count}"
             if only and not any(part in name for part in only):
                 continue
-            results["targets"][name] = intake = measure_intake(port, world.integration_token, api, count)
+            results["targets"][name] = intake = measure_intake(port, intake_integration(), api, count)
             for phase, row in intake.items():
                 line = f"{name + ' ' + phase:34} {row['seconds']:8.3f} s {row['alerts_per_s']:8.1f} alerts/s "
                 line += f"{row['queries']:6d} queries ({row['queries_per_alert']}/alert)  HTTP {row['status']}"
