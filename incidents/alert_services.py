@@ -61,6 +61,7 @@ OPEN_INCIDENT_STATUSES = [
     if status not in {Incident.Status.RESOLVED, Incident.Status.REVIEW, Incident.Status.CLOSED}
 ]
 SUPPRESSED_LISTED = 10  # alerts named in a suppression note; the rest are counted
+ALERTS_LISTED = 10  # alerts named in a timeline entry about several; the rest are counted
 
 
 # Integrations
@@ -522,36 +523,42 @@ class _Intake:
         bulk_set(changed, sorted(self.changed_fields))
         if unchanged := [item.row.pk for item in items if item.outcome == Outcome.UNCHANGED]:
             Alert.objects.filter(AnyOf(F("pk"), unchanged)).update(last_received_at=self.now)
-        events = [event for item in items if (event := self._event(item)) is not None]
-        events += self._suppression_notes(items, notes)
+        events = self._events(items) + self._suppression_notes(items, notes)
         if events:
             timeline_add_many(events=events)
 
-    def _event(self, item: _Item) -> TimelineEvent | None:
-        row = item.row
-        if row.incident_id is None:  # a suppressed alert has no incident to tell
-            return None
-        if item.outcome in {Outcome.OPENED, Outcome.ATTACHED}:
-            what, changes = f"firing since {_at(row.starts_at)}", [str(item.outcome)]
-            if item.outcome == Outcome.ATTACHED:
-                what = f"joined the incident ({rules.severity_code(row.labels)}), {what}"
-        elif item.changes:
-            what, changes = "; ".join(item.changes), item.changes
-        else:
-            return None
-        return TimelineEvent(
-            incident_id=row.incident_id,
-            kind=TimelineEvent.Kind.ALERT,
-            at=self.now,
-            message=f"Alert {row.alertname}: {what}",
-            data={
-                "alert": row.pk,
-                "fingerprint": row.fingerprint,
-                "status": row.status,
-                "changes": changes,
-                "generator_url": row.generator_url,
-            },
-        )
+    def _events(self, items: list[_Item]) -> list[TimelineEvent]:
+        """One timeline entry per incident for what this payload did to its alerts: a storm's thousand alerts in a
+        group make one readable line on their incident's timeline, not a thousand."""
+        by_incident: dict[int, list[tuple[Alert, str, list[str]]]] = defaultdict(list)
+        for item in items:
+            if (told := _told(item)) is not None:
+                by_incident[item.row.incident_id].append(told)
+        events = []
+        for incident_id, told in by_incident.items():
+            if len(told) == 1:
+                row, what, _ = told[0]
+                message = f"Alert {row.alertname}: {what}"
+            else:
+                lines = [f"{row.alertname} {what}" for row, what, _ in told[:ALERTS_LISTED]]
+                if len(told) > ALERTS_LISTED:
+                    lines.append(f"and {len(told) - ALERTS_LISTED} more")
+                message = f"{len(told)} alerts: " + "; ".join(lines)
+            events.append(
+                TimelineEvent(
+                    incident_id=incident_id,
+                    kind=TimelineEvent.Kind.ALERT,
+                    at=self.now,
+                    message=message,
+                    data={
+                        "alerts": [
+                            {"alert": row.pk, "fingerprint": row.fingerprint, "status": row.status, "changes": changes}
+                            for row, _, changes in told
+                        ]
+                    },
+                )
+            )
+        return events
 
     def _suppression_notes(self, items: list[_Item], notes: list[tuple[_Item, SuppressionRule]]) -> list[TimelineEvent]:
         """One note per suppressing incident and rule, naming the alerts it kept from opening incidents."""
@@ -592,6 +599,22 @@ class _Intake:
             else:
                 key = None if row.suppressed_by_id is None else key_of.get(row.suppressed_by_id)
         return None
+
+
+def _told(item: _Item) -> tuple[Alert, str, list[str]] | None:
+    """What its incident's timeline says of an alert in this payload (the alert, the words, what changed), or None:
+    nothing changed, or a suppressed alert has no incident to tell."""
+    row = item.row
+    if row.incident_id is None:
+        return None
+    if item.outcome in {Outcome.OPENED, Outcome.ATTACHED}:
+        what = f"firing since {_at(row.starts_at)}"
+        if item.outcome == Outcome.ATTACHED:
+            what = f"joined the incident ({rules.severity_code(row.labels)}), {what}"
+        return row, what, [str(item.outcome)]
+    if item.changes:
+        return row, "; ".join(item.changes), item.changes
+    return None
 
 
 def _fires_again_after_its_incident(row: Alert, incoming: IncomingAlert) -> bool:

@@ -71,9 +71,30 @@ def test_a_groups_alerts_share_one_incident_and_later_ones_attach_without_a_page
     assert opened_pages() == pages == 1  # attaching pages no one
     assert incident.alert_group.alert_count == 5
     assert Alert.objects.filter(incident=incident).count() == 5
+    # One timeline entry per payload.
     messages = [message for kind, message in incident.timeline.values_list("kind", "message") if kind == "alert"]
-    assert messages[-1] == "Alert PodCrashLooping: joined the incident (P3), firing since 2025-06-02 09:30:00 UTC"
-    assert len(messages) == 5
+    assert messages == [
+        "3 alerts: " + "; ".join(["PodCrashLooping firing since 2025-06-02 09:30:00 UTC"] * 3),
+        "2 alerts: "
+        + "; ".join(["PodCrashLooping joined the incident (P3), firing since 2025-06-02 09:30:00 UTC"] * 2),
+    ]
+    send(am, payload(resolved(pods(1, start=4)[0]), group_by=("alertname", "service")))
+    assert (
+        incident.timeline.order_by("pk").last().message == "Alert PodCrashLooping: resolved at 2025-06-02 09:42:00 UTC"
+    )
+
+
+def test_a_storms_alerts_make_one_timeline_entry_per_incident_naming_ten(am, checkout):
+    send(am, payload(*pods(25), group_by=BY_SERVICE))
+
+    entry = Incident.objects.get().timeline.get(kind="alert")
+    assert entry.message.startswith("25 alerts: PodCrashLooping firing since 2025-06-02 09:30:00 UTC; ")
+    assert entry.message.count("PodCrashLooping") == 10
+    assert entry.message.endswith("; and 15 more")
+    # The entry's data names every alert.
+    stored = dict(Alert.objects.values_list("pk", "fingerprint"))
+    assert {(told["alert"], told["fingerprint"]) for told in entry.data["alerts"]} == set(stored.items())
+    assert {told["status"] for told in entry.data["alerts"]} == {"firing"}
 
 
 def test_alerts_of_different_groups_open_different_incidents(am, checkout):
