@@ -53,7 +53,8 @@ def prepare(size: str) -> World:
 
 
 def intake_integration() -> str:
-    """A new integration's token. It groups by `service`, so the intake payloads are the groups they name (they share
-    one Alertmanager groupKey), and its groups are new to it: every measured "new" payload opens its incidents."""
+    """A new integration's token. It groups by alert rule and service, so the intake payloads are the groups they name
+    (they share one Alertmanager groupKey), and its groups are new to it: every measured "new" payload opens its
+    incidents."""
     name = f"bench {timezone.now():%Y%m%d%H%M%S%f}"
-    return integration_create(name=name, created_by=None, grouping_labels=("service",)).token
+    return integration_create(name=name, created_by=None, grouping_labels=("alertname", "service")).token

@@ -199,13 +199,18 @@ def _floor_p50(port: int, headers: dict, n: int = 40) -> float:
 
 
 def alert_payload(run: str, count: int, *, status: str, groups: int) -> bytes:
+    """`count` alerts of `groups` alert rules, each rule on one of the loaded services: a storm's groups open
+    incidents that have a service, its rotation, escalation policy and routing, as real ones do."""
+    from data import SERVICES  # bench/data.py, which needs Django set up
+
     starts = datetime.now(UTC) - timedelta(minutes=5)
     ends = "0001-01-01T00:00:00Z" if status == "firing" else datetime.now(UTC).isoformat().replace("+00:00", "Z")
     alerts = []
     for i in range(count):
+        group = i % groups
         labels = {
-            "alertname": f"BenchAlert{i % 7}",
-            "service": f"bench-{i % groups}",
+            "alertname": f"BenchAlert{group}",
+            "service": SERVICES[group % len(SERVICES)].lower(),
             "instance": f"10.0.{i // 250}.{i % 250}:9100",
             "run": run,
             "severity": "warning",

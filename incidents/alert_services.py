@@ -48,6 +48,7 @@ from portal.bulk import AnyOf, bulk_set
 from portal.core.audit import sealed_together
 from portal.errors import ApplicationError, ConflictError, TooLargeError
 from portal.locking import lock_rows
+from portal.memo import memoized
 from portal.notifications.models import EventKind
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
@@ -229,15 +230,16 @@ def alert_ingest(
         )
         for alert in alerts
     ]
-    # The incidents opened are sealed into the audit chain together, at the end: one short lock of its head.
+    # The incidents opened are sealed into the audit chain together, at the end: one short lock of its head. Their
+    # escalation levels, routing and subscribers are read once for the payload (memoized).
     try:
-        with sealed_together():
+        with sealed_together(), memoized():
             return _intake_notify(integration, _Intake(integration, alerts, groups, now).run())
     except IntegrityError:
         # A concurrent request inserted one of these fingerprints or groups first, and a unique constraint refused
         # our copy. That request has committed (ours waited for it), so a second pass finds its rows, locks them
         # and updates or attaches to them instead of opening a second incident.
-        with sealed_together():
+        with sealed_together(), memoized():
             return _intake_notify(integration, _Intake(integration, alerts, groups, now).run())
 
 
@@ -532,18 +534,19 @@ class _Intake:
         group make one readable line on their incident's timeline, not a thousand."""
         by_incident: dict[int, list[tuple[Alert, str, list[str]]]] = defaultdict(list)
         for item in items:
-            if (told := _told(item)) is not None:
+            # A suppressed alert has no incident to tell.
+            if item.row.incident_id is not None and (told := _told(item)) is not None:
                 by_incident[item.row.incident_id].append(told)
         events = []
-        for incident_id, told in by_incident.items():
-            if len(told) == 1:
-                row, what, _ = told[0]
+        for incident_id, alerts in by_incident.items():
+            if len(alerts) == 1:
+                row, what, _ = alerts[0]
                 message = f"Alert {row.alertname}: {what}"
             else:
-                lines = [f"{row.alertname} {what}" for row, what, _ in told[:ALERTS_LISTED]]
-                if len(told) > ALERTS_LISTED:
-                    lines.append(f"and {len(told) - ALERTS_LISTED} more")
-                message = f"{len(told)} alerts: " + "; ".join(lines)
+                lines = [f"{row.alertname} {what}" for row, what, _ in alerts[:ALERTS_LISTED]]
+                if len(alerts) > ALERTS_LISTED:
+                    lines.append(f"and {len(alerts) - ALERTS_LISTED} more")
+                message = f"{len(alerts)} alerts: " + "; ".join(lines)
             events.append(
                 TimelineEvent(
                     incident_id=incident_id,
@@ -553,7 +556,7 @@ class _Intake:
                     data={
                         "alerts": [
                             {"alert": row.pk, "fingerprint": row.fingerprint, "status": row.status, "changes": changes}
-                            for row, _, changes in told
+                            for row, _, changes in alerts
                         ]
                     },
                 )
@@ -602,11 +605,9 @@ class _Intake:
 
 
 def _told(item: _Item) -> tuple[Alert, str, list[str]] | None:
-    """What its incident's timeline says of an alert in this payload (the alert, the words, what changed), or None:
-    nothing changed, or a suppressed alert has no incident to tell."""
+    """What its incident's timeline says of an alert in this payload (the alert, the words, what changed), or None
+    when nothing changed."""
     row = item.row
-    if row.incident_id is None:
-        return None
     if item.outcome in {Outcome.OPENED, Outcome.ATTACHED}:
         what = f"firing since {_at(row.starts_at)}"
         if item.outcome == Outcome.ATTACHED:

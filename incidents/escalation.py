@@ -26,6 +26,7 @@ from incidents.models import (
 from incidents.selectors import owner_team
 from portal.accounts.models import User
 from portal.errors import ApplicationError
+from portal.memo import memo
 from portal.notifications.models import EventKind
 from portal.notifications.models import Severity as NotificationSeverity
 from portal.notifications.services import notify
@@ -41,6 +42,7 @@ def policy_for(services: Sequence[Service]) -> EscalationPolicy | None:
     return named or EscalationPolicy.objects.filter(is_default=True).first()
 
 
+@memo  # a storm's incidents share their policy's levels: one read for the payload
 def snapshot(policy: EscalationPolicy | None) -> dict[str, object]:
     if policy is None:
         return {}

@@ -16,6 +16,7 @@ from incidents.models import Service
 from portal.accounts.models import User
 from portal.errors import ApplicationError, ConflictError
 from portal.locking import lock_row
+from portal.memo import memo
 from portal.notifications.models import (
     Channel,
     Delivery,
@@ -177,6 +178,7 @@ def _team_chat(notification: Notification, team: Team, now: datetime) -> list[De
     ]
 
 
+@memo
 def routed_channels(*, event: str, severity: str, enabled_only: bool = True) -> list[Channel]:
     """The channels whose routing rules take this event kind at this severity, each once."""
     rules = RoutingRule.objects.filter(Q(severity=severity) | Q(severity="")).select_related("channel")
@@ -188,16 +190,11 @@ def routed_channels(*, event: str, severity: str, enabled_only: bool = True) -> 
 
 
 def _subscriber_deliveries(notification: Notification, services: Sequence[Service], now: datetime) -> list[Delivery]:
-    channel = Channel.objects.filter(kind=Channel.Kind.EMAIL, enabled=True).first()
-    subscriptions = Subscription.objects.filter(active=True).select_related("user").prefetch_related("services")
-    if not notification.public_title:
-        subscriptions = subscriptions.filter(public=False)
-    if services:
-        subscriptions = subscriptions.filter(Q(services__in=services) | Q(services__isnull=True)).distinct()
-    else:
-        subscriptions = subscriptions.filter(services__isnull=True)
-    # Event kinds are a short JSON list; filtering them here keeps the query portable across SQLite and PostgreSQL.
-    wanted = [sub for sub in subscriptions if sub.public or notification.event_kind in sub.event_kinds]
+    channel, wanted = _subscribers(
+        event=notification.event_kind,
+        public=bool(notification.public_title),
+        service_ids=tuple(sorted(service.pk for service in services)),
+    )
     if channel is None:
         if wanted:
             logger.warning("No enabled email channel: %d subscribers of %s get nothing", len(wanted), notification)
@@ -208,6 +205,24 @@ def _subscriber_deliveries(notification: Notification, services: Sequence[Servic
         else _row(notification, channel, now, key=f"{_key_prefix(sub)}{sub.email.lower()}", address=sub.email)
         for sub in wanted
     ]
+
+
+@memo
+def _subscribers(
+    *, event: str, public: bool, service_ids: tuple[int, ...]
+) -> tuple[Channel | None, list[Subscription]]:
+    """The email channel and the active subscriptions to `event` on these services (and, when `public`, the status
+    page's subscribers); a storm's notifications on the same services share one read."""
+    channel = Channel.objects.filter(kind=Channel.Kind.EMAIL, enabled=True).first()
+    subscriptions = Subscription.objects.filter(active=True).select_related("user").prefetch_related("services")
+    if not public:
+        subscriptions = subscriptions.filter(public=False)
+    if service_ids:
+        subscriptions = subscriptions.filter(Q(services__in=service_ids) | Q(services__isnull=True)).distinct()
+    else:
+        subscriptions = subscriptions.filter(services__isnull=True)
+    # Event kinds are a short JSON list; filtering them here keeps the query portable across SQLite and PostgreSQL.
+    return channel, [sub for sub in subscriptions if sub.public or event in sub.event_kinds]
 
 
 def _key_prefix(subscription: Subscription) -> str:

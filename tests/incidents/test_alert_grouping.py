@@ -1,6 +1,8 @@
 """Alert grouping and bulk intake: incidents by group, attachment without a page, counts, limits, query bounds."""
 
 import json
+import re
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -371,6 +373,27 @@ def test_a_new_incident_on_a_known_service_costs_at_most_20_queries(by_labels):
     assert Incident.objects.filter(services__isnull=False).distinct().count() == 2 + 2 + 6
     report = audit_chain_verify(now=timezone.now())
     assert report.ok, report.problem
+
+
+def test_a_storms_incidents_read_their_policy_routing_and_subscribers_once_per_payload(db):
+    """Six alert rules firing on two services: six incidents, whose escalation levels and routing rules are read
+    once, and their services' subscribers once per set of services."""
+    integration, client = webhook_client("by-rule-and-service")
+    Integration.objects.filter(pk=integration.pk).update(grouping_labels=["alertname", "service"])
+    Service.objects.bulk_create(Service(name=f"Svc {n}", slug=f"svc-{n}") for n in range(2))
+    send(client, _storm(4, 2, run="warm", services="warm"))  # content types and the like, cached per process
+
+    storm = payload(*[alert(f"Rule{n % 6}", service=f"svc-{n % 2}", instance=f"i-{n}") for n in range(24)])
+    with CaptureQueriesContext(connection) as captured:
+        send(client, storm)
+
+    assert Incident.objects.filter(services__slug__startswith="svc-").count() == 6
+    reads = Counter(table for query in captured for table in re.findall(r'FROM "(\w+)"', query["sql"]))
+    assert reads["incidents_escalationlevel"] == 1
+    # Incident-opened notifications and the payload's summary: one read each.
+    assert reads["notifications_routingrule"] == 2
+    # One read per set of services: svc-0, svc-1, and none for the summary.
+    assert reads["notifications_subscription"] == 3
 
 
 def test_alerts_attaching_to_open_incidents_cost_the_same_for_10_or_400(by_labels):
