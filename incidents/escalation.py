@@ -34,7 +34,8 @@ from portal.notifications.services import notify
 Target = EscalationLevel.Target
 
 
-def policy_for(services: Sequence[Service]) -> EscalationPolicy | None:
+@memo  # a storm's incidents on the same services: one read for the payload
+def policy_for(services: tuple[Service, ...]) -> EscalationPolicy | None:
     """The first affected service's policy, else the default one."""
     named = None
     if services:
@@ -80,7 +81,7 @@ def level_due(level: dict[str, Any], *, severity: Severity, detected_at: datetim
 def escalation_start(*, incident: Incident, services: Sequence[Service]) -> None:
     """Snapshot the policy of the incident's `services` onto it and write the deadline rows. Called inside the
     transaction that opens the incident, which saves the snapshot with the incident's timers."""
-    incident.escalation_snapshot = snapshot(policy_for(services))
+    incident.escalation_snapshot = snapshot(policy_for(tuple(services)))
     steps = [
         EscalationStep(
             incident=incident,

@@ -375,9 +375,9 @@ def test_a_new_incident_on_a_known_service_costs_at_most_20_queries(by_labels):
     assert report.ok, report.problem
 
 
-def test_a_storms_incidents_read_their_policy_routing_and_subscribers_once_per_payload(db):
+def test_a_storms_incidents_read_their_escalation_routing_and_subscribers_once_per_payload(db):
     """Six alert rules firing on two services: six incidents, whose escalation levels and routing rules are read
-    once, and their services' subscribers once per set of services."""
+    once, and their services' policy and subscribers once per set of services."""
     integration, client = webhook_client("by-rule-and-service")
     Integration.objects.filter(pk=integration.pk).update(grouping_labels=["alertname", "service"])
     Service.objects.bulk_create(Service(name=f"Svc {n}", slug=f"svc-{n}") for n in range(2))
@@ -389,6 +389,8 @@ def test_a_storms_incidents_read_their_policy_routing_and_subscribers_once_per_p
 
     assert Incident.objects.filter(services__slug__startswith="svc-").count() == 6
     reads = Counter(table for query in captured for table in re.findall(r'FROM "(\w+)"', query["sql"]))
+    # The policy: for each set of services, its own policy then the default (these services name none).
+    assert reads["incidents_escalationpolicy"] == 2 * 2
     assert reads["incidents_escalationlevel"] == 1
     # Incident-opened notifications and the payload's summary: one read each.
     assert reads["notifications_routingrule"] == 2
