@@ -180,9 +180,14 @@ def needs_root_cause_escalation(incident: Incident, *, now: datetime) -> bool:
     )
 
 
-def resolving_too_soon(incident: Incident, *, now: datetime) -> timedelta | None:
-    """How long ago a P1/P2 was mitigated, when that is too soon to resolve it without a confirmation."""
-    if incident.severity.rank > CONFIRM_RESOLVE_MAX_RANK or incident.mitigated_at is None:
+def resolving_unmonitored(incident: Incident, *, now: datetime) -> str | None:
+    """Why resolving a P1/P2 now would skip the seeds' hour of monitoring, which then needs a confirmation ("was
+    mitigated 20 min ago", "was never monitored"); None once it has been monitored long enough, and for P3/P4."""
+    if incident.severity.rank > CONFIRM_RESOLVE_MAX_RANK:
         return None
+    if incident.mitigated_at is None:
+        return "was never monitored after a mitigation"
     since = now - incident.mitigated_at
-    return since if since < MONITOR_BEFORE_RESOLVING else None
+    if since >= MONITOR_BEFORE_RESOLVING:
+        return None
+    return f"was mitigated {int(since.total_seconds() // 60)} min ago"

@@ -258,9 +258,10 @@ def incident_transition(
     final_update: str = "",
     now: datetime | None = None,
 ) -> Incident:
-    """Move the incident along its lifecycle. Resolving a P1/P2 less than MONITOR_BEFORE_RESOLVING after its
-    mitigation needs `confirm` (the seeds: monitor for 1-2 hours first). Resolving a public incident needs
-    `final_update`, posted as its public Resolved update, unless the newest public update is already Resolved."""
+    """Move the incident along its lifecycle. Resolving a P1/P2 that was never monitored, or less than
+    MONITOR_BEFORE_RESOLVING after its mitigation, needs `confirm` (the seeds: monitor for 1-2 hours first).
+    Resolving a public incident needs `final_update`, posted as its public Resolved update, unless the newest public
+    update is already Resolved."""
     now = now or timezone.now()
     with transaction.atomic():
         incident = _lock(incident, version)
@@ -277,11 +278,10 @@ def incident_transition(
                 field="to_status",
                 extra={"allowed": list(allowed)},
             )
-        if to_status == Status.RESOLVED and not confirm and (since := policy.resolving_too_soon(incident, now=now)):
-            minutes = int(since.total_seconds() // 60)
+        if to_status == Status.RESOLVED and not confirm and (why := policy.resolving_unmonitored(incident, now=now)):
             raise ConflictError(
-                f"{incident.reference} was mitigated {minutes} min ago: monitor a {incident.severity.code} for 1-2 "
-                "hours before resolving it, or confirm to resolve it anyway.",
+                f"{incident.reference} {why}: monitor a {incident.severity.code} for 1-2 hours before resolving it, "
+                "or confirm to resolve it anyway.",
                 field="confirm",
                 extra={"mitigated_at": incident.mitigated_at.isoformat() if incident.mitigated_at else None},
             )

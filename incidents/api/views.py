@@ -194,7 +194,9 @@ class IncidentTransitionApi(APIView):
         to_status = serializers.ChoiceField(choices=Incident.Status.choices)
         note = fields.TextField(required=False, allow_blank=True, default="")
         confirm = serializers.BooleanField(
-            required=False, default=False, help_text="Resolve a P1/P2 mitigated less than an hour ago anyway."
+            required=False,
+            default=False,
+            help_text="Resolve a P1/P2 anyway that was mitigated less than an hour ago, or never monitored.",
         )
         final_update = fields.TextField(
             required=False, allow_blank=True, default="",
@@ -211,8 +213,8 @@ class IncidentTransitionApi(APIView):
                 "`final_update` (`field` is then `final_update`, with a `draft`)."
             ),
             409: error_response(
-                "The incident changed since the `version` sent, or a P1/P2 mitigated less than an hour ago is "
-                "resolved without `confirm` (`field` is then `confirm`)."
+                "The incident changed since the `version` sent, or a P1/P2 mitigated less than an hour ago (or never "
+                "monitored) is resolved without `confirm` (`field` is then `confirm`)."
             ),
         },
     )

@@ -64,6 +64,7 @@ def test_resolving_a_public_incident_asks_for_the_final_public_update(incident, 
     sign_in(page, "cora")
     page.goto(f"/incidents/{incident.pk}/")
     page.get_by_role("button", name="Resolved", exact=True).click()
+    page.locator("#confirm-resolve").get_by_role("button", name="Resolve anyway").click()  # never monitored
     final = page.locator("#final-update")
     expect(final).to_contain_text("write the final public update")
     text = final.get_by_label("Resolved: what the status page and its subscribers will read")

@@ -30,7 +30,7 @@ def resolved(people) -> Incident:
     incident = incident_declare(title="Checkout errors", severity=Severity.objects.get(code="P2"), reporter=people,
                                 services=[api], detected_at=detected, now=detected)  # fmt: skip
     incident_transition(incident=incident, to_status="investigating", actor=people, now=detected + timedelta(minutes=3))
-    return incident_transition(incident=incident, to_status="resolved", actor=people)
+    return incident_transition(incident=incident, to_status="resolved", confirm=True, actor=people)
 
 
 @pytest.fixture

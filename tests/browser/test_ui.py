@@ -98,6 +98,9 @@ def test_commander_runs_an_incident_without_reloading_the_page(cora, page):
     expect(page.locator(".timeline")).to_contain_text("Investigating (internal): A config push broke payments.")
     expect(page.get_by_role("button", name="Monitoring")).to_have_count(0)  # not an allowed move from here
     page.get_by_role("button", name="Resolved").click()
+    confirm = page.locator("#confirm-resolve")  # a P2 never monitored: the commander confirms
+    expect(confirm).to_contain_text("was never monitored after a mitigation")
+    confirm.get_by_role("button", name="Resolve anyway").click()
     expect(page.locator("#incident-status")).to_have_text("Resolved")
     assert page.evaluate("window.__sameDocument") is True
 

@@ -231,7 +231,7 @@ class TestFreeze:
         incident = incident_declare(title="Checkout down", severity=severities[code], reporter=people.commander)
         if resolved:
             incident = incident_transition(
-                incident=incident, to_status=Incident.Status.RESOLVED, actor=people.commander
+                incident=incident, to_status=Incident.Status.RESOLVED, confirm=True, actor=people.commander
             )
         run = run_of("scale", emergency=emergency, incident=incident)
 

@@ -164,7 +164,7 @@ def test_a_new_firing_after_people_resolved_the_groups_incident_opens_a_new_one(
     crashing = pods(2)
     send(am, payload(*crashing, group_by=BY_SERVICE))
     first = Incident.objects.get()
-    incident_transition(incident=first, to_status=Incident.Status.RESOLVED, actor=admin_user)
+    incident_transition(incident=first, to_status=Incident.Status.RESOLVED, confirm=True, actor=admin_user)
 
     resent = send(am, payload(*crashing, group_by=BY_SERVICE))  # the same firings: nothing re-opens
     newcomer = send(am, payload(*pods(1, start=2), group_by=BY_SERVICE))  # a new alert of the group

@@ -264,7 +264,7 @@ def test_new_firing_after_people_resolved_the_incident_opens_a_new_one(am, servi
     firing = alert("ServiceDown", service="checkout", severity="critical")
     send(am, payload(firing))
     first = Incident.objects.get()
-    incident_transition(incident=first, to_status=Incident.Status.RESOLVED, actor=admin_user)
+    incident_transition(incident=first, to_status=Incident.Status.RESOLVED, confirm=True, actor=admin_user)
 
     resent = send(am, payload(firing)).json()  # the same firing, re-sent: nothing re-opens
     refire = alert("ServiceDown", service="checkout", severity="critical", starts_at=STARTS + timedelta(hours=2))

@@ -171,7 +171,7 @@ class TestList:
         open_p1 = declare("P1", title="db down")
         declare("P3", title="slow search")
         resolved = declare("P2", title="old")
-        incident_transition(incident=resolved, to_status="resolved", actor=commander)
+        incident_transition(incident=resolved, to_status="resolved", confirm=True, actor=commander)
         client = token_client(Role.VIEWER)
 
         def titles(**params):

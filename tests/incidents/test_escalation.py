@@ -98,7 +98,9 @@ def test_raising_to_p1_brings_the_levels_forward(declare, commander, severities)
 
 def test_resolved_incidents_are_not_escalated(declare, commander):
     incident = declare("P3")
-    incident_transition(incident=incident, to_status="resolved", actor=commander, now=T0 + timedelta(minutes=1))
+    incident_transition(
+        incident=incident, to_status="resolved", confirm=True, actor=commander, now=T0 + timedelta(minutes=1)
+    )
     assert escalation_sweep(now=T0 + timedelta(hours=2)) == 0
 
 

@@ -62,12 +62,32 @@ class TestResolveConfirmation:
                                            now=T0 + timedelta(minutes=180))  # fmt: skip
         assert incident.mitigated_at == T0 + timedelta(minutes=180)
 
+    @pytest.mark.parametrize("code", ["P1", "P2"])
+    def test_resolving_one_never_monitored_asks_for_a_confirmation(self, declare, commander, code):
+        """Straight from investigating (a false alarm, or a fix nobody watched): the seeds' hour of monitoring
+        was skipped, which the commander confirms."""
+        incident = incident_transition(incident=declare(code), to_status=S.INVESTIGATING, actor=commander, now=T0)
+
+        with pytest.raises(ConflictError) as refused:
+            incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander,
+                                now=T0 + timedelta(hours=3))  # fmt: skip
+        assert refused.value.field == "confirm"
+        assert refused.value.message == (
+            f"INC-{incident.pk} was never monitored after a mitigation: monitor a {code} for 1-2 hours before "
+            "resolving it, or confirm to resolve it anyway."
+        )
+        assert incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander, confirm=True,
+                                   now=T0 + timedelta(hours=3)).status == S.RESOLVED  # fmt: skip
+
     def test_after_an_hour_of_monitoring_or_for_a_p3_no_confirmation_is_needed(self, declare, commander):
         p1 = mitigate(declare("P1"), commander, T0)
         assert incident_transition(incident=p1, to_status=S.RESOLVED, actor=commander,
                                    now=T0 + timedelta(hours=1)).status == S.RESOLVED  # fmt: skip
         p3 = mitigate(declare("P3", title="Search slow"), commander, T0)
         assert incident_transition(incident=p3, to_status=S.RESOLVED, actor=commander,
+                                   now=T0 + timedelta(minutes=5)).status == S.RESOLVED  # fmt: skip
+        never_monitored = declare("P4", title="Typo on the help page")
+        assert incident_transition(incident=never_monitored, to_status=S.RESOLVED, actor=commander,
                                    now=T0 + timedelta(minutes=5)).status == S.RESOLVED  # fmt: skip
 
     def test_the_api_answers_409_then_resolves_with_confirm(self, declare, commander, token_client, time_machine):
@@ -108,7 +128,7 @@ class TestReviewDue:
         incident.commander = commander
         incident.save()
         resolved_at = T0 + timedelta(hours=2)
-        incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander, now=resolved_at)
+        incident_transition(incident=incident, to_status=S.RESOLVED, confirm=True, actor=commander, now=resolved_at)
         review = PostIncidentReview.objects.get(incident=incident)
         assert review.due_at == resolved_at + timedelta(hours=48)
 
@@ -124,7 +144,7 @@ class TestReviewDue:
 
     def test_a_published_review_is_not_reminded(self, declare, commander):
         incident = declare("P3")
-        incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander, now=T0)
+        incident_transition(incident=incident, to_status=S.RESOLVED, confirm=True, actor=commander, now=T0)
         review = PostIncidentReview.objects.get(incident=incident)
         review.summary = review.root_cause = "done"
         review.save()

@@ -109,7 +109,7 @@ class TestFinalUpdate:
     def test_resolving_a_public_incident_asks_for_it(self, declare, commander):
         incident = declare(is_public=True)
         with pytest.raises(ApplicationError) as excinfo:
-            incident_transition(incident=incident, to_status="resolved", actor=commander)
+            incident_transition(incident=incident, to_status="resolved", confirm=True, actor=commander)
         assert excinfo.value.field == "final_update"
         assert "has been resolved" in excinfo.value.extra["draft"]
         incident.refresh_from_db()
@@ -117,8 +117,8 @@ class TestFinalUpdate:
 
     def test_with_it_posts_the_public_resolved_update_and_resolves(self, declare, commander):
         incident = declare(is_public=True)
-        incident_transition(incident=incident, to_status="resolved", actor=commander, final_update="All good now.",
-                            now=T0 + timedelta(hours=1))  # fmt: skip
+        incident_transition(incident=incident, to_status="resolved", confirm=True, actor=commander,
+                            final_update="All good now.", now=T0 + timedelta(hours=1))  # fmt: skip
         incident.refresh_from_db()
         update = incident.status_updates.get()
         assert (incident.status, update.label, update.is_public, update.description) == (
@@ -129,8 +129,8 @@ class TestFinalUpdate:
     def test_not_needed_when_already_posted_or_internal(self, declare, commander):
         public, internal = declare(is_public=True), declare()
         incident_post_update(incident=public, label="resolved", description="Fixed.", actor=commander, is_public=True)
-        incident_transition(incident=public, to_status="resolved", actor=commander)
-        incident_transition(incident=internal, to_status="resolved", actor=commander)
+        incident_transition(incident=public, to_status="resolved", confirm=True, actor=commander)
+        incident_transition(incident=internal, to_status="resolved", confirm=True, actor=commander)
         assert set(Incident.objects.values_list("status", flat=True)) == {"resolved"}
 
     def test_a_newer_public_update_that_is_not_resolved_asks_again(self, declare, commander):
@@ -139,13 +139,13 @@ class TestFinalUpdate:
         incident_post_update(incident=incident, label="investigating", description="Back.", actor=commander,
                              now=T0 + timedelta(minutes=5))  # fmt: skip
         with pytest.raises(ApplicationError) as excinfo:
-            incident_transition(incident=incident, to_status="resolved", actor=commander)
+            incident_transition(incident=incident, to_status="resolved", confirm=True, actor=commander)
         assert excinfo.value.field == "final_update"
 
     def test_the_page_asks_for_it_in_the_status_update_card(self, client, declare, commander):
         incident = declare(is_public=True)
         client.force_login(commander)
-        response = act(client, incident, "transition", to_status="resolved", version=incident.version)
+        response = act(client, incident, "transition", to_status="resolved", confirm=True, version=incident.version)
         html = response.content.decode()
         assert response.status_code == 200
         assert 'id="final-update"' in html
@@ -154,7 +154,7 @@ class TestFinalUpdate:
         incident.refresh_from_db()
         assert incident.status == "triage"
 
-        response = act(client, incident, "transition", to_status="resolved", version=incident.version,
+        response = act(client, incident, "transition", to_status="resolved", confirm=True, version=incident.version,
                        final_update="Checkout works again.")  # fmt: skip
         assert response.status_code == 200
         incident.refresh_from_db()
@@ -186,11 +186,12 @@ class TestApi:
         incident = declare(is_public=True)
         client = token_client(Role.INCIDENT_COMMANDER)
         url = reverse("api:incident-transition", args=[incident.pk])
-        refused = client.post(url, {"to_status": "resolved"}, format="json")
+        refused = client.post(url, {"to_status": "resolved", "confirm": True}, format="json")
         assert refused.status_code == 400
         assert "final_update" in refused.content.decode()
         assert "has been resolved" in refused.content.decode()
-        done = client.post(url, {"to_status": "resolved", "final_update": "Fixed for good."}, format="json")
+        done = client.post(url, {"to_status": "resolved", "confirm": True, "final_update": "Fixed for good."},
+                           format="json")  # fmt: skip
         assert (done.status_code, done.json()["status"]) == (200, "resolved")
 
     def test_preview_shows_the_status_page_text_and_the_drafts_posting_nothing(self, token_client, declare):

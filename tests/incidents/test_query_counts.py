@@ -48,13 +48,15 @@ def grow(declare, commander, responder):
                 staffed = incident_assign_role(incident=staffed, role=role, user=responder, actor=commander, now=at)
             for code in ("P1", "P2"):
                 resolved = declare(code, at=at, title=f"resolved {code} {i}")
-                resolved = incident_transition(incident=resolved, to_status="resolved", actor=commander, now=at)
+                resolved = incident_transition(
+                    incident=resolved, to_status="resolved", confirm=True, actor=commander, now=at
+                )
                 review = review_for(incident=resolved, now=at)
                 if i % 2 == 0:
                     review = review_update(review=review, actor=commander, summary="Timeouts.", root_cause="A bug.")
                     review_publish(review=review, actor=commander, now=at)
             closed = declare("P4", at=at, title=f"closed {i}")
-            closed = incident_transition(incident=closed, to_status="resolved", actor=commander, now=at)
+            closed = incident_transition(incident=closed, to_status="resolved", confirm=True, actor=commander, now=at)
             incident_transition(incident=closed, to_status="closed", actor=commander, now=at)
 
     return add

@@ -113,9 +113,11 @@ class TestDeclare:
 
 class TestLifecycle:
     def walk(self, incident, commander, *statuses, start=T0):
+        """A minute a step; resolving a P1/P2 that soon is confirmed (test_process_rules covers the confirmation)."""
         for minutes, status in enumerate(statuses, start=1):
+            at = start + timedelta(minutes=minutes)
             incident = incident_transition(incident=incident, to_status=status, actor=commander,
-                                           now=start + timedelta(minutes=minutes))  # fmt: skip
+                                           confirm=status == S.RESOLVED, now=at)  # fmt: skip
         return incident
 
     def test_the_seeds_phases_in_order_with_timestamps(self, declare, commander):
@@ -324,7 +326,7 @@ class TestTimers:
 
     def test_resolved_incidents_are_left_alone(self, declare, commander):
         incident = declare("P3")
-        incident_transition(incident=incident, to_status=S.RESOLVED, actor=commander, now=T0)
+        incident_transition(incident=incident, to_status=S.RESOLVED, confirm=True, actor=commander, now=T0)
         # Only its review is reminded of (test_process_rules.py), not its timers.
         assert incident_sweep_timers(now=T0 + timedelta(days=3)) == 1
         assert list(incident.reminders.values_list("timer", flat=True)) == ["review"]
@@ -345,7 +347,7 @@ class TestReview:
         time_machine.move_to(T0 + timedelta(minutes=40))  # resolved then; the action item's due date counts from it
         incident = declare("P1")
         incident = incident_transition(
-            incident=incident, to_status=S.RESOLVED, actor=commander, now=T0 + timedelta(minutes=40)
+            incident=incident, to_status=S.RESOLVED, confirm=True, actor=commander, now=T0 + timedelta(minutes=40)
         )
         review = review_for(incident=incident)
         assert review.scheduled_for == T0 + timedelta(minutes=40, hours=24)

@@ -126,7 +126,7 @@ class TestDetail:
         incident = declare()
         client.force_login(commander)
         act(client, incident, "transition", to_status="investigating", version=incident.version)
-        response = act(client, incident, "transition", to_status="resolved", version=incident.version)
+        response = act(client, incident, "transition", to_status="resolved", confirm=True, version=incident.version)
         assert response.status_code == 409
         assert "changed since you loaded it" in response.content.decode()
 
@@ -212,7 +212,7 @@ class TestReviewPage:
 
         time_machine.move_to(T0)  # the action item's due date counts from it
         incident = declare("P1")
-        incident_transition(incident=incident, to_status="resolved", actor=commander)
+        incident_transition(incident=incident, to_status="resolved", confirm=True, actor=commander)
         client.force_login(commander)
         page = reverse("incident-review", args=[incident.pk])
         client.post(page, {"action": "save", "summary": "API down 20 min", "root_cause": "Expired certificate"})

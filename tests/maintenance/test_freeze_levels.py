@@ -31,7 +31,9 @@ def second_commander(make_user):
 def declare(code: str, reporter, *, resolved: bool = False) -> Incident:
     incident = incident_declare(title=f"{code} outage", severity=Severity.objects.get(code=code), reporter=reporter)
     if resolved:
-        incident = incident_transition(incident=incident, to_status=Incident.Status.RESOLVED, actor=reporter)
+        incident = incident_transition(
+            incident=incident, to_status=Incident.Status.RESOLVED, confirm=True, actor=reporter
+        )
     return incident
 
 
@@ -114,7 +116,7 @@ class TestTheGate:
     def test_an_approved_emergency_stops_passing_once_its_incident_is_resolved(self, admin, commander):
         incident = declare("P1", admin)
         approved_exception("CHG-3", BLOCKED_AT, requester=admin, approver=commander, incident=incident)
-        incident_transition(incident=incident, to_status=Incident.Status.RESOLVED, actor=commander)
+        incident_transition(incident=incident, to_status=Incident.Status.RESOLVED, confirm=True, actor=commander)
 
         assert not policy.freeze_status("production", BLOCKED_AT, "CHG-3").allowed
 

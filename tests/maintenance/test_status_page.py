@@ -40,7 +40,7 @@ def incident(reporter, api):
                                 reporter=reporter, services=[api], is_public=public, detected_at=detected,
                                 now=detected, **fields)  # fmt: skip
         if resolved is not None:
-            incident_transition(incident=made, to_status="resolved", actor=reporter, now=resolved,
+            incident_transition(incident=made, to_status="resolved", confirm=True, actor=reporter, now=resolved,
                                 final_update=f"{made.title} is over.")  # fmt: skip
         return made
 

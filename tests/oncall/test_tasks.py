@@ -37,7 +37,7 @@ class TestHandoffs:
                          detected_at=utc(2026, 1, 11), now=utc(2026, 1, 11))  # fmt: skip
         resolved = incident_declare(title="Old", severity=p2, reporter=admin_user, services=[api],
                                     detected_at=utc(2026, 1, 10), now=utc(2026, 1, 10))  # fmt: skip
-        incident_transition(incident=resolved, to_status=Incident.Status.RESOLVED, actor=admin_user)
+        incident_transition(incident=resolved, to_status=Incident.Status.RESOLVED, confirm=True, actor=admin_user)
 
         assert oncall_sweep(now=HANDOFF - timedelta(minutes=1)).handoffs == 0
         assert not Handoff.objects.filter(at=HANDOFF).exists()

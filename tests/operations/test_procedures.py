@@ -96,7 +96,7 @@ def test_emergency_maintenance_notifies_the_lead_and_channel_posts_the_status_pa
 
     with pytest.raises(ApplicationError, match="no review before it is resolved"):
         procedure_step_done(run=run, position=5, actor=responder, now=next(at))
-    incident_transition(incident=incident, to_status=Incident.Status.RESOLVED, actor=lead, note="Patched",
+    incident_transition(incident=incident, to_status=Incident.Status.RESOLVED, confirm=True, actor=lead, note="Patched",
                         final_update="The maintenance is complete.", now=T0 + timedelta(minutes=30))  # fmt: skip
     last = procedure_step_done(run=run, position=5, actor=responder, now=T0 + timedelta(minutes=31))
     assert PostIncidentReview.objects.filter(incident=incident).exists()
