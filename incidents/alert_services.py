@@ -61,8 +61,7 @@ OPEN_INCIDENT_STATUSES = [
     for status in Incident.Status.values
     if status not in {Incident.Status.RESOLVED, Incident.Status.REVIEW, Incident.Status.CLOSED}
 ]
-SUPPRESSED_LISTED = 10  # alerts named in a suppression note; the rest are counted
-ALERTS_LISTED = 10  # alerts named in a timeline entry about several; the rest are counted
+NAMED = 10  # alerts a timeline entry or suppression note names; the rest are counted
 
 
 # Integrations
@@ -543,10 +542,9 @@ class _Intake:
                 row, what, _ = alerts[0]
                 message = f"Alert {row.alertname}: {what}"
             else:
-                lines = [f"{row.alertname} {what}" for row, what, _ in alerts[:ALERTS_LISTED]]
-                if len(alerts) > ALERTS_LISTED:
-                    lines.append(f"and {len(alerts) - ALERTS_LISTED} more")
-                message = f"{len(alerts)} alerts: " + "; ".join(lines)
+                message = f"{len(alerts)} alerts: " + "; ".join(
+                    _named([f"{row.alertname} {what}" for row, what, _ in alerts])
+                )
             events.append(
                 TimelineEvent(
                     incident_id=incident_id,
@@ -571,9 +569,7 @@ class _Intake:
                 by_incident[(incident_id, rule)].append(item.row)
         events = []
         for (incident_id, rule), suppressed in by_incident.items():
-            names = [_describe(row) for row in suppressed[:SUPPRESSED_LISTED]]
-            if len(suppressed) > SUPPRESSED_LISTED:
-                names.append(f"and {len(suppressed) - SUPPRESSED_LISTED} more")
+            names = _named([_describe(row) for row in suppressed])
             events.append(
                 TimelineEvent(
                     incident_id=incident_id,
@@ -682,6 +678,13 @@ def _enabled_rules() -> list[tuple[SuppressionRule, rules.Rule]]:
             continue
         enabled.append((model, rule))
     return enabled
+
+
+def _named(descriptions: list[str]) -> list[str]:
+    """The first NAMED descriptions, then how many more there are."""
+    if len(descriptions) <= NAMED:
+        return descriptions
+    return [*descriptions[:NAMED], f"and {len(descriptions) - NAMED} more"]
 
 
 def _describe(row: Alert) -> str:
