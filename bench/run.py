@@ -313,6 +313,7 @@ def main() -> None:
             ("audit page", page, "/audit/"),
             ("deliveries page", page, "/notifications/"),
             ("actions page", page, "/actions/"),
+            ("status page (public)", {"Host": "127.0.0.1"}, "/status/"),
         ]
         for name, headers, path in http_targets:
             if only and not any(part in name for part in only):

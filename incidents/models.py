@@ -154,6 +154,9 @@ class Incident(models.Model):
                 name="incident_open_detected_idx",
                 condition=~Q(status__in=["resolved", "review", "closed"]),
             ),
+            # The public status page reads public incidents by resolution (its past incidents and uptime history):
+            # few rows of a table that otherwise it would scan whole.
+            models.Index(F("resolved_at").desc(), name="incident_public_resolved_idx", condition=Q(is_public=True)),
         ]
 
     def __str__(self) -> str:

@@ -234,6 +234,11 @@ class UptimeDay:
         """The bar's colour: any downtime is partial, an hour or more is major."""
         return "ok" if not self.down_minutes else "partial" if self.down_minutes < 60 else "major"
 
+    @property
+    def label(self) -> str:
+        """What the day's bar says. Formatted here, not with template filters: the page shows 90 days per service."""
+        return f"{self.day:%Y-%m-%d}: {self.percent:.2f}%"
+
 
 @dataclass(frozen=True)
 class ServiceRow:

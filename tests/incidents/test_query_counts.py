@@ -23,7 +23,8 @@ from tests.incidents.conftest import T0
 pytestmark = pytest.mark.django_db
 
 API_URLS = ["/api/v1/incidents/", "/api/v1/incidents/?open=true", "/api/v1/audit/", "/api/v1/oncall/now/"]
-PAGE_URLS = ["/", "/incidents/", "/incidents/?status=resolved", "/oncall/", "/audit/", "/notifications/", "/actions/"]
+PAGE_URLS = ["/", "/incidents/", "/incidents/?status=resolved", "/oncall/", "/audit/", "/notifications/", "/actions/",
+             "/status/"]  # fmt: skip
 
 
 def queries(client, url: str) -> int:
@@ -38,7 +39,7 @@ def queries(client, url: str) -> int:
 
 @pytest.fixture
 def grow(declare, commander, responder):
-    """Add incidents of every shape a list row can take; `n` of each."""
+    """Add incidents of every shape a list row can take, public ones among them; `n` of each."""
 
     def add(n: int) -> None:
         for i in range(n):
@@ -55,6 +56,8 @@ def grow(declare, commander, responder):
                 if i % 2 == 0:
                     review = review_update(review=review, actor=commander, summary="Timeouts.", root_cause="A bug.")
                     review_publish(review=review, actor=commander, now=at)
+                Incident.objects.filter(pk=resolved.pk).update(is_public=True)  # the status page's past incidents
+            Incident.objects.filter(pk=staffed.pk).update(is_public=True)
             closed = declare("P4", at=at, title=f"closed {i}")
             closed = incident_transition(incident=closed, to_status="resolved", confirm=True, actor=commander, now=at)
             incident_transition(incident=closed, to_status="closed", actor=commander, now=at)

@@ -110,6 +110,11 @@ class TestPage:
         assert "Hidden thing" not in html
         assert html.count('class="bar bar-') == 90
         assert "bar bar-major" in html
+        search_day = f"{T0 - 3 * DAY:%Y-%m-%d}: 91.67%"  # two hours down of 24
+        assert (
+            f'<li class="bar bar-major" title="{search_day}"><span class="visually-hidden">{search_day}</span></li>'
+            in html
+        )
         history = html[html.index('id="status-history"') :]
         assert "Search slow" in history
         assert "Search slow is over." in history
