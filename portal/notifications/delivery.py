@@ -2,12 +2,13 @@
 
 Rows are claimed (queued -> sending) in one transaction, so a redelivered task message finds them taken and does
 nothing; a delivered row is never sent again. Outcomes are saved (and audited) as they come, in groups at most
-RECORD_EVERY_SECONDS old, and whatever stops a batch (a time limit, a SIGINT) records what it sent first: a batch cut
-short leaves only its unsent rows `sending` (a worker killed outright, those of its last group too), and the sweeper
-re-sends only those. Failures are retried with exponential backoff and jitter up to
+RECORD_EVERY_SECONDS old, each group in one statement, and whatever stops a batch (a time limit, a SIGINT) records
+what it sent first: a batch cut short leaves only its unsent rows `sending` (a worker killed outright, those of its
+last group too), and the sweeper re-sends only those. Failures are retried with exponential backoff and jitter up to
 NOTIFICATION_MAX_ATTEMPTS, then marked failed with the reason. Nothing here raises for a bad recipient or channel.
 """
 
+import copy
 import itertools
 import logging
 import random
@@ -15,11 +16,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from auditlog.diff import model_instance_diff
+from auditlog.models import LogEntry
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from portal.bulk import bulk_set
 from portal.core.audit import sealed_together
 from portal.notifications import senders
 from portal.notifications.models import Channel, Delivery
@@ -28,8 +32,11 @@ logger = logging.getLogger(__name__)
 
 
 # Outcomes are recorded in groups, one transaction each, as soon as this long has passed since the group's first: a
-# worker killed outright re-sends at most that much of its batch, and a message costs three queries, not seven.
+# worker killed outright re-sends at most that much of its batch, and a message costs one query (its audit entry).
 RECORD_EVERY_SECONDS = 0.2
+
+# What an outcome changes on its row.
+OUTCOME_FIELDS = ("address", "response", "status", "delivered_at", "last_error", "next_attempt_at", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ def claim(delivery_ids: list[int], *, now: datetime) -> list[Delivery]:
     """Mark due, queued rows as sending and return them; rows already taken, delivered or not yet due are skipped.
 
     The claim is a lease, written for the whole batch in one UPDATE and not audited: each row's audit entry is its
-    outcome (`sending -> delivered`, `failed` or `queued` again), written once per attempt by `record_outcome`.
+    outcome (`sending -> delivered`, `failed` or `queued` again), written once per attempt by `record_outcomes`.
     """
     with transaction.atomic():
         due = Delivery.objects.select_for_update(skip_locked=True).filter(
@@ -87,19 +94,32 @@ def deliver(delivery_ids: list[int], *, now: datetime | None = None) -> list[Ret
 
 
 def record_outcomes(results: list[tuple[Delivery, "senders.Outcome"]]) -> list[Retry]:
-    """Save each row's outcome (audited) in one transaction, the audit entries sealed together."""
-    retries = []
+    """Save a group's outcomes in one statement, and audit each row's change, in one transaction whose entries are
+    sealed together. The entries are written here, against the row as it was claimed: auditlog's own receiver would
+    read each row back before its save to find what changed, a query per message."""
+    now = timezone.now()
+    retries, changed = [], []
+    for row, outcome in results:
+        claimed = copy.copy(row)
+        if (retry := _apply_outcome(row, outcome, now=now)) is not None:
+            retries.append(retry)
+        changed.append((claimed, row))
     with sealed_together():
-        for row, outcome in results:
-            if (retry := record_outcome(row, outcome)) is not None:
-                retries.append(retry)
+        bulk_set([row for _claimed, row in changed], OUTCOME_FIELDS)
+        for claimed, row in changed:
+            changes = model_instance_diff(claimed, row, use_json_for_changes=settings.AUDITLOG_STORE_JSON_CHANGES)
+            LogEntry.objects.log_create(row, action=LogEntry.Action.UPDATE, changes=changes)
+    for _claimed, row in changed:
+        if row.status == Delivery.Status.FAILED:
+            logger.warning("Delivery %s failed for good: %s", row.pk, row.last_error)
     return retries
 
 
-def record_outcome(row: Delivery, outcome: "senders.Outcome", *, now: datetime | None = None) -> Retry | None:
-    now = now or timezone.now()
+def _apply_outcome(row: Delivery, outcome: "senders.Outcome", *, now: datetime) -> Retry | None:
+    """Set the row's fields for the outcome (unsaved); the retry to schedule, if any."""
     row.address = outcome.address or row.address
     row.response = outcome.response[:500]
+    row.updated_at = now
     if outcome.ok:
         row.status, row.delivered_at, row.last_error = Delivery.Status.DELIVERED, now, ""
     elif outcome.permanent or row.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
@@ -109,11 +129,6 @@ def record_outcome(row: Delivery, outcome: "senders.Outcome", *, now: datetime |
         row.status = Delivery.Status.QUEUED
         row.next_attempt_at = now + backoff(row.attempts)
         row.last_error = f"Attempt {row.attempts}: {outcome.error}"[:2000]
-    row.save(
-        update_fields=["address", "response", "status", "delivered_at", "last_error", "next_attempt_at", "updated_at"]
-    )
-    if row.status == Delivery.Status.FAILED:
-        logger.warning("Delivery %s failed for good: %s", row.pk, row.last_error)
     return Retry(row.pk, row.next_attempt_at) if row.status == Delivery.Status.QUEUED else None
 
 
