@@ -283,6 +283,7 @@ def service_uptime(
         Incident.objects.filter(is_public=True, severity__rank__lte=DOWN_MAX_RANK, detected_at__lt=now,
                                 services__isnull=False)
         .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=start))
+        .order_by()  # `_merged` sorts each service's spans
         .values_list("services", "detected_at", "resolved_at")
     )  # fmt: skip
     for service_id, detected, resolved in rows:

@@ -1,0 +1,64 @@
+"""The lists' default orders and the public status page's reads have an index PostgreSQL can use, however large the
+table grows (issue 13: lists stay flat). Each read is captured as the request makes it and planned again with
+sequential scans priced out: the plan names the index meant for it, or the index no longer fits the query."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from maintenance import selectors
+from portal.accounts.roles import Role
+from tests.incidents.alertmanager import alert, payload, webhook_client
+
+ALERTMANAGER_URL = "/api/v1/integrations/alertmanager/"
+
+pytestmark = pytest.mark.integration
+
+
+def planned_indexes(sql: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SET LOCAL enable_seqscan = on")
+    return plan
+
+
+def row_reads(table: str, captured: list[dict[str, str]]) -> list[str]:
+    """The reads of `table`'s rows (not counts, not other tables' reads naming it)."""
+    return [query["sql"] for query in captured if query["sql"].startswith(f'SELECT "{table}".')]
+
+
+@pytest.fixture
+def postgres(db):
+    assert connection.vendor == "postgresql", "integration tests run on PostgreSQL (set DATABASE_URL)"
+
+
+@pytest.mark.parametrize(
+    ("url", "table", "index"),
+    [
+        ("/api/v1/incidents/", "incidents_incident", "incident_detected_idx"),
+        ("/api/v1/incidents/?open=true", "incidents_incident", "incident_open_detected_idx"),
+        ("/api/v1/alerts/", "incidents_alert", "alert_received_idx"),
+    ],
+)
+def test_a_lists_page_is_read_in_its_index_order(postgres, token_client, url, table, index):
+    _integration, webhook = webhook_client()
+    sent = webhook.post(ALERTMANAGER_URL, payload(alert("HighErrorRate", service="api")), format="json")
+    assert sent.status_code == 200, sent.content  # an alert, and the open incident it opens
+    api = token_client(Role.VIEWER)
+    with CaptureQueriesContext(connection) as ctx:
+        assert api.get(url).status_code == 200
+    page = next(sql for sql in row_reads(table, ctx.captured_queries) if "LIMIT" in sql)
+    assert index in planned_indexes(page)
+
+
+def test_the_status_page_reads_only_public_incidents_by_resolution(postgres):
+    with CaptureQueriesContext(connection) as ctx:
+        selectors.status_page(now=timezone.now())
+    reads = [query["sql"] for query in ctx.captured_queries if 'FROM "incidents_incident"' in query["sql"]]
+    resolved_since = [sql for sql in reads if '"incidents_incident"."resolved_at" >' in sql]
+    assert len(resolved_since) == 2  # past incidents, and the uptime history's spans
+    for sql in resolved_since:
+        assert "incident_public_resolved_idx" in planned_indexes(sql)
