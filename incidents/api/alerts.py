@@ -1,5 +1,7 @@
 """Alert intake over HTTP: Alertmanager's webhook, integrations and their tokens, alerts, suppression rules."""
 
+from datetime import UTC, datetime
+
 import django_filters
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -105,12 +107,31 @@ class Labels(serializers.DictField):
     child = LabelValue()
 
 
+class AlertTime(serializers.DateTimeField):
+    """An instant as Alertmanager writes it (RFC 3339: an offset, up to nanoseconds), in UTC. Read with
+    `datetime.fromisoformat` directly: DRF's parsing and time-zone handling of a storm's two instants per alert was
+    a third of the time to validate its payload. Anything else takes DRF's way, and its messages."""
+
+    def to_internal_value(self, value: object) -> datetime:
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is not None:
+                try:
+                    return parsed.astimezone(UTC)
+                except OverflowError:
+                    self.fail("overflow")
+        return super().to_internal_value(value)
+
+
 class AlertInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=Alert.Status.choices)
     labels = Labels()
     annotations = Labels(required=False, default=dict)
-    startsAt = serializers.DateTimeField()  # camelCase: Alertmanager's field names
-    endsAt = serializers.DateTimeField(required=False, allow_null=True)
+    startsAt = AlertTime()  # camelCase: Alertmanager's field names
+    endsAt = AlertTime(required=False, allow_null=True)
     generatorURL = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     fingerprint = serializers.CharField(max_length=64)
 

@@ -2,10 +2,14 @@
 (PostgreSQL stores them in neither text nor JSON, so any lookup meeting one failed with a DataError), JSON nested
 deeper than Python's parser recurses (RecursionError)."""
 
+import json
+
 import pytest
 from django.utils.http import urlencode
+from rest_framework import exceptions
 
 from portal.accounts.roles import Role
+from portal.core.api.parsers import check_json
 
 # NUL characters: PostgreSQL refuses them in text and JSON, so every lookup by a slug, username or code would fail.
 
@@ -89,3 +93,30 @@ def test_json_nested_too_deep_is_a_400(token_client, path, depth):
         response = token_client(Role.ADMIN).post(path, body, content_type="application/json")
         assert response.status_code == 400, (depth, response.content[:300])
         assert "nested more than 64 levels" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        ("[" * 64 + "]" * 64, False),
+        ("[" * 65 + "]" * 65, True),
+        ('{"a":' * 63 + "1" + "}" * 63, False),
+        ('{"a":' * 64 + "1" + "}" * 64, True),
+        ('[[1, {"b": [' + "[" * 61 + "]" * 61 + "]}]]", True),  # deepest on a later branch
+    ],
+)
+def test_the_depth_limit_counts_the_document_as_level_one(text, refused):
+    data = json.loads(text)
+    if refused:
+        with pytest.raises(exceptions.ParseError, match="nested more than 64 levels"):
+            check_json(data, text)
+    else:
+        check_json(data, text)
+
+
+def test_a_nul_in_a_key_or_deep_value_is_named_by_its_place():
+    for text, field in (('{"x": {"a\\u0000": 1}}', "x"), ('{"x": [1, {"y": "b\\u0000"}]}', "x[1].y")):
+        with pytest.raises(exceptions.ValidationError) as refused:
+            check_json(json.loads(text), text)
+        assert list(refused.value.detail) == [field]
+    check_json(json.loads('{"x": "\\\\u0000"}'), '{"x": "\\\\u0000"}')  # an escaped backslash, then "u0000"

@@ -4,7 +4,7 @@ import copy
 import hashlib
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from auditlog.models import LogEntry
@@ -169,6 +169,17 @@ def test_realistic_payload_opens_one_incident_for_its_group(am, services):
     # No service label: the job names it; "search-api" is neither a slug nor a name, so it is kept, not invented.
     search = Alert.objects.get(fingerprint="1f0e9d8c7b6a5f4e")
     assert (search.incident, search.service, search.service_label) == (incident, None, "search-api")
+
+
+def test_instants_with_an_offset_or_nanoseconds_are_stored_in_utc(am, services):
+    """Go writes up to nine fractional digits; a sender may give any offset."""
+    body = _with(REALISTIC_PAYLOAD, "alerts.0.startsAt", "2025-06-02T11:30:12.483123456+02:00")
+    body = _with(_with(body, "alerts.0.status", "resolved"), "alerts.0.endsAt", "2025-06-02T09:45:00.5Z")
+
+    assert send(am, body).status_code == 200
+    checkout_alert = Alert.objects.get(fingerprint="8d4a3f1c2b9e7a60")
+    assert checkout_alert.starts_at == datetime(2025, 6, 2, 9, 30, 12, 483123, tzinfo=UTC)
+    assert checkout_alert.ends_at == datetime(2025, 6, 2, 9, 45, 0, 500000, tzinfo=UTC)
 
 
 def test_an_alert_alone_in_its_group_names_an_unknown_service_in_the_title(am, services):
@@ -583,6 +594,7 @@ def _with(body: dict[str, object], path: str, value: object) -> dict[str, object
         (_with(REALISTIC_PAYLOAD, "alerts.0.labels", "alertname=x"), "alerts[0].labels"),
         (_with(REALISTIC_PAYLOAD, "alerts.0.labels.severity", {"nested": 1}), "alerts[0].labels.severity"),
         (_with(REALISTIC_PAYLOAD, "alerts.1.startsAt", "yesterday"), "alerts[1].startsAt"),
+        (_with(REALISTIC_PAYLOAD, "alerts.1.startsAt", "0001-01-01T00:30:00+01:00"), "alerts[1].startsAt"),
         (_with(REALISTIC_PAYLOAD, "alerts.1.status", "pending"), "alerts[1].status"),
         (_with(REALISTIC_PAYLOAD, "alerts.1.status", "resolved"), "alerts[1].endsAt"),  # ends at Go's zero time
         (_with(_with(REALISTIC_PAYLOAD, "alerts.1.status", "resolved"), "alerts.1.endsAt", "2025-06-02T09:00:00Z"),
@@ -591,8 +603,8 @@ def _with(body: dict[str, object], path: str, value: object) -> dict[str, object
         (_without(REALISTIC_PAYLOAD, "version"), "version"),
     ],
     ids=["no-alerts", "empty-alerts", "alerts-not-a-list", "no-fingerprint", "blank-fingerprint", "no-alertname",
-         "labels-not-a-dict", "label-not-a-string", "bad-startsAt", "bad-status", "resolved-without-endsAt",
-         "ends-before-start", "version-3", "no-version"],
+         "labels-not-a-dict", "label-not-a-string", "bad-startsAt", "startsAt-before-year-1", "bad-status",
+         "resolved-without-endsAt", "ends-before-start", "version-3", "no-version"],
 )  # fmt: skip
 def test_bad_payloads_answer_400_naming_the_field_and_write_nothing(am, services, body, field):
     response = send(am, body)
