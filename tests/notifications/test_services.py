@@ -1,8 +1,10 @@
+import re
 from collections import Counter
 
 import pytest
 from auditlog.models import LogEntry
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from portal.accounts.roles import Role
 from portal.errors import ConflictError
@@ -66,6 +68,31 @@ def test_subscribers_get_email_for_their_services_and_event_kinds(live_channels,
 
     emails = notification.deliveries.filter(channel__kind=Channel.Kind.EMAIL)
     assert {row.recipient_key for row in emails} == {f"user:{stakeholder.pk}", "email:all-hands@example.com"}
+
+
+def test_subscribers_are_matched_by_whole_event_kind_in_the_database(live_channels):
+    """Only the subscriptions to the event are read (their services' read names no other), and a kind whose name
+    ends another's ("reminder", "oncall.reminder"; "slo.burn", "slo.burn_ended") matches only itself."""
+    both = Subscription.objects.create(email="sre@example.com", event_kinds=[EventKind.SLO_BURN, EventKind.REMINDER])
+    ended = Subscription.objects.create(email="slo@example.com", event_kinds=[EventKind.SLO_BURN_ENDED])
+    oncall = Subscription.objects.create(email="oncall@example.com", event_kinds=[EventKind.ONCALL_REMINDER])
+    for i in range(5):
+        Subscription.objects.create(email=f"maint{i}@example.com", event_kinds=[EventKind.MAINTENANCE_SCHEDULED])
+
+    def subscribers(event: EventKind) -> tuple[set[str], set[int]]:
+        """Who gets the email, and whose services were read."""
+        with CaptureQueriesContext(connection) as ctx:
+            notification = notify(event=event, severity=Severity.INFO, title="x")
+        emails = notification.deliveries.filter(channel__kind=Channel.Kind.EMAIL)
+        prefetch = next(q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT ("notifications_sub'))
+        read = re.search(r"IN \(([\d, ]+)\)", prefetch)
+        return {row.address for row in emails}, {int(pk) for pk in read.group(1).split(",")} if read else set()
+
+    for event, expected in (
+        (EventKind.REMINDER, both), (EventKind.ONCALL_REMINDER, oncall), (EventKind.SLO_BURN, both),
+        (EventKind.SLO_BURN_ENDED, ended),
+    ):  # fmt: skip
+        assert subscribers(event) == ({expected.email}, {expected.pk})
 
 
 def test_a_recipient_who_also_subscribes_gets_one_email(live_channels, make_user):
