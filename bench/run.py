@@ -142,7 +142,7 @@ def one_per_worker(port: int, headers: dict, *, workers: int = 2, attempts: int 
     kept: dict[str, Http] = {}
     for _ in range(attempts):
         client = Http(port, headers)
-        client.request("GET", "/api/v1/bench/floor/")
+        client.request("GET", "/api/health")  # public: pins the anonymous status page's connections too
         if client.worker in kept:
             client.conn.close()
         else:
