@@ -23,7 +23,7 @@ def redis_cache(settings):
     """The Redis cache portal.settings picks for a redis:// broker, under a key prefix of its own (clearing the
     cache would flush the broker's database)."""
     prefix = f"test-{uuid.uuid4().hex}"
-    cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": settings.CELERY_BROKER_URL}
+    cache = {"BACKEND": "portal.core.cache.RedisCache", "LOCATION": settings.CELERY_BROKER_URL}
     with override_settings(CACHES={"default": cache | {"KEY_PREFIX": prefix}}):
         yield redis.Redis.from_url(settings.CELERY_BROKER_URL), prefix
     server = redis.Redis.from_url(settings.CELERY_BROKER_URL)
@@ -92,3 +92,17 @@ def test_a_lowered_rate_refuses_until_enough_of_the_history_has_left_the_window(
         closed = throttle_at(1040.0)
         assert not closed.allow_request(anonymous_request(), None)
         assert closed.wait() == 60.0
+
+
+def test_the_cache_keeps_one_redis_client_and_still_answers_across_threads(redis_cache):
+    """Django builds a client per call; ours keeps the first, which threads share through its connection pool."""
+    cache = caches["default"]
+    client = cache._cache.get_client("a", write=True)
+    assert cache._cache.get_client("b") is client
+
+    def round_trip(i: int) -> object:
+        cache.set(f"k{i}", {"i": i}, 30)
+        return cache.get(f"k{i}")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(round_trip, range(40))) == [{"i": i} for i in range(40)]
