@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from django.conf import settings
 
-from incidents.models import Incident, Severity, StatusUpdate
+from incidents.models import Incident, PostIncidentReview, Severity, StatusUpdate
 from oncall.selectors import incident_rotation, rotation_timezone
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
@@ -79,21 +79,24 @@ def update_draft(incident: Incident, label: str) -> str:
 
 def allowed_transitions(incident: Incident) -> tuple[str, ...]:
     """Next statuses open to the incident now (closing waits for a published review where one is required)."""
-    allowed = ALLOWED_TRANSITIONS[incident.status]
-    if Status.CLOSED in allowed and not may_close(incident):
+    review = getattr(incident, "review", None)
+    return next_statuses(
+        incident.status,
+        review_required=review_required(incident),
+        review_status=None if review is None else review.status,
+    )
+
+
+def next_statuses(status: str, *, review_required: bool, review_status: str | None) -> tuple[str, ...]:
+    """`allowed_transitions` from the values it reads, for rows read without their models (the API's lists)."""
+    allowed = ALLOWED_TRANSITIONS[status]
+    if Status.CLOSED in allowed and review_required and review_status != PostIncidentReview.Status.PUBLISHED:
         allowed = tuple(status for status in allowed if status != Status.CLOSED)
     return allowed
 
 
 def review_required(incident: Incident) -> bool:
     return incident.severity.review_required
-
-
-def may_close(incident: Incident) -> bool:
-    if not review_required(incident):
-        return True
-    review = getattr(incident, "review", None)
-    return review is not None and review.status == review.Status.PUBLISHED
 
 
 @lru_cache(maxsize=4)

@@ -1,7 +1,6 @@
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 
-from incidents import policy
 from incidents.models import (
     ActionItem,
     EscalationLevel,
@@ -34,42 +33,51 @@ class ServiceSerializer(ModelSerializer):
         fields = ["id", "name", "slug", "owner_team", "tier", "description"]
 
 
-class IncidentOutput(serializers.ModelSerializer):
-    severity = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    commander = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    communications_lead = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    operations_lead = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    scribe = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    reference = serializers.CharField(read_only=True)
-    allowed_transitions = serializers.SerializerMethodField()
-    alert_count = serializers.SerializerMethodField(
+def _username(help_text: str) -> serializers.CharField:
+    return serializers.CharField(allow_null=True, help_text=f"Username of the {help_text}; null: none.")
+
+
+# Serialises the rows of `incidents.selectors.incident_rows` and `fill_incident_rows` (values, not models).
+class IncidentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    reference = serializers.SerializerMethodField()
+    title = serializers.CharField()
+    severity = serializers.CharField(source="severity_code", help_text="Its severity's code (P1-P4).")
+    status = serializers.ChoiceField(choices=Incident.Status.choices)
+    services = serializers.ListField(child=serializers.SlugField(), help_text="Slugs of the services it affects.")
+    impact_summary = serializers.CharField()
+    commander = _username("Incident Commander")
+    communications_lead = _username("Communications Lead")
+    operations_lead = _username("Operations Lead")
+    scribe = _username("Scribe")
+    reporter = _username("person who declared it")
+    is_public = serializers.BooleanField(help_text=Incident._meta.get_field("is_public").help_text)
+    flags = serializers.ListField(child=serializers.ChoiceField(choices=Incident.Flag.choices))
+    detected_at = serializers.DateTimeField()
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    mitigated_at = serializers.DateTimeField(allow_null=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    ack_due_at = serializers.DateTimeField(allow_null=True)
+    update_due_at = serializers.DateTimeField(allow_null=True)
+    resolution_due_at = serializers.DateTimeField(allow_null=True)
+    last_update_at = serializers.DateTimeField(allow_null=True)
+    version = serializers.IntegerField()
+    allowed_transitions = serializers.ListField(child=serializers.ChoiceField(choices=Incident.Status.choices))
+    escalation_snapshot = serializers.JSONField(help_text=Incident._meta.get_field("escalation_snapshot").help_text)
+    alert_count = serializers.IntegerField(
+        allow_null=True,
         help_text="Alerts its alert group holds (`/api/v1/alerts/?incident=<id>` lists them); null: not opened by "
-        "alerts."
+        "alerts.",
     )
     owner_team = serializers.CharField(
-        source="owner_team_slug", read_only=True, allow_null=True,
+        allow_null=True,
         help_text="Slug of the team owning its alerts in the alert catalogue (its Slack channel and PagerDuty service "
         "hear of it); null: no catalogued alert.",
-    )  # fmt: skip
+    )
 
-    class Meta:
-        model = Incident
-        fields = [
-            "id", "reference", "title", "severity", "status", "services", "impact_summary", "commander",
-            "communications_lead", "operations_lead", "scribe", "reporter",
-            "is_public", "flags", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at",
-            "ack_due_at", "update_due_at", "resolution_due_at", "last_update_at", "version", "allowed_transitions",
-            "escalation_snapshot", "alert_count", "owner_team",
-        ]  # fmt: skip
-
-    def get_allowed_transitions(self, incident: Incident) -> list[str]:
-        return list(policy.allowed_transitions(incident))
-
-    def get_alert_count(self, incident: Incident) -> int | None:
-        group = getattr(incident, "alert_group", None)  # selected with the incident; absent when people declared it
-        return None if group is None else group.alert_count
+    def get_reference(self, row: dict) -> str:
+        return Incident.reference_of(row["id"])
 
 
 class TimelineEventOutput(serializers.ModelSerializer):

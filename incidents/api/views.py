@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status, viewsets
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,7 +34,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.policy import update_draft
-from incidents.selectors import incident_api_list, review_detail
+from incidents.selectors import fill_incident_rows, incident_row, incident_rows, review_detail
 from incidents.services import (
     action_item_add,
     action_item_update,
@@ -70,7 +70,7 @@ def _incident(pk: int) -> Incident:
 
 
 def _out(incident: Incident, status_code: int = 200) -> Response:
-    return Response(IncidentOutput(incident_api_list().get(pk=incident.pk)).data, status=status_code)
+    return Response(IncidentOutput(incident_row(incident.pk)).data, status=status_code)
 
 
 class Version(serializers.Serializer):
@@ -131,7 +131,11 @@ class IncidentListApi(generics.ListAPIView):
         detected_at = fields.DateTimeField(required=False)
 
     def get_queryset(self) -> QuerySet[Incident]:
-        return incident_api_list()
+        return Incident.objects.all()
+
+    def read_page(self, page: QuerySet[Incident]) -> list[dict]:
+        """The page's rows as values (see PageNumberPagination), counted without `incident_rows`' joins."""
+        return fill_incident_rows(list(incident_rows(page)))
 
     def get_permissions(self) -> list:
         return [Responders()] if self.request.method == "POST" else super().get_permissions()
@@ -160,7 +164,9 @@ class IncidentDetailApi(APIView):
 
     @extend_schema(responses=IncidentOutput)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(IncidentOutput(get_object_or_404(incident_api_list(), pk=pk)).data)
+        if (row := incident_row(pk)) is None:
+            raise NotFound("No Incident matches the given query.")
+        return Response(IncidentOutput(row).data)
 
     @extend_schema(
         request=IncidentDetailInput,

@@ -93,9 +93,31 @@ def test_the_incident_api_reads_reviews_in_the_list_query(grow, clients, time_ma
     rows = {row["title"]: row for row in response.json()["results"]}
     assert "closed" in rows["resolved P1 0"]["allowed_transitions"]  # published review
     assert "closed" not in rows["resolved P1 1"]["allowed_transitions"]  # draft review
-    # token and user, the page count, the page, its services, and each of the three roles some row fills
-    with django_assert_max_num_queries(8):
+    # token and user, the page count, the page, its people, services and owning teams
+    with django_assert_max_num_queries(7):
         api.get("/api/v1/incidents/")
+
+
+def test_the_incident_api_reads_its_page_as_values_with_one_query_per_kind_of_name(grow, clients, time_machine):
+    """The API's rows are values (`incident_rows`), not models: the page joins only its one-to-one tables (severity,
+    review, alert group), and all five roles' usernames come from one query for the whole page."""
+    time_machine.move_to(T0, tick=False)
+    api, _page = clients
+    grow(2)
+    api.get("/api/v1/me/")
+    with CaptureQueriesContext(connection) as ctx:
+        rows = api.get("/api/v1/incidents/?open=").json()["results"]
+    staffed = next(row for row in rows if row["title"] == "open 1")
+    assert staffed["communications_lead"] == staffed["operations_lead"] == staffed["scribe"] == "rami"
+    assert staffed["commander"] is None
+    assert staffed["reporter"]
+    reads = [query["sql"] for query in ctx.captured_queries]
+    page = next(sql for sql in reads if sql.startswith('SELECT "incidents_incident"."id"') and " LIMIT " in sql)
+    assert page.count(" JOIN ") == 3
+    assert "operations_alertrule" not in page  # the owning team is read apart, for the page's ids only
+    count = next(sql for sql in reads if sql.startswith("SELECT COUNT(*)") and "incidents_incident" in sql)
+    assert " JOIN " not in count  # the page's read, not the filtered list, joins
+    assert len([sql for sql in reads if 'FROM "accounts_user"' in sql and " IN (" in sql]) == 1
 
 
 def test_the_incident_list_query_joins_few_tables(grow):

@@ -6,6 +6,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.urls import reverse
 
+from incidents import policy
 from incidents.models import ActionItem, Incident, PostIncidentReview, Service, Severity, TimelineEvent
 from incidents.services import (
     action_item_add,
@@ -493,3 +494,14 @@ class TestPages:
         assert review.summary == ""
         assert f'name="version" value="{review.version}"' in html
         assert client.post(page, {"version": review.version, "summary": "Mine", "action": "save"}).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("review_required", "review_status", "closes"),
+    [(False, None, True), (True, None, False), (True, "draft", False), (True, "published", True)],
+)
+def test_a_resolved_incident_closes_once_any_review_it_needs_is_published(review_required, review_status, closes):
+    allowed = policy.next_statuses("resolved", review_required=review_required, review_status=review_status)
+    assert ("closed" in allowed) is closes
+    assert {"review", "investigating"} <= set(allowed)
+    assert policy.next_statuses("review", review_required=True, review_status="draft") == ()

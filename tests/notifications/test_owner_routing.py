@@ -15,7 +15,7 @@ from incidents.alert_services import alert_ingest, integration_create
 from incidents.alerts import IncomingAlert
 from incidents.escalation import escalation_sweep
 from incidents.models import Incident, Severity
-from incidents.selectors import incident_api_list, owner_team
+from incidents.selectors import incident_row, owner_team
 from incidents.services import incident_transition
 from portal.accounts.roles import Role
 from portal.notifications.delivery import deliver
@@ -173,7 +173,7 @@ def test_a_catalogued_alert_opens_an_incident_owned_by_its_team_and_routed_to_it
     assert ("Slack #incidents", "#incidents", None) in routes(opened)
     assert not opened.deliveries.filter(channel__kind="pager", team__isnull=True).exists()
     assert owner_team(Incident.objects.get(pk=incident.pk)) == database
-    assert incident_api_list().get(pk=incident.pk).owner_team_slug == "database"
+    assert incident_row(incident.pk)["owner_team"] == "database"
 
 
 def test_escalation_pages_of_an_owned_incident_go_to_the_team(ingest, database):
