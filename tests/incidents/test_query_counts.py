@@ -145,8 +145,14 @@ def test_the_incidents_page_reads_only_what_its_table_shows(grow, clients, time_
     assert "resolved P1 1" in response.text
     main = next(q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "incidents_incident"."id"'))
     assert main.count(" JOIN ") == 2  # severity and commander
+    # values, not models: not the columns the table does not show, nor whole users and severities
+    unread = ("impact_summary", "escalation_snapshot", '"accounts_user"."password"', '"incidents_severity"."name"')
+    assert [column for column in unread if column in main] == []
     people = [q["sql"] for q in ctx.captured_queries if 'FROM "accounts_user"' in q["sql"] and " IN (" in q["sql"]]
     assert people == []  # the roles the table does not show stay unread
+    services = [q["sql"] for q in ctx.captured_queries if 'FROM "incidents_incident_services"' in q["sql"]]
+    assert len(services) == 1
+    assert '"incidents_service"."slug"' not in services[0]  # only the names it shows
 
 
 def test_filtering_by_status_or_severity_keeps_the_list_order_from_its_index(grow, clients, time_machine):
