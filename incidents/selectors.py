@@ -82,16 +82,17 @@ def incident_row(pk: int) -> dict[str, Any] | None:
     return next(iter(fill_incident_rows(list(incident_rows(Incident.objects.filter(pk=pk))))), None)
 
 
+TABLE_COLUMNS = ("id", "title", "status", "detected_at", "ack_due_at", "update_due_at", "resolution_due_at")
+
+
 def incident_table_rows(page: QuerySet[Incident]) -> list[dict[str, Any]]:
     """What the incidents page's table shows of a page of incidents, as values: its columns, severity, commander and
     services' names. At 100k incidents, 50 rows read as models (with their severity, commander and services) took
     8-13 ms and rendered in 9 ms, against 3 and 6.3 ms this way."""
-    rows = list(
-        page.values(
-            "id", "title", "status", "detected_at", "ack_due_at", "update_due_at", "resolution_due_at",
-            severity_code=F("severity__code"), commander_name=F("commander__username"),
-        )
-    )  # fmt: skip
+    values: QuerySet[Incident, dict[str, Any]] = page.values(
+        *TABLE_COLUMNS, severity_code=F("severity__code"), commander_name=F("commander__username")
+    )
+    rows = list(values)
     services = _service_fields([row["id"] for row in rows], "name")
     for row in rows:
         row["reference"] = Incident.reference_of(row["id"])
