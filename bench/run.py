@@ -135,21 +135,24 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-def one_per_worker(port: int, headers: dict, *, workers: int = 2, attempts: int = 100) -> list[Http]:
+def one_per_worker(port: int, headers: dict, *, workers: int = 2, patience: float = 30) -> list[Http]:
     """Keep-alive connections, one served by each worker. gunicorn's threaded workers keep a connection where it was
     accepted, and nothing stops one worker accepting both: it then serves their requests in turn, doubling a heavy
-    target's p50 while the other worker idles, and a run's ratio depended on where its connections landed."""
+    target's p50 while the other worker idles, and a run's ratio depended on where its connections landed.
+    A worker still starting (the first run after a migration, say) accepts nothing: wait for it a little."""
     kept: dict[str, Http] = {}
-    for _ in range(attempts):
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
         client = Http(port, headers)
         client.request("GET", "/api/health")  # public: pins the anonymous status page's connections too
         if client.worker in kept:
             client.conn.close()
+            time.sleep(0.05)
         else:
             kept[client.worker] = client
         if len(kept) == workers:
             return list(kept.values())
-    raise SystemExit(f"{attempts} connections reached {len(kept)} of {workers} workers")
+    raise SystemExit(f"connections reached {len(kept)} of {workers} workers in {patience:.0f} s")
 
 
 def measure(port: int, floor_headers: dict, target_headers: dict, path: str, *, rounds: int, block: int) -> dict:

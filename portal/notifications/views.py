@@ -10,7 +10,7 @@ from portal.core.pagination import paginate
 from portal.errors import ApplicationError
 from portal.notifications.filters import DeliveryFilter
 from portal.notifications.models import Delivery
-from portal.notifications.selectors import deliveries
+from portal.notifications.selectors import deliveries, delivery_table_rows
 from portal.notifications.services import delivery_retry
 
 
@@ -19,6 +19,7 @@ from portal.notifications.services import delivery_retry
 def delivery_list(request: HttpRequest) -> HttpResponse:
     found = DeliveryFilter(request.GET, queryset=deliveries())
     page, query = paginate(request, found.qs)
+    page.object_list = delivery_table_rows(page.object_list)
     template = "notifications/delivery_list.html#delivery-table" if request.htmx else "notifications/delivery_list.html"
     return render(request, template, {"filter": found, "page": page, "query": query})
 
@@ -33,7 +34,8 @@ def delivery_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
     except ApplicationError as exc:
         error = exc.message
     if request.htmx:
-        context = {"row": deliveries().get(pk=delivery.pk), "error": error, "is_responder": True}
+        context = {"row": delivery_table_rows(Delivery.objects.filter(pk=delivery.pk))[0], "error": error,
+                   "is_responder": True}  # fmt: skip
         return render(request, "notifications/delivery_list.html#delivery-row", context, status=409 if error else 200)
     if error:
         messages.error(request, error)

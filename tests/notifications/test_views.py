@@ -1,3 +1,5 @@
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from portal.accounts.roles import Role
@@ -19,7 +21,7 @@ def test_log_shows_deliveries_and_filters(client, make_user, live_channels):
     page = client.get(reverse("delivery-list"), {"status": "failed"})
 
     assert page.status_code == 200
-    assert [row.pk for row in page.context["page"].object_list] == [failed.pk]
+    assert [row["id"] for row in page.context["page"].object_list] == [failed.pk]
     assert "Attempt 6: HTTP 500" in page.content.decode()
     assert "Retry" not in page.content.decode()  # viewers see no retry button
 
@@ -82,3 +84,15 @@ def test_profile_saves_contact_methods_and_reports_bad_ones(client, make_user):
     assert good.status_code == 302
     user.refresh_from_db()
     assert (user.phone, user.chat_handle) == ("+14155550100", "@v")
+
+
+def test_the_log_reads_only_what_its_table_shows(client, make_user, live_channels):
+    """Values, not models: not the notification's summary, calendar or links, nor the user's whole row."""
+    failed_delivery()
+    client.force_login(make_user(Role.VIEWER))
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(reverse("delivery-list")).status_code == 200
+    page = next(q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "notifications_delivery"."id"'))
+    unread = ('"notifications_notification"."summary"', '"notifications_notification"."calendar"', "password")
+    assert [column for column in unread if column in page] == []
+    assert page.count(" JOIN ") == 3  # channel, notification, user: one query for the page
