@@ -96,3 +96,13 @@ def test_the_log_reads_only_what_its_table_shows(client, make_user, live_channel
     unread = ('"notifications_notification"."summary"', '"notifications_notification"."calendar"', "password")
     assert [column for column in unread if column in page] == []
     assert page.count(" JOIN ") == 3  # channel, notification, user: one query for the page
+
+
+def test_the_logs_channel_filter_reads_names_not_secrets(client, make_user, live_channels):
+    client.force_login(make_user(Role.VIEWER))
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get(reverse("delivery-list"))
+    assert page.status_code == 200
+    choices = next(q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "notifications_channel"'))
+    assert [secret for secret in ("webhook_url", "routing_key", "auth_token") if secret in choices] == []
+    assert '<option value="' in page.content.decode()
