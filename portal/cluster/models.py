@@ -254,7 +254,11 @@ class ActionRun(models.Model):
 
     @property
     def reference(self) -> str:
-        return f"ACT-{self.pk}"
+        return self.reference_of(self.pk)
+
+    @staticmethod
+    def reference_of(pk: int) -> str:
+        return f"ACT-{pk}"
 
     @property
     def is_live(self) -> bool:

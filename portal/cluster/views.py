@@ -21,7 +21,7 @@ from portal.cluster.filters import ActionRunFilter
 from portal.cluster.forms import ActionRequestForm, CommentForm, LookForm, ResolveForm, prefill
 from portal.cluster.looks import PARAMETER_NAMES as LOOK_PARAMETER_NAMES
 from portal.cluster.models import ActionKind, ActionRun
-from portal.cluster.selectors import action_run_detail, action_runs, looks_list
+from portal.cluster.selectors import action_run_detail, action_runs, action_table_rows, looks_list
 from portal.cluster.services import (
     CANCELLABLE,
     action_run_approve,
@@ -53,6 +53,7 @@ IRREVERSIBLE = frozenset(
 def action_list(request: HttpRequest) -> HttpResponse:
     found = ActionRunFilter(request.GET, queryset=action_runs())
     page, query = paginate(request, found.qs)
+    page.object_list = action_table_rows(page.object_list)
     template = "cluster/action_list.html#action-table" if request.htmx else "cluster/action_list.html"
     return render(request, template, {"filter": found, "page": page, "query": query})
 

@@ -57,6 +57,20 @@ class TestList:
         assert len(client.get(reverse("action-list"), {"status": "queued"}).context["page"].object_list) == 0
         assert "Some filters are invalid" in client.get(reverse("action-list"), {"kind": "x"}).content.decode()
 
+    def test_a_runs_row_names_its_incident_and_reads_only_what_the_table_shows(self, client, people, cache):
+        """Values, not models: the run's incident and people are not read whole, the row still names them."""
+        incident = incident_declare(title="Cache stale", severity=Severity.objects.get(code="P2"), reporter=None)
+        action_run_request(requester=people.commander, target=cache, kind="redis_flush", parameters={},
+                           reason="stale", confirm=False, incident=incident)  # fmt: skip
+        client.force_login(people.viewer)
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get(reverse("action-list")).content.decode()
+        assert f'<a href="/incidents/{incident.pk}/">INC-{incident.pk}</a> <span class="pill sev-p2">P2</span>' in html
+        assert f"<td>{people.commander.username}</td>" in html
+        read = next(q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "cluster_actionrun"."id"'))
+        unread = ('"incidents_incident"."title"', "escalation_snapshot", "password", '"cluster_target"."url"')
+        assert [column for column in unread if column in read] == []
+
     def test_the_nav_links_to_actions(self, client, people):
         client.force_login(people.viewer)
         assert f'href="{reverse("action-list")}"' in client.get(reverse("dashboard")).content.decode()
