@@ -91,7 +91,7 @@ def next_statuses(status: str, *, review_required: bool, review_status: str | No
     """`allowed_transitions` from the values it reads, for rows read without their models (the API's lists)."""
     allowed = ALLOWED_TRANSITIONS[status]
     if Status.CLOSED in allowed and review_required and review_status != PostIncidentReview.Status.PUBLISHED:
-        allowed = tuple(status for status in allowed if status != Status.CLOSED)
+        allowed = tuple(following for following in allowed if following != Status.CLOSED)
     return allowed
 
 

@@ -26,8 +26,8 @@ def incident_list() -> QuerySet[Incident]:
     ).prefetch_related("services", "communications_lead", "operations_lead", "scribe")
 
 
-# The people an incident names, each read by its `<role>_id` column.
-INCIDENT_PEOPLE = ("commander", "communications_lead", "operations_lead", "scribe", "reporter")
+# The people an incident names: its roles (each value names its field) and its reporter.
+INCIDENT_PEOPLE = (*Incident.Role.values, "reporter")
 
 
 def incident_rows(incidents: QuerySet[Incident]) -> QuerySet[Incident, dict[str, Any]]:

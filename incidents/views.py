@@ -89,8 +89,7 @@ def severity_list(request: HttpRequest) -> HttpResponse:
 def incident_list(request: HttpRequest) -> HttpResponse:
     data = request.GET.copy() if request.GET else {"open": "true"}
     found = IncidentFilter(data, queryset=Incident.objects.all())
-    page, query = paginate(request, found.qs)
-    page.object_list = incident_table_rows(page.object_list)
+    page, query = paginate(request, found.qs, read=incident_table_rows)
     context = {"filter": found, "page": page, "query": query, "now": timezone.now()}
     template = "incidents/incident_list.html#incident-table" if request.htmx else "incidents/incident_list.html"
     return render(request, template, context)

@@ -34,7 +34,7 @@ class ServiceSerializer(ModelSerializer):
 
 
 def _username(help_text: str) -> serializers.CharField:
-    return serializers.CharField(allow_null=True, help_text=f"Username of the {help_text}; null: none.")
+    return serializers.CharField(allow_null=True, help_text=f"Username of the {help_text.lower()}; null: none.")
 
 
 # Serialises the rows of `incidents.selectors.incident_rows` and `fill_incident_rows` (values, not models).
@@ -46,10 +46,10 @@ class IncidentOutput(serializers.Serializer):
     status = serializers.ChoiceField(choices=Incident.Status.choices)
     services = serializers.ListField(child=serializers.SlugField(), help_text="Slugs of the services it affects.")
     impact_summary = serializers.CharField()
-    commander = _username("Incident Commander")
-    communications_lead = _username("Communications Lead")
-    operations_lead = _username("Operations Lead")
-    scribe = _username("Scribe")
+    commander = _username(Incident.Role.COMMANDER.label)
+    communications_lead = _username(Incident.Role.COMMUNICATIONS_LEAD.label)
+    operations_lead = _username(Incident.Role.OPERATIONS_LEAD.label)
+    scribe = _username(Incident.Role.SCRIBE.label)
     reporter = _username("person who declared it")
     is_public = serializers.BooleanField(help_text=Incident._meta.get_field("is_public").help_text)
     flags = serializers.ListField(child=serializers.ChoiceField(choices=Incident.Flag.choices))

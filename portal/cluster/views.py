@@ -52,8 +52,7 @@ IRREVERSIBLE = frozenset(
 @vary_on_headers("HX-Request")
 def action_list(request: HttpRequest) -> HttpResponse:
     found = ActionRunFilter(request.GET, queryset=action_runs())
-    page, query = paginate(request, found.qs)
-    page.object_list = action_table_rows(page.object_list)
+    page, query = paginate(request, found.qs, read=action_table_rows)
     template = "cluster/action_list.html#action-table" if request.htmx else "cluster/action_list.html"
     return render(request, template, {"filter": found, "page": page, "query": query})
 

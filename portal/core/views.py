@@ -57,8 +57,7 @@ def system_health(request: HttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def audit_log(request: HttpRequest) -> HttpResponse:
     entries = AuditLogFilter(request.GET, queryset=audit_entries())
-    page, query = paginate(request, entries.qs)
-    page.object_list = audit_table_rows(page.object_list)
+    page, query = paginate(request, entries.qs, read=audit_table_rows)
     if request.htmx:
         return render(request, "core/audit_log.html#audit-table", {"filter": entries, "page": page, "query": query})
     chain = audit_chain_state(now=timezone.now())

@@ -18,8 +18,7 @@ from portal.notifications.services import delivery_retry
 @vary_on_headers("HX-Request")
 def delivery_list(request: HttpRequest) -> HttpResponse:
     found = DeliveryFilter(request.GET, queryset=deliveries())
-    page, query = paginate(request, found.qs)
-    page.object_list = delivery_table_rows(page.object_list)
+    page, query = paginate(request, found.qs, read=delivery_table_rows)
     template = "notifications/delivery_list.html#delivery-table" if request.htmx else "notifications/delivery_list.html"
     return render(request, template, {"filter": found, "page": page, "query": query})
 
