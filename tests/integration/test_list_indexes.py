@@ -9,6 +9,9 @@ from django.utils import timezone
 
 from maintenance import selectors
 from portal.accounts.roles import Role
+from portal.cluster.models import ActionRun, Target
+from portal.core.models import Environment
+from portal.notifications.models import Channel, Delivery, EventKind, Notification, Severity
 from tests.incidents.alertmanager import alert, payload, webhook_client
 
 ALERTMANAGER_URL = "/api/v1/integrations/alertmanager/"
@@ -30,6 +33,17 @@ def row_reads(table: str, captured: list[dict[str, str]]) -> list[str]:
     return [query["sql"] for query in captured if query["sql"].startswith(f'SELECT "{table}".')]
 
 
+def failed_rows(user) -> None:
+    """A failed action run and a failed delivery, written as they stand (their services are tested elsewhere)."""
+    target = Target.objects.create(name="cache", slug="cache", kind=Target.Kind.REDIS, url="redis://127.0.0.1/13",
+                                   environment=Environment.PRODUCTION)  # fmt: skip
+    ActionRun.objects.create(kind="redis_flush", target=target, environment=Environment.PRODUCTION, reason="stale",
+                             requested_by=user, command="FLUSHDB", status=ActionRun.Status.FAILED)  # fmt: skip
+    notification = Notification.objects.create(event_kind=EventKind.TEST, severity=Severity.INFO, title="Test")
+    Delivery.objects.create(notification=notification, channel=Channel.objects.first(), recipient_key="ops",
+                            status=Delivery.Status.FAILED, next_attempt_at=timezone.now())  # fmt: skip
+
+
 @pytest.fixture
 def postgres(db):
     assert connection.vendor == "postgresql", "integration tests run on PostgreSQL (set DATABASE_URL)"
@@ -41,13 +55,19 @@ def postgres(db):
         ("/api/v1/incidents/", "incidents_incident", "incident_detected_idx"),
         ("/api/v1/incidents/?open=true", "incidents_incident", "incident_open_detected_idx"),
         ("/api/v1/alerts/", "incidents_alert", "alert_received_idx"),
+        ("/api/v1/actions/", "cluster_actionrun", "actionrun_created_idx"),
+        ("/api/v1/actions/?status=failed", "cluster_actionrun", "actionrun_status_created_idx"),
+        ("/api/v1/notifications/deliveries/", "notifications_delivery", "delivery_created_idx"),
+        ("/api/v1/notifications/deliveries/?status=failed", "notifications_delivery", "delivery_status_created_idx"),
+        ("/api/v1/audit/", "auditlog_logentry", "core_logentry_timestamp_id_idx"),
     ],
 )
-def test_a_lists_page_is_read_in_its_index_order(postgres, token_client, url, table, index):
+def test_a_lists_page_is_read_in_its_index_order(postgres, token_client, admin_user, url, table, index):
     _integration, webhook = webhook_client()
     sent = webhook.post(ALERTMANAGER_URL, payload(alert("HighErrorRate", service="api")), format="json")
     assert sent.status_code == 200, sent.content  # an alert, and the open incident it opens
-    api = token_client(Role.VIEWER)
+    failed_rows(admin_user)  # an empty list reads no page
+    api = token_client(Role.ADMIN)  # the audit log is for Admins
     with CaptureQueriesContext(connection) as ctx:
         assert api.get(url).status_code == 200
     page = next(sql for sql in row_reads(table, ctx.captured_queries) if "LIMIT" in sql)
