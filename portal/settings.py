@@ -172,6 +172,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASE_APPLICATION_NAME = "broxiva-ops-portal"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = DATABASE_APPLICATION_NAME
+    # Every model-backed <select> reads its choices with QuerySet.iterator(), on PostgreSQL a server-side cursor held
+    # over autocommit: DECLARE ... WITH HOLD, FETCH and CLOSE, three round trips for a handful of rows (0.6 ms each
+    # measured on the incidents page's filters). Nothing of ours streams a large result through iterator(): the audit
+    # chain's migration reads the log in key-ordered batches instead.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ATOMIC_REQUESTS = False
 

@@ -233,6 +233,16 @@ class TestSealing:
         assert AuditSeal.objects.get(entry__object_repr="legacy").actor_username == "ada"
         assert "intact" in verify()
 
+    def test_its_migration_reads_the_log_in_key_ordered_batches(self, make_user):
+        with acting_as(make_user(username="ada").pk):
+            for number in range(5):
+                Group.objects.create(name=f"legacy {number}")
+        rows = LogEntry.objects.order_by("pk").values("id")
+
+        read = importlib.import_module("portal.core.migrations.0002_audit_chain").key_ordered(rows, size=2)
+
+        assert [row["id"] for row in read] == list(LogEntry.objects.order_by("pk").values_list("id", flat=True))
+
 
 class TestVerification:
     def test_an_altered_entry_is_named(self, history):

@@ -103,7 +103,6 @@ def test_the_logs_channel_filter_reads_names_not_secrets(client, make_user, live
     with CaptureQueriesContext(connection) as ctx:
         page = client.get(reverse("delivery-list"))
     assert page.status_code == 200
-    # On PostgreSQL the choices are read through a server-side cursor (DECLARE ... FOR SELECT).
     choices = next(q["sql"] for q in ctx.captured_queries if 'FROM "notifications_channel"' in q["sql"])
     assert [secret for secret in ("webhook_url", "routing_key", "auth_token") if secret in choices] == []
     assert '<option value="' in page.content.decode()

@@ -5,6 +5,15 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def key_ordered(rows, size=1000):
+    """`rows` (values ordered by pk) read in batches of `size`, not through iterator(): the portal runs PostgreSQL
+    without server-side cursors (settings), where iterator() would read the whole log at once."""
+    batch = list(rows[:size])
+    while batch:
+        yield from batch
+        batch = list(rows.filter(pk__gt=batch[-1]["id"])[:size])
+
+
 def seal_existing_entries(apps, schema_editor):
     """Seal the entries written before the chain existed, in id order, so the chain covers all of history."""
     from portal.core.audit_chain import ENTRY_FIELDS, GENESIS, link_hash
@@ -14,7 +23,7 @@ def seal_existing_entries(apps, schema_editor):
     AuditChainHead = apps.get_model("core", "AuditChainHead")
     position, prev_hash, seals = 0, GENESIS, []
     rows = LogEntry.objects.order_by("pk").values(*ENTRY_FIELDS, "actor_id", "actor__username")
-    for entry in rows.iterator(chunk_size=1000):
+    for entry in key_ordered(rows):
         position += 1
         username = entry["actor__username"] or ""
         link = link_hash(
