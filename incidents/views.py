@@ -51,7 +51,7 @@ from incidents.services import (
 )
 from operations.forms import ProcedureStartForm
 from operations.selectors.deployments import recent_changes
-from operations.selectors.procedures import procedure_run_list
+from operations.selectors.procedures import incident_procedure_runs
 from operations.selectors.runbooks import runbooks_for_incident
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role, has_role
@@ -122,7 +122,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         "now": now,
         "runbooks": runbooks_for_incident(incident),
         "contacts": incident_contacts(incident),
-        "procedure_runs": procedure_run_list().filter(incident=incident),
+        "procedure_runs": incident_procedure_runs(incident),
         "procedure_form": ProcedureStartForm(initial={"kind": "incident", "incident": incident.pk}),
         "recent_changes": recent_changes(incident, now=now),
         "allowed": [Incident.Status(status) for status in policy.allowed_transitions(incident)],

