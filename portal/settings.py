@@ -215,6 +215,9 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_AGE = 12 * 60 * 60
+# Every page and every htmx refresh (the incident page, its table, the dashboard) reads the session: from the cache,
+# the database only when the cache lost it. Writes go to both.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 X_FRAME_OPTIONS = "DENY"
 
 # Email: SMTP; a local catcher (or the console) in development.
