@@ -25,6 +25,11 @@ class MaintenanceConfig(AppConfig):
         auditlog.register(FreezeException)
         auditlog.register(FreezePass)
 
+        from incidents.models import Incident, Service, Severity, StatusUpdate
         from maintenance.policy import FREEZE_RULES
+        from maintenance.selectors import STATUS_PAGE
 
         FREEZE_RULES.invalidate_on_change(FreezeRule)
+        STATUS_PAGE.invalidate_on_change(
+            Incident, StatusUpdate, Service, Severity, MaintenanceWindow, MaintenanceOccurrence
+        )

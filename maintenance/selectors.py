@@ -20,6 +20,7 @@ from maintenance.models import (
     OccurrenceEvent,
 )
 from operations.models import ProcedureRun
+from portal.core.derived_cache import DerivedCache
 from portal.scheduling import Overrides, Span, occurrences_between
 
 Status = MaintenanceOccurrence.Status
@@ -320,12 +321,25 @@ def _minutes_into(now: datetime) -> int:
     return utc.hour * 60 + utc.minute
 
 
+# Everyone an incident affects reads the public status page, most while one is open: its answer is kept for the
+# minute it was computed in (uptime counts minutes) and dropped the moment anything it shows changes
+# (maintenance/apps.py). A change written around the signals (a queryset update) shows within the minute.
+STATUS_PAGE = DerivedCache("status-page")
+
+
 def status_page(*, now: datetime) -> StatusPage:
     """What the public may see: public open incidents with their public updates, each service's uptime history,
     resolved public incidents, and maintenance now and ahead.
 
     Internal incidents and internal updates never appear.
     """
+    minute = now.replace(second=0, microsecond=0)
+    return STATUS_PAGE.get_or_compute(  # type: ignore[no-any-return]
+        f"{minute:%Y%m%dT%H%M}", lambda: (_status_page(now=now), minute + timedelta(minutes=1)), now=now
+    )
+
+
+def _status_page(*, now: datetime) -> StatusPage:
     public_updates = StatusUpdate.objects.filter(is_public=True).order_by("-posted_at", "-pk")
     public = (
         Incident.objects.filter(is_public=True)

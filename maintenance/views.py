@@ -378,13 +378,12 @@ def exception_decide(request: HttpRequest, pk: int, decision: str) -> HttpRespon
 # Public
 
 
-def _status_context(**extra: object) -> dict[str, object]:
-    return {
-        "page": selectors.status_page(now=timezone.now()),
-        "subscribe_form": StatusSubscribeForm(),
-        "uptime_days": selectors.UPTIME_DAYS,
-        **extra,
-    }
+def _status_context(*, subscribe_form: StatusSubscribeForm | None = None, **extra: object) -> dict[str, object]:
+    page = selectors.status_page(now=timezone.now())
+    form = subscribe_form or StatusSubscribeForm()
+    # Its checkboxes are the page's services, already read (validation still asks the database).
+    form.fields["services"].choices = [(row.service.slug, str(row.service)) for row in page.services]
+    return {"page": page, "subscribe_form": form, "uptime_days": selectors.UPTIME_DAYS, **extra}
 
 
 @login_not_required

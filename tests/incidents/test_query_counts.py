@@ -16,6 +16,7 @@ from incidents.models import Incident
 from incidents.selectors import incident_list
 from incidents.services import incident_assign_role, incident_transition, review_for, review_publish, review_update
 from maintenance.policy import FREEZE_RULES
+from maintenance.selectors import STATUS_PAGE
 from oncall.selectors import ONCALL_NOW
 from operations.models import Procedure
 from operations.services.procedures import procedure_run_start
@@ -32,9 +33,11 @@ PAGE_URLS = ["/", "/incidents/", "/incidents/?status=resolved", "/oncall/", "/au
 
 
 def queries(client, url: str) -> int:
-    """What the request costs when it computes everything: cached answers (the freeze rules, on-call now) dropped."""
+    """What the request costs when it computes everything: cached answers (the freeze rules, on-call now, the status
+    page) dropped."""
     FREEZE_RULES.invalidate()
     ONCALL_NOW.invalidate()
+    STATUS_PAGE.invalidate()
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url)
     assert response.status_code == 200, url

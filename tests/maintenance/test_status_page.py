@@ -146,6 +146,42 @@ class TestPage:
         assert 'href="/status/"' in client.get(reverse("dashboard")).content.decode()
 
 
+class TestKept:
+    """Its answer is kept for the minute it was computed in, and dropped when anything it shows changes."""
+
+    def test_read_again_within_its_minute_it_asks_the_database_nothing(
+        self, client, api, incident, django_assert_num_queries
+    ):
+        incident("P1", T0 - timedelta(hours=1), title="Checkout down")
+        assert "Checkout down" in client.get(reverse("status-page")).content.decode()
+        with django_assert_num_queries(0):
+            again = client.get(reverse("status-page")).content.decode()
+        assert "Checkout down" in again
+        assert 'value="api"' in again  # the subscribe form's services, from the page's
+
+    def test_a_change_shows_at_once(self, client, api, incident, reporter):
+        open_p1 = incident("P1", T0 - timedelta(hours=1), title="Checkout down")
+        assert "Major outage" in client.get(reverse("status-page")).content.decode()
+
+        incident_post_update(incident=open_p1, label="monitoring", description="A fix is out.", actor=reporter,
+                             is_public=True)  # fmt: skip
+        assert "A fix is out." in client.get(reverse("status-page")).content.decode()
+        incident_transition(incident=open_p1, to_status="resolved", confirm=True, actor=reporter,
+                            final_update="Checkout is back.")  # fmt: skip
+        html = client.get(reverse("status-page")).content.decode()
+        assert "Major outage" not in html
+        assert "Checkout down" in html[html.index('id="status-history"') :]
+
+    def test_the_next_minute_counts_again(self, client, api, incident, time_machine):
+        incident("P1", T0 - timedelta(hours=1))
+        today = f'title="{T0:%Y-%m-%d}: '
+        before = client.get(reverse("status-page")).content.decode()
+        time_machine.move_to(T0 + timedelta(minutes=1), tick=False)
+        after = client.get(reverse("status-page")).content.decode()
+        # 60 of 720 minutes down, then 61 of 721
+        assert (f"{today}91.67%" in before, f"{today}91.54%" in after) == (True, True)
+
+
 def _link(text: str, name: str) -> str:
     return re.search(rf"https?://\S+/status/{name}/[^/\s]+/", text).group(0)
 
