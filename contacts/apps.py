@@ -19,3 +19,7 @@ class ContactsConfig(AppConfig):
         auditlog.register(DeploymentEnvironment)
         auditlog.register(KeyLink)
         auditlog.register(Dashboard, m2m_fields={"services"})
+
+        from contacts.selectors import INCIDENT_DIRECTORY
+
+        INCIDENT_DIRECTORY.invalidate_on_change(Vendor, Dashboard, KeyLink)

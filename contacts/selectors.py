@@ -3,11 +3,13 @@
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Group
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from contacts.models import Dashboard, DeploymentEnvironment, KeyLink, Team, Vendor
 from incidents.models import EscalationLevel, EscalationPolicy, Incident
 from portal.accounts.models import User
+from portal.core.derived_cache import DerivedCache
 
 
 def team_list() -> QuerySet[Team]:
@@ -61,20 +63,38 @@ class IncidentContacts:
     links: list[KeyLink]
 
 
+# Every incident page shows the vendors, dashboards and key links it calls for, chosen from a handful of rows people
+# rarely edit: all of them, with their services, are kept in the cache and dropped on any change (contacts/apps.py).
+INCIDENT_DIRECTORY = DerivedCache("incident-contacts")
+
+
+def _incident_directory() -> IncidentContacts:
+    return IncidentContacts(
+        vendors=list(vendor_list()),
+        dashboards=list(dashboard_list().order_by("position", "name")),
+        links=list(KeyLink.objects.filter(on_incidents=True)),
+    )
+
+
 def incident_contacts(incident: Incident) -> IncidentContacts:
     """The vendors an incident calls for (by its services, or a flag such as payment failure), its services'
-    dashboards and those for every incident, and the links every incident page carries: five queries."""
+    dashboards and those for every incident, and the links every incident page carries: no query while the cache
+    holds them, besides the incident's services when they were not prefetched."""
+    directory: IncidentContacts = INCIDENT_DIRECTORY.get_or_compute(
+        "all", lambda: (_incident_directory(), None), now=timezone.now()
+    )
     service_ids = {service.pk for service in incident.services.all()}
     flags = set(incident.flags)
-    # Vendors are a handful: matching flags in Python keeps the JSON list portable across databases.
-    vendors = [
-        vendor
-        for vendor in vendor_list()
-        if flags & set(vendor.incident_flags) or service_ids & {service.pk for service in vendor.services.all()}
-    ]
-    dashboards = Dashboard.objects.filter(Q(services__in=service_ids) | Q(services__isnull=True))
     return IncidentContacts(
-        vendors=vendors,
-        dashboards=list(dashboards.distinct().order_by("position", "name")),
-        links=list(KeyLink.objects.filter(on_incidents=True)),
+        vendors=[
+            vendor
+            for vendor in directory.vendors
+            if flags & set(vendor.incident_flags) or service_ids & {service.pk for service in vendor.services.all()}
+        ],
+        dashboards=[
+            dashboard
+            for dashboard in directory.dashboards
+            if not (ids := {service.pk for service in dashboard.services.all()}) or service_ids & ids
+        ],
+        links=directory.links,
     )

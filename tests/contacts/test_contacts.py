@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Dashboard, DeploymentEnvironment, KeyLink, Team, Vendor
+from contacts.selectors import INCIDENT_DIRECTORY
 from incidents.escalation import recipients
 from incidents.models import EscalationLevel, EscalationStep, Incident, Service, Severity
 from incidents.services import incident_declare
@@ -87,8 +88,9 @@ def test_a_payment_failure_shows_stripe_support_and_incidents_link_their_service
     assert "https://grafana.broxiva.com/d/api-detailed-metrics" in page
     assert "https://grafana.broxiva.com/d/business-metrics" not in page
 
-    # A vendor linked by service shows without the flag; the API answers what the page shows, in as many queries
-    # whatever the number of vendors and dashboards.
+    # A vendor linked by service shows without the flag, at once; the API answers what the page shows, in as many
+    # queries whatever the number of vendors and dashboards (the cache dropped), and none of them once cached.
+    INCIDENT_DIRECTORY.invalidate()
     with CaptureQueriesContext(connection) as few:
         client.get(f"/api/v1/contacts/incidents/{slow_api.pk}/")
     Vendor.objects.get(slug="stripe").services.add(services["api"])
@@ -97,6 +99,9 @@ def test_a_payment_failure_shows_stripe_support_and_incidents_link_their_service
         body = client.get(f"/api/v1/contacts/incidents/{slow_api.pk}/").json()
     assert [vendor["slug"] for vendor in body["vendors"]] == ["aws", "stripe"]
     assert [dashboard["name"] for dashboard in body["dashboards"]] == ["Broxiva Overview", "API Detailed Metrics"]
+    with CaptureQueriesContext(connection) as cached:
+        assert client.get(f"/api/v1/contacts/incidents/{slow_api.pk}/").json() == body
+    assert [query["sql"] for query in cached.captured_queries if '"contacts_' in query["sql"]] == []
     assert {link["name"] for link in body["links"]} == {"Status Page", "Grafana", "Sentry"}
 
 
