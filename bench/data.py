@@ -2,7 +2,8 @@
 
 Each incident comes with what a real one leaves behind: two timeline events, an alert, an audit entry (sealed into
 the hash chain, as every entry is), and every tenth with a notification delivery. Resolved P1/P2 incidents have a
-post-incident review, published for most. Most incidents are closed; about 1% are open.
+post-incident review, published for most. Most incidents are closed; about 1% are open. Every hundredth is public,
+so the status page shows the open ones and those resolved in its 90 days.
 """
 
 import random
@@ -68,6 +69,7 @@ def load(size: str, *, user: User, now: datetime, log=print) -> Loaded:  # type:
                 impact_summary="Customers saw errors at checkout." if i % 3 == 0 else "",
                 commander=user,
                 reporter=user,
+                is_public=i % 100 == 0,
                 detected_at=detected,
                 acknowledged_at=detected + timedelta(minutes=3),
                 resolved_at=detected + timedelta(hours=2) if closed else None,
