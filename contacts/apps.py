@@ -21,5 +21,6 @@ class ContactsConfig(AppConfig):
         auditlog.register(Dashboard, m2m_fields={"services"})
 
         from contacts.selectors import INCIDENT_DIRECTORY
+        from incidents.models import Service
 
-        INCIDENT_DIRECTORY.invalidate_on_change(Vendor, Dashboard, KeyLink)
+        INCIDENT_DIRECTORY.invalidate_on_change(Vendor, Dashboard, KeyLink, Service)  # services: their slugs, deletions

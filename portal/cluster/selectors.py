@@ -90,4 +90,7 @@ def latest_action_runs(incident: Incident, *, limit: int) -> list[ActionRun]:
 
 def latest_looks(incident: Incident, *, limit: int) -> list[Look]:
     """Its latest looks, each with its target and who asked."""
-    return list(Look.objects.filter(incident=incident).select_related("target", "requested_by")[:limit])
+    looks = (
+        Look.objects.filter(incident=incident).select_related("target", "requested_by").order_by("-created_at", "-pk")
+    )
+    return list(looks[:limit])

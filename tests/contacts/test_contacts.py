@@ -102,6 +102,10 @@ def test_a_payment_failure_shows_stripe_support_and_incidents_link_their_service
     with CaptureQueriesContext(connection) as cached:
         assert client.get(f"/api/v1/contacts/incidents/{slow_api.pk}/").json() == body
     assert [query["sql"] for query in cached.captured_queries if '"contacts_' in query["sql"]] == []
+    services["web"].slug = "www"  # a service renamed shows at once
+    services["web"].save()
+    aws = client.get(f"/api/v1/contacts/incidents/{slow_api.pk}/").json()["vendors"][0]
+    assert sorted(aws["services"]) == ["api", "www"]
     assert {link["name"] for link in body["links"]} == {"Status Page", "Grafana", "Sentry"}
 
 
