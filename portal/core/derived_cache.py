@@ -56,10 +56,16 @@ class DerivedCache:
             post_save.connect(self._invalidated, sender=model, weak=False, dispatch_uid=uid + "-save")
             post_delete.connect(self._invalidated, sender=model, weak=False, dispatch_uid=uid + "-delete")
             for through in _m2m_throughs(model):
-                m2m_changed.connect(self._invalidated, sender=through, weak=False, dispatch_uid=uid + "-m2m")
+                m2m_changed.connect(self._m2m_changed, sender=through, weak=False, dispatch_uid=uid + "-m2m")
 
     def _invalidated(self, **_signal: object) -> None:
         self.invalidate()
+
+    def _m2m_changed(self, action: str, **_signal: object) -> None:
+        # Once the rows changed, not also before (pre_add, pre_remove, pre_clear): an alert storm's every new incident
+        # names its services.
+        if action.startswith("post_"):
+            self.invalidate()
 
 
 def _m2m_throughs(model: type[models.Model]) -> Iterable[type[models.Model]]:

@@ -172,6 +172,19 @@ class TestKept:
         assert "Major outage" not in html
         assert "Checkout down" in html[html.index('id="status-history"') :]
 
+    def test_naming_an_incidents_services_drops_it_once_they_are_named(
+        self, api, database, incident, django_capture_on_commit_callbacks
+    ):
+        """Not also before (each drop writes to the cache twice): an alert storm's every new incident names its
+        services."""
+        made = incident("P1", T0 - timedelta(hours=1))
+        selectors.status_page(now=T0)
+        with django_capture_on_commit_callbacks() as callbacks:
+            made.services.add(database)
+        assert len(callbacks) == 1
+        rows = selectors.status_page(now=T0).services
+        assert [row.status for row in rows if row.service == database] == ["major_outage"]
+
     def test_the_next_minute_counts_again(self, client, api, incident, time_machine):
         incident("P1", T0 - timedelta(hours=1))
         today = f'title="{T0:%Y-%m-%d}: '
