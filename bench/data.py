@@ -3,7 +3,8 @@
 Each incident comes with what a real one leaves behind: two timeline events, an alert, an audit entry (sealed into
 the hash chain, as every entry is), and every tenth with a notification delivery. Resolved P1/P2 incidents have a
 post-incident review, published for most. Most incidents are closed; about 1% are open. Every hundredth is public,
-so the status page shows the open ones and those resolved in its 90 days.
+so the status page shows the open ones and those resolved in its 90 days, and has a finished cluster action, so the
+actions page shows a full page whatever the runs before measured.
 """
 
 import random
@@ -18,6 +19,7 @@ from django.db import connection, transaction
 from incidents.alert_services import integration_create
 from incidents.models import Alert, Incident, Integration, PostIncidentReview, Service, Severity, TimelineEvent
 from portal.accounts.models import User
+from portal.cluster.models import ActionKind, ActionRun, Target
 from portal.core.audit_chain import ENTRY_FIELDS, link_hash
 from portal.core.models import AuditChainHead, AuditSeal
 from portal.core.selectors import audit_chain_end
@@ -130,6 +132,31 @@ def load(size: str, *, user: User, now: datetime, log=print) -> Loaded:  # type:
                     last_received_at=inc.resolved_at or inc.detected_at,
                 )
                 for inc in incidents
+            ],
+            batch_size=BATCH,
+        )
+        log("  cluster actions")
+        # The cluster action measurement's target (bench/workers.py points it at its own Redis database).
+        target, _ = Target.objects.get_or_create(
+            slug="bench-redis",
+            defaults={"name": "Bench Redis", "kind": Target.Kind.REDIS, "environment": "staging",
+                      "url": "redis://127.0.0.1:6379/8"},
+        )  # fmt: skip
+        ActionRun.objects.bulk_create(
+            [
+                ActionRun(
+                    kind=ActionKind.REDIS_DELETE_PATTERN,
+                    target=target,
+                    environment="staging",
+                    parameters={"pattern": f"incident-{inc.pk}:*"},
+                    reason="Stale keys",
+                    incident=inc,
+                    requested_by=user,
+                    status=ActionRun.Status.SUCCEEDED,
+                    command=f"redis-cli --scan --pattern 'incident-{inc.pk}:*' | xargs redis-cli del",
+                    finished_at=inc.detected_at + timedelta(minutes=10),
+                )
+                for inc in incidents[::100]
             ],
             batch_size=BATCH,
         )
