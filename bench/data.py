@@ -39,6 +39,14 @@ class Loaded:
     sample_incident_id: int
 
 
+def bench_target(*, url: str) -> Target:
+    """The Redis target of the bench's cluster actions: those the data holds, and the one measured on a worker."""
+    return Target.objects.update_or_create(
+        slug="bench-redis",
+        defaults={"name": "Bench Redis", "kind": Target.Kind.REDIS, "environment": "staging", "url": url},
+    )[0]
+
+
 def _chunks(items: list, size: int = BATCH):  # type: ignore[no-untyped-def,type-arg]
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -136,12 +144,7 @@ def load(size: str, *, user: User, now: datetime, log=print) -> Loaded:  # type:
             batch_size=BATCH,
         )
         log("  cluster actions")
-        # The cluster action measurement's target (bench/workers.py points it at its own Redis database).
-        target, _ = Target.objects.get_or_create(
-            slug="bench-redis",
-            defaults={"name": "Bench Redis", "kind": Target.Kind.REDIS, "environment": "staging",
-                      "url": "redis://127.0.0.1:6379/8"},
-        )  # fmt: skip
+        target = bench_target(url="redis://127.0.0.1:6379/8")  # bench/workers.py points it beside its broker
         ActionRun.objects.bulk_create(
             [
                 ActionRun(

@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from data import bench_target  # bench/data.py
 from django.db import transaction
 
 from portal.accounts.models import User
-from portal.cluster.models import ActionKind, ActionRun, Target
+from portal.cluster.models import ActionKind, ActionRun
 from portal.cluster.services import action_run_request
 from portal.notifications.models import Delivery, EventKind, Severity, Subscription
 from portal.notifications.services import notify
@@ -123,10 +124,7 @@ def _cluster_action(user: User, broker_url: str) -> dict[str, float | int]:
     broker's own): what is measured is the worker's pick-up, not the action."""
     base, _, db = broker_url.rpartition("/")
     url = f"{base}/{(int(db or 0) + 8) % 16}"
-    target, _ = Target.objects.update_or_create(
-        slug="bench-redis",
-        defaults={"name": "Bench Redis", "kind": Target.Kind.REDIS, "environment": "staging", "url": url},
-    )
+    target = bench_target(url=url)
     waits = []
     for _ in range(ACTION_RUNS):
         run = action_run_request(
