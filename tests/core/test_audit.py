@@ -190,6 +190,23 @@ class TestAuditApi:
         assert body["results"][0]["model"] == "auth.group"
         assert body["results"][0]["changes"] == {"name": ["a", "b"]}
 
+    def test_an_entry_says_who_changed_what_when_and_from_where(self, token_client):
+        admin = token_client(Role.ADMIN, username="ada")
+        group = Group.objects.create(name="auditors")
+        entry = LogEntry.objects.log_create(
+            group, action=LogEntry.Action.DELETE, changes={"name": ["auditors", None]}, force_log=True,
+            actor=admin.user, timestamp=datetime(2026, 3, 1, 9, 30, tzinfo=UTC), remote_addr="192.0.2.7", cid="req-1",
+            actor_email="ada@example.org",
+        )  # fmt: skip
+
+        response = admin.get(reverse("api:audit-list"), {"model": "auth.group", "action": LogEntry.Action.DELETE})
+
+        assert response.json()["results"] == [{
+            "id": entry.pk, "timestamp": "2026-03-01T09:30:00Z", "actor": "ada", "actor_email": "ada@example.org",
+            "remote_addr": "192.0.2.7", "action": "delete", "model": "auth.group", "object_pk": str(group.pk),
+            "object_repr": "auditors", "changes": {"name": ["auditors", None]}, "cid": "req-1",
+        }]  # fmt: skip
+
     def test_bad_filter_is_a_400_naming_the_field(self, token_client):
         response = token_client(Role.ADMIN).get(reverse("api:audit-list"), {"since": "soon"})
         assert response.status_code == 400

@@ -13,7 +13,7 @@ from portal.accounts.permissions import IsViewer, role_permission
 from portal.accounts.roles import Role
 from portal.core import health, metrics
 from portal.core.filters import AuditLogFilter
-from portal.core.selectors import audit_entries
+from portal.core.selectors import audit_api_rows, audit_entries
 
 
 class HealthApi(APIView):
@@ -95,30 +95,21 @@ class ApiRootApi(APIView):
         )
 
 
-class AuditEntryOutput(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor_name", read_only=True, allow_null=True)
-    model = serializers.SerializerMethodField()
-    action = serializers.CharField(source="get_action_display")
-    changes = serializers.JSONField(source="changes_dict")
-
-    class Meta:
-        model = LogEntry
-        fields = [
-            "id",
-            "timestamp",
-            "actor",
-            "actor_email",
-            "remote_addr",
-            "action",
-            "model",
-            "object_pk",
-            "object_repr",
-            "changes",
-            "cid",
-        ]
-
-    def get_model(self, entry: LogEntry) -> str:
-        return f"{entry.content_type.app_label}.{entry.content_type.model}"
+# Serialises the rows of `audit_api_rows` (values, not models).
+class AuditEntryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    timestamp = serializers.DateTimeField()
+    actor = serializers.CharField(
+        source="actor_name", allow_null=True, help_text="Username of who made the change (null: the system)."
+    )
+    actor_email = serializers.CharField(allow_null=True)
+    remote_addr = serializers.CharField(allow_null=True, help_text="The address the change came from.")
+    action = serializers.CharField(source="action_label", help_text="create, update, delete or access.")
+    model = serializers.CharField(help_text="The changed object's model, as `app_label.model`.")
+    object_pk = serializers.CharField()
+    object_repr = serializers.CharField(help_text="The changed object as it read when changed.")
+    changes = serializers.JSONField(help_text="Each changed field's old and new value.")
+    cid = serializers.CharField(allow_null=True, help_text="Correlation ID: the request that made the change.")
 
 
 class AuditEntryListApi(generics.ListAPIView):
@@ -130,3 +121,6 @@ class AuditEntryListApi(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[LogEntry]:
         return audit_entries()
+
+    def read_page(self, page: QuerySet[LogEntry]) -> list[dict]:
+        return audit_api_rows(page)
