@@ -14,7 +14,7 @@ from itertools import islice
 
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, transaction
+from django.db import transaction
 
 from incidents.alert_services import integration_create
 from incidents.models import Alert, Incident, Integration, PostIncidentReview, Service, Severity, TimelineEvent
@@ -195,9 +195,6 @@ def load(size: str, *, user: User, now: datetime, log=print) -> Loaded:  # type:
                 )
     log("  audit entries")
     _audit(incidents, user=user)
-    if connection.vendor == "postgresql":  # the planner's statistics, as autovacuum would gather them
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
     audit_chain_record_verification(now=now)
     sample = next(inc for inc in reversed(incidents) if inc.status == Incident.Status.CLOSED)
     return Loaded(incidents=count, sample_incident_id=sample.pk)

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -151,6 +152,9 @@ TEMPLATES = [
         },
     },
 ]
+
+# Widgets render with the project's templates, so templates/django/forms/ can override Django's.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # Database: SQLite under var/ by default; DATABASE_URL (postgres://...) in production and CI.
 DATABASES = {
