@@ -562,7 +562,7 @@ class Alert(models.Model):
             # The alerts list's default order (`/api/v1/alerts/`), which otherwise sorts every alert ever received.
             models.Index(F("last_received_at").desc(), F("id").desc(), name="alert_received_idx"),
             # An incident's alerts, and the names that find its owning team in the catalogue without reading them
-            # (`incident_owner_team`): 5.6 -> 3.5 ms for the API's page of 50 storm incidents of 20 alerts each.
+            # (`incidents_alertnames`): 5.6 -> 3.5 ms for the API's page of 50 storm incidents of 20 alerts each.
             models.Index(fields=["incident", "alertname"], name="alert_incident_name_idx"),
         ]
 

@@ -7,7 +7,7 @@ from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
 from contacts.models import Team
 from incidents import policy
 from incidents.models import ActionItem, Incident, PostIncidentReview, StatusUpdate, TimelineEvent
-from operations.selectors.alerting import incident_owner, incident_owner_team
+from operations.selectors.alerting import incident_owner, incidents_owners
 from portal.accounts.models import User
 from portal.text import length_words
 
@@ -52,14 +52,12 @@ def fill_incident_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     people = {row[f"{role}_id"] for row in rows for role in INCIDENT_PEOPLE} - {None}
     usernames = dict(User.objects.filter(pk__in=people).values_list("pk", "username")) if people else {}
     services = _service_fields(ids, "slug")
-    owners = dict(
-        Incident.objects.filter(pk__in=ids).order_by().values_list("pk", incident_owner_team("slug"))
-    ) if ids else {}  # fmt: skip
+    owners = incidents_owners(ids) if ids else {}
     for row in rows:
         for role in INCIDENT_PEOPLE:
             row[role] = usernames.get(row[f"{role}_id"])
         row["services"] = services.get(row["id"], [])
-        row["owner_team"] = owners.get(row["id"])
+        row["owner_team"] = owner.slug if (owner := owners.get(row["id"])) else None
         row["allowed_transitions"] = policy.next_statuses(
             row["status"], review_required=row["review_required"], review_status=row["review_status"]
         )

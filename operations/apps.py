@@ -53,3 +53,9 @@ class OperationsConfig(AppConfig):
         auditlog.register(ProcedureRun)
         auditlog.register(ProcedureRunStep)
         # SLI samples and burn-alert episodes are machine data (like alerts): not audited.
+
+        from contacts.models import Team
+        from incidents.models import Severity
+        from operations.selectors.alerting import CATALOGUE
+
+        CATALOGUE.invalidate_on_change(AlertRule, Team, Severity, Runbook, RunbookAlert, QuickAction)

@@ -20,6 +20,7 @@ from maintenance.policy import FREEZE_RULES
 from maintenance.selectors import STATUS_PAGE
 from oncall.selectors import ONCALL_NOW
 from operations.models import Procedure
+from operations.selectors.alerting import CATALOGUE
 from operations.services.procedures import procedure_run_start
 from portal.accounts.roles import Role
 from portal.cluster.models import ActionKind, ActionRun, Look, LookKind, Target
@@ -34,8 +35,9 @@ PAGE_URLS = ["/", "/incidents/", "/incidents/?status=resolved", "/oncall/", "/au
 
 
 def drop_cached_answers() -> None:
-    """The freeze rules, on-call now, the status page and the incident pages' contacts: computed by the next read."""
-    for cached in (FREEZE_RULES, ONCALL_NOW, STATUS_PAGE, INCIDENT_DIRECTORY):
+    """The freeze rules, on-call now, the status page, the incident pages' contacts and the alert catalogue: computed
+    by the next read."""
+    for cached in (FREEZE_RULES, ONCALL_NOW, STATUS_PAGE, INCIDENT_DIRECTORY, CATALOGUE):
         cached.invalidate()
 
 

@@ -8,10 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from incidents.models import Alert, Integration, Severity
+from incidents.models import Alert, Incident, Integration, Severity
 from incidents.services import incident_declare
 from operations.markdown import render_markdown
-from operations.models import AlertRule, QuickAction, Runbook
+from operations.models import AlertRule, QuickAction, Runbook, RunbookAlert
 from operations.quick_actions import parameter_errors, runbook_quick_action_url
 from operations.selectors.runbooks import runbooks_for_incident
 from operations.services.runbooks import QuickActionSpec, runbook_save
@@ -130,11 +130,32 @@ def alert_incident(db, make_user):
     return incident
 
 
+def title_of(slug: str) -> str:
+    return Runbook.objects.get(slug=slug).title
+
+
 class TestIncidentRunbooks:
     def test_selector_finds_runbooks_by_the_incidents_alert_names(self, alert_incident, django_assert_num_queries):
-        with django_assert_num_queries(3):
-            found = list(runbooks_for_incident(alert_incident))
+        runbooks_for_incident(Incident.objects.get(pk=alert_incident.pk))  # reads the catalogue, which is then kept
+        incident = Incident.objects.get(pk=alert_incident.pk)
+        with django_assert_num_queries(1):  # the incident's alert names
+            found = runbooks_for_incident(incident)
+            labels = [action.label for action in found[0].quick_actions.all()]
         assert [runbook.slug for runbook in found] == ["pod-crashes"]
+        assert labels == list(QuickAction.objects.filter(runbook__slug="pod-crashes").values_list("label", flat=True))
+
+    def test_a_runbook_linked_to_one_of_its_alerts_shows_at_once(self, alert_incident):
+        assert [runbook.slug for runbook in runbooks_for_incident(alert_incident)] == ["pod-crashes"]
+        disk = Runbook.objects.get(slug="disk-space")
+        link = RunbookAlert.objects.create(runbook=disk, alertname="SomethingUnlinked")
+
+        found = runbooks_for_incident(Incident.objects.get(pk=alert_incident.pk))
+
+        assert [runbook.slug for runbook in found] == sorted(["pod-crashes", "disk-space"], key=title_of)
+        link.delete()
+        assert [runbook.slug for runbook in runbooks_for_incident(alert_incident)] == ["pod-crashes"]
+        Runbook.objects.filter(slug="pod-crashes").get().quick_actions.all().delete()
+        assert not runbooks_for_incident(alert_incident)[0].quick_actions.all()
 
     def test_incident_page_shows_the_runbook_and_prefilled_quick_actions(self, client, make_user, alert_incident):
         client.force_login(make_user(Role.VIEWER))
