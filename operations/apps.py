@@ -14,6 +14,7 @@ class OperationsConfig(AppConfig):
             AlertRule,
             BackupSchedule,
             BackupVerification,
+            BurnAlert,
             BurnRateRule,
             Checklist,
             ChecklistItem,
@@ -55,7 +56,13 @@ class OperationsConfig(AppConfig):
         # SLI samples and burn-alert episodes are machine data (like alerts): not audited.
 
         from contacts.models import Team
-        from incidents.models import Severity
+        from incidents.models import Service, Severity
         from operations.selectors.alerting import CATALOGUE
+        from operations.selectors.dashboard import OPERATIONS_SUMMARY
+        from portal.accounts.models import User
 
         CATALOGUE.invalidate_on_change(AlertRule, Team, Severity, Runbook, RunbookAlert, QuickAction)
+        OPERATIONS_SUMMARY.invalidate_on_change(
+            Deployment, Service, User, Checklist, ChecklistItem, ChecklistTemplate, BackupVerification, BurnAlert, Slo,
+            BurnRateRule,
+        )  # fmt: skip

@@ -16,6 +16,13 @@ class CoreConfig(AppConfig):
         from portal.core.audit import seal_log_entry
 
         post_save.connect(seal_log_entry, sender=LogEntry, dispatch_uid="portal.core.seal_log_entry")
+
+        from incidents.models import Service
+        from maintenance.models import MaintenanceOccurrence, MaintenanceWindow
+        from portal.accounts.models import User
+        from portal.core.attention import DASHBOARD_MAINTENANCE
+
+        DASHBOARD_MAINTENANCE.invalidate_on_change(MaintenanceWindow, MaintenanceOccurrence, Service, User)
         # The filesystem broker (the zero-setup default) needs its folders before the first publish or poll,
         # in the web process, the worker and beat alike.
         options = settings.CELERY_BROKER_TRANSPORT_OPTIONS

@@ -21,9 +21,11 @@ from maintenance.selectors import STATUS_PAGE
 from oncall.selectors import ONCALL_NOW
 from operations.models import Procedure
 from operations.selectors.alerting import CATALOGUE
+from operations.selectors.dashboard import OPERATIONS_SUMMARY
 from operations.services.procedures import procedure_run_start
 from portal.accounts.roles import Role
 from portal.cluster.models import ActionKind, ActionRun, Look, LookKind, Target
+from portal.core.attention import DASHBOARD_MAINTENANCE
 from portal.core.models import Environment
 from tests.incidents.conftest import T0
 
@@ -35,9 +37,10 @@ PAGE_URLS = ["/", "/incidents/", "/incidents/?status=resolved", "/oncall/", "/au
 
 
 def drop_cached_answers() -> None:
-    """The freeze rules, on-call now, the status page, the incident pages' contacts and the alert catalogue: computed
-    by the next read."""
-    for cached in (FREEZE_RULES, ONCALL_NOW, STATUS_PAGE, INCIDENT_DIRECTORY, CATALOGUE):
+    """The freeze rules, on-call now, the status page, the incident pages' contacts, the alert catalogue and the
+    dashboard's maintenance and operations: computed by the next read."""
+    for cached in (FREEZE_RULES, ONCALL_NOW, STATUS_PAGE, INCIDENT_DIRECTORY, CATALOGUE, DASHBOARD_MAINTENANCE,
+                   OPERATIONS_SUMMARY):  # fmt: skip
         cached.invalidate()
 
 

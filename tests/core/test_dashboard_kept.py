@@ -1,0 +1,91 @@
+"""The dashboard's operations tiles and maintenance are kept for the minute (every open dashboard refreshes itself
+every 30 s) and dropped the moment anything they show changes (issue 13: pages within 5x the floor)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from incidents.models import Service
+from maintenance.models import MaintenanceWindow
+from maintenance.services import window_update
+from operations.models import Checklist, ChecklistTemplate
+from operations.selectors.dashboard import operations_summary
+from operations.services.checklists import checklist_item_set_done
+from operations.services.deployments import deployment_record
+from portal.accounts.roles import Role
+from portal.core.attention import maintenance_today_and_next
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 11, 24, 15, 0, 10, tzinfo=UTC)  # a Tuesday afternoon, ten seconds into its minute
+
+
+def checklist_due(at: datetime) -> Checklist:
+    template = ChecklistTemplate.objects.filter(kind__in=ChecklistTemplate.PERIODIC).first()
+    checklist = Checklist.objects.create(template=template, title="Weekly checks", kind=template.kind,
+                                         period_start=at - timedelta(days=7), period_end=at)  # fmt: skip
+    checklist.items.create(position=0, text="Look at the backups")
+    return checklist
+
+
+class TestOperations:
+    def test_read_again_within_its_minute_it_asks_the_database_nothing(self, django_assert_num_queries):
+        checklist_due(T0 - timedelta(hours=1))
+        first = operations_summary(now=T0)
+        with django_assert_num_queries(0):
+            again = operations_summary(now=T0 + timedelta(seconds=40))
+        assert [checklist.title for checklist in again.overdue] == [checklist.title for checklist in first.overdue]
+        assert again.overdue_count == first.overdue_count >= 1
+
+    def test_a_change_shows_at_once(self, time_machine):
+        time_machine.move_to(T0, tick=False)
+        overdue = checklist_due(T0 - timedelta(hours=1))
+        before = operations_summary(now=T0)
+        assert overdue.pk in [checklist.pk for checklist in before.overdue]
+
+        checklist_item_set_done(item=overdue.items.get(), done=True, actor=None, now=T0)
+        api = Service.objects.create(name="API", slug="api")
+        deployment, _created = deployment_record(service=api, environment="staging", version="9.9.9", commit="abc1234",
+                                                 who="ci", actor=None, now=T0)  # fmt: skip
+
+        after = operations_summary(now=T0 + timedelta(seconds=5))
+        assert overdue.pk not in [checklist.pk for checklist in after.overdue]
+        assert after.overdue_count == before.overdue_count - 1
+        assert after.deployments[0].pk == deployment.pk
+
+    def test_the_next_minute_counts_again(self):
+        due = checklist_due(T0 + timedelta(seconds=30))  # falls overdue within the minute
+        assert due.pk not in [checklist.pk for checklist in operations_summary(now=T0).overdue]
+        assert due.pk not in [checklist.pk for checklist in operations_summary(now=T0 + timedelta(seconds=40)).overdue]
+        assert due.pk in [checklist.pk for checklist in operations_summary(now=T0 + timedelta(seconds=50)).overdue]
+
+
+class TestMaintenance:
+    """The seeded weekly window runs Tuesdays 02:00-04:00 UTC."""
+
+    TUESDAY_3AM = datetime(2026, 11, 24, 3, 0, 10, tzinfo=UTC)
+
+    def test_read_again_within_its_minute_it_asks_the_database_nothing(self, django_assert_num_queries):
+        today, following = maintenance_today_and_next(now=self.TUESDAY_3AM)
+        with django_assert_num_queries(0):
+            again = maintenance_today_and_next(now=self.TUESDAY_3AM + timedelta(seconds=40))
+        assert again == (today, following)
+        assert [entry.window.name for entry in today] == ["Standard updates"]
+
+    def test_a_change_shows_at_once(self, make_user):
+        today, following = maintenance_today_and_next(now=self.TUESDAY_3AM)
+        assert following == today[0]
+        window = MaintenanceWindow.objects.get(name="Standard updates")
+
+        window_update(window=window, actor=make_user(Role.ADMIN), active=False)
+
+        today, following = maintenance_today_and_next(now=self.TUESDAY_3AM + timedelta(seconds=5))
+        assert window.pk not in [entry.window.pk for entry in today]
+        assert following is None or following.window.pk != window.pk
+
+    def test_the_next_minute_counts_again(self):
+        ends = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
+        today, _following = maintenance_today_and_next(now=ends - timedelta(seconds=50))
+        assert [entry.end for entry in today] == [ends]
+        today, _following = maintenance_today_and_next(now=ends + timedelta(seconds=5))
+        assert today == []
