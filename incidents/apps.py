@@ -47,3 +47,7 @@ class IncidentsConfig(AppConfig):
         # Alerts are machine data and stay out of the log; who configured the intake, and how, is in it.
         auditlog.register(Integration, exclude_fields=["token_hash", "last_used_at"])
         auditlog.register(SuppressionRule)
+
+        from portal.core.filters import FILTER_FORMS
+
+        FILTER_FORMS.invalidate_on_change(Severity, Service)  # the incident filters' options

@@ -18,3 +18,7 @@ class ClusterConfig(AppConfig):
         # The heartbeat is liveness, not a change; progress lines have their own table.
         auditlog.register(ActionRun, exclude_fields=["heartbeat_at", "enqueued_at", "updated_at", "secret_value"])
         auditlog.register(ActionApproval)
+
+        from portal.core.filters import FILTER_FORMS
+
+        FILTER_FORMS.invalidate_on_change(Target)  # the action filters' options

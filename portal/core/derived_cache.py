@@ -24,6 +24,7 @@ class DerivedCache:
         self.name = name
         self.generation_key = f"derived:{name}:generation"
         self.entry_prefix = f"derived:{name}:entry:"
+        self.watched: set[type[models.Model]] = set()
         post_migrate.connect(self._invalidated, weak=False, dispatch_uid=f"derived-cache-{name}-migrate")
 
     def get_or_compute(self, key: str, compute: Callable[[], tuple[Any, datetime | None]], *, now: datetime) -> Any:
@@ -51,6 +52,7 @@ class DerivedCache:
     def invalidate_on_change(self, *watched: type[models.Model]) -> None:
         """Invalidate on every save and delete of `watched` (services and admin edits alike) and on changes to their
         many-to-many fields."""
+        self.watched.update(watched)
         for model in watched:
             uid = f"derived-cache-{self.name}-{model._meta.label}"
             post_save.connect(self._invalidated, sender=model, weak=False, dispatch_uid=uid + "-save")

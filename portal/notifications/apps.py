@@ -35,3 +35,7 @@ class NotificationsConfig(AppConfig):
         auditlog.register(Subscription, exclude_fields=["email"], m2m_fields={"services"})
         # Status changes only: the worker's bookkeeping (timestamps, attempts) would drown the log.
         auditlog.register(Delivery, include_fields=["status"])
+
+        from portal.core.filters import FILTER_FORMS
+
+        FILTER_FORMS.invalidate_on_change(Channel)  # the delivery filters' options

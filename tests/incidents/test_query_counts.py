@@ -26,6 +26,7 @@ from operations.services.procedures import procedure_run_start
 from portal.accounts.roles import Role
 from portal.cluster.models import ActionKind, ActionRun, Look, LookKind, Target
 from portal.core.attention import DASHBOARD_MAINTENANCE
+from portal.core.filters import FILTER_FORMS
 from portal.core.models import Environment
 from tests.incidents.conftest import T0
 
@@ -37,10 +38,10 @@ PAGE_URLS = ["/", "/incidents/", "/incidents/?status=resolved", "/oncall/", "/au
 
 
 def drop_cached_answers() -> None:
-    """The freeze rules, on-call now, the status page, the incident pages' contacts, the alert catalogue and the
-    dashboard's maintenance and operations: computed by the next read."""
+    """The freeze rules, on-call now, the status page, the incident pages' contacts, the alert catalogue, the
+    dashboard's maintenance and operations and the list pages' filters: computed by the next read."""
     for cached in (FREEZE_RULES, ONCALL_NOW, STATUS_PAGE, INCIDENT_DIRECTORY, CATALOGUE, DASHBOARD_MAINTENANCE,
-                   OPERATIONS_SUMMARY):  # fmt: skip
+                   OPERATIONS_SUMMARY, FILTER_FORMS):  # fmt: skip
         cached.invalidate()
 
 

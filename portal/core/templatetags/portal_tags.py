@@ -3,9 +3,11 @@ from datetime import datetime, timedelta
 from django import template
 from django.template.defaultfilters import date as date_filter
 from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 
 from portal.core.audit import describe_changes
+from portal.core.filters import filter_fields_html
 from portal.text import length_words
 
 register = template.Library()
@@ -67,3 +69,9 @@ def timer(due: datetime | None, now: datetime, label: str = "") -> str:
         '<span class="{}" title="{} UTC" data-due="{}" data-label="{}">{}</span>',
         css, f"{due:%Y-%m-%d %H:%M}", due.isoformat(), label, text.strip(),
     )  # fmt: skip
+
+
+@register.simple_tag
+def filter_fields(filterset: object) -> SafeString:
+    """A list page's filter fields, kept rendered (`portal.core.filters.FILTER_FORMS`)."""
+    return mark_safe(filter_fields_html(filterset))  # noqa: S308 - rendered by components/filter_fields.html, escaped
