@@ -14,6 +14,7 @@ from incidents.models import (
 )
 from incidents.services import status_update_text
 from portal.accounts.models import User
+from portal.core.api.fields import DateTimeField
 from portal.core.api.serializers import CleanedModelSerializer, ModelSerializer
 
 
@@ -53,15 +54,15 @@ class IncidentOutput(serializers.Serializer):
     reporter = _username("person who declared it")
     is_public = serializers.BooleanField(help_text=Incident._meta.get_field("is_public").help_text)
     flags = serializers.ListField(child=serializers.ChoiceField(choices=Incident.Flag.choices))
-    detected_at = serializers.DateTimeField()
-    acknowledged_at = serializers.DateTimeField(allow_null=True)
-    mitigated_at = serializers.DateTimeField(allow_null=True)
-    resolved_at = serializers.DateTimeField(allow_null=True)
-    closed_at = serializers.DateTimeField(allow_null=True)
-    ack_due_at = serializers.DateTimeField(allow_null=True)
-    update_due_at = serializers.DateTimeField(allow_null=True)
-    resolution_due_at = serializers.DateTimeField(allow_null=True)
-    last_update_at = serializers.DateTimeField(allow_null=True)
+    detected_at = DateTimeField()
+    acknowledged_at = DateTimeField(allow_null=True)
+    mitigated_at = DateTimeField(allow_null=True)
+    resolved_at = DateTimeField(allow_null=True)
+    closed_at = DateTimeField(allow_null=True)
+    ack_due_at = DateTimeField(allow_null=True)
+    update_due_at = DateTimeField(allow_null=True)
+    resolution_due_at = DateTimeField(allow_null=True)
+    last_update_at = DateTimeField(allow_null=True)
     version = serializers.IntegerField()
     allowed_transitions = serializers.ListField(child=serializers.ChoiceField(choices=Incident.Status.choices))
     escalation_snapshot = serializers.JSONField(help_text=Incident._meta.get_field("escalation_snapshot").help_text)

@@ -2,11 +2,12 @@
 naming the field instead of a 500 further in). `portal.core.api.serializers.ModelSerializer` maps model fields to
 them; input serializers declare them."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from portal.instants import date_problem, instant_problem
 from portal.text import one_line_validator, text_validator
@@ -29,7 +30,24 @@ class TextField(serializers.CharField):
 
 
 class DateTimeField(serializers.DateTimeField):
-    """An instant in the years the portal computes with (portal.instants) and with a real UTC offset."""
+    """An instant in the years the portal computes with (portal.instants) and with a real UTC offset; written in UTC
+    ("Z"), as the API gives every instant."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        output = getattr(self, "format", api_settings.DATETIME_FORMAT)
+        self._utc_iso = isinstance(output, str) and output.lower() == ISO_8601 and not hasattr(self, "timezone")
+
+    def to_representation(self, value: datetime | str | None) -> str | None:
+        # DRF first converts each instant to the current time zone, which for the portal is always UTC (TIME_ZONE;
+        # none is activated): 4 us a value, half of serialising a page of 50 incidents. The same text, directly.
+        if self._utc_iso and isinstance(value, datetime) and value.tzinfo is not None:
+            try:
+                return value.astimezone(UTC).isoformat()[:-6] + "Z"
+            except OverflowError:
+                pass  # DRF's answer to it
+        text: str | None = super().to_representation(value)
+        return text
 
     def to_internal_value(self, value: object) -> datetime:
         # Checked as sent, before DRF converts it to UTC: that conversion loses the offset, or overflows.
