@@ -41,7 +41,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.services import incident_declare, timeline_add_many
-from operations.selectors.alerting import catalogue_owners, owner_of
+from operations.selectors.alerting import alert_catalogue, owner_of
 from portal.accounts.models import User
 from portal.accounts.services import TOKEN_BYTES, token_hash
 from portal.bulk import AnyOf, bulk_set
@@ -446,9 +446,9 @@ class _Intake:
             # People resolved these groups' incidents: a new firing starts a new group (and incident).
             AlertGroup.objects.filter(pk__in=superseded).update(is_open=None)
         severities: dict[str, Severity] = {}
-        # Each name's owner in the alert catalogue, read once for the payload: the owner of a group's names hears
-        # of its incident.
-        owners = catalogue_owners(item.row.alertname for digest in opening for item in by_group[digest])
+        # Each name's owner in the alert catalogue (kept in the cache): the owner of a group's names hears of its
+        # incident.
+        owners = alert_catalogue().owners
         for digest, members in by_group.items():
             group = open_groups.get(digest)
             if group is not None and group.incident.is_open:

@@ -333,10 +333,7 @@ def status_page(*, now: datetime) -> StatusPage:
 
     Internal incidents and internal updates never appear.
     """
-    minute = now.replace(second=0, microsecond=0)
-    return STATUS_PAGE.get_or_compute(  # type: ignore[no-any-return]
-        f"{minute:%Y%m%dT%H%M}", lambda: (_status_page(now=now), minute + timedelta(minutes=1)), now=now
-    )
+    return STATUS_PAGE.get_for_the_minute(lambda: _status_page(now=now), now=now)  # type: ignore[no-any-return]
 
 
 def _status_page(*, now: datetime) -> StatusPage:

@@ -52,7 +52,7 @@ def _catalogue() -> tuple[Catalogue, None]:
         owners.setdefault(rule.name, (place, rule.owner_team))
     runbooks: dict[str, list[Runbook]] = defaultdict(list)
     linked = Runbook.objects.only("slug", "title", "when").prefetch_related("alert_links", "quick_actions")
-    for runbook in linked.filter(alert_links__isnull=False).distinct().order_by("title", "pk"):
+    for runbook in linked.order_by("title", "pk"):
         for link in runbook.alert_links.all():
             runbooks[link.alertname].append(runbook)
     return Catalogue(owners, {name: tuple(found) for name, found in runbooks.items()}), None
@@ -60,17 +60,11 @@ def _catalogue() -> tuple[Catalogue, None]:
 
 def catalogue_owner(alertname: str) -> Team | None:
     """The team that owns an alert of the catalogue, by its name (the most severe entry's owner), or None."""
-    return owner_of([alertname], catalogue_owners([alertname]))
-
-
-def catalogue_owners(alertnames: Iterable[str]) -> dict[str, tuple[int, Team]]:
-    """Each of these names' owner in the catalogue with its place in OWNER_ORDER (lower wins); none uncatalogued."""
-    owners = alert_catalogue().owners
-    return {name: owners[name] for name in set(alertnames) if name in owners}
+    return owner_of([alertname], alert_catalogue().owners)
 
 
 def owner_of(alertnames: Iterable[str], owners: Mapping[str, tuple[int, Team]]) -> Team | None:
-    """The team owning these alert names, from `catalogue_owners`; None when none is catalogued."""
+    """The team owning these alert names, from the catalogue's `owners`; None when none is catalogued."""
     found = [owners[name] for name in set(alertnames) if name in owners]
     return min(found, key=lambda owner: owner[0])[1] if found else None
 

@@ -1,5 +1,5 @@
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from operations.models import BurnAlert, Checklist, Deployment
 from operations.selectors.checklists import overdue_checklists
@@ -28,10 +28,7 @@ OPERATIONS_SUMMARY = DerivedCache("operations-summary")
 
 def operations_summary(*, now: datetime) -> OperationsSummary:
     """What the dashboard shows of operations, in a fixed number of queries, none again within the minute."""
-    minute = now.replace(second=0, microsecond=0)
-    summary: OperationsSummary = OPERATIONS_SUMMARY.get_or_compute(
-        f"{minute:%Y%m%dT%H%M%z}", lambda: (_operations_summary(now=now), minute + timedelta(minutes=1)), now=now
-    )
+    summary: OperationsSummary = OPERATIONS_SUMMARY.get_for_the_minute(lambda: _operations_summary(now=now), now=now)
     return summary
 
 

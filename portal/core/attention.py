@@ -137,7 +137,6 @@ def oncall_now_and_next(*, now: datetime) -> list[OnCallNowAndNext]:
 # The dashboard's maintenance, which its every reader (each refreshing every 30 s) would otherwise read again: kept for
 # the minute and dropped on any change to the calendar (CoreConfig.ready).
 DASHBOARD_MAINTENANCE = DerivedCache("dashboard-maintenance")
-MINUTE = timedelta(minutes=1)
 
 MaintenanceAhead = tuple[list[maintenance_selectors.CalendarEntry], maintenance_selectors.CalendarEntry | None]
 
@@ -146,13 +145,12 @@ def maintenance_today_and_next(*, now: datetime) -> MaintenanceAhead:
     """Today's maintenance (UTC day) that has not ended yet, and the occurrence running now or starting next within
     NEXT_MAINTENANCE_HORIZON: one read of the calendar for both, none again within the minute."""
 
-    def compute() -> tuple[MaintenanceAhead, datetime]:
+    def compute() -> MaintenanceAhead:
         day = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
         tomorrow = day + timedelta(days=1)
         entries = maintenance_selectors.calendar_entries(start=day, end=max(tomorrow, now + NEXT_MAINTENANCE_HORIZON))
         ahead = [entry for entry in entries if entry.end > now]
-        return ([entry for entry in ahead if entry.start < tomorrow], (ahead[0] if ahead else None)), minute + MINUTE
+        return [entry for entry in ahead if entry.start < tomorrow], (ahead[0] if ahead else None)
 
-    minute = now.replace(second=0, microsecond=0)
-    found: MaintenanceAhead = DASHBOARD_MAINTENANCE.get_or_compute(f"{minute:%Y%m%dT%H%M%z}", compute, now=now)
+    found: MaintenanceAhead = DASHBOARD_MAINTENANCE.get_for_the_minute(compute, now=now)
     return found

@@ -8,7 +8,7 @@ the Python that computed it.
 """
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -17,6 +17,7 @@ from django.db import models, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 
 ENTRY_TIMEOUT = 3600  # seconds: a bound on memory, not on freshness (writes invalidate)
+MINUTE = timedelta(minutes=1)
 
 
 class DerivedCache:
@@ -42,6 +43,11 @@ class DerivedCache:
         value, valid_until = compute()  # rows read after the generation: a write since makes this entry stale
         cache.set(entry_key, (generation, valid_until, value), ENTRY_TIMEOUT)
         return value
+
+    def get_for_the_minute(self, compute: Callable[[], Any], *, now: datetime) -> Any:
+        """`compute()`'s value, kept for the minute `now` is in (for answers the clock moves, as well as writes)."""
+        minute = now.replace(second=0, microsecond=0)
+        return self.get_or_compute(f"{minute:%Y%m%dT%H%M%z}", lambda: (compute(), minute + MINUTE), now=now)
 
     def invalidate(self) -> None:
         """Drop every entry: now (this request and tests see it at once) and at commit (a reader that read the old
