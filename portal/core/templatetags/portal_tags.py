@@ -6,6 +6,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 
+from portal.core import nav
 from portal.core.audit import describe_changes
 from portal.core.filters import filter_fields_html
 from portal.text import length_words
@@ -75,3 +76,10 @@ def timer(due: datetime | None, now: datetime, label: str = "") -> str:
 def filter_fields(filterset: object) -> SafeString:
     """A list page's filter fields, kept rendered (`portal.core.filters.FILTER_FORMS`)."""
     return mark_safe(filter_fields_html(filterset))  # noqa: S308 - rendered by components/filter_fields.html, escaped
+
+
+@register.simple_tag(takes_context=True)
+def main_nav(context: template.Context) -> SafeString:
+    """The top bar's navigation, its current page's link marked (`portal.core.nav`)."""
+    match = getattr(context["request"], "resolver_match", None)
+    return nav.main_nav(match.view_name if match else None, is_admin=bool(context.get("is_admin")))
