@@ -63,3 +63,55 @@ def test_a_time_range_cannot_be_read_as_a_shorter_one(start, end, start_format, 
 def test_a_time_range_is_written_in_the_current_time_zone():
     with timezone.override("America/New_York"):  # 03:00-04:00 UTC on 1 December is the evening before in New York
         assert span(utc(2026, 12, 1, 3), utc(2026, 12, 1, 4)) == "Mon 2026-11-30 22:00–23:00"
+
+
+# `at` is Django's `date` for list rows, faster for numeric formats: it must write exactly what `date` writes.
+AT_FORMATS = ["Y-m-d H:i", "Y-m-d H:i:s", "m-d H:i:s", "m-d H:i", "H:i:s", "H:i", "D d M H:i", r"Y-m-d\TH:i", "100%"]
+AT_VALUES = [
+    utc(2026, 3, 29, 0, 59),
+    utc(2026, 3, 29, 1, 0, 30),
+    utc(2026, 10, 25, 0, 30),
+    utc(2026, 10, 25, 1, 30),
+    datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+    datetime(999, 12, 31, 23, 59, tzinfo=UTC),
+    datetime(2026, 7, 1, 12, 0),  # noqa: DTZ001 - a naive value is written as it is
+    None,
+    "",
+]
+
+
+@pytest.mark.parametrize("date_format", AT_FORMATS)
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/St_Johns", None])
+def test_at_writes_what_djangos_date_filter_writes(date_format, zone):
+    """In the current time zone (DST changes in Berlin, a half-hour offset), with localtime off, naive values, a
+    three-digit year, nothing."""
+    body = "{% for value in values %}[{{ value|FILTER:date_format }}]{% endfor %}"
+    if zone is None:
+        body = "{% load tz %}{% localtime off %}" + body + "{% endlocaltime %}"
+    else:
+        body = "{% load tz %}{% timezone zone %}" + body + "{% endtimezone %}"
+    context = Context({"values": AT_VALUES, "date_format": date_format, "zone": zone})
+    ours = Template("{% load portal_tags %}" + body.replace("FILTER", "at")).render(context)
+    djangos = Template(body.replace("FILTER", "date")).render(context)
+    assert ours == djangos
+
+
+@pytest.mark.parametrize(
+    ("view_name", "args"),
+    [("incident-detail", (7,)), ("incident-detail", (123456,)), ("action-detail", (7,)), ("delivery-retry", (9,)),
+     ("dashboard", ())],
+)  # fmt: skip
+def test_href_is_the_url_tag_reversed_once(view_name, args):
+    context = Context({"name": view_name, "args": args, "first": args[0] if args else None})
+    argument = " first" if args else ""
+    ours = Template("{% load portal_tags %}{% href name" + argument + " %}").render(context)
+    assert ours == Template("{% url name" + argument + " %}").render(context)
+    from django.urls import get_script_prefix, set_script_prefix
+
+    default = get_script_prefix()
+    set_script_prefix("/portal/")  # served under a prefix (SCRIPT_NAME): the same name and pk, another URL
+    try:
+        prefixed = Template("{% load portal_tags %}{% href name" + argument + " %}").render(context)
+        assert prefixed == "/portal" + ours
+    finally:
+        set_script_prefix(default)

@@ -1,7 +1,9 @@
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django import template
 from django.template.defaultfilters import date as date_filter
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
@@ -39,6 +41,46 @@ def _countdown(seconds: float) -> str:
 def duration(value: timedelta | None) -> str:
     """A length of time as people say it: "2 h", "30 min", "1 h 30 min", "7 d", "1 d 2 h" (not "7 days, 0:00:00")."""
     return "" if value is None else length_words(value)
+
+
+# Django's date format characters that strftime writes the same (zero-padded numbers), and their strftime codes.
+_NUMERIC = {"Y": "%Y", "m": "%m", "d": "%d", "H": "%H", "i": "%M", "s": "%S"}
+
+
+@lru_cache(maxsize=64)
+def _strftime(date_format: str) -> str | None:
+    """`date_format` in strftime's codes; None if it uses another character (a name, a week number, an escape)."""
+    codes = []
+    for char in date_format:
+        if char in _NUMERIC:
+            codes.append(_NUMERIC[char])
+        elif char.isalpha() or char == "\\":
+            return None
+        else:
+            codes.append(char.replace("%", "%%"))
+    return "".join(codes)
+
+
+@register.filter(expects_localtime=True)
+def at(value: object, date_format: str) -> str:
+    """Django's `date` filter, for the rows of lists: a numeric format ("Y-m-d H:i") is written by strftime in a
+    quarter of the time; any other format or value goes to `date`."""
+    codes = _strftime(date_format)
+    if codes is None or not isinstance(value, datetime) or value.year < 1000:  # Y pads years to four digits
+        return date_filter(value, date_format)
+    return value.strftime(codes)
+
+
+@register.simple_tag
+def href(view_name: str, *args: object) -> str:
+    """`{% url view_name *args %}` for the rows of lists, each URL reversed once per process (as long as it is among
+    the 4,096 most recent): a page of 50 rows spent 1-2 ms reversing its links."""
+    return _reversed(view_name, args, get_script_prefix(), get_urlconf())
+
+
+@lru_cache(maxsize=4096)
+def _reversed(view_name: str, args: tuple[object, ...], _prefix: str, urlconf: str | None) -> str:
+    return reverse(view_name, args=args, urlconf=urlconf)
 
 
 _DATED = "D Y-m-d H:i"
