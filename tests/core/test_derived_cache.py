@@ -4,8 +4,9 @@ now within 1.5x the floor, never a stale rule)."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 
-from portal.core.derived_cache import DerivedCache
+from portal.core.derived_cache import KEPT_IN_PROCESS, DerivedCache
 
 pytestmark = pytest.mark.django_db  # invalidating asks the transaction to invalidate again at commit
 
@@ -36,3 +37,39 @@ def test_the_commit_drops_what_was_read_before_it(django_capture_on_commit_callb
         cached.invalidate()  # the writer's save, inside its transaction
         assert cached.get_or_compute("k", lambda: ("uncommitted view", None), now=T0) == "uncommitted view"
     assert cached.get_or_compute("k", lambda: ("committed view", None), now=T0) == "committed view"
+
+
+def test_a_process_serves_what_it_kept_while_the_generation_is_theirs():
+    """A hit after the first reads the generation alone: the entry in the cache is not read (nor unpickled) again."""
+    cached = DerivedCache("test-kept")
+    value = ["computed"]
+    assert cached.get_or_compute("k", lambda: (value, None), now=T0) is value
+    cache.delete(cached.entry_prefix + "k")  # what another reader would unpickle
+    assert cached.get_or_compute("k", lambda: (["again"], None), now=T0) is value
+
+
+def test_a_write_in_another_process_drops_what_this_one_kept():
+    """Another process's write replaces the generation in the shared cache; this process's copy is then stale."""
+    cached = DerivedCache("test-kept-elsewhere")
+    assert cached.get_or_compute("k", lambda: ("before", None), now=T0) == "before"
+    cache.set(cached.generation_key, "another process's write", timeout=None)
+    assert cached.get_or_compute("k", lambda: ("after", None), now=T0) == "after"
+    cache.clear()  # a restarted cache server: no generation at all
+    assert cached.get_or_compute("k", lambda: ("after a restart", None), now=T0) == "after a restart"
+
+
+def test_a_kept_entry_expires_and_another_processs_newer_entry_is_taken():
+    here, elsewhere = DerivedCache("test-kept-expiry"), DerivedCache("test-kept-expiry")  # two processes' instances
+    assert here.get_or_compute("k", lambda: ("first", T0 + timedelta(minutes=1)), now=T0) == "first"
+    assert elsewhere.get_or_compute("k", lambda: ("second", None), now=T0 + timedelta(minutes=1)) == "second"
+    assert here.get_or_compute("k", lambda: ("third", None), now=T0 + timedelta(minutes=1)) == "second"
+
+
+def test_a_process_keeps_a_bounded_number_of_entries():
+    cached = DerivedCache("test-kept-bound")
+    for minute in range(KEPT_IN_PROCESS + 5):
+        cached.get_or_compute(f"k{minute}", lambda: ("v", None), now=T0)
+    assert len(cached._kept) == KEPT_IN_PROCESS
+    for minute in range(3):  # entries valid for a minute are dropped once it has passed
+        cached.get_for_the_minute(lambda: "minute", now=T0 + timedelta(minutes=minute))
+    assert sum(key.startswith("2026") for key in cached._kept) == 1
