@@ -51,3 +51,7 @@ class IncidentsConfig(AppConfig):
         from portal.core.filters import FILTER_FORMS
 
         FILTER_FORMS.invalidate_on_change(Severity, Service)  # the incident filters' options
+
+        from incidents.selectors import SERVICES
+
+        SERVICES.invalidate_on_change(Service)

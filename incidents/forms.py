@@ -5,6 +5,7 @@ from django import forms
 
 from incidents import policy
 from incidents.models import ActionItem, Incident, Service, Severity, StatusUpdate
+from incidents.selectors import service_choices
 from portal.accounts.models import User
 from portal.accounts.roles import Role, holders
 from portal.core import forms as portal_forms
@@ -134,7 +135,9 @@ class DetailsForm(VersionForm):
             "impact_summary": incident.impact_summary,
             "is_public": incident.is_public,
         }
-        return cls(initial=initial, auto_id="details-%s")
+        form = cls(initial=initial, auto_id="details-%s")
+        form.fields["services"].choices = service_choices()  # cached; the field's queryset still validates
+        return form
 
 
 class EscalateForm(forms.Form):

@@ -1,14 +1,16 @@
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
+from django.utils import timezone
 
 from contacts.models import Team
 from incidents import policy
-from incidents.models import ActionItem, Incident, PostIncidentReview, StatusUpdate, TimelineEvent
+from incidents.models import ActionItem, Incident, PostIncidentReview, Service, StatusUpdate, TimelineEvent
 from operations.selectors.alerting import incident_owner, incidents_owners
 from portal.accounts.models import User
+from portal.core.derived_cache import DerivedCache
 from portal.text import length_words
 
 # Where `owner_team` keeps what it found, and where declaring an incident from alerts puts their owner
@@ -64,15 +66,44 @@ def fill_incident_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _service_fields(incident_ids: list[int], field: str) -> dict[int, list[str]]:
-    """Each incident's services' `field`, in the services' order, in one query."""
-    services: dict[int, list[str]] = defaultdict(list)
+def _service_fields(incident_ids: list[int], field: Literal["slug", "name"]) -> dict[int, list[str]]:
+    """Each incident's services' `field`, in the services' order: one query, of the links alone."""
     links = Incident.services.through.objects.filter(incident_id__in=incident_ids)
-    for incident_id, value in links.order_by("service__tier", "service__name").values_list(
-        "incident_id", f"service__{field}"
-    ):
-        services[incident_id].append(value)
+    linked = list(links.values_list("incident_id", "service_id"))
+    if not linked:
+        return {}
+    catalogue = service_catalogue()
+    if any(service_id not in catalogue for _, service_id in linked):  # a service created since the catalogue was read
+        catalogue = _service_catalogue()[0]
+    services: dict[int, list[str]] = defaultdict(list)
+    for incident_id, service_id in sorted(linked, key=lambda link: catalogue[link[1]].place):
+        services[incident_id].append(getattr(catalogue[service_id], field))
     return services
+
+
+class CatalogueService(NamedTuple):
+    place: int  # in the services' order (Service.Meta.ordering: tier, then name)
+    slug: str
+    name: str
+
+
+# Every service by id: lists and pickers read it, dropped on any change to a service (IncidentsConfig.ready).
+SERVICES = DerivedCache("services")
+
+
+def service_catalogue() -> dict[int, CatalogueService]:
+    catalogue: dict[int, CatalogueService] = SERVICES.get_or_compute("all", _service_catalogue, now=timezone.now())
+    return catalogue
+
+
+def _service_catalogue() -> tuple[dict[int, CatalogueService], None]:
+    rows = Service.objects.order_by("tier", "name").values_list("pk", "slug", "name")
+    return {pk: CatalogueService(place, slug, name) for place, (pk, slug, name) in enumerate(rows)}, None
+
+
+def service_choices() -> list[tuple[str, str]]:
+    """(slug, name) of every service, in their order: a services picker's options."""
+    return [(service.slug, service.name) for service in service_catalogue().values()]
 
 
 def incident_row(pk: int) -> dict[str, Any] | None:

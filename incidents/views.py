@@ -55,6 +55,7 @@ from operations.selectors.procedures import incident_procedure_runs
 from operations.selectors.runbooks import runbooks_for_incident
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role, has_role
+from portal.accounts.selectors import holder_choices
 from portal.cluster.selectors import workloads_of
 from portal.core.forms import share_choices
 from portal.core.pagination import paginate
@@ -116,7 +117,8 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
     update_form = StatusUpdateForm.prefilled(incident, request.user)
     assign_form = AssignForm.for_incident(incident)
     role_forms = [RoleForm.for_incident(incident, role) for role in Incident.Role.values[1:]]
-    share_choices([assign_form.fields["commander"], *(form.fields["user"] for form in role_forms)])
+    pickers = [assign_form.fields["commander"], *(form.fields["user"] for form in role_forms)]
+    share_choices(pickers, holder_choices(Role.RESPONDER))  # responder_field's queryset, kept
     return {
         "incident": incident,
         "now": now,
@@ -140,7 +142,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         "live_token": live_token(
             version=incident.version, newest_event=max((event.pk for event in incident.timeline.all()), default=None)
         ),
-        "incident_workloads": list(workloads_of(incident)),  # the Actions and Investigate cards' (cluster_tags)
+        "incident_workloads": workloads_of(incident),  # the Actions and Investigate cards' (cluster_tags)
         "alerts": incident_alerts(incident, limit=ALERTS_SHOWN),
         "alert_group": getattr(incident, "alert_group", None),  # selected with the incident
         "owner_team": owner_team(incident),

@@ -19,3 +19,7 @@ class AccountsConfig(AppConfig):
         auditlog.register(User, exclude_fields=["password", "last_login"], m2m_fields={"groups"})
         auditlog.register(Group, m2m_fields={"permissions"})
         auditlog.register(ApiToken, exclude_fields=["key_hash", "last_used_at"])
+
+        from portal.accounts.selectors import HOLDERS
+
+        HOLDERS.invalidate_on_change(User, Group)  # a user's groups: User.groups' through model

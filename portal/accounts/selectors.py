@@ -4,9 +4,23 @@ from datetime import datetime, timedelta
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Max, Q, QuerySet, Sum
+from django.utils import timezone
 
 from portal.accounts.models import ApiToken, User
-from portal.accounts.roles import Role
+from portal.accounts.roles import Role, holders
+from portal.core.derived_cache import DerivedCache
+
+# Whom pickers offer for each role, kept: the incident page shows a commander picker and three role pickers of
+# Responders. Dropped on any change to a user, their groups or a group (AccountsConfig.ready).
+HOLDERS = DerivedCache("role-holders")
+
+
+def holder_choices(role: Role) -> list[tuple[str, str]]:
+    """(username, label) of `role`'s holders (`holders`), as a picker over them lists its options."""
+    choices: list[tuple[str, str]] = HOLDERS.get_or_compute(
+        role.value, lambda: ([(user.username, str(user)) for user in holders(role)], None), now=timezone.now()
+    )
+    return choices
 
 
 def api_tokens(*, include_revoked: bool = True) -> QuerySet[ApiToken]:

@@ -22,3 +22,8 @@ class ClusterConfig(AppConfig):
         from portal.core.filters import FILTER_FORMS
 
         FILTER_FORMS.invalidate_on_change(Target)  # the action filters' options
+
+        from incidents.models import Service
+        from portal.cluster.selectors import WORKLOADS
+
+        WORKLOADS.invalidate_on_change(Workload, Target, Namespace, Service)

@@ -2,11 +2,13 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db.models import F, Prefetch, QuerySet
+from django.utils import timezone
 
 from incidents.models import Incident
 from portal import kube
 from portal.cluster import runner
 from portal.cluster.models import ActionApproval, ActionKind, ActionRun, Look, Target, Workload
+from portal.core.derived_cache import DerivedCache
 
 # How old a node picker's list may be: every redraw of the request form asks, and nodes come and go in minutes.
 NODE_LIST_SECONDS = 30
@@ -65,13 +67,30 @@ def cluster_nodes(target: Target) -> list[kube.NodeState]:
     return nodes
 
 
-def workloads_of(incident: Incident) -> QuerySet[Workload]:
+# What the services run on (on enabled targets), kept: every incident page shows its services' workloads, and the
+# query cost more to plan than to run. Dropped on any change to a workload, target, namespace or service
+# (ClusterConfig.ready). The targets' URLs stay out: they are secrets, and the cache is no place for them.
+WORKLOADS = DerivedCache("workloads")
+
+
+def workloads_of(incident: Incident) -> list[Workload]:
     """What the incident's services run on: where its quick actions point."""
-    return (
-        Workload.objects.filter(service__in=incident.services.all(), target__enabled=True)
-        .select_related("service", "target", "namespace")
-        .order_by("service__name", "target__kind", "target__name", "namespace__name", "deployment")
-    )
+    service_ids = {service.pk for service in incident.services.all()}
+    return [workload for workload in _enabled_workloads() if workload.service_id in service_ids]
+
+
+def _enabled_workloads() -> list[Workload]:
+    def read() -> tuple[list[Workload], None]:
+        workloads = (
+            Workload.objects.filter(target__enabled=True)
+            .select_related("service", "target", "namespace")
+            .defer("target__url")
+            .order_by("service__name", "target__kind", "target__name", "namespace__name", "deployment")
+        )
+        return list(workloads), None
+
+    found: list[Workload] = WORKLOADS.get_or_compute("enabled", read, now=timezone.now())
+    return found
 
 
 def looks_list() -> QuerySet[Look]:

@@ -42,14 +42,9 @@ class DateField(forms.DateField):
         return parsed
 
 
-def share_choices(fields: Sequence[forms.ModelChoiceField]) -> None:
-    """Give pickers over the same queryset one read of it: each ModelChoiceField otherwise queries its rows when it
-    renders (the incident page's commander and three role pickers read the users four times). Each keeps its own
-    empty label; validation still goes through each field's queryset."""
-    if not fields:
-        return
-    first = fields[0]
-    # Without the empty choice; a comprehension, as list()'s length hint would COUNT the rows first.
-    rows = [choice for choice in first.iterator(first) if choice[0] != ""]
+def share_choices(fields: Sequence[forms.ModelChoiceField], rows: Sequence[tuple[str, str]]) -> None:
+    """Give pickers over the same queryset the same (value, label) `rows`, read once (or kept): each ModelChoiceField
+    otherwise queries its rows when it renders (the incident page's commander and three role pickers read the users
+    four times). Each keeps its own empty label; validation still goes through each field's queryset."""
     for field in fields:
-        field.choices = [("", field.empty_label), *rows] if field.empty_label is not None else rows
+        field.choices = [("", field.empty_label), *rows] if field.empty_label is not None else list(rows)

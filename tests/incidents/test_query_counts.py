@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from contacts.selectors import INCIDENT_DIRECTORY
 from incidents.models import Incident
-from incidents.selectors import incident_list
+from incidents.selectors import SERVICES, incident_list
 from incidents.services import incident_assign_role, incident_transition, review_for, review_publish, review_update
 from maintenance.policy import FREEZE_RULES
 from maintenance.selectors import STATUS_PAGE
@@ -24,7 +24,9 @@ from operations.selectors.alerting import CATALOGUE
 from operations.selectors.dashboard import OPERATIONS_SUMMARY
 from operations.services.procedures import procedure_run_start
 from portal.accounts.roles import Role
+from portal.accounts.selectors import HOLDERS
 from portal.cluster.models import ActionKind, ActionRun, Look, LookKind, Target
+from portal.cluster.selectors import WORKLOADS
 from portal.core.attention import DASHBOARD_MAINTENANCE
 from portal.core.filters import FILTER_FORMS
 from portal.core.models import Environment
@@ -39,9 +41,10 @@ PAGE_URLS = ["/", "/incidents/", "/incidents/?status=resolved", "/oncall/", "/au
 
 def drop_cached_answers() -> None:
     """The freeze rules, on-call now, the status page, the incident pages' contacts, the alert catalogue, the
-    dashboard's maintenance and operations and the list pages' filters: computed by the next read."""
+    dashboard's maintenance and operations, the list pages' filters, the services, their workloads and the role
+    holders: computed by the next read."""
     for cached in (FREEZE_RULES, ONCALL_NOW, STATUS_PAGE, INCIDENT_DIRECTORY, CATALOGUE, DASHBOARD_MAINTENANCE,
-                   OPERATIONS_SUMMARY, FILTER_FORMS):  # fmt: skip
+                   OPERATIONS_SUMMARY, FILTER_FORMS, SERVICES, WORKLOADS, HOLDERS):  # fmt: skip
         cached.invalidate()
 
 
