@@ -17,12 +17,13 @@ class CoreConfig(AppConfig):
 
         post_save.connect(seal_log_entry, sender=LogEntry, dispatch_uid="portal.core.seal_log_entry")
 
-        from incidents.models import Service
+        from incidents.models import Incident, Service, Severity
         from maintenance.models import MaintenanceOccurrence, MaintenanceWindow
         from portal.accounts.models import User
-        from portal.core.attention import DASHBOARD_MAINTENANCE
+        from portal.core.attention import DASHBOARD_MAINTENANCE, DASHBOARD_NEEDS
 
         DASHBOARD_MAINTENANCE.invalidate_on_change(MaintenanceWindow, MaintenanceOccurrence, Service, User)
+        DASHBOARD_NEEDS.invalidate_on_change(Incident, Severity, User)
         # The filesystem broker (the zero-setup default) needs its folders before the first publish or poll,
         # in the web process, the worker and beat alike.
         options = settings.CELERY_BROKER_TRANSPORT_OPTIONS

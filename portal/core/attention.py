@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, QuerySet
 
 from incidents.models import Incident
+from incidents.selectors import open_incidents_brief
 from maintenance import selectors as maintenance_selectors
 from maintenance.models import FreezeException
 from oncall.models import Layer
@@ -78,6 +79,20 @@ def incidents_by_need(incidents: QuerySet[Incident], *, now: datetime, limit: in
     needing = conditions["is_overdue"] | conditions["is_unacknowledged"] | conditions["is_unowned"]
     counts = incidents.aggregate(total=Count("pk"), needing=Count("pk", filter=needing))
     return IncidentNeeds(needs, counts["total"], counts["needing"])
+
+
+# The dashboard's open incidents by need, the same for every reader (each refreshing every 30 s), and a sort of every
+# open incident: kept for the minute (a deadline passing within it shows in the next) and dropped on any change to an
+# incident, a severity or a user (CoreConfig.ready).
+DASHBOARD_NEEDS = DerivedCache("dashboard-needs")
+
+
+def dashboard_needs(*, now: datetime, limit: int) -> IncidentNeeds:
+    """`incidents_by_need` of every open incident (`open_incidents_brief`), as of this minute."""
+    needs: IncidentNeeds = DASHBOARD_NEEDS.get_for_the_minute(
+        lambda: incidents_by_need(open_incidents_brief(), now=now, limit=limit), now=now, key=f"{limit}:"
+    )
+    return needs
 
 
 @dataclass(frozen=True)

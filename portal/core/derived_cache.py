@@ -74,10 +74,11 @@ class DerivedCache:
             while len(self._kept) > KEPT_IN_PROCESS:
                 self._kept.popitem(last=False)
 
-    def get_for_the_minute(self, compute: Callable[[], Any], *, now: datetime) -> Any:
-        """`compute()`'s value, kept for the minute `now` is in (for answers the clock moves, as well as writes)."""
+    def get_for_the_minute(self, compute: Callable[[], Any], *, now: datetime, key: str = "") -> Any:
+        """`compute()`'s value (for `key`), kept for the minute `now` is in (for answers the clock moves, as well as
+        writes)."""
         minute = now.replace(second=0, microsecond=0)
-        return self.get_or_compute(f"{minute:%Y%m%dT%H%M%z}", lambda: (compute(), minute + MINUTE), now=now)
+        return self.get_or_compute(f"{key}{minute:%Y%m%dT%H%M%z}", lambda: (compute(), minute + MINUTE), now=now)
 
     def invalidate(self) -> None:
         """Drop every entry: now (this request and tests see it at once) and at commit (a reader that read the old

@@ -6,7 +6,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from incidents.selectors import open_incidents_brief
 from maintenance import selectors as maintenance_selectors
 from maintenance.policy import active_rules, freeze_status
 from operations.selectors.dashboard import operations_summary
@@ -27,7 +26,7 @@ DASHBOARD_INCIDENTS = 20
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The page refreshes its body every 30 s (htmx asks for the partial)."""
     now = timezone.now()
-    needs = attention.incidents_by_need(open_incidents_brief(), now=now, limit=DASHBOARD_INCIDENTS)
+    needs = attention.dashboard_needs(now=now, limit=DASHBOARD_INCIDENTS)
     rules = active_rules()  # read once for the freeze in force and the next one
     maintenance_today, next_maintenance = attention.maintenance_today_and_next(now=now)
     context = {

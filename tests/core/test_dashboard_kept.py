@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from incidents.models import Service
+from incidents.models import Service, Severity
+from incidents.services import incident_acknowledge, incident_declare
 from maintenance.models import MaintenanceWindow
 from maintenance.services import window_update
 from operations.models import Checklist, ChecklistTemplate
@@ -13,7 +14,7 @@ from operations.selectors.dashboard import operations_summary
 from operations.services.checklists import checklist_item_set_done
 from operations.services.deployments import deployment_record
 from portal.accounts.roles import Role
-from portal.core.attention import maintenance_today_and_next
+from portal.core.attention import dashboard_needs, maintenance_today_and_next
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +90,36 @@ class TestMaintenance:
         assert [entry.end for entry in today] == [ends]
         today, _following = maintenance_today_and_next(now=ends + timedelta(seconds=5))
         assert today == []
+
+
+class TestNeeds:
+    """The open incidents by need (`dashboard_needs`): a sort of every open incident, the same for every reader."""
+
+    @pytest.fixture
+    def p2(self, time_machine):
+        time_machine.move_to(T0, tick=False)
+        return incident_declare(title="Slow images", severity=Severity.objects.get(code="P2"), reporter=None,
+                                detected_at=T0 - timedelta(minutes=1))  # fmt: skip
+
+    def test_read_again_within_its_minute_it_asks_the_database_nothing(self, p2, django_assert_num_queries):
+        first = dashboard_needs(now=T0, limit=20)
+        with django_assert_num_queries(0):
+            again = dashboard_needs(now=T0 + timedelta(seconds=40), limit=20)
+        assert [need.incident.pk for need in again.needs] == [need.incident.pk for need in first.needs] == [p2.pk]
+        assert dashboard_needs(now=T0, limit=1).total == 1  # another limit, another answer
+
+    def test_a_change_to_an_incident_shows_at_once(self, p2, make_user):
+        assert dashboard_needs(now=T0, limit=20).needs[0].unacknowledged
+        incident_acknowledge(incident=p2, actor=make_user(Role.INCIDENT_COMMANDER))
+        assert not dashboard_needs(now=T0 + timedelta(seconds=5), limit=20).needs[0].unacknowledged
+        p1 = incident_declare(title="Search down", severity=Severity.objects.get(code="P1"), reporter=None)
+        after = dashboard_needs(now=T0 + timedelta(seconds=6), limit=20)
+        assert ([need.incident.pk for need in after.needs], after.total) == ([p1.pk, p2.pk], 2)
+
+    def test_a_deadline_passing_shows_in_the_next_minute(self, p2):
+        due = p2.ack_due_at
+        minute = due.replace(second=0, microsecond=0)
+        assert due.second == T0.second  # so a second past it is still within its minute
+        assert dashboard_needs(now=minute, limit=20).needs[0].overdue == ()
+        assert dashboard_needs(now=due + timedelta(seconds=1), limit=20).needs[0].overdue == ()  # as read this minute
+        assert dashboard_needs(now=minute + timedelta(minutes=1), limit=20).needs[0].overdue == ("Acknowledge",)
