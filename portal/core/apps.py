@@ -23,7 +23,7 @@ class CoreConfig(AppConfig):
         from portal.core.attention import DASHBOARD_MAINTENANCE, DASHBOARD_NEEDS
 
         DASHBOARD_MAINTENANCE.invalidate_on_change(MaintenanceWindow, MaintenanceOccurrence, Service, User)
-        DASHBOARD_NEEDS.invalidate_on_change(Incident, Severity, User)
+        DASHBOARD_NEEDS.invalidate_on_change(Incident, Severity, User, m2m=False)  # it shows no services or groups
         # The filesystem broker (the zero-setup default) needs its folders before the first publish or poll,
         # in the web process, the worker and beat alike.
         options = settings.CELERY_BROKER_TRANSPORT_OPTIONS

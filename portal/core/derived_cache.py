@@ -86,15 +86,15 @@ class DerivedCache:
         cache.set(self.generation_key, uuid4().hex, timeout=None)
         transaction.on_commit(lambda: cache.set(self.generation_key, uuid4().hex, timeout=None))
 
-    def invalidate_on_change(self, *watched: type[models.Model]) -> None:
-        """Invalidate on every save and delete of `watched` (services and admin edits alike) and on changes to their
-        many-to-many fields."""
+    def invalidate_on_change(self, *watched: type[models.Model], m2m: bool = True) -> None:
+        """Invalidate on every save and delete of `watched` (services and admin edits alike) and, unless the answer
+        reads none of them (`m2m=False`), on changes to their many-to-many fields."""
         self.watched.update(watched)
         for model in watched:
             uid = f"derived-cache-{self.name}-{model._meta.label}"
             post_save.connect(self._invalidated, sender=model, weak=False, dispatch_uid=uid + "-save")
             post_delete.connect(self._invalidated, sender=model, weak=False, dispatch_uid=uid + "-delete")
-            for through in _m2m_throughs(model):
+            for through in _m2m_throughs(model) if m2m else ():
                 m2m_changed.connect(self._m2m_changed, sender=through, weak=False, dispatch_uid=uid + "-m2m")
 
     def _invalidated(self, **_signal: object) -> None:

@@ -123,3 +123,11 @@ class TestNeeds:
         assert dashboard_needs(now=minute, limit=20).needs[0].overdue == ()
         assert dashboard_needs(now=due + timedelta(seconds=1), limit=20).needs[0].overdue == ()  # as read this minute
         assert dashboard_needs(now=minute + timedelta(minutes=1), limit=20).needs[0].overdue == ("Acknowledge",)
+
+    def test_naming_an_incidents_services_keeps_them(self, p2, django_assert_num_queries):
+        """The needs show no services: an alert storm's every new incident names its services, and each drop would
+        write to the cache twice for nothing."""
+        dashboard_needs(now=T0, limit=20)
+        p2.services.add(Service.objects.create(name="API", slug="api"))
+        with django_assert_num_queries(0):
+            dashboard_needs(now=T0 + timedelta(seconds=5), limit=20)
