@@ -97,7 +97,7 @@ def service_catalogue() -> dict[int, CatalogueService]:
 
 
 def _service_catalogue() -> tuple[dict[int, CatalogueService], None]:
-    rows = Service.objects.order_by("tier", "name").values_list("pk", "slug", "name")
+    rows = Service.objects.values_list("pk", "slug", "name")  # in Service.Meta.ordering
     return {pk: CatalogueService(place, slug, name) for place, (pk, slug, name) in enumerate(rows)}, None
 
 
