@@ -13,7 +13,7 @@ TYPED = $(wildcard */services.py */services/*.py */*_services.py */selectors.py 
 	portal/core/attention.py portal/kube.py portal/scheduling.py portal/instants.py portal/text.py portal/locking.py \
 	portal/core/audit_chain.py portal/bulk.py
 
-.PHONY: run test test-anydate test-dates lint typecheck lock chromium prometheus image-test buildah bench
+.PHONY: run test test-anydate test-dates lint typecheck lock chromium faketime prometheus image-test buildah bench
 
 # Cluster actions use the environment's KUBECONFIG, else the plain `KUBECONFIG=` line of .env (as settings do), else
 # the SIMULATED demo cluster's (Procfile's `kube`, portal/kubesim), whose kubeconfig the simulator writes on start.
@@ -50,18 +50,25 @@ test: $(VENV)/.installed-dev chromium prometheus
 	$(PY) -m pytest
 
 # The suite with the whole session's clock moved to DATE (ticking from there), to prove no test depends on the day it
-# runs. Browser and integration tests are left out: their servers and workers run in other processes, on the real clock.
-ANYDATE_PYTEST := $(PY) -m pytest -q -p no:cacheprovider -m "not browser and not integration"
-test-anydate: $(VENV)/.installed-dev
+# runs; then the browser tests under Debian's faketime, which moves the clock of every process it starts (the test
+# process with its live server, and Chromium). Integration tests are left out: their Redis and PostgreSQL keep the
+# real clock.
+ANYDATE_PYTEST := $(PY) -m pytest -q -p no:cacheprovider
+test-anydate: $(VENV)/.installed-dev chromium faketime
 	@test -n "$(DATE)" || { echo "usage: make test-anydate DATE=2027-11-26T12:00:00Z"; exit 2; }
-	$(ANYDATE_PYTEST) --travel-to=$(DATE)
+	$(ANYDATE_PYTEST) -m "not browser and not integration" --travel-to=$(DATE)
+	@if command -v faketime >/dev/null 2>&1; then \
+		at=$$(date -u -d "$(DATE)" '+%Y-%m-%d %H:%M:%S') && echo "browser tests under faketime at $$at UTC" && \
+		TZ=UTC faketime -f "@$$at" $(ANYDATE_PYTEST) -m browser; \
+	elif [ -n "$$PORTAL_REQUIRE_SERVICES" ]; then echo "faketime is required for the browser tests at $(DATE)"; exit 1; \
+	else echo "faketime not installed: browser tests at $(DATE) skipped"; fi
 
 # The dates that broke, or could break, date-dependent tests: inside the Black Friday freeze, a quarter's last day,
 # a leap day, New York's spring-forward night, a Monday minute before the 09:00 UTC handoff, a quiet day in July.
 ANYDATES := 2027-11-26T12:00:00Z 2027-03-31T15:00:00Z 2028-02-29T12:00:00Z 2027-03-14T06:59:00Z \
 	2027-01-04T08:59:00Z 2027-07-14T12:00:00Z
-test-dates: $(VENV)/.installed-dev
-	@failed=""; for date in $(ANYDATES); do echo "== $$date"; $(ANYDATE_PYTEST) --travel-to=$$date || failed="$$failed $$date"; \
+test-dates: $(VENV)/.installed-dev chromium faketime
+	@failed=""; for date in $(ANYDATES); do echo "== $$date"; $(MAKE) -s test-anydate DATE=$$date || failed="$$failed $$date"; \
 	done; [ -z "$$failed" ] || { echo "failed at:$$failed"; exit 1; }
 
 # The container image, built with Debian's mmdebstrap and buildah (no Docker engine or Hub here) and run: check
@@ -105,6 +112,9 @@ lock: $(VENV)/bin/python
 # Browser tests drive Debian's Chromium; installed here when we may (root), never via `playwright install`.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get install -y chromium >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y chromium >/dev/null)); } || echo "chromium not installed: browser tests will skip"
+
+faketime:
+	@command -v faketime >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get install -y faketime >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y faketime >/dev/null)); } || echo "faketime not installed: make test-anydate leaves the browser tests out"
 
 # SLI integration tests run Debian's Prometheus and promtool on a private port; installed here when we may (root).
 prometheus:
