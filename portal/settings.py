@@ -153,8 +153,8 @@ TEMPLATES = [
     },
 ]
 
-# Widgets render with the project's templates, so templates/django/forms/ can override Django's.
-FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+# Fields render through Django's Jinja2 form templates (and portal/core/jinja2/), the rest as TemplatesSetting.
+FORM_RENDERER = "portal.core.forms.FormRenderer"
 
 # Database: SQLite under var/ by default; DATABASE_URL (postgres://...) in production and CI.
 DATABASES = {
