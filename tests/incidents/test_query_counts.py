@@ -19,7 +19,7 @@ from incidents.services import incident_assign_role, incident_transition, review
 from maintenance.policy import FREEZE_RULES
 from maintenance.selectors import STATUS_PAGE
 from oncall.selectors import ONCALL_NOW
-from operations.models import Procedure
+from operations.models import Deployment, Procedure
 from operations.selectors.alerting import CATALOGUE
 from operations.selectors.dashboard import OPERATIONS_SUMMARY
 from operations.services.procedures import procedure_run_start
@@ -224,9 +224,11 @@ def test_the_incident_page_reads_the_people_and_workloads_once(grow, clients):
     assert pickers.count('<option value="">nobody</option>') == 3
 
 
-def test_the_incident_pages_cards_read_what_they_show_of_its_runs_looks_and_procedures(grow, clients, commander):
-    """The Actions, Investigate and Procedures cards: each a read of its own rows, without the incident again or the
-    tables the full lists join (PostgreSQL plans every join), and no read per row."""
+def test_the_incident_pages_cards_read_what_they_show_of_its_runs_looks_procedures_and_changes(
+    grow, clients, commander, api
+):
+    """The Actions, Investigate, Procedures and Recent changes cards: each a read of its own rows, without the
+    incident again or the tables the full lists join (PostgreSQL plans every join), and no read per row."""
     _api, page = clients
     grow(1)
     incident = Incident.objects.get(title="open 0")
@@ -241,6 +243,9 @@ def test_the_incident_pages_cards_read_what_they_show_of_its_runs_looks_and_proc
         Look.objects.create(kind=LookKind.REDIS_INFO, target=target, incident=incident, requested_by=commander,
                             command="INFO", summary="used_memory 1M", created_at=T0)  # fmt: skip
         procedure_run_start(procedure=procedure, kind="incident", incident=incident, actor=commander)
+        Deployment.objects.create(service=api, environment=Environment.PRODUCTION, version="v9.9.9", commit="abc1234",
+                                  who="ci-bot", deployed_by=commander, recorded_by=commander,
+                                  started_at=incident.detected_at)  # fmt: skip
 
     add_one_of_each()
     one = queries(page, f"/incidents/{incident.pk}/")
@@ -255,8 +260,11 @@ def test_the_incident_pages_cards_read_what_they_show_of_its_runs_looks_and_proc
     assert f">{run.reference}</a> {run.get_kind_display()}" in text
     assert text.count("used_memory 1M") == 3
     assert text.count(f">{procedure.name}</a> running, started") == 3
+    assert text.count(f"API v9.9.9</a> to production {incident.detected_at:%m-%d %H:%M} by ci-bot") == 3
+    tables = ("cluster_actionrun", "cluster_look", "operations_procedurerun", "operations_deployment")
     reads = {table: next(q["sql"] for q in ctx.captured_queries if q["sql"].startswith(f'SELECT "{table}".'))
-             for table in ("cluster_actionrun", "cluster_look", "operations_procedurerun")}  # fmt: skip
+             for table in tables}  # fmt: skip
     assert {table: '"incidents_incident"' in sql for table, sql in reads.items()} == dict.fromkeys(reads, False)
     assert " JOIN " not in reads["cluster_actionrun"]
     assert reads["operations_procedurerun"].count(" JOIN ") == 1  # its procedure's name
+    assert reads["operations_deployment"].count(" JOIN ") == 1  # its service's name

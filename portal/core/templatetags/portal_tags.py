@@ -73,8 +73,8 @@ def at(value: object, date_format: str) -> str:
 
 @register.simple_tag
 def href(view_name: str, *args: object) -> str:
-    """`{% url view_name *args %}` for the rows of lists, each URL reversed once per process (as long as it is among
-    the 4,096 most recent): a page of 50 rows spent 1-2 ms reversing its links."""
+    """`{% url view_name *args %}` for the rows of lists and the incident page's forms, each URL reversed once per
+    process (as long as it is among the 4,096 most recent): a page of 50 rows spent 1-2 ms reversing its links."""
     return _reversed(view_name, args, get_script_prefix(), get_urlconf())
 
 
