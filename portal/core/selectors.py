@@ -145,6 +145,8 @@ def audit_chain_verify(
                 break
             last = ChainLink(seal["position"], seal["hash"], seal["entry_id"])
             checked += 1
+        if len(batch) < size:  # the last links there are: asking for more would read nothing
+            break
     complete = problem is None and (
         last.position == head[0] if head else not AuditSeal.objects.filter(position__gt=last.position).exists()
     )

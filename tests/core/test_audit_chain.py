@@ -338,13 +338,15 @@ class TestVerification:
         assert "rewritten" in message
 
     def test_verification_reads_in_batches(self, history):
-        with CaptureQueriesContext(connection) as queries:
-            report = audit_chain_verify(now=NOW, batch_size=3)
+        for batch_size in (3, len(history) - 1, len(history)):
+            with CaptureQueriesContext(connection) as queries:
+                report = audit_chain_verify(now=NOW, batch_size=batch_size)
 
-        assert (report.ok, report.checked) == (True, len(history))
-        seal_reads = [query["sql"] for query in queries if 'FROM "core_auditseal"' in query["sql"]]
-        assert all(sql.endswith("LIMIT 3") for sql in seal_reads)
-        assert len(seal_reads) == -(-len(history) // 3) + 1  # and an empty read ends the walk
+            assert (report.ok, report.checked) == (True, len(history))
+            seal_reads = [query["sql"] for query in queries if 'FROM "core_auditseal"' in query["sql"]]
+            assert all(sql.endswith(f"LIMIT {batch_size}") for sql in seal_reads)
+            # Full batches, then a short one or (when they divide the chain) an empty one ends the walk.
+            assert len(seal_reads) == len(history) // batch_size + 1
 
     def test_an_entry_moments_old_may_still_be_waiting_for_its_seal(self, history, time_machine):
         """Written outside a transaction, an entry commits just before its seal: not reported within the grace."""
