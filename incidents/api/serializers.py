@@ -15,7 +15,7 @@ from incidents.models import (
 from incidents.services import status_update_text
 from portal.accounts.models import User
 from portal.core.api.fields import DateTimeField
-from portal.core.api.serializers import CleanedModelSerializer, ModelSerializer
+from portal.core.api.serializers import CleanedModelSerializer, ModelSerializer, RowOutput
 
 
 class SeveritySerializer(CleanedModelSerializer):
@@ -39,7 +39,7 @@ def _username(help_text: str) -> serializers.CharField:
 
 
 # Serialises the rows of `incidents.selectors.incident_rows` and `fill_incident_rows` (values, not models).
-class IncidentOutput(serializers.Serializer):
+class IncidentOutput(RowOutput):
     id = serializers.IntegerField()
     reference = serializers.SerializerMethodField()
     title = serializers.CharField()

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from portal.accounts.permissions import IsViewer, role_permission
 from portal.accounts.roles import Role
 from portal.core import health, metrics
+from portal.core.api.serializers import RowOutput
 from portal.core.filters import AuditLogFilter
 from portal.core.selectors import audit_api_rows, audit_entries
 
@@ -96,7 +97,7 @@ class ApiRootApi(APIView):
 
 
 # Serialises the rows of `audit_api_rows` (values, not models).
-class AuditEntryOutput(serializers.Serializer):
+class AuditEntryOutput(RowOutput):
     id = serializers.IntegerField()
     timestamp = serializers.DateTimeField()
     actor = serializers.CharField(
