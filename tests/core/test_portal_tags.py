@@ -115,3 +115,15 @@ def test_href_is_the_url_tag_reversed_once(view_name, args):
         assert prefixed == "/portal" + ours
     finally:
         set_script_prefix(default)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [None, {}, {"name": ["a", "b"]}, {"title": ["x" * 110, "y" * 120]}, {"title": ["x" * 110, "y" * 121]},
+     {"title": ["é" * 200, "→" * 200]}, {"users": {"type": "m2m", "operation": "add", "objects": ["ada", "bo"]}}],
+)  # fmt: skip
+def test_audit_changes_shortens_as_truncatechars_does(changes):
+    said = Template("{% load portal_tags %}{{ changes|audit_changes|truncatechars:240 }}")
+    ours = Template("{% load portal_tags %}{{ changes|audit_changes:240 }}")
+
+    assert ours.render(Context({"changes": changes})) == said.render(Context({"changes": changes}))
