@@ -28,7 +28,7 @@ from portal.accounts.selectors import HOLDERS
 from portal.cluster.models import ActionKind, ActionRun, Look, LookKind, Target
 from portal.cluster.selectors import WORKLOADS
 from portal.core.attention import DASHBOARD_MAINTENANCE, DASHBOARD_NEEDS
-from portal.core.filters import FILTER_FORMS
+from portal.core.filters import AUDITED_MODELS, FILTER_FORMS
 from portal.core.models import Environment
 from tests.incidents.conftest import T0
 
@@ -41,10 +41,11 @@ PAGE_URLS = ["/", "/incidents/", "/incidents/?status=resolved", "/oncall/", "/au
 
 def drop_cached_answers() -> None:
     """The freeze rules, on-call now, the status page, the incident pages' contacts, the alert catalogue, the
-    dashboard's maintenance, operations and incidents by need, the list pages' filters, the services, their
-    workloads and the role holders: computed by the next read."""
+    dashboard's maintenance, operations and incidents by need, the list pages' filters and the audited models, the
+    services, their workloads and the role holders: computed by the next read."""
     for cached in (FREEZE_RULES, ONCALL_NOW, STATUS_PAGE, INCIDENT_DIRECTORY, CATALOGUE, DASHBOARD_MAINTENANCE,
-                   OPERATIONS_SUMMARY, DASHBOARD_NEEDS, FILTER_FORMS, SERVICES, WORKLOADS, HOLDERS):  # fmt: skip
+                   OPERATIONS_SUMMARY, DASHBOARD_NEEDS, FILTER_FORMS, AUDITED_MODELS, SERVICES, WORKLOADS,
+                   HOLDERS):  # fmt: skip
         cached.invalidate()
 
 
