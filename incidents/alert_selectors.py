@@ -1,6 +1,7 @@
 from django.db.models import QuerySet
 
 from incidents.models import Alert, AlertGroup, Incident, Integration, SuppressionRule
+from operations.selectors.alerting import remember_alertnames
 
 
 def alerts() -> QuerySet[Alert]:
@@ -14,9 +15,14 @@ def alert_groups() -> QuerySet[AlertGroup]:
 
 
 def incident_alerts(incident: Incident, *, limit: int) -> list[Alert]:
-    """The alerts an incident holds, firing first, then the latest received: what its page lists."""
+    """The alerts an incident holds, firing first, then the latest received: what its page lists. One more than
+    `limit` is read to tell whether these are all of them; when they are, their names are the incident's
+    (`incident_alertnames`, which its owner and runbooks need) and that read is saved."""
     held = Alert.objects.filter(incident=incident).select_related("service")
-    return list(held.order_by("status", "-last_received_at", "-pk")[:limit])  # "firing" sorts before "resolved"
+    alerts = list(held.order_by("status", "-last_received_at", "-pk")[: limit + 1])  # "firing" sorts first
+    if len(alerts) <= limit:
+        remember_alertnames(incident, {alert.alertname for alert in alerts})
+    return alerts[:limit]
 
 
 def integrations() -> QuerySet[Integration]:

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from contacts.models import Team
 from incidents import policy
-from incidents.models import ActionItem, Incident, PostIncidentReview, Service, StatusUpdate, TimelineEvent
+from incidents.models import ActionItem, Incident, PostIncidentReview, Service, TimelineEvent
 from operations.selectors.alerting import incident_owner, incidents_owners
 from portal.accounts.models import User
 from portal.core.derived_cache import DerivedCache
@@ -16,6 +16,7 @@ from portal.text import length_words
 # Where `owner_team` keeps what it found, and where declaring an incident from alerts puts their owner
 # before the alerts are written.
 OWNER_CACHE = "_owner_team"
+INCIDENT_JOINS = ("severity", "commander", "reporter", "review", "alert_group")
 
 
 def incident_list() -> QuerySet[Incident]:
@@ -23,9 +24,9 @@ def incident_list() -> QuerySet[Incident]:
     query.
     The incident roles most incidents leave empty are fetched apart (no query while every row's is empty): joining
     all nine tables cost PostgreSQL 7 ms of planning per list query at 100k incidents, against 1.3 ms for six."""
-    return Incident.objects.select_related(
-        "severity", "commander", "reporter", "review", "alert_group"
-    ).prefetch_related("services", "communications_lead", "operations_lead", "scribe")
+    return Incident.objects.select_related(*INCIDENT_JOINS).prefetch_related(
+        "services", "communications_lead", "operations_lead", "scribe"
+    )
 
 
 # The people an incident names: its roles (each value names its field) and its reporter.
@@ -147,10 +148,11 @@ def open_incidents_brief() -> QuerySet[Incident]:
 
 
 def incident_detail() -> QuerySet[Incident]:
-    return incident_list().prefetch_related(
-        Prefetch("timeline", queryset=TimelineEvent.objects.select_related("actor")),
-        Prefetch("status_updates", queryset=StatusUpdate.objects.select_related("author")),
-        "escalation_steps",
+    """One incident with what its page shows. Its optional roles are not prefetched: for one incident, reading a
+    role that is set costs the query its prefetch would, and one that is empty costs nothing, while each prefetch
+    built and compiled its query even for an empty role (0.75 ms for the three)."""
+    return Incident.objects.select_related(*INCIDENT_JOINS).prefetch_related(
+        "services", Prefetch("timeline", queryset=TimelineEvent.objects.select_related("actor")), "escalation_steps"
     )
 
 

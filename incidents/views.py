@@ -119,6 +119,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
     role_forms = [RoleForm.for_incident(incident, role) for role in Incident.Role.values[1:]]
     pickers = [assign_form.fields["commander"], *(form.fields["user"] for form in role_forms)]
     share_choices(pickers, holder_choices(Role.RESPONDER))  # responder_field's queryset, kept
+    alerts = incident_alerts(incident, limit=ALERTS_SHOWN)  # first: all of them name the runbooks and the owner
     return {
         "incident": incident,
         "now": now,
@@ -143,7 +144,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
             version=incident.version, newest_event=max((event.pk for event in incident.timeline.all()), default=None)
         ),
         "incident_workloads": workloads_of(incident),  # the Actions and Investigate cards' (cluster_tags)
-        "alerts": incident_alerts(incident, limit=ALERTS_SHOWN),
+        "alerts": alerts,
         "alert_group": getattr(incident, "alert_group", None),  # selected with the incident
         "owner_team": owner_team(incident),
         **extra,

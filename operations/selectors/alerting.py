@@ -89,6 +89,11 @@ def incident_alertnames(incident: Incident) -> set[str]:
     return names
 
 
+def remember_alertnames(incident: Incident, names: set[str]) -> None:
+    """Give `incident_alertnames` the names of all the incident's alerts, read by the caller with them."""
+    setattr(incident, ALERTNAMES_CACHE, names)
+
+
 def incidents_owners(incident_ids: Iterable[int]) -> dict[int, Team]:
     """The team owning each incident's alerts (none for an incident no catalogued alert is in), in one query."""
     owners = alert_catalogue().owners

@@ -225,6 +225,32 @@ def test_the_incident_page_reads_the_people_and_workloads_once(grow, clients):
     assert pickers.count('<option value="">nobody</option>') == 3
 
 
+def test_the_incident_page_reads_its_people_once_and_no_status_updates(grow, clients):
+    """A role that is set is read when the page names its holder; the status updates, which the page does not
+    list, are not read."""
+    _api, page = clients
+    grow(1)
+    staffed = Incident.objects.get(title="open 0")
+    unstaffed = Incident.objects.get(title="closed 0")
+    reads = {}
+    for incident in (staffed, unstaffed):
+        with CaptureQueriesContext(connection) as ctx:
+            response = page.get(f"/incidents/{incident.pk}/")
+        assert response.status_code == 200
+        sql = [query["sql"] for query in ctx.captured_queries]
+        assert not [query for query in sql if '"incidents_statusupdate"' in query]
+        reads[incident.title] = sum(query.startswith('SELECT "accounts_user"') for query in sql)
+        roles = response.content.decode().split('id="incident-roles"')
+        assert (len(roles) == 2) == (incident is staffed)
+    assert "communications lead rami · operations lead rami · scribe rami</p>" in roles_of(staffed, page)
+    assert reads["open 0"] - reads["closed 0"] == 3  # the three roles' holders
+
+
+def roles_of(incident: Incident, page: Client) -> str:
+    html = page.get(f"/incidents/{incident.pk}/").content.decode()
+    return html[html.index('id="incident-roles"') :]
+
+
 def test_the_incident_pages_cards_read_what_they_show_of_its_runs_looks_procedures_and_changes(
     grow, clients, commander, api
 ):

@@ -1,15 +1,19 @@
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
 from incidents.models import Alert, Incident, Integration, Severity
 from incidents.services import incident_declare
+from incidents.views import ALERTS_SHOWN
 from operations.markdown import render_markdown
 from operations.models import AlertRule, QuickAction, Runbook, RunbookAlert
 from operations.quick_actions import parameter_errors, runbook_quick_action_url
@@ -167,6 +171,37 @@ class TestIncidentRunbooks:
             f"&amp;incident={alert_incident.pk}"
         )
         assert expected in html
+
+    def test_the_page_names_its_runbooks_from_the_alerts_it_lists_when_it_lists_them_all(
+        self, client, make_user, alert_incident
+    ):
+        """The alerts card reads one more alert than it shows: with every alert read, their names give the runbooks
+        and the owner without another query; with more than it shows, the names of all of them are read."""
+        client.force_login(make_user(Role.VIEWER))
+        url = reverse("incident-detail", args=[alert_incident.pk])
+
+        def page() -> tuple[str, list[str]]:
+            with CaptureQueriesContext(connection) as ctx:
+                html = client.get(url).content.decode()
+            names = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT DISTINCT "incidents_alert"')]
+            return html, names
+
+        html, names_read = page()
+        assert f'href="/runbooks/pod-crashes/?incident={alert_incident.pk}"' in html
+        assert names_read == []
+
+        later = timezone.now() + timedelta(minutes=1)  # received after the PodCrashLooping alert: listed before it
+        integration = Integration.objects.get(name="am")
+        Alert.objects.bulk_create(
+            Alert(integration=integration, fingerprint=f"other-{i}", status="firing", alertname="SomethingUnlinked",
+                  starts_at=later, first_received_at=later, last_received_at=later, incident=alert_incident)
+            for i in range(ALERTS_SHOWN)
+        )  # fmt: skip
+        html, names_read = page()
+        card = html[html.index('id="incident-alerts"') :]
+        assert "<strong>PodCrashLooping</strong>" not in card[: card.index("</section>")]  # not among those shown
+        assert f'href="/runbooks/pod-crashes/?incident={alert_incident.pk}"' in html
+        assert len(names_read) == 1
 
     def test_a_quick_action_prefills_the_reason_with_its_runbook_step(self, client, make_user, alert_incident):
         action = QuickAction.objects.select_related("runbook").filter(runbook__slug="pod-crashes").first()
