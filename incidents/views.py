@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -114,7 +115,8 @@ def incident_declare_view(request: HttpRequest) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -> dict[str, object]:
     now = timezone.now()
-    update_form = StatusUpdateForm.prefilled(incident, request.user)
+    # The forms a page may not show (a closed incident's, a viewer's) are built when the template first uses them.
+    update_form = SimpleLazyObject(lambda: StatusUpdateForm.prefilled(incident, request.user))
     assign_form = AssignForm.for_incident(incident)
     role_forms = [RoleForm.for_incident(incident, role) for role in Incident.Role.values[1:]]
     pickers = [assign_form.fields["commander"], *(form.fields["user"] for form in role_forms)]
@@ -126,20 +128,24 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         "runbooks": runbooks_for_incident(incident),
         "contacts": incident_contacts(incident),
         "procedure_runs": incident_procedure_runs(incident),
-        "procedure_form": ProcedureStartForm(initial={"kind": "incident", "incident": incident.pk}),
+        "procedure_form": SimpleLazyObject(
+            lambda: ProcedureStartForm(initial={"kind": "incident", "incident": incident.pk})
+        ),
         "recent_changes": recent_changes(incident, now=now),
         "allowed": [Incident.Status(status) for status in policy.allowed_transitions(incident)],
         "update_form": update_form,
-        "update_preview": status_update_preview(
-            incident=incident, **{key: update_form.initial[key] for key in PREVIEWED}
+        "update_preview": SimpleLazyObject(
+            lambda: status_update_preview(incident=incident, **{key: update_form.initial[key] for key in PREVIEWED})
         ),
-        "public": update_form.initial["is_public"],
-        "note_form": NoteForm(),
-        "severity_form": SeverityForm(initial={"severity": incident.severity.code, "version": incident.version}),
+        "public": SimpleLazyObject(lambda: update_form.initial["is_public"]),
+        "note_form": SimpleLazyObject(NoteForm),
+        "severity_form": SimpleLazyObject(
+            lambda: SeverityForm(initial={"severity": incident.severity.code, "version": incident.version})
+        ),
         "assign_form": assign_form,
-        "details_form": DetailsForm.for_incident(incident),
+        "details_form": SimpleLazyObject(lambda: DetailsForm.for_incident(incident)),
         "role_forms": role_forms,
-        "flag_form": FlagForm(),
+        "flag_form": SimpleLazyObject(FlagForm),
         "live_token": live_token(
             version=incident.version, newest_event=max((event.pk for event in incident.timeline.all()), default=None)
         ),

@@ -108,8 +108,15 @@ def latest_action_runs(incident: Incident, *, limit: int) -> list[ActionRun]:
 
 
 def latest_looks(incident: Incident, *, limit: int) -> list[Look]:
-    """Its latest looks, each with its target and who asked."""
+    """Its latest looks, with what the incident page shows of each: its answer, its target's name and who asked
+    (all 46 columns of the three tables took longer to compile than the read took to run)."""
     looks = (
-        Look.objects.filter(incident=incident).select_related("target", "requested_by").order_by("-created_at", "-pk")
+        Look.objects.filter(incident=incident)
+        .select_related("target", "requested_by")
+        .only(*LOOK_SHOWN, "target__name", "requested_by__username")
+        .order_by("-created_at", "-pk")
     )
     return list(looks[:limit])
+
+
+LOOK_SHOWN = ("kind", "status", "command", "progress", "summary", "columns", "rows", "text", "error", "created_at")

@@ -246,6 +246,24 @@ def test_the_incident_page_reads_its_people_once_and_no_status_updates(grow, cli
     assert reads["open 0"] - reads["closed 0"] == 3  # the three roles' holders
 
 
+def test_the_incident_page_reads_the_escalation_steps_when_it_shows_them(grow, clients):
+    """Only an incident with escalation levels has the Escalation card."""
+    _api, page = clients
+    grow(1)
+    incident = Incident.objects.get(title="open 0")
+
+    def page_and_reads() -> tuple[str, int]:
+        with CaptureQueriesContext(connection) as ctx:
+            html = page.get(f"/incidents/{incident.pk}/").content.decode()
+        return html, sum('FROM "incidents_escalationstep"' in query["sql"] for query in ctx.captured_queries)
+
+    html, reads = page_and_reads()
+    assert ("<h2>Escalation" in html, reads) == (True, 1)
+    Incident.objects.filter(pk=incident.pk).update(escalation_snapshot={})
+    html, reads = page_and_reads()
+    assert ("<h2>Escalation" in html, reads) == (False, 0)
+
+
 def roles_of(incident: Incident, page: Client) -> str:
     html = page.get(f"/incidents/{incident.pk}/").content.decode()
     return html[html.index('id="incident-roles"') :]
@@ -293,5 +311,6 @@ def test_the_incident_pages_cards_read_what_they_show_of_its_runs_looks_procedur
              for table in tables}  # fmt: skip
     assert {table: '"incidents_incident"' in sql for table, sql in reads.items()} == dict.fromkeys(reads, False)
     assert " JOIN " not in reads["cluster_actionrun"]
+    assert '"cluster_target"."url"' not in reads["cluster_look"]  # the target's name only, not its secret URL
     assert reads["operations_procedurerun"].count(" JOIN ") == 1  # its procedure's name
     assert reads["operations_deployment"].count(" JOIN ") == 1  # its service's name

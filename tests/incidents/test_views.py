@@ -4,9 +4,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import empty
 
 from incidents.models import Incident, Severity, StatusUpdate
-from incidents.services import incident_add_note, incident_change_severity
+from incidents.services import incident_add_note, incident_change_severity, incident_transition
 from portal.accounts.roles import Role
 from tests.incidents.conftest import T0
 
@@ -91,6 +92,24 @@ class TestDetail:
         html = client.get(reverse("incident-detail", args=[incident.pk])).content.decode()
         assert "Post update" not in html
         assert "Move to" not in html
+
+    def test_forms_are_built_only_for_the_cards_the_page_shows(self, client, declare, commander, make_user):
+        """The page's forms are built when the template first uses one: an open incident's commander gets them all,
+        a viewer or a closed incident none of those it does not show."""
+        lazy = ("update_form", "update_preview", "severity_form", "flag_form", "procedure_form")
+        incident = declare("P3", is_public=True)  # its updates are public by default: the page previews them
+
+        def built(user) -> dict[str, bool]:
+            client.force_login(user)
+            context = client.get(reverse("incident-detail", args=[incident.pk])).context
+            return {name: context[name]._wrapped is not empty for name in (*lazy, "details_form", "note_form")}
+
+        assert built(commander) == dict.fromkeys((*lazy, "details_form", "note_form"), True)
+        assert built(make_user(Role.VIEWER)) == dict.fromkeys((*lazy, "details_form", "note_form"), False)
+        incident = incident_transition(incident=incident, to_status="resolved", confirm=True, actor=commander,
+                                       final_update="Fixed.")  # fmt: skip
+        incident = incident_transition(incident=incident, to_status="closed", actor=commander)
+        assert built(commander) == {**dict.fromkeys(lazy, False), "details_form": True, "note_form": True}
 
     def test_update_form_is_prefilled_from_the_template(self, client, declare, commander):
         incident = declare("P2", impact_summary="5% of checkouts fail")

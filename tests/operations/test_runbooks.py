@@ -184,6 +184,9 @@ class TestIncidentRunbooks:
             with CaptureQueriesContext(connection) as ctx:
                 html = client.get(url).content.decode()
             names = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT DISTINCT "incidents_alert"')]
+            listed = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "incidents_alert"')]
+            assert len(listed) == 1
+            assert '"incidents_alert"."labels"' not in listed[0]  # the card shows neither labels nor annotations
             return html, names
 
         html, names_read = page()
