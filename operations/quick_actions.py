@@ -8,7 +8,8 @@ parameters; the person still reviews, fills in what is missing (a node name) and
 from urllib.parse import urlencode
 
 from django.db import models
-from django.urls import reverse
+
+from portal.core.links import reversed_once
 
 
 class ActionKind(models.TextChoices):
@@ -84,4 +85,4 @@ def runbook_quick_action_url(
         params.append(("incident", str(incident)))
     if reason:
         params.append(("reason", reason))
-    return f"{reverse('action-new')}?{urlencode(params)}"
+    return f"{reversed_once('action-new')}?{urlencode(params)}"
