@@ -19,11 +19,13 @@ FILTER_FORMS = DerivedCache("filter-forms")
 
 
 def filter_fields_html(filterset: django_filters.FilterSet) -> str:
-    """The filterset's fields, each labelled, as its page shows them: rendered once per set of values asked for."""
+    """The filterset's fields, each labelled, as its page shows them: rendered once per set of values asked for (and
+    of options no watched write changes: a filterset's `options_key()`, if it has one)."""
     form = filterset.form
     values = [(name, form[name].data) for name in form.fields]  # as each field's widget reads the request
     name = f"{type(filterset).__module__}.{type(filterset).__qualname__}"
-    key = hashlib.sha256(f"{name} {values!r}".encode()).hexdigest()
+    options = filterset.options_key() if hasattr(filterset, "options_key") else ""
+    key = hashlib.sha256(f"{name} {values!r} {options}".encode()).hexdigest()
     html: str = FILTER_FORMS.get_or_compute(
         key, lambda: (render_to_string("components/filter_fields.html", {"form": form}), None), now=timezone.now()
     )
@@ -77,6 +79,10 @@ class AuditLogFilter(django_filters.FilterSet):
     class Meta:
         model = LogEntry
         fields = ["actor", "model", "object_pk", "action", "since", "until"]
+
+    def options_key(self) -> str:
+        """The models offered, which change with the minute rather than with a write (`filter_fields_html`)."""
+        return repr(_audited_models())
 
     def filter_actor(self, qs: QuerySet[LogEntry], name: str, value: str) -> QuerySet[LogEntry]:
         """The username recorded with the entry (which outlives the user), or the actor's current one."""
