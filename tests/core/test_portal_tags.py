@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.template import Context, Template
 from django.utils import timezone
+from django.utils.html import format_html
 
 from operations.templatetags.operations_tags import minutes
 from portal.core.templatetags.portal_tags import duration
@@ -127,3 +128,22 @@ def test_audit_changes_shortens_as_truncatechars_does(changes):
     ours = Template("{% load portal_tags %}{{ changes|audit_changes:240 }}")
 
     assert ours.render(Context({"changes": changes})) == said.render(Context({"changes": changes}))
+
+
+@pytest.mark.parametrize(
+    ("offset", "label", "css", "words"),
+    [(7, "ack", "timer", "ack due in 7 min"), (4, "Next update", "timer soon", "Next update due in 4 min"),
+     (-3, "resolution", "timer overdue", "resolution overdue by 3 min"),
+     (-61 * 60, "", "timer overdue", "overdue by 2 d"),
+     (125, 'a "quoted" <label> & more', "timer", 'a "quoted" <label> & more due in 2 h 05 min')],
+)  # fmt: skip
+def test_a_timer_is_the_markup_format_html_writes(offset, label, css, words):
+    """The timer writes its span as one string: the same as `format_html` with every argument escaped."""
+    now = datetime(2027, 3, 14, 6, 59, tzinfo=UTC)
+    due = now + timedelta(minutes=offset)
+    context = Context({"due": due, "now": now, "label": label})
+    ours = Template("{% load portal_tags %}{% timer due now label %}").render(context)
+    expected = format_html('<span class="{}" title="{} UTC" data-due="{}" data-label="{}">{}</span>',
+                           css, f"{due:%Y-%m-%d %H:%M}", due.isoformat(), label, words)  # fmt: skip
+    assert ours == expected
+    assert Template("{% load portal_tags %}{% timer None now label %}").render(context) == ""

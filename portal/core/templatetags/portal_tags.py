@@ -1,9 +1,9 @@
 from datetime import datetime, timedelta
 from functools import lru_cache
+from html import escape
 
 from django import template
 from django.template.defaultfilters import date as date_filter
-from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 
@@ -97,7 +97,8 @@ def time_range(start: datetime, end: datetime, start_format: str = _DATED) -> st
 
 @register.simple_tag
 def timer(due: datetime | None, now: datetime, label: str = "") -> str:
-    """A deadline as 'due in 12 min' or 'overdue by 3 min', styled by urgency."""
+    """A deadline as 'due in 12 min' or 'overdue by 3 min', styled by urgency. Written as one string with the label
+    escaped (what `format_html` does, which took three times as long: the incidents page draws 150 timers)."""
     if due is None:
         return ""
     seconds = (due - now).total_seconds()
@@ -105,11 +106,12 @@ def timer(due: datetime | None, now: datetime, label: str = "") -> str:
         css, text = "timer overdue", f"{label} overdue by {_countdown(seconds)}"
     else:
         css, text = ("timer soon" if seconds < 300 else "timer"), f"{label} due in {_countdown(seconds)}"
-    # portal.js counts it down from data-due between refreshes, in the same words.
-    return format_html(
-        '<span class="{}" title="{} UTC" data-due="{}" data-label="{}">{}</span>',
-        css, f"{due:%Y-%m-%d %H:%M}", due.isoformat(), label, text.strip(),
-    )  # fmt: skip
+    # portal.js counts it down from data-due between refreshes, in the same words. The times are digits and
+    # punctuation, css is one of three words: only the label needs escaping.
+    return SafeString(
+        f'<span class="{css}" title="{due:%Y-%m-%d %H:%M} UTC" data-due="{due.isoformat()}" '
+        f'data-label="{escape(label)}">{escape(text.strip())}</span>'
+    )
 
 
 @register.simple_tag
