@@ -9,16 +9,22 @@ the Python that computed it.
 Each process also keeps the entries it read last, with their generation: while the generation in the cache is still
 theirs, a hit costs reading the generation alone, not unpickling the entry again (the alert catalogue's model
 instances took 1-2 ms). Values are therefore shared by the requests of a process: treat them as read-only.
+
+A request reads the generations of every derived cache once, in one round trip at its first hit (an incident page
+asked for six, one round trip each), and sees its own process's invalidations at once; another process's write is
+seen from the next request. Outside requests (workers, commands) each hit reads its generation.
 """
 
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.db import models, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 
@@ -30,6 +36,47 @@ MINUTE = timedelta(minutes=1)
 Entry = tuple[str, datetime | None, Any]
 
 
+class RequestGenerations:
+    """The generations one request has read: all of them at its first hit, again one by one after this process
+    invalidates."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, str | None] | None = None
+
+    def get(self, generation_key: str) -> str | None:
+        if self.known is None:
+            keys = [derived.generation_key for derived in _ALL]
+            found = cache.get_many(keys)
+            self.known = {key: found.get(key) for key in keys}
+        if generation_key not in self.known:
+            self.known[generation_key] = cache.get(generation_key)
+        return self.known[generation_key]
+
+    def known_as(self, generation_key: str, generation: str | None) -> None:
+        if self.known is not None:
+            self.known[generation_key] = generation
+
+    def forget(self, generation_key: str) -> None:
+        if self.known is not None:
+            self.known.pop(generation_key, None)
+
+
+_ALL: list["DerivedCache"] = []
+_request: ContextVar[RequestGenerations | None] = ContextVar("derived_cache_request", default=None)
+
+
+def _request_started(**_signal: object) -> None:
+    _request.set(RequestGenerations())
+
+
+def _request_finished(**_signal: object) -> None:
+    _request.set(None)
+
+
+request_started.connect(_request_started, dispatch_uid="derived-cache-request-started")
+request_finished.connect(_request_finished, dispatch_uid="derived-cache-request-finished")
+
+
 class DerivedCache:
     def __init__(self, name: str) -> None:
         self.name = name
@@ -39,12 +86,17 @@ class DerivedCache:
         self._kept: OrderedDict[str, Entry] = OrderedDict()
         self._lock = threading.Lock()
         post_migrate.connect(self._invalidated, weak=False, dispatch_uid=f"derived-cache-{name}-migrate")
+        _ALL.append(self)
 
     def get_or_compute(self, key: str, compute: Callable[[], tuple[Any, datetime | None]], *, now: datetime) -> Any:
         """The cached value for `key`, or `compute()`'s (value, valid until; None: until a write), stored."""
         entry_key = self.entry_prefix + key
         kept = self._kept.get(key)
-        if kept is not None:
+        request = _request.get()
+        if request is not None:
+            generation = request.get(self.generation_key)
+            entry = kept if _current(kept, generation, now) else cache.get(entry_key)
+        elif kept is not None:
             generation, entry = cache.get(self.generation_key), kept
             if not _current(entry, generation, now):
                 entry = cache.get(entry_key)
@@ -58,6 +110,8 @@ class DerivedCache:
         if generation is None:
             cache.add(self.generation_key, uuid4().hex, timeout=None)
             generation = cache.get(self.generation_key)
+            if request is not None:
+                request.known_as(self.generation_key, generation)
         value, valid_until = compute()  # rows read after the generation: a write since makes this entry stale
         entry = (generation, valid_until, value)
         cache.set(entry_key, entry, ENTRY_TIMEOUT)
@@ -83,8 +137,18 @@ class DerivedCache:
     def invalidate(self) -> None:
         """Drop every entry: now (this request and tests see it at once) and at commit (a reader that read the old
         rows in between stored its entry under a generation that the commit replaces)."""
+        self._new_generation()
+        transaction.on_commit(self._new_generation)
+
+    def _new_generation(self) -> None:
         cache.set(self.generation_key, uuid4().hex, timeout=None)
-        transaction.on_commit(lambda: cache.set(self.generation_key, uuid4().hex, timeout=None))
+        self._forget_generation()
+
+    def _forget_generation(self) -> None:
+        """The request's next hit reads the generation again."""
+        request = _request.get()
+        if request is not None:
+            request.forget(self.generation_key)
 
     def invalidate_on_change(self, *watched: type[models.Model], m2m: bool = True) -> None:
         """Invalidate on every save and delete of `watched` (services and admin edits alike) and, unless the answer

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 
 from portal.core.derived_cache import KEPT_IN_PROCESS, DerivedCache
 
@@ -73,3 +74,30 @@ def test_a_process_keeps_a_bounded_number_of_entries():
     for minute in range(3):  # entries valid for a minute are dropped once it has passed
         cached.get_for_the_minute(lambda: "minute", now=T0 + timedelta(minutes=minute))
     assert sum(key.startswith("2026") for key in cached._kept) == 1
+
+
+def test_a_request_reads_the_generations_once_and_sees_its_own_writes_at_once(django_capture_on_commit_callbacks):
+    """Within a request every cache's generation is read at its first hit: another process's write is seen from the
+    next request; this process's invalidation (now and at commit) at once."""
+    rules, catalogue = DerivedCache("test-request-rules"), DerivedCache("test-request-catalogue")
+    request_started.send(sender=None)
+    try:
+        assert rules.get_or_compute("k", lambda: ("rules", None), now=T0) == "rules"
+        assert catalogue.get_or_compute("k", lambda: ("catalogue", None), now=T0) == "catalogue"
+        cache.set(rules.generation_key, "another process's write", timeout=None)
+        cache.set(catalogue.generation_key, "another process's write", timeout=None)
+        assert rules.get_or_compute("k", lambda: ("rules again", None), now=T0) == "rules"
+        with django_capture_on_commit_callbacks(execute=True):
+            catalogue.invalidate()  # this process's write, inside its transaction
+            assert catalogue.get_or_compute("k", lambda: ("uncommitted", None), now=T0) == "uncommitted"
+        assert catalogue.get_or_compute("k", lambda: ("committed", None), now=T0) == "committed"
+    finally:
+        request_finished.send(sender=None)
+    request_started.send(sender=None)
+    try:
+        assert rules.get_or_compute("k", lambda: ("the next request's", None), now=T0) == "the next request's"
+    finally:
+        request_finished.send(sender=None)
+    assert rules.get_or_compute("k", lambda: ("outside a request", None), now=T0) == "the next request's"
+    cache.set(rules.generation_key, "a worker's write", timeout=None)
+    assert rules.get_or_compute("k", lambda: ("each hit reads it", None), now=T0) == "each hit reads it"
