@@ -10,18 +10,18 @@ Each process also keeps the entries it read last, with their generation: while t
 theirs, a hit costs reading the generation alone, not unpickling the entry again (the alert catalogue's model
 instances took 1-2 ms). Values are therefore shared by the requests of a process: treat them as read-only.
 
-A request reads the generations of every derived cache once, in one round trip at its first hit (an incident page
-asked for six, one round trip each), and sees its own process's invalidations at once; another process's write is
-seen from the next request. Outside requests (workers, commands) each hit reads its generation.
+A request reads each generation once: its first hit reads its own, its second every other cache's in one round trip
+(an incident page asked for six, one round trip each). It sees its own process's invalidations at once; another
+process's write is seen from the next request. Outside requests (workers, commands) each hit reads its generation.
 """
 
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import uuid4
 
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
@@ -33,32 +33,34 @@ KEPT_IN_PROCESS = 32  # entries per cached answer a process keeps (the status pa
 MINUTE = timedelta(minutes=1)
 
 # (generation, valid until or None, value): what the cache and each process keep of an entry.
-Entry = tuple[str, datetime | None, Any]
+Entry = tuple[int, datetime | None, Any]
 
 
 class RequestGenerations:
-    """The generations one request has read: all of them at its first hit, again one by one after this process
-    invalidates."""
+    """The generations one request has read. Its first hit reads its own generation alone (the deploy gate and
+    on-call now use no other cache); a second reads every other cache's in the same round trip; after this process
+    invalidates one, the next hit reads it again."""
 
     def __init__(self) -> None:
-        self.known: dict[str, str | None] | None = None
+        self.known: dict[str, int | None] = {}
 
-    def get(self, generation_key: str) -> str | None:
-        if self.known is None:
-            keys = [derived.generation_key for derived in _ALL]
-            found = cache.get_many(keys)
-            self.known = {key: found.get(key) for key in keys}
+    def get(self, generation_key: str) -> int | None:
         if generation_key not in self.known:
-            self.known[generation_key] = cache.get(generation_key)
+            if not self.known:
+                self.known[generation_key] = cache.get(generation_key)
+            else:
+                keys = [derived.generation_key for derived in _ALL if derived.generation_key not in self.known]
+                found = cache.get_many(keys)
+                self.known.update({key: found.get(key) for key in keys})
+                if generation_key not in self.known:  # a cache made since the registry was read
+                    self.known[generation_key] = cache.get(generation_key)
         return self.known[generation_key]
 
-    def known_as(self, generation_key: str, generation: str | None) -> None:
-        if self.known is not None:
-            self.known[generation_key] = generation
+    def known_as(self, generation_key: str, generation: int | None) -> None:
+        self.known[generation_key] = generation
 
     def forget(self, generation_key: str) -> None:
-        if self.known is not None:
-            self.known.pop(generation_key, None)
+        self.known.pop(generation_key, None)
 
 
 _ALL: list["DerivedCache"] = []
@@ -108,7 +110,7 @@ class DerivedCache:
                 self._keep(key, entry, now)
             return entry[2]
         if generation is None:
-            cache.add(self.generation_key, uuid4().hex, timeout=None)
+            cache.add(self.generation_key, _new(), timeout=None)
             generation = cache.get(self.generation_key)
             if request is not None:
                 request.known_as(self.generation_key, generation)
@@ -141,7 +143,7 @@ class DerivedCache:
         transaction.on_commit(self._new_generation)
 
     def _new_generation(self) -> None:
-        cache.set(self.generation_key, uuid4().hex, timeout=None)
+        cache.set(self.generation_key, _new(), timeout=None)
         self._forget_generation()
 
     def _forget_generation(self) -> None:
@@ -171,7 +173,12 @@ class DerivedCache:
             self.invalidate()
 
 
-def _current(entry: Entry | None, generation: str | None, now: datetime) -> bool:
+def _new() -> int:
+    """A generation: a random number, which Redis keeps as digits (reading a request's generations unpickles none)."""
+    return secrets.randbits(62)
+
+
+def _current(entry: Entry | None, generation: int | None, now: datetime) -> bool:
     """Whether `entry` may be served: computed under the current generation, and not past its validity."""
     return (
         entry is not None and generation is not None and entry[0] == generation and (entry[1] is None or now < entry[1])
