@@ -107,6 +107,10 @@ def latest_action_runs(incident: Incident, *, limit: int) -> list[ActionRun]:
     return list(runs[:limit])
 
 
+# What the incident page shows of a look (templates/cluster/look_detail.html#look-body), besides its target and asker.
+LOOK_SHOWN = ("kind", "status", "command", "progress", "summary", "columns", "rows", "text", "error", "created_at")
+
+
 def latest_looks(incident: Incident, *, limit: int) -> list[Look]:
     """Its latest looks, with what the incident page shows of each: its answer, its target's name and who asked
     (all 46 columns of the three tables took longer to compile than the read took to run)."""
@@ -117,6 +121,3 @@ def latest_looks(incident: Incident, *, limit: int) -> list[Look]:
         .order_by("-created_at", "-pk")
     )
     return list(looks[:limit])
-
-
-LOOK_SHOWN = ("kind", "status", "command", "progress", "summary", "columns", "rows", "text", "error", "created_at")
