@@ -17,7 +17,7 @@ from maintenance.models import (
 )
 from maintenance.policy import Pass
 from portal.core.api import fields
-from portal.core.api.serializers import ModelSerializer
+from portal.core.api.serializers import ModelSerializer, RowOutput
 from portal.core.models import Environment
 
 
@@ -199,7 +199,9 @@ class FreezeRuleSerializer(ModelSerializer):
         ]
 
 
-class FreezeStatusOutput(serializers.Serializer):
+class FreezeStatusOutput(RowOutput):
+    """The deploy gate's answer: a `policy.FreezeStatus` as a row (`vars(status)`), its fields built once."""
+
     allowed = serializers.BooleanField()
     level = serializers.ChoiceField(choices=FreezeLevel.choices, allow_null=True)
     reasons = serializers.ListField(child=serializers.CharField())

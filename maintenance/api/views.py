@@ -65,6 +65,7 @@ from portal.accounts.permissions import role_permission, writes_need
 from portal.accounts.roles import Role
 from portal.core.api import fields
 from portal.core.api.schema import error_response
+from portal.core.api.serializers import FixedInput
 from portal.core.api.throttling import IntegrationRateThrottle, SubscribeRateThrottle
 from portal.core.audit import bind_actor
 from portal.core.models import Environment
@@ -458,7 +459,7 @@ class FreezeCheckApi(APIView):
 
     throttle_classes = [IntegrationRateThrottle]  # every pipeline asks, often all at once
 
-    class FreezeCheckInput(serializers.Serializer):
+    class FreezeCheckInput(FixedInput):
         environment = serializers.ChoiceField(choices=Environment.choices)
         at = AwareDateTimeField(required=False, help_text="ISO 8601 with offset; default: now.")
         change = fields.LineField(required=False, max_length=300, help_text="The change's id or link.")
@@ -479,7 +480,7 @@ class FreezeCheckApi(APIView):
             data["environment"], data.get("at") or timezone.now(), data.get("change"), emergency=data["emergency"],
             incident=data.get("incident"),
         )  # fmt: skip
-        return Response(FreezeStatusOutput(answer).data)
+        return Response(FreezeStatusOutput(vars(answer)).data)
 
 
 class ExceptionListApi(generics.ListAPIView):

@@ -7,6 +7,7 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import BindingDict
 
 from portal.core.api import fields
 
@@ -86,3 +87,22 @@ def _readings(output: type[RowOutput]) -> list[tuple[str, str | None, Callable[[
             raise ImproperlyConfigured(f"{output.__name__}.{field.field_name} reads a nested source")
         readings.append((field.field_name, None if field.source == "*" else field.source, field.to_representation))
     return readings
+
+
+class FixedInput(serializers.Serializer):
+    """Input (query parameters, mostly) validated by fields built once per class rather than deep-copied for every
+    request: the deploy gate's five took 0.15-0.2 ms of each answer. So its fields hold nothing of one request and read
+    no context, and it is never partial."""
+
+    @property
+    def fields(self) -> BindingDict:  # type: ignore[override]
+        return _fixed_fields(type(self))
+
+
+@functools.cache
+def _fixed_fields(input_class: type[FixedInput]) -> BindingDict:
+    template = input_class()
+    bound = BindingDict(template)
+    for name, field in template.get_fields().items():
+        bound[name] = field
+    return bound
