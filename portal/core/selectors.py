@@ -224,7 +224,10 @@ def _first_unsealed(*, now: datetime, since: datetime | None) -> ChainProblem | 
     )
     if since is not None:
         unsealed = unsealed.filter(timestamp__gte=since)
-    first = unsealed.order_by("pk").values_list("pk", "timestamp").first()
+    # The earliest by time: PostgreSQL walks the entries since `since` on their (timestamp, id) index and looks each
+    # one's seal up. In the order of ids it merged the whole seal index against them: 14 ms at 100,000 seals on every
+    # audit page and health check, however few entries were new.
+    first = unsealed.order_by("timestamp", "pk").values_list("pk", "timestamp").first()
     if first is None:
         return None
     entry_id, timestamp = first
