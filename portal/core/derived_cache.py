@@ -10,7 +10,7 @@ Each process also keeps the entries it read last, with their generation: while t
 theirs, a hit costs reading the generation alone, not unpickling the entry again (the alert catalogue's model
 instances took 1-2 ms). Values are therefore shared by the requests of a process: treat them as read-only.
 
-A request reads each generation once: its first hit reads its own, its second every other cache's in one round trip
+A request reads each generation once: its first two hits their own, its third every other cache's in one round trip
 (an incident page asked for six, one round trip each). It sees its own process's invalidations at once; another
 process's write is seen from the next request. Outside requests (workers, commands) each hit reads its generation.
 """
@@ -37,16 +37,16 @@ Entry = tuple[int, datetime | None, Any]
 
 
 class RequestGenerations:
-    """The generations one request has read. Its first hit reads its own generation alone (the deploy gate and
-    on-call now use no other cache); a second reads every other cache's in the same round trip; after this process
-    invalidates one, the next hit reads it again."""
+    """The generations one request has read. Its first two hits read their own generation alone (most requests use
+    no more caches: the deploy gate and on-call now one, the lists two); a third reads every other cache's in the same
+    round trip (a dozen keys cost more than one); after this process invalidates one, the next hit reads it again."""
 
     def __init__(self) -> None:
         self.known: dict[str, int | None] = {}
 
     def get(self, generation_key: str) -> int | None:
         if generation_key not in self.known:
-            if not self.known:
+            if len(self.known) < 2:
                 self.known[generation_key] = cache.get(generation_key)
             else:
                 keys = [derived.generation_key for derived in _ALL if derived.generation_key not in self.known]

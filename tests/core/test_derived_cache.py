@@ -77,16 +77,20 @@ def test_a_process_keeps_a_bounded_number_of_entries():
 
 
 def test_a_request_reads_the_generations_once_and_sees_its_own_writes_at_once(django_capture_on_commit_callbacks):
-    """Within a request every cache's generation is read at its first hit: another process's write is seen from the
-    next request; this process's invalidation (now and at commit) at once."""
+    """Within a request each cache's generation is read once (at the third cache's hit, every other one's with it):
+    another process's write is seen from the next request; this process's invalidation (now and at commit) at once."""
     rules, catalogue = DerivedCache("test-request-rules"), DerivedCache("test-request-catalogue")
+    services, holders = DerivedCache("test-request-services"), DerivedCache("test-request-holders")
+    assert holders.get_or_compute("k", lambda: ("holders", None), now=T0) == "holders"  # computed outside a request
     request_started.send(sender=None)
     try:
         assert rules.get_or_compute("k", lambda: ("rules", None), now=T0) == "rules"
         assert catalogue.get_or_compute("k", lambda: ("catalogue", None), now=T0) == "catalogue"
-        cache.set(rules.generation_key, "another process's write", timeout=None)
-        cache.set(catalogue.generation_key, "another process's write", timeout=None)
+        assert services.get_or_compute("k", lambda: ("services", None), now=T0) == "services"  # reads the rest
+        for cached in (rules, catalogue, holders):
+            cache.set(cached.generation_key, "another process's write", timeout=None)
         assert rules.get_or_compute("k", lambda: ("rules again", None), now=T0) == "rules"
+        assert holders.get_or_compute("k", lambda: ("holders again", None), now=T0) == "holders"
         with django_capture_on_commit_callbacks(execute=True):
             catalogue.invalidate()  # this process's write, inside its transaction
             assert catalogue.get_or_compute("k", lambda: ("uncommitted", None), now=T0) == "uncommitted"
