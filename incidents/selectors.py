@@ -2,14 +2,16 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
 from contacts.models import Team
 from incidents import policy
 from incidents.models import ActionItem, Incident, PostIncidentReview, Service, TimelineEvent
+from operations.models import ProcedureRun
 from operations.selectors.alerting import incident_owner, incidents_owners
 from portal.accounts.models import User
+from portal.cluster.models import ActionRun, Look
 from portal.core.derived_cache import DerivedCache
 from portal.text import length_words
 
@@ -151,9 +153,17 @@ def incident_detail() -> QuerySet[Incident]:
     """One incident with what its page shows more than once (its services and timeline). What it shows once is
     read when shown: for one incident, a prefetch saves no query and builds and compiles its own even when there
     is nothing to read (its optional roles when empty: 0.75 ms for the three), or nothing it would show (the
-    escalation steps of an incident with no escalation levels)."""
-    return Incident.objects.select_related(*INCIDENT_JOINS).prefetch_related(
-        "services", Prefetch("timeline", queryset=TimelineEvent.objects.select_related("actor"))
+    escalation steps of an incident with no escalation levels).
+    Whether it has cluster actions, looks and procedure runs (`has_action_runs`, `has_looks`, `has_procedure_runs`)
+    is asked with it: most incidents have none, and reading three empty lists cost 2 ms at 100k incidents."""
+    return (
+        Incident.objects.select_related(*INCIDENT_JOINS)
+        .prefetch_related("services", Prefetch("timeline", queryset=TimelineEvent.objects.select_related("actor")))
+        .annotate(
+            has_action_runs=Exists(ActionRun.objects.filter(incident=OuterRef("pk"))),
+            has_looks=Exists(Look.objects.filter(incident=OuterRef("pk"))),
+            has_procedure_runs=Exists(ProcedureRun.objects.filter(incident=OuterRef("pk"))),
+        )
     )
 
 

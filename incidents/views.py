@@ -57,7 +57,7 @@ from operations.selectors.runbooks import runbooks_for_incident
 from portal.accounts.permissions import role_required
 from portal.accounts.roles import Role, has_role
 from portal.accounts.selectors import holder_choices
-from portal.cluster.selectors import workloads_of
+from portal.cluster.selectors import latest_action_runs, latest_looks, workloads_of
 from portal.core.forms import share_choices
 from portal.core.pagination import paginate
 from portal.errors import ApplicationError
@@ -127,7 +127,9 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         "now": now,
         "runbooks": runbooks_for_incident(incident),
         "contacts": incident_contacts(incident),
-        "procedure_runs": incident_procedure_runs(incident),
+        "procedure_runs": incident_procedure_runs(incident) if incident.has_procedure_runs else (),
+        "action_runs": latest_action_runs(incident, limit=5) if incident.has_action_runs else [],
+        "looks": latest_looks(incident, limit=5) if incident.has_looks else [],
         "procedure_form": SimpleLazyObject(
             lambda: ProcedureStartForm(initial={"kind": "incident", "incident": incident.pk})
         ),

@@ -269,6 +269,33 @@ def roles_of(incident: Incident, page: Client) -> str:
     return html[html.index('id="incident-roles"') :]
 
 
+def test_the_incident_page_reads_no_empty_runs_looks_or_procedures(grow, clients, commander):
+    """Whether an incident has cluster actions, looks and procedure runs is asked in its own read: a card with none
+    costs no read of its own. A run makes its card read its rows again."""
+    _api, page = clients
+    grow(1)
+    incident = Incident.objects.get(title="open 0")
+    tables = ("cluster_actionrun", "cluster_look", "operations_procedurerun")
+
+    def card_reads() -> tuple[dict[str, int], str]:
+        with CaptureQueriesContext(connection) as ctx:
+            response = page.get(f"/incidents/{incident.pk}/")
+        assert response.status_code == 200
+        sql = [query["sql"] for query in ctx.captured_queries]
+        return {
+            table: sum(query.startswith(f'SELECT "{table}".') for query in sql) for table in tables
+        }, response.content.decode()
+
+    reads, html = card_reads()
+    assert reads == dict.fromkeys(tables, 0)
+    assert "None run for this incident." in html
+    procedure_run_start(procedure=Procedure.objects.get(slug="emergency-maintenance"), kind="incident",
+                        incident=incident, actor=commander)  # fmt: skip
+    reads, html = card_reads()
+    assert reads == {"cluster_actionrun": 0, "cluster_look": 0, "operations_procedurerun": 1}
+    assert "None run for this incident." not in html
+
+
 def test_the_incident_pages_cards_read_what_they_show_of_its_runs_looks_procedures_and_changes(
     grow, clients, commander, api
 ):

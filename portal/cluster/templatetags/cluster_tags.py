@@ -8,8 +8,7 @@ from django.utils import timezone
 from incidents.models import Incident
 from portal.accounts.models import User
 from portal.cluster import policy
-from portal.cluster.models import ActionKind, ActionRun, LookKind, Target, Workload
-from portal.cluster.selectors import latest_action_runs, latest_looks
+from portal.cluster.models import ActionKind, ActionRun, Look, LookKind, Target, Workload
 from portal.core.models import Environment
 
 register = template.Library()
@@ -65,10 +64,12 @@ def _quick(workload: Workload, incident: Incident, user: User) -> WorkloadAction
 
 
 @register.inclusion_tag("components/incident_actions.html", takes_context=True)
-def incident_actions(context: template.Context, incident: Incident, workloads: list[Workload]) -> dict[str, object]:
+def incident_actions(
+    context: template.Context, incident: Incident, workloads: list[Workload], runs: list[ActionRun]
+) -> dict[str, object]:
     """The incident page's Actions card: prefilled actions on `workloads` (`workloads_of(incident)`, which the
-    Investigate card shows too), its recent runs, and the production freeze in force, if any (said here, before a
-    production change is refused)."""
+    Investigate card shows too), its recent `runs` (`latest_action_runs`), and the production freeze in force, if any
+    (said here, before a production change is refused)."""
     quick = [_quick(workload, incident, context["user"]) for workload in workloads]
     in_production = any(entry.environment_value == Environment.PRODUCTION for entry in quick)
     return {
@@ -77,7 +78,7 @@ def incident_actions(context: template.Context, incident: Incident, workloads: l
         "freeze": policy.production_freeze(timezone.now()) if in_production and incident.is_open else None,
         "emergency_shortfall": policy.run_emergency_shortfall(ActionRun(emergency=True, incident=incident)),
         "asks_approval": any(action.asks_approval for entry in quick for action in entry.actions),
-        "runs": latest_action_runs(incident, limit=5),
+        "runs": runs,
         "is_responder": context.get("is_responder", False),
     }
 
@@ -122,13 +123,16 @@ def _looks(workload: Workload) -> list[QuickLook]:
 
 
 @register.inclusion_tag("components/incident_looks.html", takes_context=True)
-def incident_looks(context: template.Context, incident: Incident, workloads: list[Workload]) -> dict[str, object]:
+def incident_looks(
+    context: template.Context, incident: Incident, workloads: list[Workload], looks: list[Look]
+) -> dict[str, object]:
     """The incident page's Investigate card: read-only looks at `workloads` (what its services run on), fetched by
-    a worker, and the incident's latest looks. Responders and above; nothing here changes anything."""
+    a worker, and the incident's latest `looks` (`latest_looks`). Responders and above; nothing here changes
+    anything."""
     return {
         "incident": incident,
         "workloads": [(workload, _looks(workload)) for workload in workloads],
-        "looks": latest_looks(incident, limit=5),
+        "looks": looks,
         "is_responder": context.get("is_responder", False),
         "csrf_token": context.get("csrf_token"),
     }
