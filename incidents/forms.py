@@ -97,8 +97,7 @@ class AssignForm(VersionForm):
     @classmethod
     def for_incident(cls, incident: Incident) -> "AssignForm":
         """The picker starts at the current commander."""
-        commander = incident.commander.username if incident.commander else None
-        return cls(initial={"version": incident.version, "commander": commander})
+        return cls(initial={"commander": incident.commander.username if incident.commander else None})
 
 
 class RoleForm(VersionForm):
@@ -112,7 +111,7 @@ class RoleForm(VersionForm):
     def for_incident(cls, incident: Incident, role: str) -> "RoleForm":
         holder = getattr(incident, role)
         form = cls(
-            initial={"version": incident.version, "role": role, "user": holder.username if holder else None},
+            initial={"role": role, "user": holder.username if holder else None},
             auto_id=f"{role}-%s",
         )
         form.fields["user"].label = Incident.Role(role).label
@@ -129,7 +128,6 @@ class DetailsForm(VersionForm):
     @classmethod
     def for_incident(cls, incident: Incident) -> "DetailsForm":
         initial = {
-            "version": incident.version,
             "title": incident.title,
             "services": [service.slug for service in incident.services.all()],
             "impact_summary": incident.impact_summary,
