@@ -141,9 +141,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         ),
         "public": SimpleLazyObject(lambda: update_form.initial["is_public"]),
         "note_form": SimpleLazyObject(NoteForm),
-        "severity_form": SimpleLazyObject(
-            lambda: SeverityForm(initial={"severity": incident.severity.code})
-        ),
+        "severity_form": SimpleLazyObject(lambda: SeverityForm(initial={"severity": incident.severity.code})),
         "assign_form": assign_form,
         "details_form": SimpleLazyObject(lambda: DetailsForm.for_incident(incident)),
         "role_forms": role_forms,

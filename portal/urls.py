@@ -21,6 +21,7 @@ urlpatterns = [
     path("", core_views.dashboard, name="dashboard"),
     path("system-health/", core_views.system_health, name="system-health"),
     path("audit/", core_views.audit_log, name="audit-log"),
+    path("audit/chain/", core_views.audit_chain, name="audit-chain"),
     path("tokens/", account_views.token_list, name="token-list"),
     path("tokens/<int:pk>/revoke/", account_views.token_revoke, name="token-revoke"),
     path("lockouts/", account_views.lockout_list, name="lockout-list"),

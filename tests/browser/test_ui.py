@@ -35,6 +35,7 @@ def test_admin_signs_in_sees_live_health_and_filters_the_audit_log(ada, page, tm
 
     page.get_by_role("link", name="Audit").click()
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    expect(page.locator("#audit-chain")).to_contain_text("Hash chain intact")  # the htmx line came in
     page.get_by_label("Actor (username)").fill("nobody-at-all")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#audit-table")).to_contain_text("No entries match.")
@@ -309,6 +310,7 @@ NOT_PAGES = {
     "oncall-feed-issue",  # POST, answered with a page: walked by pressing its button
     "oncall-calendar",  # iCalendar, not HTML
     "system-health",  # the dashboard's htmx panel, loaded by the dashboard
+    "audit-chain",  # the audit page's hash chain line, loaded by the audit page
     "incident-live",  # the incident page's poll: a 204, or the page's body, loaded by the incident page
     "action-guidance",  # the request form's guidance, redrawn by the request form when the namespace changes
     "incident-update-preview",  # the status update's preview, redrawn by the incident page as the update is typed

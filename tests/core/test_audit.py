@@ -193,6 +193,21 @@ class TestAuditPage:
     def test_is_refused_to_an_incident_commander(self, client, make_user):
         client.force_login(make_user(Role.INCIDENT_COMMANDER))
         assert client.get(reverse("audit-log")).status_code == 403
+        assert client.get(reverse("audit-chain")).status_code == 403
+
+    def test_loads_the_hash_chain_line_after_the_page(self, signed_in, admin_user):
+        """The page lists entries without walking the chain; its line comes from audit-chain, loaded by htmx."""
+        make_entries(3, actor=admin_user)
+        with CaptureQueriesContext(connection) as ctx:
+            html = signed_in.get(reverse("audit-log")).content.decode()
+        chain_tables = ("core_auditchainhead", "core_auditverification", "core_auditanchor", "core_auditseal")
+        sql = " ".join(query["sql"] for query in ctx.captured_queries)
+        assert [table for table in chain_tables if f'FROM "{table}"' in sql] == []  # the seals only joined, for names
+        assert f'id="audit-chain" hx-get="{reverse("audit-chain")}" hx-trigger="load"' in html
+        assert "Hash chain" not in html
+        chain = signed_in.get(reverse("audit-chain")).content.decode()
+        assert chain.lstrip().startswith('<p class="card" id="audit-chain">')
+        assert "Hash chain intact</span>\n  intact through entry" in chain
 
 
 class TestAuditApi:
