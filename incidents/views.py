@@ -133,7 +133,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: object) -
         "procedure_form": SimpleLazyObject(
             lambda: ProcedureStartForm(initial={"kind": "incident", "incident": incident.pk})
         ),
-        "recent_changes": recent_changes(incident, now=now),
+        "recent_changes": recent_changes(incident, now=now) if incident.may_have_recent_changes else (),
         "allowed": [Incident.Status(status) for status in policy.allowed_transitions(incident)],
         "update_form": update_form,
         "update_preview": SimpleLazyObject(

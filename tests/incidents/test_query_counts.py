@@ -269,13 +269,13 @@ def roles_of(incident: Incident, page: Client) -> str:
     return html[html.index('id="incident-roles"') :]
 
 
-def test_the_incident_page_reads_no_empty_runs_looks_or_procedures(grow, clients, commander):
-    """Whether an incident has cluster actions, looks and procedure runs is asked in its own read: a card with none
-    costs no read of its own. A run makes its card read its rows again."""
+def test_the_incident_page_reads_no_empty_runs_looks_procedures_or_changes(grow, clients, commander, api):
+    """Whether an incident has cluster actions, looks, procedure runs and deployments since a day before its
+    detection is asked in its own read: a card with none costs no read of its own. A row makes its card read."""
     _api, page = clients
     grow(1)
     incident = Incident.objects.get(title="open 0")
-    tables = ("cluster_actionrun", "cluster_look", "operations_procedurerun")
+    tables = ("cluster_actionrun", "cluster_look", "operations_procedurerun", "operations_deployment")
 
     def card_reads() -> tuple[dict[str, int], str]:
         with CaptureQueriesContext(connection) as ctx:
@@ -286,14 +286,24 @@ def test_the_incident_page_reads_no_empty_runs_looks_or_procedures(grow, clients
             table: sum(query.startswith(f'SELECT "{table}".') for query in sql) for table in tables
         }, response.content.decode()
 
+    def deploy(at) -> None:
+        Deployment.objects.create(service=api, environment=Environment.PRODUCTION, version="v9.9.9", commit="abc1234",
+                                  who="ci-bot", deployed_by=commander, recorded_by=commander,
+                                  started_at=at)  # fmt: skip
+
+    deploy(incident.detected_at - timedelta(hours=25))  # before what Recent changes looks at
     reads, html = card_reads()
     assert reads == dict.fromkeys(tables, 0)
     assert "None run for this incident." in html
+    assert "No deployments to these services since a day before detection." in html
     procedure_run_start(procedure=Procedure.objects.get(slug="emergency-maintenance"), kind="incident",
                         incident=incident, actor=commander)  # fmt: skip
+    deploy(incident.detected_at - timedelta(hours=23))
     reads, html = card_reads()
-    assert reads == {"cluster_actionrun": 0, "cluster_look": 0, "operations_procedurerun": 1}
+    assert reads == {"cluster_actionrun": 0, "cluster_look": 0, "operations_procedurerun": 1,
+                     "operations_deployment": 1}  # fmt: skip
     assert "None run for this incident." not in html
+    assert "API v9.9.9</a> to production" in html
 
 
 def test_the_incident_pages_cards_read_what_they_show_of_its_runs_looks_procedures_and_changes(
