@@ -314,7 +314,7 @@ def main() -> None:
             ("dashboard page", page, "/"),
             ("audit list (API)", api, "/api/v1/audit/"),
             ("audit page", page, "/audit/"),
-            ("audit chain line", page, "/audit/chain/"),  # loaded by the audit page after it
+            ("audit page chain line", page, "/audit/chain/"),  # loaded by the audit page after its list
             ("deliveries page", page, "/notifications/"),
             ("actions page", page, "/actions/"),
             ("status page (public)", {"Host": "127.0.0.1"}, "/status/"),
