@@ -1,5 +1,6 @@
 from collections import defaultdict
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Literal, NamedTuple
 
 from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, Subquery
@@ -158,6 +159,11 @@ def incident_detail() -> QuerySet[Incident]:
     Whether it has cluster actions, looks, procedure runs and recent changes (`has_action_runs`, `has_looks`,
     `has_procedure_runs`, `may_have_recent_changes`) is asked with it: most incidents have none, and reading four empty
     lists cost 3 ms at 100k incidents."""
+    return _incident_detail().all()
+
+
+@cache  # built once and cloned: building its joins, prefetches and questions took 0.6 ms a request
+def _incident_detail() -> QuerySet[Incident]:
     return (
         Incident.objects.select_related(*INCIDENT_JOINS)
         .prefetch_related("services", Prefetch("timeline", queryset=TimelineEvent.objects.select_related("actor")))

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from contacts.selectors import INCIDENT_DIRECTORY
 from incidents.models import Incident
-from incidents.selectors import SERVICES, incident_list
+from incidents.selectors import SERVICES, incident_detail, incident_list
 from incidents.services import incident_assign_role, incident_transition, review_for, review_publish, review_update
 from maintenance.policy import FREEZE_RULES
 from maintenance.selectors import STATUS_PAGE
@@ -304,6 +304,18 @@ def test_the_incident_page_reads_no_empty_runs_looks_procedures_or_changes(grow,
                      "operations_deployment": 1}  # fmt: skip
     assert "None run for this incident." not in html
     assert "API v9.9.9</a> to production" in html
+
+
+def test_the_incident_pages_read_is_built_once_and_each_caller_gets_its_own(declare):
+    """Building the read's joins, prefetches and questions cost more than compiling it: it is built once and cloned."""
+    first = declare("P3", title="one")
+    read, other = incident_detail(), incident_detail()
+    assert read.query.annotations["has_looks"] is other.query.annotations["has_looks"]
+    assert [incident.title for incident in read] == ["one"]
+    declare("P2", title="two")
+    assert other._result_cache is None  # not the evaluated one
+    assert sorted(incident.title for incident in other) == ["one", "two"]
+    assert read.get(pk=first.pk).has_looks is False
 
 
 def test_the_incident_pages_cards_read_what_they_show_of_its_runs_looks_procedures_and_changes(
