@@ -2,7 +2,7 @@ import django_filters
 from drf_spectacular.utils import extend_schema_field
 
 from incidents.models import Incident, Service, Severity
-from portal.core.filters import InstantFilter
+from portal.core.filters import FixedFormFilterSet, InstantFilter
 
 
 @extend_schema_field({"type": "array", "items": {"type": "string", "example": "P1"}})
@@ -10,7 +10,7 @@ class SeverityCodesFilter(django_filters.ModelMultipleChoiceFilter):
     """Severity codes, e.g. ?severity=P1&severity=P2."""
 
 
-class IncidentFilter(django_filters.FilterSet):
+class IncidentFilter(FixedFormFilterSet):
     """Filters shared by the incident list page and API."""
 
     # Plain columns and a foreign key cannot duplicate rows: no DISTINCT, which would sort the whole table instead

@@ -2,6 +2,7 @@ import hashlib
 
 import django_filters
 from auditlog.models import LogEntry
+from django import forms
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
@@ -37,6 +38,18 @@ class InstantFilter(django_filters.IsoDateTimeFilter):
     a year or UTC offset the database or the calendars cannot handle."""
 
     field_class = IsoInstantField
+
+
+class FixedFormFilterSet(django_filters.FilterSet):
+    """A FilterSet whose form class is built once per class. django-filter builds one per request from fresh copies of
+    the filters: 0.3 ms of a filtered list at 100k incidents. Only for filters whose fields are the same on every
+    request (not choices read from the data); each form still copies its fields, and a model choice its queryset."""
+
+    def get_form_class(self) -> type[forms.Form]:
+        cls = type(self)
+        if "_form_class" not in cls.__dict__:  # this class's own, not a parent's
+            cls._form_class = super().get_form_class()
+        return cls.__dict__["_form_class"]
 
 
 # The models the audit log names, kept for the minute: every change writes the log, so no write can drop them

@@ -66,3 +66,17 @@ def test_a_changed_option_shows_at_once(viewer):
     Target.objects.create(name="Staging cluster", slug="staging", kind=Target.Kind.KUBERNETES,
                           environment=Environment.STAGING)  # fmt: skip
     assert ">Staging cluster</option>" in viewer.get(reverse("action-list")).content.decode()
+
+
+def test_a_fixed_form_filterset_builds_its_form_class_once_and_reads_its_options_each_time():
+    """IncidentFilter's form class is built once; each request still gets its own form, values and service options."""
+    api = Service.objects.create(name="API", slug="api")
+    first = IncidentFilter({"service": "api", "open": "true"})
+    assert first.is_valid(), first.errors
+    checkout = Service.objects.create(name="Checkout", slug="checkout")  # after the form class was built
+    second = IncidentFilter({"service": "checkout"})
+    assert type(second.form) is type(first.form)  # the very class
+    assert second.is_valid(), second.errors
+    assert (first.form.cleaned_data["service"], second.form.cleaned_data["service"]) == (api, checkout)
+    assert second.form.cleaned_data["open"] is None
+    assert not IncidentFilter({"service": "nowhere"}).is_valid()
